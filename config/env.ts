@@ -1,0 +1,101 @@
+// One zod schema per process over the environment, parsed once at start. A bad value stops the process
+// with a message naming the variable; nothing reads process.env anywhere else.
+import { z } from 'zod';
+import { parseDurationMs } from '../domain/duration';
+import { DEFAULT_ORDER_TASK_QUEUE } from '../contracts/order.contract';
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+const duration = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const ms = parseDurationMs(text);
+      if (ms === undefined || ms <= 0) {
+        ctx.addIssue({ code: 'custom', message: `expected a duration like 30s, 15m or 1h, got "${text}"` });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
+const port = (fallback: number) => z.coerce.number().int().min(0).max(65_535).default(fallback);
+const url = (fallback: string) => z.url().default(fallback);
+/** Comma-separated list, so secrets can be rotated: every listed secret is accepted. */
+const secretList = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text) =>
+      text
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s.length > 0),
+    )
+    .pipe(z.array(z.string()).min(1, 'at least one secret is required'));
+
+export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/orderpay';
+export const DEFAULT_SANDBOX_URL = 'http://127.0.0.1:12111';
+/** The sandbox's well-known test credentials; real deployments set their own. */
+export const SANDBOX_STRIPE_SECRET_KEY = 'sk_test_orderpay_sandbox';
+export const SANDBOX_STRIPE_WEBHOOK_SECRET = 'whsec_orderpay_sandbox';
+
+const temporalFields = {
+  TEMPORAL_ADDRESS: z.string().min(1).default('127.0.0.1:7233'),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default(DEFAULT_ORDER_TASK_QUEUE),
+};
+const commonFields = {
+  DATABASE_URL: z.string().min(1).default(DEFAULT_DATABASE_URL),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  ...temporalFields,
+};
+
+export const apiConfigSchema = z.object({
+  ...commonFields,
+  PORT: port(3000),
+  /** The address payers and gateways reach the API on; used for return and callback URLs. */
+  PUBLIC_BASE_URL: url('http://localhost:3000'),
+  ORDER_TTL: duration('15m'),
+  ORDER_GRACE_PERIOD: duration('1h'),
+  POLL_INITIAL_INTERVAL: duration('30s'),
+  POLL_BACKOFF_COEFFICIENT: z.coerce.number().min(1).max(10).default(2),
+  POLL_MAX_INTERVAL: duration('5m'),
+  /** How long POST /orders waits for the gateway intent before answering 503 (the order carries on). */
+  CHECKOUT_TIMEOUT: duration('10s'),
+  STRIPE_WEBHOOK_SECRETS: secretList(SANDBOX_STRIPE_WEBHOOK_SECRET),
+  STRIPE_WEBHOOK_TOLERANCE: duration('300s'),
+});
+export type ApiConfig = z.infer<typeof apiConfigSchema>;
+
+export const workerConfigSchema = z.object({
+  ...commonFields,
+  PUBLIC_BASE_URL: url('http://localhost:3000'),
+  STRIPE_API_BASE: url(DEFAULT_SANDBOX_URL),
+  STRIPE_SECRET_KEY: z.string().min(1).default(SANDBOX_STRIPE_SECRET_KEY),
+  /** Per-call timeout for gateway HTTP requests; Temporal retries the activity. */
+  GATEWAY_TIMEOUT: duration('10s'),
+  WORKER_SHUTDOWN_GRACE: duration('10s'),
+});
+export type WorkerConfig = z.infer<typeof workerConfigSchema>;
+
+export const sandboxConfigSchema = z.object({
+  LOG_LEVEL: commonFields.LOG_LEVEL,
+  SANDBOX_PORT: port(12111),
+  /** The address payers' browsers reach the sandbox's hosted pages on. */
+  SANDBOX_PUBLIC_URL: url(DEFAULT_SANDBOX_URL),
+  SANDBOX_API_KEY: z.string().min(1).default(SANDBOX_STRIPE_SECRET_KEY),
+  SANDBOX_WEBHOOK_URL: url('http://127.0.0.1:3000/webhooks/stripe'),
+  SANDBOX_WEBHOOK_SECRET: z.string().min(1).default(SANDBOX_STRIPE_WEBHOOK_SECRET),
+});
+export type SandboxConfig = z.infer<typeof sandboxConfigSchema>;
+
+/** Parses the environment with a process's schema, or throws a ConfigError naming every bad variable. */
+export function loadConfig<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv = process.env): z.infer<S> {
+  const result = schema.safeParse(env);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+  throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+}

@@ -1,0 +1,181 @@
+// The contract of the order domain, shared by the API, the worker and the workflow.
+// Workflow-safe: it imports only @temporalio/workflow and declares names, types and IDs, no logic.
+import { defineSearchAttributeKey } from '@temporalio/common';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+
+export const DEFAULT_ORDER_TASK_QUEUE = 'orderpay-orders';
+
+/** The order ID is the idempotency key all the way down: workflow ID, gateway key, DB keys. */
+export function orderWorkflowId(orderId: string): string {
+  return `order-${orderId}`;
+}
+
+export const GATEWAY_NAMES = ['stripe'] as const;
+export type GatewayName = (typeof GATEWAY_NAMES)[number];
+
+export const ORDER_STATUSES = [
+  'PENDING',
+  'AWAITING_PAYMENT',
+  'PAID',
+  'FAILED',
+  'EXPIRED',
+  'CANCELLED',
+  'PARTIALLY_REFUNDED',
+  'REFUNDED',
+] as const;
+export type OrderStatus = (typeof ORDER_STATUSES)[number];
+
+export interface CustomerInfo {
+  name?: string;
+  email?: string;
+  phone?: string;
+}
+
+/** How often the workflow asks the gateway for the payment status while it waits (exponential backoff). */
+export interface PollPolicy {
+  initialIntervalMs: number;
+  backoffCoefficient: number;
+  maxIntervalMs: number;
+}
+
+export interface OrderPolicy {
+  /** Time from checkout until the order expires and the intent is cancelled. */
+  ttlMs: number;
+  /** How long the workflow stays open after a terminal status to handle late events. */
+  graceMs: number;
+  poll: PollPolicy;
+}
+
+export interface OrderWorkflowInput {
+  orderId: string;
+  amountMinor: number;
+  currency: string;
+  gateway: GatewayName;
+  description?: string;
+  customer?: CustomerInfo;
+  returnUrl?: string;
+  /** Hash of the canonical checkout request; a different request for the same order is a conflict. */
+  requestHash: string;
+  policy: OrderPolicy;
+}
+
+/**
+ * What the gateway says about a payment, from a signed webhook, an unsigned callback or a status lookup.
+ * - captured: money has been taken.
+ * - failed: the payer's attempt was declined.
+ * - cancelled: the intent was cancelled or expired at the gateway; no money can be taken any more.
+ * - refunded: (some of) the money was returned.
+ * - pending: nothing final yet.
+ */
+export const PAYMENT_EVENT_KINDS = ['captured', 'failed', 'cancelled', 'refunded', 'pending'] as const;
+export type PaymentEventKind = (typeof PAYMENT_EVENT_KINDS)[number];
+
+export interface PaymentEvent {
+  /** The gateway's event ID; the de-duplication key. */
+  eventId: string;
+  kind: PaymentEventKind;
+  /** True when the gateway signed it. Unsigned events are hints that trigger a status lookup. */
+  verified: boolean;
+  intentId?: string;
+  /** The gateway's reference for the captured payment (what a refund is made against). */
+  paymentReference?: string;
+  amountMinor?: number;
+  currency?: string;
+  occurredAt: string;
+}
+
+export interface CheckoutRequest {
+  requestHash: string;
+}
+
+export interface CheckoutResult {
+  orderId: string;
+  status: OrderStatus;
+  paymentUrl: string | null;
+  intentId: string | null;
+  expiresAt: string;
+  failureReason: string | null;
+}
+
+export interface CancelOrderRequest {
+  reason: string;
+}
+
+export interface RefundOrderRequest {
+  /** Caller's idempotency key: the same key never refunds twice. */
+  requestId: string;
+  /** Omit for the whole refundable remainder. */
+  amountMinor?: number;
+  reason: string;
+}
+
+export interface RefundRecord {
+  refundId: string;
+  amountMinor: number;
+  reason: string;
+  state: 'pending' | 'succeeded' | 'failed';
+  requestId: string;
+}
+
+export interface TimelineEntry {
+  at: string;
+  status: OrderStatus;
+  reason: string;
+}
+
+export interface OrderState {
+  orderId: string;
+  gateway: GatewayName;
+  status: OrderStatus;
+  amountMinor: number;
+  currency: string;
+  intentId: string | null;
+  paymentUrl: string | null;
+  paymentReference: string | null;
+  expiresAt: string;
+  capturedAmountMinor: number;
+  refundedAmountMinor: number;
+  refunds: RefundRecord[];
+  failureReason: string | null;
+  needsAttention: boolean;
+  pollCount: number;
+  timeline: TimelineEntry[];
+}
+
+export const paymentEventSignal = defineSignal<[PaymentEvent]>('paymentEventSignal');
+export const orderStateQuery = defineQuery<OrderState>('orderStateQuery');
+/** Started together with the workflow (update-with-start); returns once the intent exists or checkout failed. */
+export const checkoutUpdate = defineUpdate<CheckoutResult, [CheckoutRequest]>('checkoutUpdate');
+/** Before payment: cancel. After payment: full refund. */
+export const cancelOrderUpdate = defineUpdate<OrderState, [CancelOrderRequest]>('cancelOrderUpdate');
+export const refundOrderUpdate = defineUpdate<OrderState, [RefundOrderRequest]>('refundOrderUpdate');
+
+/** Update rejections (ApplicationFailure types) that the API maps to HTTP errors. */
+export const ORDER_ERROR_TYPES = {
+  idempotencyConflict: 'IdempotencyConflict',
+  invalidTransition: 'InvalidTransition',
+  refundExceedsCaptured: 'RefundExceedsCaptured',
+  gatewayRejected: 'GatewayRejected',
+  orderRecordConflict: 'OrderRecordConflict',
+} as const;
+
+export const orderSearchAttributes = {
+  orderStatus: defineSearchAttributeKey('OrderStatus', 'KEYWORD'),
+  gateway: defineSearchAttributeKey('Gateway', 'KEYWORD'),
+  orderId: defineSearchAttributeKey('OrderId', 'KEYWORD'),
+  amountMinor: defineSearchAttributeKey('AmountMinor', 'INT'),
+  currency: defineSearchAttributeKey('Currency', 'KEYWORD'),
+  expiresAt: defineSearchAttributeKey('ExpiresAt', 'DATETIME'),
+  needsAttention: defineSearchAttributeKey('NeedsAttention', 'BOOL'),
+} as const;
+
+/** `name=Type` pairs for `temporal server start-dev --search-attribute` and `operator search-attribute create`. */
+export const ORDER_SEARCH_ATTRIBUTE_FLAGS = [
+  'OrderStatus=Keyword',
+  'Gateway=Keyword',
+  'OrderId=Keyword',
+  'AmountMinor=Int',
+  'Currency=Keyword',
+  'ExpiresAt=Datetime',
+  'NeedsAttention=Bool',
+] as const;
