@@ -7,7 +7,10 @@ export interface MigrationLogger {
   info(message: string): void;
 }
 
-export async function migrateToLatest(databaseUrl: string, logger: MigrationLogger = { info: () => {} }): Promise<string[]> {
+export async function migrateToLatest(
+  databaseUrl: string,
+  logger: MigrationLogger = { info: () => {} },
+): Promise<string[]> {
   const applied = await runner({
     databaseUrl,
     dir: projectPath('db', 'migrations'),

@@ -15,7 +15,10 @@ function isExecutable(file: string): boolean {
 export function findTemporalCli(env: NodeJS.ProcessEnv = process.env): string {
   const candidates = [
     env.TEMPORAL_CLI_PATH,
-    ...(env.PATH ?? '').split(path.delimiter).filter(Boolean).map((dir) => path.join(dir, 'temporal')),
+    ...(env.PATH ?? '')
+      .split(path.delimiter)
+      .filter(Boolean)
+      .map((dir) => path.join(dir, 'temporal')),
     projectPath('.tools', 'bin', 'temporal'),
   ].filter((candidate): candidate is string => Boolean(candidate));
   const found = candidates.find(isExecutable);

@@ -1,0 +1,74 @@
+// Real Temporal for tests: a client and workers against the dev server started by global-setup.
+import { Client, Connection } from '@temporalio/client';
+import {
+  bundleWorkflowCode,
+  NativeConnection,
+  type Worker,
+  type WorkflowBundleWithSourceMap,
+} from '@temporalio/worker';
+import { randomBytes } from 'node:crypto';
+import type { OrderActivities } from '../../activities/order-activity.types';
+import { createOrderWorker, WORKFLOWS_PATH } from '../../worker/create-worker';
+
+export function testTemporalAddress(): string {
+  const address = process.env.TEMPORAL_ADDRESS;
+  if (!address) throw new Error('TEMPORAL_ADDRESS is not set: is test/support/global-setup.ts configured?');
+  return address;
+}
+
+export function uniqueId(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+}
+
+export async function connectTestClient(): Promise<Client> {
+  const connection = await Connection.connect({ address: testTemporalAddress() });
+  return new Client({ connection, namespace: 'default' });
+}
+
+let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+/** Bundles the workflow sources once per test file. */
+export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  bundle ??= bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietBundlerLogger });
+  return bundle;
+}
+
+const quietBundlerLogger = {
+  log: () => undefined,
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: (message: string) => console.error(message),
+};
+
+export interface RunningTestWorker {
+  worker: Worker;
+  taskQueue: string;
+  stop(): Promise<void>;
+}
+
+/** Starts an order worker on its own task queue with the given activities; stop() waits for it to finish. */
+export async function startTestWorker(
+  activities: OrderActivities,
+  taskQueue = uniqueId('tq'),
+): Promise<RunningTestWorker> {
+  const connection = await NativeConnection.connect({ address: testTemporalAddress() });
+  const worker = await createOrderWorker({
+    connection,
+    namespace: 'default',
+    taskQueue,
+    activities,
+    workflowCode: { bundle: await workflowBundle() },
+    shutdownGraceTimeMs: 1_000,
+  });
+  const running = worker.run();
+  return {
+    worker,
+    taskQueue,
+    async stop() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await running;
+      await connection.close();
+    },
+  };
+}

@@ -1,0 +1,42 @@
+// Builds the order worker from injected parts; worker/main.ts wires the real ones, tests wire their own.
+import { type NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import type { OrderActivities } from '../activities/order-activity.types';
+import { projectPath } from '../config/paths';
+
+/** The prebuilt bundle written by scripts/build-workflow-bundle.ts (`npm run build`). */
+export const WORKFLOW_BUNDLE_PATH = projectPath('dist', 'workflow-bundle.js');
+/** The workflow sources, for tests that bundle on the fly. */
+export const WORKFLOWS_PATH = projectPath('workflows', 'index.ts');
+
+export interface OrderWorkerOptions {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  activities: OrderActivities;
+  /** 'prebuilt' in production (fast start, what was tested is what runs); 'source' in tests. */
+  workflowCode: { bundlePath: string } | { workflowsPath: string } | { bundle: WorkerOptions['workflowBundle'] };
+  shutdownGraceTimeMs?: number;
+  tuning?: Pick<
+    WorkerOptions,
+    'maxCachedWorkflows' | 'maxConcurrentActivityTaskExecutions' | 'maxConcurrentWorkflowTaskExecutions'
+  >;
+}
+
+export async function createOrderWorker(options: OrderWorkerOptions): Promise<Worker> {
+  const { workflowCode } = options;
+  const code: Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> =
+    'bundlePath' in workflowCode
+      ? { workflowBundle: { codePath: workflowCode.bundlePath } }
+      : 'workflowsPath' in workflowCode
+        ? { workflowsPath: workflowCode.workflowsPath }
+        : { workflowBundle: workflowCode.bundle };
+  return Worker.create({
+    connection: options.connection,
+    namespace: options.namespace,
+    taskQueue: options.taskQueue,
+    activities: { ...options.activities },
+    shutdownGraceTime: options.shutdownGraceTimeMs ?? 10_000,
+    ...code,
+    ...options.tuning,
+  });
+}

@@ -1,0 +1,48 @@
+// The worker process: wires the real database, gateways and Temporal connection around the order activities.
+import { NativeConnection, Runtime } from '@temporalio/worker';
+import { createOrderActivities } from '../activities/order.activities';
+import { loadConfig, workerConfigSchema } from '../config/env';
+import { createLogger } from '../config/logger';
+import { createPool } from '../db/pool';
+import { createStripeGateway } from '../gateways/stripe/stripe.gateway';
+import { createOrderWorker, WORKFLOW_BUNDLE_PATH } from './create-worker';
+
+async function main(): Promise<void> {
+  const config = loadConfig(workerConfigSchema);
+  const logger = createLogger('worker', config.LOG_LEVEL);
+  // SIGINT/SIGTERM make the worker stop polling and finish in-flight tasks within the shutdown grace time.
+  Runtime.install({ shutdownSignals: ['SIGINT', 'SIGTERM'] });
+
+  const pool = createPool(config.DATABASE_URL, { applicationName: 'orderpay-worker' });
+  const stripe = createStripeGateway({
+    apiBase: config.STRIPE_API_BASE,
+    secretKey: config.STRIPE_SECRET_KEY,
+    timeoutMs: config.GATEWAY_TIMEOUT,
+    publicBaseUrl: config.PUBLIC_BASE_URL,
+  });
+  const gateways = { stripe };
+  const activities = createOrderActivities({ pool, gateways: (name) => gateways[name], logger });
+
+  const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+  const worker = await createOrderWorker({
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    activities,
+    workflowCode: { bundlePath: WORKFLOW_BUNDLE_PATH },
+    shutdownGraceTimeMs: config.WORKER_SHUTDOWN_GRACE,
+  });
+  logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, namespace: config.TEMPORAL_NAMESPACE }, 'worker started');
+  try {
+    await worker.run();
+  } finally {
+    await connection.close();
+    await pool.end();
+    logger.info('worker stopped');
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});
