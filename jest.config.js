@@ -9,5 +9,8 @@ module.exports = {
   // Two cores host the Temporal server, PostgreSQL, workers and the tests themselves.
   maxWorkers: 2,
   testTimeout: 60_000,
+  // The Temporal Runtime's native threads keep a jest worker alive after its last test; every test closes what
+  // it opened, so exiting is safe.
+  forceExit: true,
   verbose: true,
 };

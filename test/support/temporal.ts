@@ -10,6 +10,14 @@ import { randomBytes } from 'node:crypto';
 import type { OrderActivities } from '../../activities/order-activity.types';
 import { createOrderWorker, WORKFLOWS_PATH } from '../../worker/create-worker';
 
+let runtimeInstalled = false;
+/** Worker logs at WARN, so test output shows failures rather than every state change. */
+function installQuietRuntime(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+}
+
 export function testTemporalAddress(): string {
   const address = process.env.TEMPORAL_ADDRESS;
   if (!address) throw new Error('TEMPORAL_ADDRESS is not set: is test/support/global-setup.ts configured?');
