@@ -1,0 +1,28 @@
+// Proves that the current workflow code replays every saved history of every order path without a
+// non-determinism error, so a change that would break running orders fails CI before it is deployed.
+// Histories are produced by the workflow tests with `npm run replay:record`.
+import { Worker } from '@temporalio/worker';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { HISTORIES_DIR } from '../support/histories';
+import { workflowBundle } from '../support/temporal';
+
+const files = readdirSync(HISTORIES_DIR).filter((file) => file.endsWith('.json'));
+
+describe('replay of saved order histories', () => {
+  it('when the suite runs, then histories of the order paths are present', () => {
+    expect(files.length).toBeGreaterThanOrEqual(8);
+  });
+
+  it('when every saved history is replayed with the current workflow code, then none fails', async () => {
+    const histories = files.map((file) => ({
+      workflowId: path.basename(file, '.json'),
+      history: JSON.parse(readFileSync(path.join(HISTORIES_DIR, file), 'utf8')) as object,
+    }));
+    const failures: string[] = [];
+    for await (const result of Worker.runReplayHistories({ workflowBundle: await workflowBundle() }, histories)) {
+      if (result.error) failures.push(`${result.workflowId}: ${String(result.error)}`);
+    }
+    expect(failures).toEqual([]);
+  });
+});
