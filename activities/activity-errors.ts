@@ -5,28 +5,10 @@ import pg from 'pg';
 import { ORDER_ERROR_TYPES } from '../contracts/order.contract';
 import { GatewayRejectedError, GatewayUnavailableError } from '../gateways/gateway-errors';
 
-/**
- * Every ApplicationFailure type the order activities throw. The ones not (yet) in ORDER_ERROR_TYPES are activity-level
- * only; workflow code cannot import this module, so it compares against the same literal strings.
- */
-export const ACTIVITY_ERROR_TYPES = {
-  orderRecordConflict: ORDER_ERROR_TYPES.orderRecordConflict,
-  invalidTransition: ORDER_ERROR_TYPES.invalidTransition,
-  gatewayRejected: ORDER_ERROR_TYPES.gatewayRejected,
-  orderNotFound: 'OrderNotFound',
-  refundRecordConflict: 'RefundRecordConflict',
-  /** Retryable: the gateway accepted the refund but has not settled it. */
-  refundPending: 'RefundPending',
-  /** Retryable: network failure, timeout, 5xx or 429 at the gateway. */
-  gatewayUnavailable: 'GatewayUnavailable',
-  /** The database refused the values (constraint or data error): the same input would be refused again. */
-  invalidOrderData: 'InvalidOrderData',
-} as const;
-export type ActivityErrorType = (typeof ACTIVITY_ERROR_TYPES)[keyof typeof ACTIVITY_ERROR_TYPES];
 
 export function orderNotFound(orderId: string): ApplicationFailure {
   return ApplicationFailure.create({
-    type: ACTIVITY_ERROR_TYPES.orderNotFound,
+    type: ORDER_ERROR_TYPES.orderNotFound,
     message: `order ${orderId} does not exist`,
     nonRetryable: true,
     details: [{ orderId }],
@@ -46,7 +28,7 @@ export function toActivityFailure(error: unknown, context: { orderId: string }):
   if (error instanceof ApplicationFailure) return error;
   if (error instanceof GatewayRejectedError) {
     return ApplicationFailure.create({
-      type: ACTIVITY_ERROR_TYPES.gatewayRejected,
+      type: ORDER_ERROR_TYPES.gatewayRejected,
       message: error.message,
       nonRetryable: true,
       details: [error.code],
@@ -55,7 +37,7 @@ export function toActivityFailure(error: unknown, context: { orderId: string }):
   }
   if (error instanceof GatewayUnavailableError) {
     return ApplicationFailure.create({
-      type: ACTIVITY_ERROR_TYPES.gatewayUnavailable,
+      type: ORDER_ERROR_TYPES.gatewayUnavailable,
       message: error.message,
       nonRetryable: false,
       // Honour the gateway's Retry-After over the retry policy's backoff; absent, the policy decides.
@@ -68,7 +50,7 @@ export function toActivityFailure(error: unknown, context: { orderId: string }):
     if (error.code === FOREIGN_KEY_VIOLATION) return orderNotFound(context.orderId);
     if (DETERMINISTIC_SQLSTATE_CLASSES.includes(error.code.slice(0, 2))) {
       return ApplicationFailure.create({
-        type: ACTIVITY_ERROR_TYPES.invalidOrderData,
+        type: ORDER_ERROR_TYPES.invalidOrderData,
         // The constraint name and SQLSTATE identify the problem; the message could quote a value.
         message: `database refused the data of order ${context.orderId} (SQLSTATE ${error.code})`,
         nonRetryable: true,

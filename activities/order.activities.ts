@@ -2,7 +2,7 @@
 // conditional on the expected prior status, and gateway calls carry a deterministic idempotency key, so Temporal
 // may retry any of them after a crash at any point.
 import { ApplicationFailure } from '@temporalio/common';
-import type { GatewayName } from '../contracts/order.contract';
+import { ORDER_ERROR_TYPES, type GatewayName } from '../contracts/order.contract';
 import type { Logger } from '../config/logger';
 import {
   findOrderRequestHash,
@@ -15,7 +15,7 @@ import { findPaymentAttempt, insertPaymentAttemptIfAbsent } from '../db/payment-
 import { inTransaction, type Pool } from '../db/pool';
 import { findRefund, insertRefundIfAbsent, updateRefundState } from '../db/refunds.repo';
 import type { PaymentGateway, RefundResult } from '../gateways/gateway';
-import { ACTIVITY_ERROR_TYPES, orderNotFound, toActivityFailure } from './activity-errors';
+import { orderNotFound, toActivityFailure } from './activity-errors';
 import type { OrderActivities, RefundPaymentInput } from './order-activity.types';
 
 /** Resolves the adapter for an order's gateway. */
@@ -58,7 +58,7 @@ export function createOrderActivities(deps: OrderActivityDeps): OrderActivities 
           existing.currency !== input.currency)
       ) {
         throw ApplicationFailure.create({
-          type: ACTIVITY_ERROR_TYPES.refundRecordConflict,
+          type: ORDER_ERROR_TYPES.refundRecordConflict,
           message: `refund ${input.refundId} is already recorded for a different order, amount or currency`,
           nonRetryable: true,
           details: [
@@ -111,7 +111,7 @@ export function createOrderActivities(deps: OrderActivityDeps): OrderActivities 
           const storedHash = await findOrderRequestHash(client, input.orderId);
           if (storedHash !== input.requestHash) {
             throw ApplicationFailure.create({
-              type: ACTIVITY_ERROR_TYPES.orderRecordConflict,
+              type: ORDER_ERROR_TYPES.orderRecordConflict,
               message: `order ${input.orderId} is already recorded for a different request`,
               nonRetryable: true,
               details: [{ orderId: input.orderId }],
@@ -188,7 +188,7 @@ export function createOrderActivities(deps: OrderActivityDeps): OrderActivities 
           // Retryable on purpose: the workflow sees the refund only once it is final, and every retry asks the
           // gateway again with the same key, so it cannot refund twice.
           throw ApplicationFailure.create({
-            type: ACTIVITY_ERROR_TYPES.refundPending,
+            type: ORDER_ERROR_TYPES.refundPending,
             message: `refund ${input.refundId} is pending at the gateway`,
             nonRetryable: false,
             details: [{ refundId: input.refundId, gatewayRefundId: result.gatewayRefundId }],
@@ -220,7 +220,7 @@ export function createOrderActivities(deps: OrderActivityDeps): OrderActivities 
           // Already there: a retry whose first attempt committed, or a self-transition with nothing new.
           if (current === input.to) return { applied: false, status: current };
           throw ApplicationFailure.create({
-            type: ACTIVITY_ERROR_TYPES.invalidTransition,
+            type: ORDER_ERROR_TYPES.invalidTransition,
             message: `order ${input.orderId} is ${current}, expected one of ${input.from.join(', ')} to move to ${input.to}`,
             nonRetryable: true,
             details: [{ orderId: input.orderId, current, expected: input.from, to: input.to }],

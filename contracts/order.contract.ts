@@ -150,13 +150,24 @@ export const checkoutUpdate = defineUpdate<CheckoutResult, [CheckoutRequest]>('c
 export const cancelOrderUpdate = defineUpdate<OrderState, [CancelOrderRequest]>('cancelOrderUpdate');
 export const refundOrderUpdate = defineUpdate<OrderState, [RefundOrderRequest]>('refundOrderUpdate');
 
-/** Update rejections (ApplicationFailure types) that the API maps to HTTP errors. */
+/**
+ * Every ApplicationFailure type of the order domain: update rejections the API maps to HTTP errors, and activity
+ * failures the workflow branches on. All are non-retryable except where noted.
+ */
 export const ORDER_ERROR_TYPES = {
   idempotencyConflict: 'IdempotencyConflict',
   invalidTransition: 'InvalidTransition',
   refundExceedsCaptured: 'RefundExceedsCaptured',
   gatewayRejected: 'GatewayRejected',
   orderRecordConflict: 'OrderRecordConflict',
+  orderNotFound: 'OrderNotFound',
+  refundRecordConflict: 'RefundRecordConflict',
+  /** The database refused the values (constraint or data error): the same input would be refused again. */
+  invalidOrderData: 'InvalidOrderData',
+  /** Retryable: the gateway accepted the refund but has not settled it. */
+  refundPending: 'RefundPending',
+  /** Retryable: network failure, timeout, 5xx or 429 at the gateway. */
+  gatewayUnavailable: 'GatewayUnavailable',
 } as const;
 
 export const orderSearchAttributes = {

@@ -37,7 +37,9 @@ const NON_RETRYABLE = [
   ORDER_ERROR_TYPES.orderRecordConflict,
   ORDER_ERROR_TYPES.invalidTransition,
   ORDER_ERROR_TYPES.gatewayRejected,
-  'OrderNotFound',
+  ORDER_ERROR_TYPES.orderNotFound,
+  ORDER_ERROR_TYPES.refundRecordConflict,
+  ORDER_ERROR_TYPES.invalidOrderData,
 ];
 
 /** Database writes: retried until the database is back, because the order must be recorded. */
