@@ -2,7 +2,9 @@
 import { Client, Connection } from '@temporalio/client';
 import {
   bundleWorkflowCode,
+  DefaultLogger,
   NativeConnection,
+  Runtime,
   type Worker,
   type WorkflowBundleWithSourceMap,
 } from '@temporalio/worker';
@@ -15,7 +17,11 @@ let runtimeInstalled = false;
 function installQuietRuntime(): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  try {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+  } catch {
+    // A Runtime already exists in this process (another helper connected first); keep its logger.
+  }
 }
 
 export function testTemporalAddress(): string {
@@ -60,6 +66,7 @@ export async function startTestWorker(
   activities: OrderActivities,
   taskQueue = uniqueId('tq'),
 ): Promise<RunningTestWorker> {
+  installQuietRuntime();
   const connection = await NativeConnection.connect({ address: testTemporalAddress() });
   const worker = await createOrderWorker({
     connection,

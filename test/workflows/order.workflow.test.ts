@@ -2,7 +2,7 @@
 // PostgreSQL and a scriptable in-memory gateway. Durations are short and configured, not skipped.
 // With RECORD_HISTORIES=1 each path saves its history for the replay suite (test/replay).
 import { type Client, WithStartWorkflowOperation, WorkflowUpdateFailedError } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import { type ApplicationFailure } from '@temporalio/common';
 import pg from 'pg';
 import { createOrderActivities } from '../../activities/order.activities';
 import {
