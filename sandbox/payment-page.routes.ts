@@ -1,0 +1,71 @@
+// The hosted checkout page a session's url points at, and the three things a payer can do on it.
+// Form posts answer 303 so the browser follows with a GET, as after a real hosted checkout.
+import express, { type Response } from 'express';
+import type { PageActionOutcome, SandboxStore } from './sandbox.store';
+import type { CheckoutSessionObject } from './stripe.objects';
+import { renderClosedPage, renderNotFoundPage, renderPaymentPage } from './payment-page.view';
+
+export function createPaymentPageRouter(store: SandboxStore): express.Router {
+  const router = express.Router();
+
+  router.use((_req, res, next) => {
+    res.set({
+      'Cache-Control': 'no-store',
+      // No script at all; the redirect after a form post must stay free to leave for the merchant's site.
+      'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+      'X-Content-Type-Options': 'nosniff',
+    });
+    next();
+  });
+
+  router.get('/:sessionId', (req, res) => {
+    const view = store.hostedView(req.params.sessionId);
+    if (!view) return sendHtml(res, 404, renderNotFoundPage(req.params.sessionId));
+    if (view.session.status !== 'open') return sendHtml(res, 409, renderClosedPage(view));
+    return sendHtml(res, 200, renderPaymentPage(view));
+  });
+
+  router.post('/:sessionId/pay', (req, res) => {
+    answer(res, req.params.sessionId, store.pay(req.params.sessionId), (session) => successUrl(session));
+  });
+  router.post('/:sessionId/decline', (req, res) => {
+    answer(res, req.params.sessionId, store.decline(req.params.sessionId), (session) => pageUrl(session));
+  });
+  router.post('/:sessionId/abandon', (req, res) => {
+    answer(
+      res,
+      req.params.sessionId,
+      store.abandon(req.params.sessionId),
+      (session) => session.cancel_url ?? pageUrl(session),
+    );
+  });
+
+  function answer(
+    res: Response,
+    sessionId: string,
+    outcome: PageActionOutcome | undefined,
+    redirectTo: (session: CheckoutSessionObject) => string,
+  ): void {
+    if (!outcome) return sendHtml(res, 404, renderNotFoundPage(sessionId));
+    if (outcome.kind === 'closed') {
+      const view = store.hostedView(sessionId);
+      return sendHtml(res, 409, renderClosedPage(view ?? { session: outcome.session, productName: '' }));
+    }
+    res.redirect(303, redirectTo(outcome.session));
+  }
+
+  return router;
+}
+
+/** Stripe fills in the session ID where the success URL asks for it. */
+function successUrl(session: CheckoutSessionObject): string {
+  return session.success_url.replaceAll('{CHECKOUT_SESSION_ID}', session.id);
+}
+
+function pageUrl(session: CheckoutSessionObject): string {
+  return `/pay/${encodeURIComponent(session.id)}`;
+}
+
+function sendHtml(res: Response, status: number, html: string): void {
+  res.status(status).type('html').send(html);
+}

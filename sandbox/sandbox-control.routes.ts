@@ -1,0 +1,60 @@
+// /_sandbox: the knobs and counters tests and durability checks use. Unauthenticated on purpose: the sandbox
+// holds no real money or secrets and listens on loopback unless told otherwise.
+import express from 'express';
+import { z } from 'zod';
+import { sandboxFaultsPatchSchema, type SandboxFaults, type SandboxFaultsPatch } from './sandbox.faults';
+import type { CheckoutSessionObject } from './stripe.objects';
+
+export interface SandboxControl {
+  faults(): SandboxFaults;
+  setFaults(patch: SandboxFaultsPatch): SandboxFaults;
+  stats(): unknown;
+  sessions(orderId: string | undefined): CheckoutSessionObject[];
+  reset(): void;
+}
+
+const sessionsQuerySchema = z.object({ orderId: z.string().min(1).optional() });
+
+export function createControlRouter(control: SandboxControl): express.Router {
+  const router = express.Router();
+  router.use(express.json({ limit: '10kb' }));
+
+  router.get('/faults', (_req, res) => {
+    res.json(control.faults());
+  });
+  router.post('/faults', (req, res) => {
+    const parsed = sandboxFaultsPatchSchema.safeParse(req.body ?? {});
+    if (!parsed.success) {
+      res.status(400).json({
+        error: 'invalid_faults',
+        issues: parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message })),
+      });
+      return;
+    }
+    res.json(control.setFaults(parsed.data));
+  });
+  router.get('/stats', (_req, res) => {
+    res.json(control.stats());
+  });
+  router.get('/sessions', (req, res) => {
+    const parsed = sessionsQuerySchema.safeParse(req.query);
+    if (!parsed.success) {
+      res.status(400).json({ error: 'invalid_query', message: 'orderId must be a single non-empty string' });
+      return;
+    }
+    res.json({ object: 'list', data: control.sessions(parsed.data.orderId) });
+  });
+  router.post('/reset', (_req, res) => {
+    control.reset();
+    res.status(204).end();
+  });
+
+  router.use((error: unknown, _req: express.Request, res: express.Response, next: express.NextFunction) => {
+    if (error instanceof SyntaxError) {
+      res.status(400).json({ error: 'invalid_json', message: 'request body is not valid JSON' });
+      return;
+    }
+    next(error);
+  });
+  return router;
+}

@@ -1,0 +1,129 @@
+// Wires the sandbox gateway together: state, Stripe API, hosted page, webhook delivery and fault knobs.
+// No listening socket here (see server.ts), so the app can be mounted on any HTTP server.
+import express from 'express';
+import { createLogger, type Logger } from '../config/logger';
+import { createIdempotencyStore } from './idempotency.store';
+import { createPaymentPageRouter } from './payment-page.routes';
+import { createControlRouter } from './sandbox-control.routes';
+import { NO_FAULTS, sandboxFaultsSchema, type SandboxFaults, type SandboxFaultsPatch } from './sandbox.faults';
+import { createSandboxStore, type SandboxStoreStats } from './sandbox.store';
+import { createStripeApiRouter, type ApiCounters } from './stripe-api.routes';
+import type { CheckoutSessionObject } from './stripe.objects';
+import {
+  createWebhookDispatcher,
+  DEFAULT_WEBHOOK_RETRY,
+  type WebhookRetryPolicy,
+  type WebhookStats,
+} from './webhook.dispatcher';
+
+export interface SandboxOptions {
+  /** Base URL payers' browsers reach the hosted page on; session.url is `<publicUrl>/pay/<id>`. */
+  publicUrl: string;
+  /** The secret key clients must send as `Authorization: Bearer <key>`. */
+  apiKey: string;
+  /** Where events are POSTed. */
+  webhookUrl: string;
+  /** The endpoint signing secret (whsec_…) receivers verify with. */
+  webhookSecret: string;
+  faults?: SandboxFaultsPatch;
+  webhookRetry?: Partial<WebhookRetryPolicy>;
+  /** How often sessions past their expires_at are expired (and their events sent) without being looked at. */
+  expirySweepIntervalMs?: number;
+  logger?: Logger;
+  now?: () => number;
+  /** Decides fault injection; tests may pass a fixed sequence. */
+  random?: () => number;
+}
+
+export interface SandboxStats extends SandboxStoreStats, ApiCounters {
+  webhooks: WebhookStats;
+}
+
+export interface Sandbox {
+  app: express.Express;
+  faults(): SandboxFaults;
+  setFaults(patch: SandboxFaultsPatch): SandboxFaults;
+  stats(): SandboxStats;
+  sessions(orderId?: string): CheckoutSessionObject[];
+  /** Forgets every object, stored idempotency key, counter and pending delivery; faults go back to the start values. */
+  reset(): void;
+  /** Stops timers and webhook deliveries. The app answers afterwards but sends no more webhooks. */
+  close(): void;
+}
+
+export function createSandbox(options: SandboxOptions): Sandbox {
+  const logger = options.logger ?? createLogger('sandbox');
+  const now = options.now ?? Date.now;
+  const random = options.random ?? Math.random;
+  const initialFaults = sandboxFaultsSchema.parse({ ...NO_FAULTS, ...options.faults });
+  let faults = initialFaults;
+  const counters = emptyCounters();
+
+  const dispatcher = createWebhookDispatcher({
+    url: options.webhookUrl,
+    secret: options.webhookSecret,
+    retry: { ...DEFAULT_WEBHOOK_RETRY, ...options.webhookRetry },
+    faults: () => faults,
+    random,
+    now,
+    logger,
+  });
+  const store = createSandboxStore({ publicUrl: options.publicUrl, now, emit: (event) => dispatcher.enqueue(event) });
+  const idempotency = createIdempotencyStore();
+  const sweep = setInterval(() => store.expireDueSessions(), options.expirySweepIntervalMs ?? 1_000);
+  sweep.unref();
+
+  const sandbox: Sandbox = {
+    app: express(),
+    faults: () => faults,
+    setFaults(patch) {
+      faults = sandboxFaultsSchema.parse({ ...faults, ...patch });
+      if (!faults.webhookReorder) dispatcher.releaseHeld();
+      logger.info({ faults }, 'sandbox faults changed');
+      return faults;
+    },
+    stats: () => ({ ...store.stats(), ...counters, webhooks: dispatcher.stats() }),
+    sessions: (orderId) => store.sessionsForOrder(orderId),
+    reset() {
+      store.reset();
+      idempotency.clear();
+      dispatcher.reset();
+      Object.assign(counters, emptyCounters());
+      faults = initialFaults;
+    },
+    close() {
+      clearInterval(sweep);
+      dispatcher.close();
+    },
+  };
+
+  const { app } = sandbox;
+  app.disable('x-powered-by');
+  // Stripe's SDK sends arrays in GET queries as expand[0]=…; only the qs-based parser reads them back.
+  app.set('query parser', 'extended');
+  app.get('/healthz', (_req, res) => {
+    res.json({ ok: true });
+  });
+  app.use(
+    '/v1',
+    createStripeApiRouter({
+      store,
+      idempotency,
+      apiKey: options.apiKey,
+      faults: () => faults,
+      random,
+      counters,
+      logger,
+    }),
+  );
+  app.use('/pay', createPaymentPageRouter(store));
+  app.use('/_sandbox', createControlRouter(sandbox));
+  app.use((_req, res) => {
+    res.status(404).json({ error: 'not_found' });
+  });
+  return sandbox;
+}
+
+function emptyCounters(): ApiCounters {
+  return { apiRequests: 0, injectedApiErrors: 0, idempotentReplays: 0, idempotencyConflicts: 0 };
+}

@@ -1,0 +1,57 @@
+// Runs the sandbox on a real socket. Port 0 picks a free port (tests); the returned url is the one to use.
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createSandbox, type Sandbox, type SandboxOptions } from './sandbox.app';
+
+export interface StartSandboxOptions extends Omit<SandboxOptions, 'publicUrl'> {
+  port: number;
+  /** Interface to listen on; loopback unless the hosted page must be reachable from elsewhere. */
+  host?: string;
+  /** Base URL for hosted-page links; defaults to the address actually listened on. */
+  publicUrl?: string;
+}
+
+export interface RunningSandbox {
+  /** The API base to give the Stripe adapter (it adds /v1). */
+  url: string;
+  publicUrl: string;
+  port: number;
+  sandbox: Sandbox;
+  /** Stops webhook delivery, closes every connection and waits for the socket to close. */
+  stop(): Promise<void>;
+}
+
+export async function startSandbox(options: StartSandboxOptions): Promise<RunningSandbox> {
+  const host = options.host ?? '127.0.0.1';
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const publicUrl = options.publicUrl ?? url;
+  // Attached before the next turn of the event loop, so no request can arrive without a handler.
+  const sandbox = createSandbox({ ...options, publicUrl });
+  server.on('request', sandbox.app);
+
+  let stopping: Promise<void> | undefined;
+  return {
+    url,
+    publicUrl,
+    port,
+    sandbox,
+    stop() {
+      stopping ??= new Promise<void>((resolve, reject) => {
+        sandbox.close();
+        server.close((error) => (error ? reject(error) : resolve()));
+        // SDK clients keep connections alive; without this close() would wait for them to idle out.
+        server.closeAllConnections();
+      });
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,120 @@
+// The sandbox gateway and a webhook receiver on real sockets (port 0), for tests that need a Stripe to talk to.
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createLogger } from '../../config/logger';
+import type { SandboxFaultsPatch } from '../../sandbox/sandbox.faults';
+import { startSandbox, type RunningSandbox } from '../../sandbox/server';
+import type { WebhookRetryPolicy } from '../../sandbox/webhook.dispatcher';
+
+export const TEST_STRIPE_KEY = 'sk_test_orderpay_tests';
+export const TEST_WEBHOOK_SECRET = 'whsec_orderpay_tests';
+
+/** Short backoff so retry paths finish within a test. */
+export const FAST_WEBHOOK_RETRY: WebhookRetryPolicy = {
+  baseDelayMs: 20,
+  maxDelayMs: 200,
+  maxAttempts: 5,
+  requestTimeoutMs: 2_000,
+};
+
+export interface TestSandboxOptions {
+  webhookUrl?: string;
+  faults?: SandboxFaultsPatch;
+  webhookRetry?: Partial<WebhookRetryPolicy>;
+}
+
+export function startTestSandbox(options: TestSandboxOptions = {}): Promise<RunningSandbox> {
+  return startSandbox({
+    port: 0,
+    apiKey: TEST_STRIPE_KEY,
+    // Nothing listens on port 9 (discard); deliveries fail fast when a test does not care about webhooks.
+    webhookUrl: options.webhookUrl ?? 'http://127.0.0.1:9/webhooks/stripe',
+    webhookSecret: TEST_WEBHOOK_SECRET,
+    webhookRetry: { ...FAST_WEBHOOK_RETRY, ...options.webhookRetry },
+    ...(options.faults ? { faults: options.faults } : {}),
+    logger: createLogger('sandbox-test', process.env.SANDBOX_TEST_LOG_LEVEL ?? 'silent'),
+  });
+}
+
+export interface ReceivedWebhook {
+  /** Milliseconds since the epoch when the request arrived. */
+  at: number;
+  headers: IncomingHttpHeaders;
+  rawBody: Buffer;
+  /** What the receiver answered. */
+  status: number;
+  event: { id: string; type: string; data: { object: Record<string, unknown> } };
+}
+
+export interface WebhookReceiver {
+  url: string;
+  received: ReceivedWebhook[];
+  /** Decides the HTTP status per request (1-based count of requests so far); 200 by default. */
+  respondWith(status: (requestNumber: number) => number): void;
+  close(): Promise<void>;
+}
+
+export async function startWebhookReceiver(): Promise<WebhookReceiver> {
+  const received: ReceivedWebhook[] = [];
+  let statusFor: (requestNumber: number) => number = () => 200;
+  let count = 0;
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      count += 1;
+      const rawBody = Buffer.concat(chunks);
+      const status = statusFor(count);
+      received.push({
+        at: Date.now(),
+        headers: req.headers,
+        rawBody,
+        status,
+        event: JSON.parse(rawBody.toString('utf8')) as ReceivedWebhook['event'],
+      });
+      res.writeHead(status, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/webhooks/stripe`,
+    received,
+    respondWith(fn) {
+      statusFor = fn;
+    },
+    close() {
+      return new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+}
+
+/** Retries an assertion until it passes or the time is up; the last failure is what the test reports. */
+export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 3_000, intervalMs = 20): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await check();
+    } catch (error) {
+      if (Date.now() >= deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, intervalMs));
+    }
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Presses a button on the hosted payment page, as the browser's form post would; redirects are not followed. */
+export function submitPaymentPage(paymentUrl: string, action: 'pay' | 'decline' | 'abandon'): Promise<Response> {
+  return fetch(`${paymentUrl}/${action}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: `outcome=${action}`,
+    redirect: 'manual',
+  });
+}
