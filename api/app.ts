@@ -1,0 +1,36 @@
+// The express app, from injected dependencies only: main.ts wires real ones, tests wire their own.
+import type { Client } from '@temporalio/client';
+import express, { type Express } from 'express';
+import type { ApiConfig } from '../config/env';
+import type { Logger } from '../config/logger';
+import type { GatewayName } from '../contracts/order.contract';
+import type { Pool } from '../db/pool';
+import type { WebhookVerifier } from '../gateways/gateway';
+import { errorHandler, notFoundHandler } from './error-handler';
+import { healthRoutes } from './health.routes';
+import { ordersRoutes } from './orders.routes';
+import { requestContext } from './request-context';
+import { webhooksRoutes } from './webhooks.routes';
+
+export interface ApiDeps {
+  config: ApiConfig;
+  pool: Pool;
+  temporal: Client;
+  webhookVerifiers: Partial<Record<GatewayName, WebhookVerifier>>;
+  logger: Logger;
+}
+
+export function createApp(deps: ApiDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  // Weak ETags would make clients cache order states that change underneath them.
+  app.set('etag', false);
+
+  app.use(requestContext(deps.logger));
+  app.use(healthRoutes(deps));
+  app.use(ordersRoutes(deps));
+  app.use(webhooksRoutes(deps));
+  app.use(notFoundHandler);
+  app.use(errorHandler);
+  return app;
+}

@@ -1,0 +1,82 @@
+// What the API accepts, parsed with zod at the edge. Nothing unparsed reaches a use case or a workflow.
+import { z } from 'zod';
+import { GATEWAY_NAMES } from '../contracts/order.contract';
+import { validationFailed, type FieldProblem } from './errors';
+
+/** The same rule as the orders.order_id CHECK constraint; it is also the workflow ID suffix. */
+export const ORDER_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+
+/**
+ * Currencies: the ISO 4217 shape, and a code ICU knows as a current currency (Node's Intl table). Checking the
+ * table here turns a typo such as "USX" into a 400 naming the field instead of a workflow that fails at the
+ * gateway with a 502. The gateway stays the judge of which currencies it actually settles.
+ */
+const KNOWN_CURRENCIES: ReadonlySet<string> = new Set(
+  typeof Intl.supportedValuesOf === 'function' ? Intl.supportedValuesOf('currency') : [],
+);
+
+export const orderIdSchema = z
+  .string()
+  .regex(ORDER_ID_PATTERN, 'must be 1 to 64 characters of letters, digits, ".", "_" or "-"');
+
+const currencySchema = z
+  .string()
+  .refine(
+    (code) => /^[A-Z]{3}$/.test(code) && (KNOWN_CURRENCIES.size === 0 || KNOWN_CURRENCIES.has(code)),
+    'must be an ISO 4217 currency code in upper case, such as USD',
+  );
+
+const customerSchema = z.strictObject({
+  name: z.string().trim().min(1).max(200).optional(),
+  email: z.email().max(254).optional(),
+  phone: z
+    .string()
+    .regex(/^\+?[0-9][0-9 ()-]{2,31}$/, 'must be a phone number of digits, spaces, "(", ")", "-" and a leading "+"')
+    .optional(),
+});
+
+export const checkoutBodySchema = z.strictObject({
+  orderId: orderIdSchema,
+  /** Integer minor units (cents, paisa); floats never carry money. */
+  amount: z
+    .number()
+    .int('must be an integer count of minor units')
+    .positive('must be greater than zero')
+    .max(Number.MAX_SAFE_INTEGER),
+  currency: currencySchema,
+  gateway: z.enum(GATEWAY_NAMES),
+  description: z.string().max(200).optional(),
+  customer: customerSchema.optional(),
+  returnUrl: z
+    .url({ protocol: /^https?$/, error: 'must be an http or https URL' })
+    .max(2048)
+    .optional(),
+});
+export type CheckoutBody = z.infer<typeof checkoutBodySchema>;
+
+/** RFC-draft Idempotency-Key: visible ASCII, bounded so it fits the primary key comfortably. */
+export const idempotencyKeySchema = z
+  .string()
+  .regex(/^[\x20-\x7E]{1,255}$/, 'must be 1 to 255 printable ASCII characters')
+  .refine((key) => key.trim().length > 0, 'must not be blank');
+
+export const cancelBodySchema = z.strictObject({ reason: z.string().trim().min(1).max(200).optional() }).optional();
+
+export const gatewayParamSchema = z.enum(GATEWAY_NAMES);
+
+/** Parses `input` or throws a 400 validation_failed listing every problem by field. */
+export function parseOrThrow<S extends z.ZodType>(schema: S, input: unknown, fieldPrefix?: string): z.infer<S> {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  throw validationFailed(fieldProblems(result.error, fieldPrefix));
+}
+
+export function fieldProblems(error: z.ZodError, fieldPrefix?: string): FieldProblem[] {
+  return error.issues.flatMap((issue) => {
+    const base = [fieldPrefix, ...issue.path.map(String)].filter((part) => part !== undefined && part !== '');
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((key) => ({ field: [...base, key].join('.'), message: 'is not an accepted field' }));
+    }
+    return [{ field: base.length > 0 ? base.join('.') : '(body)', message: issue.message }];
+  });
+}

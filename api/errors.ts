@@ -1,0 +1,105 @@
+// Every error the API answers with, by stable code. The error middleware turns an ApiError into
+// `{"error":{"code","message","details"?}}`; anything that is not an ApiError becomes a 500 that names
+// only the request ID, so internal messages never reach a caller.
+
+export interface FieldProblem {
+  /** Dotted path into the body (`customer.email`), a header name, or a path parameter. */
+  field: string;
+  message: string;
+}
+
+export class ApiError extends Error {
+  override readonly name = 'ApiError';
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details?: unknown,
+    /** Extra response headers, such as Retry-After on a 503. */
+    readonly headers: Readonly<Record<string, string>> = {},
+  ) {
+    super(message);
+  }
+}
+
+export const validationFailed = (details: FieldProblem[]) =>
+  new ApiError(400, 'validation_failed', 'the request is invalid', details);
+
+export const malformedJson = () => new ApiError(400, 'malformed_json', 'the request body is not valid JSON');
+
+export const unsupportedMediaType = (expected: string) =>
+  new ApiError(415, 'unsupported_media_type', `the request body must be ${expected}`);
+
+export const payloadTooLarge = () => new ApiError(413, 'payload_too_large', 'the request body is too large');
+
+export const badRequest = () => new ApiError(400, 'bad_request', 'the request could not be understood');
+
+export const routeNotFound = () => new ApiError(404, 'not_found', 'no such resource');
+
+export const methodNotAllowed = (allowed: readonly string[]) =>
+  new ApiError(
+    405,
+    'method_not_allowed',
+    'this method is not allowed on this resource',
+    { allowed },
+    {
+      Allow: allowed.join(', '),
+    },
+  );
+
+export const orderNotFound = (orderId: string) =>
+  new ApiError(404, 'order_not_found', 'no order with this ID', { orderId });
+
+export const idempotencyConflict = () =>
+  new ApiError(
+    409,
+    'idempotency_conflict',
+    'this idempotency key or order ID was already used with a different request',
+  );
+
+export const orderClosed = (orderId: string) =>
+  new ApiError(409, 'order_closed', 'the order is closed and accepts no more requests', { orderId });
+
+export const invalidTransition = (orderId: string, status?: string) =>
+  new ApiError(409, 'invalid_transition', 'the order cannot do this in its current status', {
+    orderId,
+    ...(status ? { status } : {}),
+  });
+
+export const unknownGateway = () => new ApiError(404, 'unknown_gateway', 'no such payment gateway');
+
+export const invalidSignature = () => new ApiError(401, 'invalid_signature', 'the webhook signature is not valid');
+
+export const invalidPayload = () => new ApiError(400, 'invalid_payload', 'the webhook payload is not understood');
+
+export const temporalUnavailable = () =>
+  new ApiError(503, 'temporal_unavailable', 'the workflow service is unavailable; try again later', undefined, {
+    'Retry-After': '5',
+  });
+
+export const databaseUnavailable = () =>
+  new ApiError(503, 'database_unavailable', 'the database is unavailable; try again later', undefined, {
+    'Retry-After': '5',
+  });
+
+/** The order exists and carries on; the same request later returns its result. */
+export const checkoutPending = (orderId: string, retryAfterSeconds: number) =>
+  new ApiError(
+    503,
+    'checkout_pending',
+    'the payment is still being prepared; repeat the same request to get the result',
+    { orderId },
+    { 'Retry-After': String(retryAfterSeconds) },
+  );
+
+export const cancelPending = (orderId: string, retryAfterSeconds: number) =>
+  new ApiError(
+    503,
+    'cancel_pending',
+    'the cancellation is still in progress; repeat the request or read the order',
+    { orderId },
+    { 'Retry-After': String(retryAfterSeconds) },
+  );
+
+export const notReady = (checks: Record<string, string>) =>
+  new ApiError(503, 'not_ready', 'a dependency is unavailable', { checks });

@@ -1,0 +1,56 @@
+// The API process: wires the real database, Temporal client and webhook verifiers, and shuts down cleanly.
+// The Temporal connection is lazy, so the API starts and answers /healthz (and reports /readyz) while
+// Temporal is still down; order requests get a 503 until it is back.
+import { Client } from '@temporalio/client';
+import { apiConfigSchema, loadConfig } from '../config/env';
+import { createLogger } from '../config/logger';
+import { createPool } from '../db/pool';
+import { createStripeWebhookVerifier } from '../gateways/stripe/stripe.webhooks';
+import { describeError } from './error-handler';
+import { startApiServer } from './server';
+import { lazyTemporalConnection } from './temporal-connection';
+
+/** Longer than the server's stop grace (10s), so a clean stop always wins. */
+const SHUTDOWN_DEADLINE_MS = 15_000;
+
+async function main(): Promise<void> {
+  const config = loadConfig(apiConfigSchema);
+  const logger = createLogger('api', config.LOG_LEVEL);
+
+  const pool = createPool(config.DATABASE_URL, { applicationName: 'orderpay-api' });
+  // An idle client losing its connection (a database restart) must not crash the process; the next query reconnects.
+  pool.on('error', (error) => logger.warn({ err: describeError(error) }, 'idle database connection lost'));
+  const connection = lazyTemporalConnection(config.TEMPORAL_ADDRESS);
+  const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  const webhookVerifiers = {
+    stripe: createStripeWebhookVerifier({
+      secrets: config.STRIPE_WEBHOOK_SECRETS,
+      toleranceSeconds: Math.max(1, Math.ceil(config.STRIPE_WEBHOOK_TOLERANCE / 1000)),
+    }),
+  };
+
+  const server = await startApiServer({ config, pool, temporal, webhookVerifiers, logger }, config.PORT);
+
+  let stopping = false;
+  const shutdown = async (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    // In-flight requests get the server's grace time; past that, a hung dependency must not keep the process.
+    setTimeout(() => process.exit(1), SHUTDOWN_DEADLINE_MS).unref();
+    try {
+      await server.stop();
+      await connection.close();
+      await pool.end();
+    } catch (error) {
+      logger.error({ err: describeError(error) }, 'unclean shutdown');
+      process.exitCode = 1;
+    }
+  };
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, (s) => void shutdown(s));
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});

@@ -1,0 +1,75 @@
+// /orders: parse the request at the edge, call the use case, send what it returns. No decisions here.
+import express, { type NextFunction, type Request, type Response, Router } from 'express';
+import { cancelOrder, DEFAULT_CANCEL_REASON, type CancelDeps } from './cancel-order.use-case';
+import {
+  cancelBodySchema,
+  checkoutBodySchema,
+  idempotencyKeySchema,
+  orderIdSchema,
+  parseOrThrow,
+} from './checkout.schema';
+import { checkoutOrder, type CheckoutDeps } from './checkout-order.use-case';
+import { rejectOtherMethods } from './error-handler';
+import { unsupportedMediaType } from './errors';
+import { getOrder } from './get-order.use-case';
+
+/** A checkout body is a few hundred bytes; anything near this limit is not a checkout. */
+const JSON_BODY_LIMIT = '16kb';
+
+export type OrdersRouteDeps = CheckoutDeps & CancelDeps;
+
+export function ordersRoutes(deps: OrdersRouteDeps): Router {
+  const router = Router();
+  const json = express.json({ limit: JSON_BODY_LIMIT, strict: true, type: 'application/json' });
+
+  router
+    .route('/orders')
+    .post(requireJson({ bodyRequired: true }), json, async (req, res) => {
+      const order = parseOrThrow(checkoutBodySchema, req.body);
+      const offeredKey = req.get('idempotency-key');
+      const idempotencyKey =
+        offeredKey === undefined ? order.orderId : parseOrThrow(idempotencyKeySchema, offeredKey, 'Idempotency-Key');
+      const logger = res.locals.logger.child({ orderId: order.orderId });
+      const response = await checkoutOrder({ ...deps, logger }, { order, idempotencyKey });
+      if (response.replayed) res.setHeader('Idempotent-Replayed', 'true');
+      res.status(response.status).json(response.body);
+    })
+    .all(rejectOtherMethods(['POST']));
+
+  router
+    .route('/orders/:orderId')
+    .get(async (req, res) => {
+      const orderId = parseOrThrow(orderIdSchema, req.params.orderId, 'orderId');
+      res.status(200).json(await getOrder(deps, orderId));
+    })
+    .all(rejectOtherMethods(['GET', 'HEAD']));
+
+  router
+    .route('/orders/:orderId/cancel')
+    .post(requireJson({ bodyRequired: false }), json, async (req, res) => {
+      const orderId = parseOrThrow(orderIdSchema, req.params.orderId, 'orderId');
+      const body = parseOrThrow(cancelBodySchema, req.body);
+      const logger = res.locals.logger.child({ orderId });
+      const state = await cancelOrder({ ...deps, logger }, { orderId, reason: body?.reason ?? DEFAULT_CANCEL_REASON });
+      res.status(200).json(state);
+    })
+    .all(rejectOtherMethods(['POST']));
+
+  return router;
+}
+
+/** JSON bodies only: a form post or text body is refused before anything reads it. */
+function requireJson({ bodyRequired }: { bodyRequired: boolean }) {
+  return (req: Request, _res: Response, next: NextFunction): void => {
+    if ((bodyRequired || hasBody(req)) && !req.is('application/json')) {
+      next(unsupportedMediaType('application/json'));
+      return;
+    }
+    next();
+  };
+}
+
+function hasBody(req: Request): boolean {
+  const length = req.get('content-length');
+  return req.get('transfer-encoding') !== undefined || (length !== undefined && length !== '0');
+}

@@ -1,0 +1,152 @@
+// POST /webhooks/:gateway as a story: check the signature, store the event durably, then hand it to the
+// order's workflow. The gateway gets a 2xx only once the event is stored, and a 503 whenever a retry could
+// still change the outcome, so a redelivery finishes what this delivery could not. The workflow ignores an
+// event ID it has seen, so delivering twice is harmless; skipping a delivery is what must never happen.
+import type { Client } from '@temporalio/client';
+import { createHash } from 'node:crypto';
+import type { Logger } from '../config/logger';
+import { orderWorkflowId, paymentEventSignal, type GatewayName, type PaymentEvent } from '../contracts/order.contract';
+import type { VerifiedWebhook, WebhookVerifier } from '../gateways/gateway';
+import { WebhookPayloadError, WebhookSignatureError } from '../gateways/gateway-errors';
+import type { Pool } from '../db/pool';
+import {
+  FINAL_WEBHOOK_OUTCOMES,
+  recordWebhookDeliveryFailure,
+  recordWebhookOutcome,
+  storeWebhookEvent,
+  type StoredWebhookEvent,
+} from '../db/webhook-events.repo';
+import { ORDER_ID_PATTERN } from './checkout.schema';
+import { describeError } from './error-handler';
+import { databaseUnavailable, invalidPayload, invalidSignature, temporalUnavailable, unknownGateway } from './errors';
+import { TEMPORAL_SIGNAL_TIMEOUT_MS, withTemporalDeadline } from './temporal-calls';
+import { isTemporalUnavailableError, isWorkflowNotFoundError } from './temporal-errors';
+
+/** Headers never stored in full whatever the gateway: they authenticate someone. */
+const ALWAYS_SENSITIVE_HEADERS = ['authorization', 'proxy-authorization', 'cookie', 'set-cookie'];
+const FINGERPRINT_HEX_CHARS = 12;
+
+export interface WebhookDeps {
+  pool: Pool;
+  temporal: Client;
+  webhookVerifiers: Partial<Record<GatewayName, WebhookVerifier>>;
+  logger: Logger;
+}
+
+export interface IncomingWebhook {
+  gateway: GatewayName;
+  rawBody: Buffer;
+  headers: Record<string, string | string[] | undefined>;
+}
+
+export type WebhookReceipt = { received: true; duplicate?: true };
+
+export async function receiveWebhook(deps: WebhookDeps, incoming: IncomingWebhook): Promise<WebhookReceipt> {
+  const verifier = deps.webhookVerifiers[incoming.gateway];
+  if (!verifier) throw unknownGateway();
+
+  const webhook = verifyWebhook(verifier, incoming);
+  const logger = deps.logger.child({ gateway: incoming.gateway, eventId: webhook.eventId, orderId: webhook.orderId });
+  const stored = await storeDurably(deps.pool, verifier, incoming, webhook);
+  if (FINAL_WEBHOOK_OUTCOMES.includes(stored.outcome)) {
+    logger.info({ outcome: stored.outcome }, 'duplicate webhook acknowledged');
+    return { received: true, duplicate: true };
+  }
+
+  if (!webhook.paymentEvent) {
+    await recordWebhookOutcome(deps.pool, stored.id, 'ignored', { attemptedDelivery: false });
+    logger.info({ eventType: webhook.eventType }, 'webhook ignored: it does not move orders');
+    return { received: true };
+  }
+  if (!webhook.orderId || !ORDER_ID_PATTERN.test(webhook.orderId)) {
+    await recordWebhookOutcome(deps.pool, stored.id, 'order_not_found', { attemptedDelivery: false });
+    logger.warn('webhook names no order of ours; left to reconciliation');
+    return { received: true };
+  }
+
+  await deliverToWorkflow(deps, stored, webhook.orderId, webhook.paymentEvent, logger);
+  return { received: true };
+}
+
+function verifyWebhook(verifier: WebhookVerifier, { rawBody, headers }: IncomingWebhook): VerifiedWebhook {
+  try {
+    return verifier.verify(rawBody, headers);
+  } catch (error) {
+    if (error instanceof WebhookSignatureError) throw invalidSignature();
+    if (error instanceof WebhookPayloadError) throw invalidPayload();
+    throw error;
+  }
+}
+
+/** Any storage failure is a 503: the gateway keeps the event and tries again later. */
+async function storeDurably(
+  pool: Pool,
+  verifier: WebhookVerifier,
+  incoming: IncomingWebhook,
+  webhook: VerifiedWebhook,
+): Promise<StoredWebhookEvent> {
+  try {
+    return await storeWebhookEvent(pool, {
+      gateway: incoming.gateway,
+      eventId: webhook.eventId,
+      eventType: webhook.eventType,
+      orderId: webhook.orderId ?? null,
+      rawBody: incoming.rawBody.toString('utf8'),
+      headers: storableHeaders(incoming.headers, verifier.sensitiveHeaders),
+    });
+  } catch (error) {
+    throw Object.assign(databaseUnavailable(), { cause: error });
+  }
+}
+
+async function deliverToWorkflow(
+  { pool, temporal }: WebhookDeps,
+  stored: StoredWebhookEvent,
+  orderId: string,
+  paymentEvent: PaymentEvent,
+  logger: Logger,
+): Promise<void> {
+  try {
+    await withTemporalDeadline(temporal, TEMPORAL_SIGNAL_TIMEOUT_MS, () =>
+      temporal.workflow.getHandle(orderWorkflowId(orderId)).signal(paymentEventSignal, paymentEvent),
+    );
+  } catch (error) {
+    if (isWorkflowNotFoundError(error)) {
+      await recordWebhookOutcome(pool, stored.id, 'order_not_found', { attemptedDelivery: true });
+      logger.warn('no open workflow for the webhook; left to reconciliation');
+      return;
+    }
+    if (isTemporalUnavailableError(error)) {
+      await recordWebhookDeliveryFailure(pool, stored.id, { outcome: 'received', error: 'temporal_unavailable' });
+      throw Object.assign(temporalUnavailable(), { cause: error });
+    }
+    await recordWebhookDeliveryFailure(pool, stored.id, { outcome: 'failed', error: 'signal_failed' }).catch(
+      (recordError: unknown) => logger.error({ err: describeError(recordError) }, 'webhook failure not recorded'),
+    );
+    throw error;
+  }
+  await recordWebhookOutcome(pool, stored.id, 'delivered', { attemptedDelivery: true });
+  logger.info({ kind: paymentEvent.kind }, 'webhook delivered');
+}
+
+/**
+ * Headers as stored for the audit log: the gateway's signature headers and credentials are reduced to a
+ * short SHA-256 fingerprint, enough to correlate two deliveries and useless for forging a third.
+ */
+export function storableHeaders(
+  headers: Record<string, string | string[] | undefined>,
+  sensitiveHeaders: readonly string[],
+): Record<string, string | string[]> {
+  const sensitive = new Set([...ALWAYS_SENSITIVE_HEADERS, ...sensitiveHeaders].map((name) => name.toLowerCase()));
+  const stored: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    const key = name.toLowerCase();
+    stored[key] = sensitive.has(key) ? fingerprint(Array.isArray(value) ? value.join(',') : value) : value;
+  }
+  return stored;
+}
+
+function fingerprint(value: string): string {
+  return `sha256:${createHash('sha256').update(value).digest('hex').slice(0, FINGERPRINT_HEX_CHARS)}`;
+}

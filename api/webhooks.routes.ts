@@ -1,0 +1,35 @@
+// /webhooks/:gateway: the body stays raw bytes, because the signature is over exactly what was sent.
+import express, { type NextFunction, type Request, type Response, Router } from 'express';
+import { gatewayParamSchema } from './checkout.schema';
+import { rejectOtherMethods } from './error-handler';
+import { unknownGateway } from './errors';
+import { receiveWebhook, type WebhookDeps } from './receive-webhook.use-case';
+
+/** Payment events are a few kilobytes; the limit only stops abuse. */
+const WEBHOOK_BODY_LIMIT = '256kb';
+
+export function webhooksRoutes(deps: WebhookDeps): Router {
+  const router = Router();
+  // Any content type: the verifier, not the header, decides what the bytes are.
+  const raw = express.raw({ limit: WEBHOOK_BODY_LIMIT, type: () => true });
+
+  router
+    .route('/webhooks/:gateway')
+    .post(requireKnownGateway(deps), raw, async (req, res) => {
+      const gateway = gatewayParamSchema.parse(req.params.gateway);
+      const rawBody = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      const receipt = await receiveWebhook(deps, { gateway, rawBody, headers: req.headers });
+      res.status(200).json(receipt);
+    })
+    .all(rejectOtherMethods(['POST']));
+
+  return router;
+}
+
+/** Checked before the body is read, so an unknown gateway costs nothing. */
+function requireKnownGateway({ webhookVerifiers }: WebhookDeps) {
+  return (req: Request, _res: Response, next: NextFunction): void => {
+    const gateway = gatewayParamSchema.safeParse(req.params.gateway);
+    next(gateway.success && webhookVerifiers[gateway.data] ? undefined : unknownGateway());
+  };
+}

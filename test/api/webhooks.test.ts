@@ -1,0 +1,312 @@
+// POST /webhooks/stripe over real HTTP with events signed by the Stripe SDK, delivered to real order workflows.
+// What must hold: nothing unsigned is stored, everything signed is stored before the 2xx, each event reaches its
+// workflow once, and a 503 is answered whenever the gateway's retry can still complete the delivery.
+import { Client } from '@temporalio/client';
+import Stripe from 'stripe';
+import { createOrderActivities } from '../../activities/order.activities';
+import { startApiServer, type RunningApiServer } from '../../api/server';
+import { lazyTemporalConnection } from '../../api/temporal-connection';
+import { apiConfigSchema, type ApiConfig } from '../../config/env';
+import { createLogger } from '../../config/logger';
+import { orderWorkflowId } from '../../contracts/order.contract';
+import { createPool, type Pool } from '../../db/pool';
+import { createStripeWebhookVerifier } from '../../gateways/stripe/stripe.webhooks';
+import { FakeGateway } from '../support/fake-gateway';
+import { freePort } from '../support/processes';
+import {
+  connectTestClient,
+  startTestWorker,
+  testTemporalAddress,
+  uniqueId,
+  type RunningTestWorker,
+} from '../support/temporal';
+
+const SECRET = 'whsec_webhooks_test';
+const logger = createLogger('api-test', 'silent');
+
+function testConfig(overrides: Record<string, string>): ApiConfig {
+  return apiConfigSchema.parse({
+    DATABASE_URL: process.env.DATABASE_URL,
+    TEMPORAL_ADDRESS: testTemporalAddress(),
+    ORDER_TTL: '10m',
+    POLL_INITIAL_INTERVAL: '10m',
+    CHECKOUT_TIMEOUT: '15s',
+    STRIPE_WEBHOOK_SECRETS: SECRET,
+    ...overrides,
+  });
+}
+
+let pool: Pool;
+let temporal: Client;
+let gateway: FakeGateway;
+let worker: RunningTestWorker;
+let api: RunningApiServer;
+/** Same database, Temporal unreachable. */
+let temporalDownApi: RunningApiServer;
+/** Same Temporal, database unreachable. */
+let databaseDownApi: RunningApiServer;
+const cleanups: (() => Promise<void>)[] = [];
+
+beforeAll(async () => {
+  pool = createPool(process.env.DATABASE_URL ?? '', { max: 5 });
+  gateway = new FakeGateway();
+  worker = await startTestWorker(createOrderActivities({ pool, gateways: () => gateway, logger }));
+  temporal = await connectTestClient();
+  const config = testConfig({ TEMPORAL_TASK_QUEUE: worker.taskQueue });
+  const webhookVerifiers = { stripe: createStripeWebhookVerifier({ secrets: [SECRET], toleranceSeconds: 300 }) };
+  api = await startApiServer({ config, pool, temporal, webhookVerifiers, logger }, 0);
+
+  const deadConnection = lazyTemporalConnection(`127.0.0.1:${await freePort()}`);
+  cleanups.push(() => deadConnection.close());
+  const deadTemporal = new Client({ connection: deadConnection, namespace: 'default' });
+  temporalDownApi = await startApiServer({ config, pool, temporal: deadTemporal, webhookVerifiers, logger }, 0);
+
+  const deadPool = createPool(`postgres://postgres@127.0.0.1:${await freePort()}/orderpay`, { max: 2 });
+  deadPool.on('error', () => undefined);
+  cleanups.push(() => deadPool.end());
+  databaseDownApi = await startApiServer({ config, pool: deadPool, temporal, webhookVerifiers, logger }, 0);
+});
+
+afterAll(async () => {
+  for (const server of [api, temporalDownApi, databaseDownApi]) await server?.stop();
+  await worker?.stop();
+  for (const cleanup of cleanups) await cleanup();
+  await temporal?.connection.close();
+  await pool?.end();
+});
+
+function stripeEvent(type: string, object: Record<string, unknown>, eventId = `evt_${uniqueId('t')}`) {
+  return {
+    eventId,
+    payload: JSON.stringify({
+      id: eventId,
+      object: 'event',
+      type,
+      created: Math.floor(Date.now() / 1000),
+      data: { object },
+    }),
+  };
+}
+
+function paymentSucceeded(orderId: string, amount: number, currency = 'usd') {
+  return stripeEvent('payment_intent.succeeded', {
+    id: `pi_${uniqueId('p')}`,
+    object: 'payment_intent',
+    amount,
+    amount_received: amount,
+    currency,
+    status: 'succeeded',
+    metadata: { orderId },
+  });
+}
+
+async function postWebhook(baseUrl: string, payload: string, headers: Record<string, string>, gatewayName = 'stripe') {
+  const response = await fetch(`${baseUrl}/webhooks/${gatewayName}`, {
+    method: 'POST',
+    body: payload,
+    headers: { 'content-type': 'application/json', ...headers },
+  });
+  const text = await response.text();
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- asserted field by field
+  return { status: response.status, body: (text ? JSON.parse(text) : undefined) as any };
+}
+
+/** Stripe signs every delivery anew, retries included. */
+const postSigned = (baseUrl: string, payload: string, secret = SECRET) =>
+  postWebhook(baseUrl, payload, { 'stripe-signature': Stripe.webhooks.generateTestHeaderString({ payload, secret }) });
+
+async function createOrder(amount = 4200): Promise<string> {
+  const orderId = uniqueId('whk');
+  const response = await fetch(`${api.url}/orders`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ orderId, amount, currency: 'USD', gateway: 'stripe' }),
+  });
+  expect(response.status).toBe(201);
+  return orderId;
+}
+
+async function storedEvent(eventId: string) {
+  const { rows } = await pool.query(
+    `SELECT gateway, event_type, order_id, raw_body, headers, outcome, delivery_attempts, processed_at, error
+       FROM webhook_events WHERE event_id = $1`,
+    [eventId],
+  );
+  return rows;
+}
+
+async function orderStatus(orderId: string): Promise<string | undefined> {
+  const { rows } = await pool.query<{ status: string }>('SELECT status FROM orders WHERE order_id = $1', [orderId]);
+  return rows[0]?.status;
+}
+
+async function waitForStatus(orderId: string, status: string): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  while ((await orderStatus(orderId)) !== status) {
+    if (Date.now() > deadline) throw new Error(`order ${orderId} is ${await orderStatus(orderId)}, never ${status}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+async function signalsReceived(orderId: string): Promise<number> {
+  const history = await temporal.workflow.getHandle(orderWorkflowId(orderId)).fetchHistory();
+  return (history.events ?? []).filter((event) => event.workflowExecutionSignaledEventAttributes).length;
+}
+
+describe('signatures and payloads', () => {
+  test('when the signature is made with another secret, then 401 invalid_signature and nothing is stored', async () => {
+    const { eventId, payload } = paymentSucceeded(uniqueId('o'), 100);
+    const result = await postSigned(api.url, payload, 'whsec_someone_else');
+    expect(result).toEqual({
+      status: 401,
+      body: { error: { code: 'invalid_signature', message: expect.any(String) } },
+    });
+    expect(await storedEvent(eventId)).toEqual([]);
+  });
+
+  test('when the signature header is missing, then 401 and nothing is stored', async () => {
+    const { eventId, payload } = paymentSucceeded(uniqueId('o'), 100);
+    expect((await postWebhook(api.url, payload, {})).status).toBe(401);
+    expect(await storedEvent(eventId)).toEqual([]);
+  });
+
+  test('when the body was changed after signing, then 401 and nothing is stored', async () => {
+    const orderId = await createOrder();
+    const { eventId, payload } = paymentSucceeded(orderId, 4200);
+    const signature = Stripe.webhooks.generateTestHeaderString({ payload, secret: SECRET });
+    const tampered = payload.replace('"amount_received":4200', '"amount_received":1');
+    const result = await postWebhook(api.url, tampered, { 'stripe-signature': signature });
+    expect(result.status).toBe(401);
+    expect(await storedEvent(eventId)).toEqual([]);
+    expect(await signalsReceived(orderId)).toBe(0);
+  });
+
+  test('when a signed body is not a Stripe event, then 400 invalid_payload and nothing is stored', async () => {
+    expect((await postSigned(api.url, 'not json at all')).body.error.code).toBe('invalid_payload');
+    const result = await postSigned(api.url, JSON.stringify({ id: 'evt_partial', object: 'event' }));
+    expect(result).toEqual({ status: 400, body: { error: { code: 'invalid_payload', message: expect.any(String) } } });
+    expect(await storedEvent('evt_partial')).toEqual([]);
+  });
+
+  test('when the gateway is unknown, then 404 unknown_gateway; when the method is wrong, then 405', async () => {
+    const { payload } = paymentSucceeded(uniqueId('o'), 100);
+    const unknown = await postWebhook(api.url, payload, {}, 'paypal');
+    expect(unknown).toEqual({ status: 404, body: { error: { code: 'unknown_gateway', message: expect.any(String) } } });
+    const get = await fetch(`${api.url}/webhooks/stripe`);
+    expect(get.status).toBe(405);
+  });
+
+  test('when the body is larger than the limit, then 413 payload_too_large', async () => {
+    const result = await postWebhook(api.url, 'x'.repeat(300 * 1024), { 'stripe-signature': 't=1,v1=00' });
+    expect(result.status).toBe(413);
+    expect(result.body.error.code).toBe('payload_too_large');
+  });
+});
+
+describe('delivery', () => {
+  test('when a signed payment event arrives twice, then it is stored once, signalled once, and the order is paid', async () => {
+    const orderId = await createOrder(4200);
+    const { eventId, payload } = paymentSucceeded(orderId, 4200);
+
+    const first = await postSigned(api.url, payload);
+    const second = await postSigned(api.url, payload);
+
+    expect(first).toEqual({ status: 200, body: { received: true } });
+    expect(second).toEqual({ status: 200, body: { received: true, duplicate: true } });
+    const rows = await storedEvent(eventId);
+    expect(rows).toEqual([
+      expect.objectContaining({
+        gateway: 'stripe',
+        event_type: 'payment_intent.succeeded',
+        order_id: orderId,
+        raw_body: payload,
+        outcome: 'delivered',
+        delivery_attempts: 1,
+        processed_at: expect.any(Date),
+      }),
+    ]);
+    expect(await signalsReceived(orderId)).toBe(1);
+    await waitForStatus(orderId, 'PAID');
+  });
+
+  test('when an event is stored, then its signature is kept only as a short fingerprint', async () => {
+    const orderId = await createOrder();
+    const { eventId, payload } = paymentSucceeded(orderId, 4200);
+    const signature = Stripe.webhooks.generateTestHeaderString({ payload, secret: SECRET });
+
+    await postWebhook(api.url, payload, { 'stripe-signature': signature, authorization: 'Bearer secret-token' });
+
+    const [row] = await storedEvent(eventId);
+    expect(row.headers['content-type']).toBe('application/json');
+    expect(row.headers['stripe-signature']).toMatch(/^sha256:[0-9a-f]{12}$/);
+    expect(row.headers.authorization).toMatch(/^sha256:[0-9a-f]{12}$/);
+    const stored = JSON.stringify(row.headers);
+    expect(stored).not.toContain(signature.split('v1=')[1]?.slice(0, 16));
+    expect(stored).not.toContain('secret-token');
+  });
+
+  test('when the event names an order without a workflow, then it is stored as order_not_found and acknowledged', async () => {
+    const { eventId, payload } = paymentSucceeded(uniqueId('ghost'), 100);
+    const result = await postSigned(api.url, payload);
+    expect(result).toEqual({ status: 200, body: { received: true } });
+    expect(await storedEvent(eventId)).toEqual([
+      expect.objectContaining({ outcome: 'order_not_found', delivery_attempts: 1 }),
+    ]);
+    // A redelivery changes nothing: reconciliation owns it now.
+    expect(await postSigned(api.url, payload)).toEqual({ status: 200, body: { received: true, duplicate: true } });
+  });
+
+  test('when the event type does not move orders, then it is stored as ignored and acknowledged', async () => {
+    const { eventId, payload } = stripeEvent('customer.created', { id: 'cus_1', object: 'customer' });
+    expect(await postSigned(api.url, payload)).toEqual({ status: 200, body: { received: true } });
+    expect(await storedEvent(eventId)).toEqual([
+      expect.objectContaining({
+        outcome: 'ignored',
+        delivery_attempts: 0,
+        order_id: null,
+        processed_at: expect.any(Date),
+      }),
+    ]);
+  });
+
+  test('when Temporal is down, then 503 and the event stays undelivered; the retry delivers it', async () => {
+    const orderId = await createOrder(4200);
+    const { eventId, payload } = paymentSucceeded(orderId, 4200);
+
+    const duringOutage = await postSigned(temporalDownApi.url, payload);
+
+    expect(duringOutage.status).toBe(503);
+    expect(duringOutage.body.error.code).toBe('temporal_unavailable');
+    expect(await storedEvent(eventId)).toEqual([
+      expect.objectContaining({
+        outcome: 'received',
+        delivery_attempts: 1,
+        error: 'temporal_unavailable',
+        processed_at: null,
+      }),
+    ]);
+    expect(await orderStatus(orderId)).toBe('AWAITING_PAYMENT');
+
+    const retry = await postSigned(api.url, payload);
+
+    expect(retry).toEqual({ status: 200, body: { received: true } });
+    expect(await storedEvent(eventId)).toEqual([
+      expect.objectContaining({ outcome: 'delivered', delivery_attempts: 2, error: null }),
+    ]);
+    expect(await signalsReceived(orderId)).toBe(1);
+    await waitForStatus(orderId, 'PAID');
+  });
+
+  test('when the database is down, then 503 database_unavailable and the workflow is not signalled', async () => {
+    const orderId = await createOrder(4200);
+    const { eventId, payload } = paymentSucceeded(orderId, 4200);
+
+    const result = await postSigned(databaseDownApi.url, payload);
+
+    expect(result.status).toBe(503);
+    expect(result.body.error.code).toBe('database_unavailable');
+    expect(await storedEvent(eventId)).toEqual([]);
+    expect(await signalsReceived(orderId)).toBe(0);
+    expect(await orderStatus(orderId)).toBe('AWAITING_PAYMENT');
+  });
+});
