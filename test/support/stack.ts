@@ -1,0 +1,85 @@
+// The whole system as real processes (sandbox, worker, api) against the test run's Temporal and PostgreSQL.
+import { uniqueId } from './temporal';
+import { freePort, type RunningProcess, startService, waitForHttp } from './processes';
+
+export interface Stack {
+  apiUrl: string;
+  sandboxUrl: string;
+  taskQueue: string;
+  api: RunningProcess;
+  sandbox: RunningProcess;
+  worker: RunningProcess;
+  /** Starts a new worker process (after the old one was killed). */
+  startWorker(): RunningProcess;
+  /** SIGKILLs every worker process started so far. */
+  killWorkers(): Promise<void>;
+  stop(): Promise<void>;
+  logs(): string;
+}
+
+export async function startStack(apiEnv: Record<string, string> = {}): Promise<Stack> {
+  const [apiPort, sandboxPort] = [await freePort(), await freePort()];
+  const apiUrl = `http://127.0.0.1:${apiPort}`;
+  const sandboxUrl = `http://127.0.0.1:${sandboxPort}`;
+  const taskQueue = uniqueId('e2e');
+  const shared = {
+    DATABASE_URL: requiredEnv('DATABASE_URL'),
+    TEMPORAL_ADDRESS: requiredEnv('TEMPORAL_ADDRESS'),
+    TEMPORAL_TASK_QUEUE: taskQueue,
+    PUBLIC_BASE_URL: apiUrl,
+  };
+  const sandbox = startService('sandbox', {
+    SANDBOX_PORT: String(sandboxPort),
+    SANDBOX_PUBLIC_URL: sandboxUrl,
+    SANDBOX_WEBHOOK_URL: `${apiUrl}/webhooks/stripe`,
+  });
+  const workerEnv = { ...shared, STRIPE_API_BASE: sandboxUrl, WORKER_SHUTDOWN_GRACE: '1s' };
+  const processes: RunningProcess[] = [sandbox];
+  const startWorker = () => {
+    const worker = startService('worker', workerEnv);
+    processes.push(worker);
+    return worker;
+  };
+  const worker = startWorker();
+  const api = startService('api', { ...shared, PORT: String(apiPort), ...apiEnv });
+  processes.push(api);
+  const stack: Stack = {
+    apiUrl,
+    sandboxUrl,
+    taskQueue,
+    api,
+    sandbox,
+    worker,
+    startWorker,
+    async killWorkers() {
+      await Promise.all(processes.filter((p) => p.name === 'worker').map((p) => p.stop('SIGKILL')));
+    },
+    logs: () => processes.map((p) => `--- ${p.name} ---\n${p.output()}`).join('\n'),
+    async stop() {
+      await Promise.all(processes.map((p) => p.stop('SIGKILL')));
+    },
+  };
+  try {
+    await waitForHttp(`${sandboxUrl}/_sandbox/faults`);
+    await waitForHttp(`${apiUrl}/healthz`);
+  } catch (error) {
+    console.error(stack.logs());
+    await stack.stop();
+    throw error;
+  }
+  return stack;
+}
+
+function requiredEnv(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: is test/support/global-setup.ts configured?`);
+  return value;
+}
+
+/** How many checkout sessions the sandbox holds for an order (`GET /_sandbox/sessions?orderId=`). */
+export async function sessionCount(sandboxUrl: string, orderId: string): Promise<number> {
+  const response = await fetch(`${sandboxUrl}/_sandbox/sessions?orderId=${encodeURIComponent(orderId)}`);
+  const body = (await response.json()) as { data?: unknown[] };
+  if (!Array.isArray(body.data)) throw new Error(`unexpected /_sandbox/sessions body: ${JSON.stringify(body)}`);
+  return body.data.length;
+}
