@@ -1,0 +1,44 @@
+import { apiConfigSchema, ConfigError, loadConfig, sandboxConfigSchema, workerConfigSchema } from '../../config/env';
+
+describe('process configuration', () => {
+  it('when nothing is set, then every process gets the documented defaults', () => {
+    const api = loadConfig(apiConfigSchema, {});
+    expect(api).toMatchObject({
+      PORT: 3000,
+      ORDER_TTL: 15 * 60_000,
+      ORDER_GRACE_PERIOD: 60 * 60_000,
+      POLL_INITIAL_INTERVAL: 30_000,
+      POLL_BACKOFF_COEFFICIENT: 2,
+      POLL_MAX_INTERVAL: 5 * 60_000,
+      TEMPORAL_ADDRESS: '127.0.0.1:7233',
+      TEMPORAL_NAMESPACE: 'default',
+      TEMPORAL_TASK_QUEUE: 'orderpay-orders',
+      STRIPE_WEBHOOK_SECRETS: ['whsec_orderpay_sandbox'],
+    });
+    expect(loadConfig(workerConfigSchema, {}).STRIPE_API_BASE).toBe('http://127.0.0.1:12111');
+    expect(loadConfig(sandboxConfigSchema, {}).SANDBOX_PORT).toBe(12111);
+  });
+
+  it('when values are set, then they are parsed: durations, numbers and secret lists', () => {
+    const api = loadConfig(apiConfigSchema, {
+      PORT: '8080',
+      ORDER_TTL: '1h30m',
+      STRIPE_WEBHOOK_SECRETS: 'whsec_new, whsec_old',
+    });
+    expect(api).toMatchObject({ PORT: 8080, ORDER_TTL: 5_400_000, STRIPE_WEBHOOK_SECRETS: ['whsec_new', 'whsec_old'] });
+  });
+
+  it.each([
+    ['PORT', 'eighty'],
+    ['PORT', '70000'],
+    ['ORDER_TTL', '15 minutes'],
+    ['POLL_MAX_INTERVAL', '0s'],
+    ['POLL_BACKOFF_COEFFICIENT', '0.5'],
+    ['PUBLIC_BASE_URL', 'not a url'],
+    ['STRIPE_WEBHOOK_SECRETS', ' , '],
+    ['LOG_LEVEL', 'loud'],
+  ])('when %s is %p, then start-up fails with a message naming the variable', (name, value) => {
+    expect(() => loadConfig(apiConfigSchema, { [name]: value })).toThrow(ConfigError);
+    expect(() => loadConfig(apiConfigSchema, { [name]: value })).toThrow(new RegExp(`\\b${name}\\b`));
+  });
+});
