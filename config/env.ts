@@ -8,7 +8,8 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
-const duration = (fallback: string) =>
+/** A duration field ("30s", "15m", "1h30m") parsed to milliseconds. */
+export const duration = (fallback: string) =>
   z
     .string()
     .default(fallback)
@@ -21,7 +22,7 @@ const duration = (fallback: string) =>
       return ms;
     });
 
-const port = (fallback: number) => z.coerce.number().int().min(0).max(65_535).default(fallback);
+export const port = (fallback: number) => z.coerce.number().int().min(0).max(65_535).default(fallback);
 const url = (fallback: string) => z.url().default(fallback);
 /** Comma-separated list, so secrets can be rotated: every listed secret is accepted. */
 const secretList = (fallback: string) =>

@@ -1,0 +1,101 @@
+// The configuration of `npm start` (scripts/start.ts), parsed once. The three processes keep their own schemas in
+// config/env.ts; the supervisor reads the few of their variables it needs to wire them together, with the same
+// defaults, by reusing those schemas' fields.
+import path from 'node:path';
+import { z } from 'zod';
+import { apiConfigSchema, duration, port, sandboxConfigSchema } from '../config/env';
+
+/** Unset and empty both mean "not given": `DATABASE_URL= npm start` should start the embedded PostgreSQL. */
+const optionalText = z
+  .string()
+  .optional()
+  .transform((text) => (text && text.trim().length > 0 ? text.trim() : undefined));
+
+export const startConfigSchema = z.object({
+  /** Set: use that Temporal server. Unset: run a dev server with SQLite persistence under the data directory. */
+  TEMPORAL_ADDRESS: optionalText,
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_DEV_PORT: port(7233),
+  TEMPORAL_UI_PORT: port(8233),
+  /** The dev server's own log level; its info logs drown the application's. */
+  TEMPORAL_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'never']).default('error'),
+  /** Set: use that PostgreSQL. Unset: run the embedded PostgreSQL from the data directory. */
+  DATABASE_URL: optionalText,
+  /** Not 5432, so it does not collide with a system PostgreSQL. */
+  EMBEDDED_POSTGRES_PORT: port(5433),
+  EMBEDDED_POSTGRES_DATABASE: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]*$/, 'a lower-case SQL identifier')
+    .default('orderpay'),
+  /** Where the dev server's SQLite file, the embedded PostgreSQL cluster and the pid registry live. */
+  ORDERPAY_DATA_DIR: z.string().min(1).default('.data'),
+  /** How long a child gets after SIGTERM before SIGKILL; longer than the worker's WORKER_SHUTDOWN_GRACE. */
+  SUPERVISOR_STOP_TIMEOUT: duration('20s'),
+  PORT: apiConfigSchema.shape.PORT,
+  SANDBOX_PORT: sandboxConfigSchema.shape.SANDBOX_PORT,
+});
+export type StartConfig = z.infer<typeof startConfigSchema>;
+
+export interface StartPaths {
+  dataDir: string;
+  temporalDb: string;
+  postgresDir: string;
+  runDir: string;
+}
+
+export function startPaths(config: StartConfig, root: string): StartPaths {
+  const dataDir = path.resolve(root, config.ORDERPAY_DATA_DIR);
+  return {
+    dataDir,
+    temporalDb: path.join(dataDir, 'temporal', 'temporal.db'),
+    postgresDir: path.join(dataDir, 'postgres'),
+    runDir: path.join(dataDir, 'run'),
+  };
+}
+
+/**
+ * The environment the api, worker and sandbox get: the caller's, plus the addresses the supervisor chose, plus the
+ * cross-references between the three that follow from PORT and SANDBOX_PORT. A variable the caller set always wins,
+ * so this only fills gaps; without it `PORT=4000 npm start` would leave the sandbox posting webhooks to :3000.
+ */
+export function childEnvironment(
+  env: NodeJS.ProcessEnv,
+  wiring: { config: StartConfig; databaseUrl: string; temporalAddress: string },
+): NodeJS.ProcessEnv {
+  const { config } = wiring;
+  const api = `http://127.0.0.1:${config.PORT}`;
+  const sandbox = `http://127.0.0.1:${config.SANDBOX_PORT}`;
+  const derived: Record<string, string> = {
+    PUBLIC_BASE_URL: `http://localhost:${config.PORT}`,
+    STRIPE_API_BASE: sandbox,
+    SANDBOX_PUBLIC_URL: sandbox,
+    SANDBOX_WEBHOOK_URL: `${api}/webhooks/stripe`,
+  };
+  const result: NodeJS.ProcessEnv = { ...env };
+  for (const [name, value] of Object.entries(derived)) {
+    if (!result[name]) result[name] = value;
+  }
+  result.DATABASE_URL = wiring.databaseUrl;
+  result.TEMPORAL_ADDRESS = wiring.temporalAddress;
+  result.TEMPORAL_NAMESPACE = config.TEMPORAL_NAMESPACE;
+  result.PORT = String(config.PORT);
+  result.SANDBOX_PORT = String(config.SANDBOX_PORT);
+  return result;
+}
+
+/** A Web UI link listing the order workflows, narrowed by an extra visibility-query clause when given. */
+export function temporalUiOrdersUrl(uiBase: string, namespace: string, clause?: string): string {
+  const query = `WorkflowType="orderWorkflow"${clause ? ` AND ${clause}` : ''}`;
+  return `${uiBase}/namespaces/${encodeURIComponent(namespace)}/workflows?query=${encodeURIComponent(query)}`;
+}
+
+/** The connection string with any password masked, for logs. */
+export function redactDatabaseUrl(databaseUrl: string): string {
+  try {
+    const url = new URL(databaseUrl);
+    if (url.password) url.password = '***';
+    return url.toString();
+  } catch {
+    return '(unparseable DATABASE_URL)';
+  }
+}

@@ -1,0 +1,318 @@
+// `npm start`: everything orderpay needs on one machine, in the foreground, stopped by Ctrl-C.
+//   PostgreSQL    DATABASE_URL, or an embedded PostgreSQL under .data/postgres
+//   Temporal      TEMPORAL_ADDRESS, or a dev server with SQLite in .data/temporal
+//   migrations    once, before the processes start
+//   sandbox, worker, api  restarted with backoff when they crash
+// Shutdown goes the other way: the three processes, then Temporal, then PostgreSQL.
+import { existsSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import path from 'node:path';
+import { ConfigError, loadConfig } from '../config/env';
+import { projectPath, projectRoot } from '../config/paths';
+import { migrateToLatest } from '../db/migrate';
+import { connectWhenReady, ensureSearchAttributes, startDevTemporal } from './dev-temporal';
+import { startEmbeddedPostgres } from './embedded-postgres';
+import {
+  childEnvironment,
+  redactDatabaseUrl,
+  type StartConfig,
+  startConfigSchema,
+  startPaths,
+  temporalUiOrdersUrl,
+} from './start-config';
+import { createOutput, DEFAULT_RESTART_POLICY, ManagedProcess, type Output, ProcessRegistry } from './supervisor';
+import { findTemporalCli } from './temporal-cli';
+
+const SERVICES = [
+  { name: 'sandbox', entry: 'dist/sandbox/main.js' },
+  { name: 'worker', entry: 'dist/worker/main.js' },
+  { name: 'api', entry: 'dist/api/main.js' },
+] as const;
+
+type Tier = 'services' | 'temporal' | 'postgres';
+const STOP_ORDER: readonly Tier[] = ['services', 'temporal', 'postgres'];
+
+/** Everything started so far, by tier, so that any failure or signal stops exactly that, in order. */
+class Stack {
+  private readonly tiers = new Map<Tier, ManagedProcess[]>(STOP_ORDER.map((tier) => [tier, []]));
+  private stopping: Promise<never> | undefined;
+
+  constructor(
+    private readonly output: Output,
+    private readonly registry: ProcessRegistry,
+  ) {}
+
+  get isStopping(): boolean {
+    return this.stopping !== undefined;
+  }
+
+  adopt(tier: Tier, managed: ManagedProcess): void {
+    this.tiers.get(tier)?.push(managed);
+  }
+
+  /** Stops everything in order and exits. Only the first call does anything. */
+  shutdown(exitCode: number): Promise<never> {
+    this.stopping ??= (async () => {
+      for (const tier of STOP_ORDER) {
+        const processes = this.tiers.get(tier) ?? [];
+        await Promise.all(processes.map((managed) => managed.stop()));
+      }
+      this.registry.release();
+      this.output.log(exitCode === 0 ? 'everything stopped' : `stopped (exit code ${exitCode})`);
+      process.exit(exitCode);
+    })();
+    return this.stopping;
+  }
+
+  /** The second Ctrl-C: kill whatever is left and leave now. */
+  forceExit(): never {
+    for (const tier of STOP_ORDER) for (const managed of this.tiers.get(tier) ?? []) managed.forceKill();
+    this.output.log('forced exit: killed what was still running');
+    process.exit(130);
+  }
+}
+
+function probeHttp(url: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const request = http.get(url, { timeout: 2_000 }, (response) => {
+      response.resume();
+      resolve(response.statusCode === 200);
+    });
+    request.on('timeout', () => request.destroy());
+    request.on('error', () => resolve(false));
+  });
+}
+
+function probeTcp(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port, timeout: 2_000 });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('timeout', () => socket.destroy());
+    socket.once('error', () => resolve(false));
+    socket.once('close', () => resolve(false));
+  });
+}
+
+async function eventually(probe: () => Promise<boolean>, timeoutMs: number, stack: Stack): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline && !stack.isStopping) {
+    if (await probe()) return true;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  return false;
+}
+
+async function provideDatabase(
+  config: StartConfig,
+  dataDir: string,
+  output: Output,
+  stack: Stack,
+  registry: ProcessRegistry,
+) {
+  if (config.DATABASE_URL) {
+    output.log(`using PostgreSQL at ${redactDatabaseUrl(config.DATABASE_URL)} (DATABASE_URL)`);
+    return { databaseUrl: config.DATABASE_URL, embedded: false };
+  }
+  const started = await startEmbeddedPostgres({
+    dataDir,
+    port: config.EMBEDDED_POSTGRES_PORT,
+    database: config.EMBEDDED_POSTGRES_DATABASE,
+    stopTimeoutMs: config.SUPERVISOR_STOP_TIMEOUT,
+    output,
+    registry,
+    onFatal: (reason) => fatal(output, stack, reason),
+    adopt: (managed) => stack.adopt('postgres', managed),
+  });
+  output.log(`embedded PostgreSQL ready on 127.0.0.1:${config.EMBEDDED_POSTGRES_PORT}`);
+  return { databaseUrl: started.databaseUrl, embedded: true };
+}
+
+async function provideTemporal(
+  config: StartConfig,
+  dbFile: string,
+  output: Output,
+  stack: Stack,
+  registry: ProcessRegistry,
+) {
+  if (config.TEMPORAL_ADDRESS) {
+    output.log(
+      `using Temporal at ${config.TEMPORAL_ADDRESS}, namespace ${config.TEMPORAL_NAMESPACE} (TEMPORAL_ADDRESS)`,
+    );
+    const connection = await connectWhenReady(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE, 15_000);
+    try {
+      await ensureSearchAttributes(connection, config.TEMPORAL_NAMESPACE, 'check', output);
+    } finally {
+      await connection.close();
+    }
+    return { address: config.TEMPORAL_ADDRESS, devServer: false };
+  }
+  const started = await startDevTemporal({
+    cli: findTemporalCli(),
+    dbFile,
+    port: config.TEMPORAL_DEV_PORT,
+    uiPort: config.TEMPORAL_UI_PORT,
+    namespace: config.TEMPORAL_NAMESPACE,
+    logLevel: config.TEMPORAL_LOG_LEVEL,
+    stopTimeoutMs: config.SUPERVISOR_STOP_TIMEOUT,
+    output,
+    registry,
+    onFatal: (reason) => fatal(output, stack, reason),
+    adopt: (managed) => stack.adopt('temporal', managed),
+  });
+  output.log(`Temporal dev server ready on ${started.address}`);
+  return { address: started.address, devServer: true };
+}
+
+function fatal(output: Output, stack: Stack, reason: string): void {
+  if (stack.isStopping) return;
+  const rule = '!'.repeat(Math.min(100, reason.length + 8));
+  output.stderr(`\n${rule}\n!!! ${reason}\n!!! stopping everything\n${rule}\n\n`);
+  void stack.shutdown(1);
+}
+
+function printBanner(
+  output: Output,
+  config: StartConfig,
+  wiring: { temporalAddress: string; devServer: boolean; databaseUrl: string; embedded: boolean; dataDir: string },
+): void {
+  const ui = `http://localhost:${config.TEMPORAL_UI_PORT}`;
+  const ns = config.TEMPORAL_NAMESPACE;
+  const lines = [
+    '',
+    'orderpay is running',
+    `  API               http://localhost:${config.PORT}`,
+    `  Sandbox gateway   http://localhost:${config.SANDBOX_PORT}`,
+    ...(wiring.devServer
+      ? [
+          `  Temporal Web UI   ${ui}`,
+          `    orders          ${temporalUiOrdersUrl(ui, ns)}`,
+          `    awaiting pay    ${temporalUiOrdersUrl(ui, ns, 'OrderStatus="AWAITING_PAYMENT"')}`,
+          `    need attention  ${temporalUiOrdersUrl(ui, ns, 'NeedsAttention=true')}`,
+        ]
+      : []),
+    `  Temporal          ${wiring.temporalAddress} (namespace ${ns}${wiring.devServer ? ', dev server' : ''})`,
+    `  PostgreSQL        ${redactDatabaseUrl(wiring.databaseUrl)}${wiring.embedded ? ' (embedded)' : ''}`,
+    ...(wiring.devServer || wiring.embedded ? [`  Data              ${wiring.dataDir}`] : []),
+    'Press Ctrl-C to stop (twice to force).',
+    '',
+  ];
+  for (const line of lines) output.log(line);
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const output = createOutput();
+  let config: StartConfig;
+  try {
+    config = loadConfig(startConfigSchema);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      output.stderr(`${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const paths = startPaths(config, projectRoot());
+  const registry = new ProcessRegistry(paths.runDir);
+  const stack = new Stack(output, registry);
+
+  let signals = 0;
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.on(signal, () => {
+      signals += 1;
+      if (signals === 1) {
+        output.log(`${signal}: stopping (send it again to force)`);
+        void stack.shutdown(0);
+      } else {
+        stack.forceExit();
+      }
+    });
+  }
+  process.on('uncaughtException', (error) => {
+    output.stderr(`${output.prefix('start')}uncaught error: ${error.stack ?? error.message}\n`);
+    if (stack.isStopping) stack.forceExit();
+    void stack.shutdown(1);
+  });
+
+  try {
+    await registry.claim(output.log);
+  } catch (error) {
+    // Not ours to clean up: the registry belongs to the supervisor that is running.
+    output.stderr(`${output.prefix('start')}${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  }
+
+  try {
+    for (const service of SERVICES) {
+      if (!existsSync(projectPath(service.entry))) {
+        throw new Error(`${service.entry} is missing; build first (\`npm start\` runs \`npm run build\`)`);
+      }
+    }
+
+    // PostgreSQL and Temporal do not depend on each other: start them side by side.
+    const [database, temporal] = await Promise.allSettled([
+      provideDatabase(config, paths.postgresDir, output, stack, registry),
+      provideTemporal(config, paths.temporalDb, output, stack, registry),
+    ]);
+    if (database.status === 'rejected') throw database.reason;
+    if (temporal.status === 'rejected') throw temporal.reason;
+    if (stack.isStopping) return;
+
+    const migrate = output.prefix('migrate');
+    const applied = await migrateToLatest(database.value.databaseUrl, {
+      info: (m) => output.stdout(`${migrate}${m.trimEnd()}\n`),
+    });
+    output.log(applied.length > 0 ? `applied migrations: ${applied.join(', ')}` : 'database schema is up to date');
+    if (stack.isStopping) return;
+
+    const env = childEnvironment(process.env, {
+      config,
+      databaseUrl: database.value.databaseUrl,
+      temporalAddress: temporal.value.address,
+    });
+    for (const service of SERVICES) {
+      const entry = projectPath(service.entry);
+      const managed = new ManagedProcess({
+        name: service.name,
+        command: process.execPath,
+        args: [entry],
+        env,
+        cwd: projectRoot(),
+        stopTimeoutMs: config.SUPERVISOR_STOP_TIMEOUT,
+        restart: DEFAULT_RESTART_POLICY,
+        output,
+        registry,
+        marker: entry,
+        onFatal: (reason) => fatal(output, stack, reason),
+      });
+      stack.adopt('services', managed);
+      managed.start();
+    }
+
+    const [apiReady, sandboxReady] = await Promise.all([
+      eventually(() => probeHttp(`http://127.0.0.1:${config.PORT}/readyz`), 60_000, stack),
+      eventually(() => probeTcp(config.SANDBOX_PORT), 60_000, stack),
+    ]);
+    if (stack.isStopping) return;
+    if (!apiReady) output.log(`warning: the API did not report ready on /readyz within 60s`);
+    if (!sandboxReady) output.log(`warning: the sandbox did not accept connections within 60s`);
+    printBanner(output, config, {
+      temporalAddress: temporal.value.address,
+      devServer: temporal.value.devServer,
+      databaseUrl: database.value.databaseUrl,
+      embedded: database.value.embedded,
+      dataDir: path.relative(process.cwd(), paths.dataDir) || '.',
+    });
+    output.log(`started in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+  } catch (error) {
+    if (stack.isStopping) return;
+    output.stderr(`${output.prefix('start')}failed: ${error instanceof Error ? error.message : String(error)}\n`);
+    await stack.shutdown(1);
+  }
+}
+
+void main();
