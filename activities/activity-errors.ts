@@ -5,7 +5,6 @@ import pg from 'pg';
 import { ORDER_ERROR_TYPES } from '../contracts/order.contract';
 import { GatewayRejectedError, GatewayUnavailableError } from '../gateways/gateway-errors';
 
-
 export function orderNotFound(orderId: string): ApplicationFailure {
   return ApplicationFailure.create({
     type: ORDER_ERROR_TYPES.orderNotFound,

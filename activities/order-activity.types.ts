@@ -1,48 +1,24 @@
 // The activity contract of the order workflow. The workflow imports these as types only; the
 // implementation (createOrderActivities) satisfies OrderActivities. Function names are wire names.
-import type { CustomerInfo, GatewayName, OrderStatus } from '../contracts/order.contract';
-import type { CancelOutcome, CreatedIntent, PaymentStatus } from '../gateways/gateway';
+import type { GatewayName, OrderStatus, OrderWorkflowInput } from '../contracts/order.contract';
+import type {
+  CancelOutcome,
+  CreatedIntent,
+  PaymentLookupRequest,
+  PaymentStatus,
+  RefundRequest,
+} from '../gateways/gateway';
 
-export interface RecordOrderInput {
-  orderId: string;
-  amountMinor: number;
-  currency: string;
-  gateway: GatewayName;
-  description?: string;
-  customer?: CustomerInfo;
-  returnUrl?: string;
-  requestHash: string;
-  expiresAt: string;
-}
+/** The order as checked out, with its expiry (ISO time) computed by the workflow. */
+export type RecordOrderInput = Omit<OrderWorkflowInput, 'policy'> & { expiresAt: string };
 
-export interface CreatePaymentIntentInput {
-  orderId: string;
-  gateway: GatewayName;
-  amountMinor: number;
-  currency: string;
-  description?: string;
-  customer?: CustomerInfo;
-  returnUrl?: string;
-  expiresAt: string;
-}
+export type CreatePaymentIntentInput = Omit<RecordOrderInput, 'requestHash'>;
 
-export interface PaymentLookupInput {
-  orderId: string;
-  gateway: GatewayName;
-  intentId: string;
-}
+/** Activities that call a gateway name it, so the worker can route to the adapter. */
+export type PaymentLookupInput = PaymentLookupRequest & { gateway: GatewayName };
 
-export interface RefundPaymentInput {
-  orderId: string;
-  gateway: GatewayName;
-  intentId: string;
-  paymentReference?: string;
-  /** `refund-<orderId>-<seq>`: the refunds row key and the gateway idempotency key. */
-  refundId: string;
-  amountMinor: number;
-  currency: string;
-  reason: string;
-}
+/** refundId is `refund-<orderId>-<seq>`: the refunds row key and the gateway idempotency key. */
+export type RefundPaymentInput = RefundRequest & { gateway: GatewayName };
 
 export interface RefundPaymentResult {
   gatewayRefundId: string;

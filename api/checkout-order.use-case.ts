@@ -7,6 +7,7 @@ import type { ApiConfig } from '../config/env';
 import type { Logger } from '../config/logger';
 import {
   ORDER_ERROR_TYPES,
+  ORDER_WORKFLOW_TYPE,
   checkoutUpdate,
   orderSearchAttributes,
   orderWorkflowId,
@@ -31,7 +32,6 @@ import {
 
 export const CHECKOUT_SCOPE = 'POST /orders';
 /** The workflow type; a wire name, like the contract's message names. */
-const ORDER_WORKFLOW_TYPE = 'orderWorkflow';
 const CHECKOUT_PENDING_RETRY_AFTER_SECONDS = 2;
 
 export interface CheckoutDeps {

@@ -4,6 +4,8 @@ import { defineSearchAttributeKey } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 
 export const DEFAULT_ORDER_TASK_QUEUE = 'orderpay-orders';
+/** The workflow type: the name `orderWorkflow` is exported under from workflows/index.ts (a wire name). */
+export const ORDER_WORKFLOW_TYPE = 'orderWorkflow';
 
 /** The order ID is the idempotency key all the way down: workflow ID, gateway key, DB keys. */
 export function orderWorkflowId(orderId: string): string {

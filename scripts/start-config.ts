@@ -4,6 +4,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { apiConfigSchema, duration, port, sandboxConfigSchema } from '../config/env';
+import { ORDER_WORKFLOW_TYPE } from '../contracts/order.contract';
 
 /** Unset and empty both mean "not given": `DATABASE_URL= npm start` should start the embedded PostgreSQL. */
 const optionalText = z
@@ -85,7 +86,7 @@ export function childEnvironment(
 
 /** A Web UI link listing the order workflows, narrowed by an extra visibility-query clause when given. */
 export function temporalUiOrdersUrl(uiBase: string, namespace: string, clause?: string): string {
-  const query = `WorkflowType="orderWorkflow"${clause ? ` AND ${clause}` : ''}`;
+  const query = `WorkflowType="${ORDER_WORKFLOW_TYPE}"${clause ? ` AND ${clause}` : ''}`;
   return `${uiBase}/namespaces/${encodeURIComponent(namespace)}/workflows?query=${encodeURIComponent(query)}`;
 }
 

@@ -376,7 +376,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
     state.pollCount += 1;
     try {
       const status = await polls.fetchPaymentStatus({ orderId, gateway: input.gateway, intentId: state.intentId });
-      await applyOutcome(outcomeOfStatus(status), `${trigger}:${status.gatewayStatus}`);
+      await applyOutcome(outcomeOf(status), `${trigger}:${status.gatewayStatus}`);
     } catch (error) {
       if (isCancellation(error)) throw error;
       // The next poll, the TTL's final check or reconciliation will try again.
@@ -390,7 +390,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
     const lookup = { orderId, gateway: input.gateway, intentId };
     try {
       const finalStatus = await closing.fetchPaymentStatus(lookup);
-      await applyOutcome(outcomeOfStatus(finalStatus), `final_check:${finalStatus.gatewayStatus}`);
+      await applyOutcome(outcomeOf(finalStatus), `final_check:${finalStatus.gatewayStatus}`);
       if (state.status !== 'AWAITING_PAYMENT') return;
     } catch (error) {
       if (isCancellation(error)) throw error;
@@ -565,32 +565,20 @@ function failureType(error: unknown): string | undefined {
   return error instanceof ApplicationFailure ? (error.type ?? undefined) : undefined;
 }
 
-function outcomeOf(event: PaymentEvent): GatewayOutcome {
-  switch (event.kind) {
+/** What a signed event or a status lookup says, in one shape; a capture without amounts never matches an order. */
+function outcomeOf(report: PaymentEvent | PaymentStatus): GatewayOutcome {
+  const kind = 'kind' in report ? report.kind : report.state;
+  switch (kind) {
     case 'captured':
       return {
-        kind: 'captured',
-        amountMinor: event.amountMinor ?? 0,
-        currency: event.currency ?? '',
-        paymentReference: event.paymentReference,
+        kind,
+        amountMinor: report.amountMinor ?? 0,
+        currency: report.currency ?? '',
+        paymentReference: report.paymentReference,
       };
     case 'refunded':
-      return { kind: 'refunded', amountMinor: event.amountMinor };
+      return { kind, amountMinor: report.amountMinor };
     default:
-      return { kind: event.kind };
-  }
-}
-
-function outcomeOfStatus(status: PaymentStatus): GatewayOutcome {
-  switch (status.state) {
-    case 'captured':
-      return {
-        kind: 'captured',
-        amountMinor: status.amountMinor ?? 0,
-        currency: status.currency ?? '',
-        paymentReference: status.paymentReference,
-      };
-    default:
-      return { kind: status.state };
+      return { kind };
   }
 }

@@ -6,6 +6,7 @@ import { type ApplicationFailure } from '@temporalio/common';
 import pg from 'pg';
 import { createOrderActivities } from '../../activities/order.activities';
 import {
+  ORDER_WORKFLOW_TYPE,
   cancelOrderUpdate,
   checkoutUpdate,
   orderSearchAttributes,
@@ -69,7 +70,7 @@ async function startOrder(prefix: string, options: StartOptions = {}) {
   };
   const checkout = await client.workflow.executeUpdateWithStart(checkoutUpdate, {
     args: [{ requestHash: input.requestHash }],
-    startWorkflowOperation: new WithStartWorkflowOperation('orderWorkflow', {
+    startWorkflowOperation: new WithStartWorkflowOperation(ORDER_WORKFLOW_TYPE, {
       workflowId: orderWorkflowId(orderId),
       taskQueue: worker.taskQueue,
       args: [input],
@@ -87,10 +88,14 @@ async function finish(order: Awaited<ReturnType<typeof startOrder>>, pathName: s
 }
 
 async function dbOrder(orderId: string) {
-  const order = await pool.query<{ status: string; captured_amount_minor: number; refunded_amount_minor: number; needs_attention: boolean }>(
-    'SELECT status, captured_amount_minor, refunded_amount_minor, needs_attention FROM orders WHERE order_id = $1',
-    [orderId],
-  );
+  const order = await pool.query<{
+    status: string;
+    captured_amount_minor: number;
+    refunded_amount_minor: number;
+    needs_attention: boolean;
+  }>('SELECT status, captured_amount_minor, refunded_amount_minor, needs_attention FROM orders WHERE order_id = $1', [
+    orderId,
+  ]);
   const history = await pool.query<{ to_status: string }>(
     'SELECT to_status FROM order_status_history WHERE order_id = $1 ORDER BY id',
     [orderId],
@@ -144,7 +149,10 @@ describe('order workflow', () => {
   it('when an unsigned event arrives, then it is only a hint and the status lookup decides', async () => {
     const order = await startOrder('hint');
     // The hint claims a capture, but the gateway says the payment is still pending: nothing changes.
-    await order.handle.signal(paymentEventSignal, { ...gateway.eventFor(order.orderId, { kind: 'captured' }), verified: false });
+    await order.handle.signal(paymentEventSignal, {
+      ...gateway.eventFor(order.orderId, { kind: 'captured' }),
+      verified: false,
+    });
     await eventually(async () => ((await order.handle.query(orderStateQuery)).pollCount === 1 ? true : undefined));
     expect((await order.handle.query(orderStateQuery)).status).toBe('AWAITING_PAYMENT');
 
@@ -164,7 +172,10 @@ describe('order workflow', () => {
     expect(state.status).toBe('FAILED');
     expect(state.failureReason).toBe('payment_declined');
     expect(gateway.callsTo('cancelIntent', order.orderId)).toHaveLength(1);
-    expect(await dbOrder(order.orderId)).toMatchObject({ status: 'FAILED', history: ['PENDING', 'AWAITING_PAYMENT', 'FAILED'] });
+    expect(await dbOrder(order.orderId)).toMatchObject({
+      status: 'FAILED',
+      history: ['PENDING', 'AWAITING_PAYMENT', 'FAILED'],
+    });
   });
 
   it('when nothing happens before the TTL, then a final check runs, the intent is cancelled and the order EXPIRED', async () => {
@@ -175,7 +186,10 @@ describe('order workflow', () => {
     const calls = gateway.calls.filter((call) => 'orderId' in call.request && call.request.orderId === order.orderId);
     expect(calls.map((call) => call.operation)).toEqual(['createIntent', 'fetchPaymentStatus', 'cancelIntent']);
     expect(gateway.intentFor(order.orderId)?.state).toBe('cancelled');
-    expect(await dbOrder(order.orderId)).toMatchObject({ status: 'EXPIRED', history: ['PENDING', 'AWAITING_PAYMENT', 'EXPIRED'] });
+    expect(await dbOrder(order.orderId)).toMatchObject({
+      status: 'EXPIRED',
+      history: ['PENDING', 'AWAITING_PAYMENT', 'EXPIRED'],
+    });
   });
 
   it('when the payer pays just before the TTL, then the final check makes the order PAID instead of EXPIRED', async () => {
@@ -203,7 +217,9 @@ describe('order workflow', () => {
     const state = await order.handle.executeUpdate(cancelOrderUpdate, { args: [{ reason: 'customer' }] });
     expect(state.status).toBe('REFUNDED');
     await finish(order, 'cancel-races-capture');
-    expect(gateway.refundsFor(order.orderId)).toEqual([expect.objectContaining({ amountMinor: 5_000, state: 'succeeded' })]);
+    expect(gateway.refundsFor(order.orderId)).toEqual([
+      expect.objectContaining({ amountMinor: 5_000, state: 'succeeded' }),
+    ]);
     expect(await dbOrder(order.orderId)).toMatchObject({
       status: 'REFUNDED',
       refunded_amount_minor: 5_000,
@@ -297,7 +313,9 @@ describe('order workflow', () => {
     });
     expect(repeated.refundedAmountMinor).toBe(1_500);
     await expect(
-      order.handle.executeUpdate(refundOrderUpdate, { args: [{ requestId: 'r2', amountMinor: 9_000, reason: 'too_much' }] }),
+      order.handle.executeUpdate(refundOrderUpdate, {
+        args: [{ requestId: 'r2', amountMinor: 9_000, reason: 'too_much' }],
+      }),
     ).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
     const rest = await order.handle.executeUpdate(refundOrderUpdate, { args: [{ requestId: 'r3', reason: 'rest' }] });
     expect(rest).toMatchObject({ status: 'REFUNDED', refundedAmountMinor: 5_000 });
@@ -324,7 +342,7 @@ describe('order workflow', () => {
     };
     const checkout = await client.workflow.executeUpdateWithStart(checkoutUpdate, {
       args: [{ requestHash: 'h' }],
-      startWorkflowOperation: new WithStartWorkflowOperation('orderWorkflow', {
+      startWorkflowOperation: new WithStartWorkflowOperation(ORDER_WORKFLOW_TYPE, {
         workflowId: orderWorkflowId(orderId),
         taskQueue: worker.taskQueue,
         args: [input],
@@ -342,7 +360,7 @@ describe('order workflow', () => {
     const order = await startOrder('conflict');
     const retry = client.workflow.executeUpdateWithStart(checkoutUpdate, {
       args: [{ requestHash: 'another-request' }],
-      startWorkflowOperation: new WithStartWorkflowOperation('orderWorkflow', {
+      startWorkflowOperation: new WithStartWorkflowOperation(ORDER_WORKFLOW_TYPE, {
         workflowId: orderWorkflowId(order.orderId),
         taskQueue: worker.taskQueue,
         args: [{ ...order.input, requestHash: 'another-request' }],
