@@ -1,68 +1,12 @@
 // POST /orders, GET /orders/:id and POST /orders/:id/cancel over real HTTP, against the real order workflow on the
 // test Temporal server, the real activities on the test database, and a fake payment gateway.
 import type { Client } from '@temporalio/client';
-import { createOrderActivities } from '../../activities/order.activities';
-import { startApiServer, type RunningApiServer } from '../../api/server';
-import { apiConfigSchema, type ApiConfig } from '../../config/env';
-import { createLogger } from '../../config/logger';
+import type { RunningApiServer } from '../../api/server';
 import { orderWorkflowId, paymentEventSignal } from '../../contracts/order.contract';
-import { createPool, type Pool } from '../../db/pool';
-import { createStripeWebhookVerifier } from '../../gateways/stripe/stripe.webhooks';
-import { FakeGateway } from '../support/fake-gateway';
-import {
-  connectTestClient,
-  startTestWorker,
-  testTemporalAddress,
-  uniqueId,
-  type RunningTestWorker,
-} from '../support/temporal';
-
-const logger = createLogger('api-test', 'silent');
-
-function testConfig(overrides: Record<string, string>): ApiConfig {
-  return apiConfigSchema.parse({
-    DATABASE_URL: process.env.DATABASE_URL,
-    TEMPORAL_ADDRESS: testTemporalAddress(),
-    ORDER_TTL: '10m',
-    ORDER_GRACE_PERIOD: '1h',
-    // Polls would only add gateway calls these tests do not look at.
-    POLL_INITIAL_INTERVAL: '10m',
-    CHECKOUT_TIMEOUT: '15s',
-    STRIPE_WEBHOOK_SECRETS: 'whsec_orders_test',
-    ...overrides,
-  });
-}
-
-interface HttpResult {
-  status: number;
-  headers: Headers;
-  text: string;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- response bodies are asserted field by field
-  body: any;
-}
-
-async function http(
-  baseUrl: string,
-  method: string,
-  path: string,
-  init: { body?: string; headers?: Record<string, string> } = {},
-): Promise<HttpResult> {
-  const response = await fetch(`${baseUrl}${path}`, { method, body: init.body, headers: init.headers });
-  const text = await response.text();
-  let body: unknown;
-  try {
-    body = text.length > 0 ? JSON.parse(text) : undefined;
-  } catch {
-    body = undefined;
-  }
-  return { status: response.status, headers: response.headers, text, body };
-}
-
-const postJson = (baseUrl: string, path: string, body: unknown, headers: Record<string, string> = {}) =>
-  http(baseUrl, 'POST', path, {
-    body: JSON.stringify(body),
-    headers: { 'content-type': 'application/json', ...headers },
-  });
+import type { Pool } from '../../db/pool';
+import { http, postJson, startApiHarness, type ApiHarness, type HttpResult } from '../support/api-harness';
+import type { FakeGateway } from '../support/fake-gateway';
+import { uniqueId } from '../support/temporal';
 
 function checkoutBody(orderId: string, overrides: Record<string, unknown> = {}) {
   return {
@@ -83,45 +27,27 @@ function expectErrorShape(result: HttpResult, status: number, code: string): voi
   expect(Object.keys(result.body)).toEqual(['error']);
 }
 
+let harness: ApiHarness;
 let pool: Pool;
 let temporal: Client;
 let gateway: FakeGateway;
-let worker: RunningTestWorker;
 let api: RunningApiServer;
 /** Same worker, but orders it starts close one second after their last status change. */
 let shortGraceApi: RunningApiServer;
 
 beforeAll(async () => {
-  pool = createPool(process.env.DATABASE_URL ?? '', { max: 5 });
-  gateway = new FakeGateway();
-  worker = await startTestWorker(createOrderActivities({ pool, gateways: () => gateway, logger }));
-  temporal = await connectTestClient();
-  const webhookVerifiers = {
-    stripe: createStripeWebhookVerifier({ secrets: ['whsec_orders_test'], toleranceSeconds: 300 }),
-  };
-  api = await startApiServer(
-    { config: testConfig({ TEMPORAL_TASK_QUEUE: worker.taskQueue }), pool, temporal, webhookVerifiers, logger },
-    0,
-  );
-  shortGraceApi = await startApiServer(
-    {
-      config: testConfig({ TEMPORAL_TASK_QUEUE: worker.taskQueue, ORDER_GRACE_PERIOD: '1s' }),
-      pool,
-      temporal,
-      webhookVerifiers,
-      logger,
-    },
-    0,
-  );
+  harness = await startApiHarness({
+    config: { ORDER_GRACE_PERIOD: '1h' },
+    stripeWebhookSecret: 'whsec_orders_test',
+  });
+  ({ pool, temporal, gateway } = harness);
+  api = await harness.startApi();
+  shortGraceApi = await harness.startApi({
+    config: harness.config({ TEMPORAL_TASK_QUEUE: harness.worker.taskQueue, ORDER_GRACE_PERIOD: '1s' }),
+  });
 });
 
-afterAll(async () => {
-  await api?.stop();
-  await shortGraceApi?.stop();
-  await worker?.stop();
-  await temporal?.connection.close();
-  await pool?.end();
-});
+afterAll(() => harness?.stop());
 
 async function orderRow(orderId: string) {
   const { rows } = await pool.query(
@@ -493,7 +419,7 @@ describe('POST /orders/:orderId/cancel', () => {
     const result = await postJson(api.url, `/orders/${orderId}/cancel`, { reason: 'customer_changed_mind' });
 
     expect(result.status).toBe(200);
-    expect(result.body).toMatchObject({ orderId, status: 'CANCELLED', capturedAmountMinor: 0 });
+    expect(result.body).toMatchObject({ orderId, status: 'CANCELLED', capturedAmount: 0 });
     expect(gateway.callsTo('cancelIntent', orderId)).toHaveLength(1);
     expect(gateway.intentFor(orderId)?.state).toBe('cancelled');
     expect(await orderRow(orderId)).toMatchObject({ status: 'CANCELLED' });
@@ -520,7 +446,7 @@ describe('POST /orders/:orderId/cancel', () => {
     const result = await http(api.url, 'POST', `/orders/${orderId}/cancel`);
 
     expect(result.status).toBe(200);
-    expect(result.body).toMatchObject({ status: 'REFUNDED', refundedAmountMinor: 2599 });
+    expect(result.body).toMatchObject({ status: 'REFUNDED', refundedAmount: 2599 });
     expect(gateway.refundsFor(orderId)).toEqual([expect.objectContaining({ amountMinor: 2599, state: 'succeeded' })]);
   });
 

@@ -1,79 +1,34 @@
 // POST /webhooks/stripe over real HTTP with events signed by the Stripe SDK, delivered to real order workflows.
 // What must hold: nothing unsigned is stored, everything signed is stored before the 2xx, each event reaches its
 // workflow once, and a 503 is answered whenever the gateway's retry can still complete the delivery.
-import { Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import Stripe from 'stripe';
-import { createOrderActivities } from '../../activities/order.activities';
-import { startApiServer, type RunningApiServer } from '../../api/server';
-import { lazyTemporalConnection } from '../../api/temporal-connection';
-import { apiConfigSchema, type ApiConfig } from '../../config/env';
-import { createLogger } from '../../config/logger';
+import type { RunningApiServer } from '../../api/server';
 import { orderWorkflowId } from '../../contracts/order.contract';
-import { createPool, type Pool } from '../../db/pool';
-import { createStripeWebhookVerifier } from '../../gateways/stripe/stripe.webhooks';
-import { FakeGateway } from '../support/fake-gateway';
-import { freePort } from '../support/processes';
-import {
-  connectTestClient,
-  startTestWorker,
-  testTemporalAddress,
-  uniqueId,
-  type RunningTestWorker,
-} from '../support/temporal';
+import type { Pool } from '../../db/pool';
+import { http, postJson, startApiHarness, type ApiHarness } from '../support/api-harness';
+import { uniqueId } from '../support/temporal';
 
 const SECRET = 'whsec_webhooks_test';
-const logger = createLogger('api-test', 'silent');
 
-function testConfig(overrides: Record<string, string>): ApiConfig {
-  return apiConfigSchema.parse({
-    DATABASE_URL: process.env.DATABASE_URL,
-    TEMPORAL_ADDRESS: testTemporalAddress(),
-    ORDER_TTL: '10m',
-    POLL_INITIAL_INTERVAL: '10m',
-    CHECKOUT_TIMEOUT: '15s',
-    STRIPE_WEBHOOK_SECRETS: SECRET,
-    ...overrides,
-  });
-}
-
+let harness: ApiHarness;
 let pool: Pool;
 let temporal: Client;
-let gateway: FakeGateway;
-let worker: RunningTestWorker;
 let api: RunningApiServer;
 /** Same database, Temporal unreachable. */
 let temporalDownApi: RunningApiServer;
 /** Same Temporal, database unreachable. */
 let databaseDownApi: RunningApiServer;
-const cleanups: (() => Promise<void>)[] = [];
 
 beforeAll(async () => {
-  pool = createPool(process.env.DATABASE_URL ?? '', { max: 5 });
-  gateway = new FakeGateway();
-  worker = await startTestWorker(createOrderActivities({ pool, gateways: () => gateway, logger }));
-  temporal = await connectTestClient();
-  const config = testConfig({ TEMPORAL_TASK_QUEUE: worker.taskQueue });
-  const webhookVerifiers = { stripe: createStripeWebhookVerifier({ secrets: [SECRET], toleranceSeconds: 300 }) };
-  api = await startApiServer({ config, pool, temporal, webhookVerifiers, logger }, 0);
-
-  const deadConnection = lazyTemporalConnection(`127.0.0.1:${await freePort()}`);
-  cleanups.push(() => deadConnection.close());
-  const deadTemporal = new Client({ connection: deadConnection, namespace: 'default' });
-  temporalDownApi = await startApiServer({ config, pool, temporal: deadTemporal, webhookVerifiers, logger }, 0);
-
-  const deadPool = createPool(`postgres://postgres@127.0.0.1:${await freePort()}/orderpay`, { max: 2 });
-  deadPool.on('error', () => undefined);
-  cleanups.push(() => deadPool.end());
-  databaseDownApi = await startApiServer({ config, pool: deadPool, temporal, webhookVerifiers, logger }, 0);
+  harness = await startApiHarness({ stripeWebhookSecret: SECRET });
+  ({ pool, temporal } = harness);
+  api = await harness.startApi();
+  temporalDownApi = await harness.startApi({ temporal: await harness.unreachableTemporal() });
+  databaseDownApi = await harness.startApi({ pool: await harness.unreachableDatabase() });
 });
 
-afterAll(async () => {
-  for (const server of [api, temporalDownApi, databaseDownApi]) await server?.stop();
-  await worker?.stop();
-  for (const cleanup of cleanups) await cleanup();
-  await temporal?.connection.close();
-  await pool?.end();
-});
+afterAll(() => harness?.stop());
 
 function stripeEvent(type: string, object: Record<string, unknown>, eventId = `evt_${uniqueId('t')}`) {
   return {
@@ -100,15 +55,13 @@ function paymentSucceeded(orderId: string, amount: number, currency = 'usd') {
   });
 }
 
+/** The raw payload as sent, since the signature covers its exact bytes; answers only status and body. */
 async function postWebhook(baseUrl: string, payload: string, headers: Record<string, string>, gatewayName = 'stripe') {
-  const response = await fetch(`${baseUrl}/webhooks/${gatewayName}`, {
-    method: 'POST',
+  const { status, body } = await http(baseUrl, 'POST', `/webhooks/${gatewayName}`, {
     body: payload,
     headers: { 'content-type': 'application/json', ...headers },
   });
-  const text = await response.text();
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- asserted field by field
-  return { status: response.status, body: (text ? JSON.parse(text) : undefined) as any };
+  return { status, body };
 }
 
 /** Stripe signs every delivery anew, retries included. */
@@ -117,11 +70,7 @@ const postSigned = (baseUrl: string, payload: string, secret = SECRET) =>
 
 async function createOrder(amount = 4200): Promise<string> {
   const orderId = uniqueId('whk');
-  const response = await fetch(`${api.url}/orders`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ orderId, amount, currency: 'USD', gateway: 'stripe' }),
-  });
+  const response = await postJson(api.url, '/orders', { orderId, amount, currency: 'USD', gateway: 'stripe' });
   expect(response.status).toBe(201);
   return orderId;
 }
