@@ -3,9 +3,10 @@
 import type { Client } from '@temporalio/client';
 import type { ApiConfig } from '../config/env';
 import type { Logger } from '../config/logger';
-import { ORDER_ERROR_TYPES, cancelOrderUpdate, orderWorkflowId, type OrderState } from '../contracts/order.contract';
+import { ORDER_ERROR_TYPES, cancelOrderUpdate, orderWorkflowId } from '../contracts/order.contract';
 import { findOrderStatus } from '../db/order-view.repo';
 import type { Pool } from '../db/pool';
+import { getOrder } from './get-order.use-case';
 import { cancelPending, invalidTransition, orderClosed, orderNotFound, temporalUnavailable } from './errors';
 import { probeOrderWorkflow, withTemporalDeadline } from './temporal-calls';
 import { applicationFailureType, isTemporalUnavailableError, isWorkflowNotFoundError } from './temporal-errors';
@@ -23,7 +24,7 @@ export interface CancelDeps {
 export async function cancelOrder(
   deps: CancelDeps,
   { orderId, reason }: { orderId: string; reason: string },
-): Promise<OrderState> {
+): Promise<ReturnType<typeof getOrder>> {
   const { config, temporal } = deps;
   const workflow = temporal.workflow.getHandle(orderWorkflowId(orderId));
   try {
@@ -32,10 +33,12 @@ export async function cancelOrder(
       workflow.executeUpdate(cancelOrderUpdate, { args: [{ reason }] }),
     );
     deps.logger.info({ orderId, status: state.status }, 'cancel handled');
-    return state;
   } catch (error) {
     throw await explainCancelFailure(deps, orderId, error);
   }
+  // The workflow records every transition before it answers, so the order view already shows the outcome, in the
+  // same shape as GET /orders/:orderId.
+  return getOrder(deps, orderId);
 }
 
 async function explainCancelFailure({ pool, temporal }: CancelDeps, orderId: string, error: unknown): Promise<unknown> {

@@ -50,8 +50,8 @@ export function ordersRoutes(deps: OrdersRouteDeps): Router {
       const orderId = parseOrThrow(orderIdSchema, req.params.orderId, 'orderId');
       const body = parseOrThrow(cancelBodySchema, req.body);
       const logger = res.locals.logger.child({ orderId });
-      const state = await cancelOrder({ ...deps, logger }, { orderId, reason: body?.reason ?? DEFAULT_CANCEL_REASON });
-      res.status(200).json(state);
+      const order = await cancelOrder({ ...deps, logger }, { orderId, reason: body?.reason ?? DEFAULT_CANCEL_REASON });
+      res.status(200).json(order);
     })
     .all(rejectOtherMethods(['POST']));
 
