@@ -5,14 +5,6 @@ import type { OrderStatus } from '../contracts/order.contract';
 export const CLOSED_UNPAID_STATUSES: readonly OrderStatus[] = ['FAILED', 'EXPIRED', 'CANCELLED'];
 /** Statuses in which money was captured and (some of it) may still be refunded. */
 export const REFUNDABLE_STATUSES: readonly OrderStatus[] = ['PAID', 'PARTIALLY_REFUNDED'];
-export const TERMINAL_STATUSES: readonly OrderStatus[] = [
-  'PAID',
-  'FAILED',
-  'EXPIRED',
-  'CANCELLED',
-  'PARTIALLY_REFUNDED',
-  'REFUNDED',
-];
 
 const ALLOWED_TRANSITIONS: Readonly<Record<OrderStatus, readonly OrderStatus[]>> = {
   PENDING: ['AWAITING_PAYMENT', 'FAILED', 'CANCELLED'],
@@ -33,8 +25,4 @@ export function canTransition(from: OrderStatus, to: OrderStatus): boolean {
 /** Every status from which `to` may be reached: the `from` list of a conditional update. */
 export function statusesLeadingTo(to: OrderStatus): OrderStatus[] {
   return (Object.keys(ALLOWED_TRANSITIONS) as OrderStatus[]).filter((from) => canTransition(from, to));
-}
-
-export function isTerminal(status: OrderStatus): boolean {
-  return TERMINAL_STATUSES.includes(status);
 }
