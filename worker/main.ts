@@ -1,8 +1,8 @@
 // The worker process: wires the real database, gateways and Temporal connection around the order activities.
-import { NativeConnection, Runtime } from '@temporalio/worker';
+import { DefaultLogger, type LogLevel, NativeConnection, Runtime } from '@temporalio/worker';
 import { createOrderActivities } from '../activities/order.activities';
 import { loadConfig, workerConfigSchema } from '../config/env';
-import { createLogger } from '../config/logger';
+import { createLogger, type Logger } from '../config/logger';
 import { createPool } from '../db/pool';
 import { createStripeGateway } from '../gateways/stripe/stripe.gateway';
 import { createOrderWorker, WORKFLOW_BUNDLE_PATH } from './create-worker';
@@ -11,7 +11,7 @@ async function main(): Promise<void> {
   const config = loadConfig(workerConfigSchema);
   const logger = createLogger('worker', config.LOG_LEVEL);
   // SIGINT/SIGTERM make the worker stop polling and finish in-flight tasks within the shutdown grace time.
-  Runtime.install({ shutdownSignals: ['SIGINT', 'SIGTERM'] });
+  Runtime.install({ shutdownSignals: ['SIGINT', 'SIGTERM'], logger: sdkLogger(logger, config.LOG_LEVEL) });
 
   const pool = createPool(config.DATABASE_URL, { applicationName: 'orderpay-worker' });
   const stripe = createStripeGateway({
@@ -40,6 +40,28 @@ async function main(): Promise<void> {
     await pool.end();
     logger.info('worker stopped');
   }
+}
+
+/**
+ * The SDK's own logs (worker state, workflow and activity logs) as JSON lines through pino. Its lifecycle chatter is
+ * INFO, so below debug the SDK logs only warnings and errors.
+ */
+function sdkLogger(logger: Logger, level: string): DefaultLogger {
+  const sdkLevel: LogLevel = level === 'trace' ? 'TRACE' : level === 'debug' ? 'DEBUG' : 'WARN';
+  const sdk = logger.child({ component: 'temporal-sdk' });
+  return new DefaultLogger(sdkLevel, ({ level: entryLevel, message, meta }) => {
+    const method =
+      entryLevel === 'TRACE'
+        ? 'trace'
+        : entryLevel === 'DEBUG'
+          ? 'debug'
+          : entryLevel === 'INFO'
+            ? 'info'
+            : entryLevel === 'WARN'
+              ? 'warn'
+              : 'error';
+    sdk[method](meta ?? {}, message);
+  });
 }
 
 main().catch((error: unknown) => {
