@@ -9,15 +9,24 @@ export interface StoredAnswer {
 
 export type IdempotencyLookup = { kind: 'new' } | { kind: 'replay'; answer: StoredAnswer } | { kind: 'conflict' };
 
+export type IdempotencySnapshot = [string, { fingerprint: string; answer: StoredAnswer }][];
+
 export interface IdempotencyStore {
   lookup(key: string, fingerprint: string): IdempotencyLookup;
   save(key: string, fingerprint: string, answer: StoredAnswer): void;
   clear(): void;
+  snapshot(): IdempotencySnapshot;
+  restore(snapshot: IdempotencySnapshot): void;
 }
 
 export function createIdempotencyStore(): IdempotencyStore {
   const entries = new Map<string, { fingerprint: string; answer: StoredAnswer }>();
   return {
+    snapshot: () => [...entries],
+    restore(snapshot) {
+      entries.clear();
+      for (const [key, entry] of snapshot) entries.set(key, entry);
+    },
     lookup(key, fingerprint) {
       const entry = entries.get(key);
       if (!entry) return { kind: 'new' };

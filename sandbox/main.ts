@@ -8,6 +8,8 @@ async function main(): Promise<void> {
   const logger = createLogger('sandbox', config.LOG_LEVEL);
   const running = await startSandbox({
     port: config.SANDBOX_PORT,
+    host: config.SANDBOX_HOST,
+    stateFile: config.SANDBOX_STATE_FILE,
     publicUrl: config.SANDBOX_PUBLIC_URL,
     apiKey: config.SANDBOX_API_KEY,
     webhookUrl: config.SANDBOX_WEBHOOK_URL,

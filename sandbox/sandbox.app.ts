@@ -6,6 +6,7 @@ import { createIdempotencyStore } from './idempotency.store';
 import { createPaymentPageRouter } from './payment-page.routes';
 import { createControlRouter } from './sandbox-control.routes';
 import { NO_FAULTS, sandboxFaultsSchema, type SandboxFaults, type SandboxFaultsPatch } from './sandbox.faults';
+import { createSnapshotWriter, loadSandboxSnapshot, type SnapshotWriter } from './sandbox.persistence';
 import { createSandboxStore, type SandboxStoreStats } from './sandbox.store';
 import { createStripeApiRouter, type ApiCounters } from './stripe-api.routes';
 import type { CheckoutSessionObject } from './stripe.objects';
@@ -33,6 +34,8 @@ export interface SandboxOptions {
   now?: () => number;
   /** Decides fault injection; tests may pass a fixed sequence. */
   random?: () => number;
+  /** Where the state is kept across restarts; without it the sandbox forgets everything when it stops. */
+  stateFile?: string;
 }
 
 export interface SandboxStats extends SandboxStoreStats, ApiCounters {
@@ -68,8 +71,30 @@ export function createSandbox(options: SandboxOptions): Sandbox {
     now,
     logger,
   });
-  const store = createSandboxStore({ publicUrl: options.publicUrl, now, emit: (event) => dispatcher.enqueue(event) });
+  let persistence: SnapshotWriter | undefined;
+  const store = createSandboxStore({
+    publicUrl: options.publicUrl,
+    now,
+    emit: (event) => {
+      dispatcher.enqueue(event);
+      // Every change of a payment emits an event, including expiries found by the sweep or a lookup.
+      persistence?.schedule();
+    },
+  });
   const idempotency = createIdempotencyStore();
+  if (options.stateFile) {
+    const saved = loadSandboxSnapshot(options.stateFile);
+    if (saved) {
+      store.restore(saved.store);
+      idempotency.restore(saved.idempotency);
+      logger.info({ stateFile: options.stateFile, sessions: saved.store.sessions.length }, 'sandbox state restored');
+    }
+    persistence = createSnapshotWriter(
+      options.stateFile,
+      () => ({ version: 1, store: store.snapshot(), idempotency: idempotency.snapshot() }),
+      (error) => logger.error({ err: error, stateFile: options.stateFile }, 'sandbox state could not be saved'),
+    );
+  }
   const sweep = setInterval(() => store.expireDueSessions(), options.expirySweepIntervalMs ?? 1_000);
   sweep.unref();
 
@@ -90,10 +115,12 @@ export function createSandbox(options: SandboxOptions): Sandbox {
       dispatcher.reset();
       Object.assign(counters, emptyCounters());
       faults = initialFaults;
+      persistence?.schedule();
     },
     close() {
       clearInterval(sweep);
       dispatcher.close();
+      persistence?.flush();
     },
   };
 
@@ -101,6 +128,14 @@ export function createSandbox(options: SandboxOptions): Sandbox {
   app.disable('x-powered-by');
   // Stripe's SDK sends arrays in GET queries as expand[0]=…; only the qs-based parser reads them back.
   app.set('query parser', 'extended');
+  if (persistence) {
+    const writer = persistence;
+    // Sessions, refunds and idempotency keys are written by POSTs; save after each one has answered.
+    app.use((req, res, next) => {
+      if (req.method !== 'GET' && req.method !== 'HEAD') res.on('finish', () => writer.schedule());
+      next();
+    });
+  }
   app.get('/healthz', (_req, res) => {
     res.json({ ok: true });
   });

@@ -72,6 +72,17 @@ export type ExpandedSession = Omit<CheckoutSessionObject, 'payment_intent'> & {
 
 export type SandboxStore = ReturnType<typeof createSandboxStore>;
 
+/** Everything the store holds, as plain JSON, so the sandbox can survive a restart (SANDBOX_STATE_FILE). */
+export interface SandboxStoreSnapshot {
+  sessions: [string, SessionRecord][];
+  paymentIntents: [string, PaymentIntentObject][];
+  charges: [string, ChargeObject][];
+  refunds: [string, RefundObject][];
+  events: [string, EventObject][];
+  stats: Omit<SandboxStoreStats, 'sessionsByOrderId'>;
+  sessionsByOrderId: [string, number][];
+}
+
 export function createSandboxStore(options: SandboxStoreOptions) {
   const publicUrl = options.publicUrl.replace(/\/+$/, '');
   const sessions = new Map<string, SessionRecord>();
@@ -427,6 +438,28 @@ export function createSandboxStore(options: SandboxStoreOptions) {
       events.clear();
       stats = emptyStats();
       sessionsByOrderId = new Map();
+    },
+    snapshot: (): SandboxStoreSnapshot => ({
+      sessions: [...sessions],
+      paymentIntents: [...paymentIntents],
+      charges: [...charges],
+      refunds: [...refunds],
+      events: [...events],
+      stats: { ...stats },
+      sessionsByOrderId: [...sessionsByOrderId],
+    }),
+    restore(snapshot: SandboxStoreSnapshot) {
+      const refill = <V>(target: Map<string, V>, entries: [string, V][]) => {
+        target.clear();
+        for (const [key, value] of entries) target.set(key, value);
+      };
+      refill(sessions, snapshot.sessions);
+      refill(paymentIntents, snapshot.paymentIntents);
+      refill(charges, snapshot.charges);
+      refill(refunds, snapshot.refunds);
+      refill(events, snapshot.events);
+      stats = { ...snapshot.stats };
+      sessionsByOrderId = new Map(snapshot.sessionsByOrderId);
     },
   };
 }

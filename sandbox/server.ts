@@ -35,7 +35,14 @@ export async function startSandbox(options: StartSandboxOptions): Promise<Runnin
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   const publicUrl = options.publicUrl ?? url;
   // Attached before the next turn of the event loop, so no request can arrive without a handler.
-  const sandbox = createSandbox({ ...options, publicUrl });
+  let sandbox: Sandbox;
+  try {
+    sandbox = createSandbox({ ...options, publicUrl });
+  } catch (error) {
+    // A sandbox that cannot start (e.g. a damaged state file) must not leave its socket open.
+    server.close();
+    throw error;
+  }
   server.on('request', sandbox.app);
 
   let stopping: Promise<void> | undefined;

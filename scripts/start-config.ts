@@ -42,6 +42,7 @@ export interface StartPaths {
   temporalDb: string;
   postgresDir: string;
   runDir: string;
+  sandboxStateFile: string;
 }
 
 export function startPaths(config: StartConfig, root: string): StartPaths {
@@ -51,6 +52,7 @@ export function startPaths(config: StartConfig, root: string): StartPaths {
     temporalDb: path.join(dataDir, 'temporal', 'temporal.db'),
     postgresDir: path.join(dataDir, 'postgres'),
     runDir: path.join(dataDir, 'run'),
+    sandboxStateFile: path.join(dataDir, 'sandbox', 'state.json'),
   };
 }
 
@@ -61,7 +63,7 @@ export function startPaths(config: StartConfig, root: string): StartPaths {
  */
 export function childEnvironment(
   env: NodeJS.ProcessEnv,
-  wiring: { config: StartConfig; databaseUrl: string; temporalAddress: string },
+  wiring: { config: StartConfig; databaseUrl: string; temporalAddress: string; sandboxStateFile: string },
 ): NodeJS.ProcessEnv {
   const { config } = wiring;
   const api = `http://127.0.0.1:${config.PORT}`;
@@ -71,6 +73,8 @@ export function childEnvironment(
     STRIPE_API_BASE: sandbox,
     SANDBOX_PUBLIC_URL: sandbox,
     SANDBOX_WEBHOOK_URL: `${api}/webhooks/stripe`,
+    // Open orders keep their checkout sessions when `npm start` is restarted.
+    SANDBOX_STATE_FILE: wiring.sandboxStateFile,
   };
   const result: NodeJS.ProcessEnv = { ...env };
   for (const [name, value] of Object.entries(derived)) {

@@ -273,6 +273,7 @@ async function main(): Promise<void> {
       config,
       databaseUrl: database.value.databaseUrl,
       temporalAddress: temporal.value.address,
+      sandboxStateFile: paths.sandboxStateFile,
     });
     for (const service of SERVICES) {
       const entry = projectPath(service.entry);

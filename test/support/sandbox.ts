@@ -21,6 +21,7 @@ export interface TestSandboxOptions {
   webhookUrl?: string;
   faults?: SandboxFaultsPatch;
   webhookRetry?: Partial<WebhookRetryPolicy>;
+  stateFile?: string;
 }
 
 export function startTestSandbox(options: TestSandboxOptions = {}): Promise<RunningSandbox> {
@@ -32,6 +33,7 @@ export function startTestSandbox(options: TestSandboxOptions = {}): Promise<Runn
     webhookSecret: TEST_WEBHOOK_SECRET,
     webhookRetry: { ...FAST_WEBHOOK_RETRY, ...options.webhookRetry },
     ...(options.faults ? { faults: options.faults } : {}),
+    ...(options.stateFile ? { stateFile: options.stateFile } : {}),
     logger: createLogger('sandbox-test', process.env.SANDBOX_TEST_LOG_LEVEL ?? 'silent'),
   });
 }

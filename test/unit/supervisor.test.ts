@@ -114,6 +114,7 @@ describe('childEnvironment', () => {
     config: startConfigSchema.parse(env),
     databaseUrl: 'postgres://postgres@127.0.0.1:5433/orderpay',
     temporalAddress: '127.0.0.1:7233',
+    sandboxStateFile: '/data/sandbox/state.json',
   });
 
   it('when PORT and SANDBOX_PORT move, then the cross-references between the processes follow them', () => {
@@ -129,6 +130,7 @@ describe('childEnvironment', () => {
       DATABASE_URL: 'postgres://postgres@127.0.0.1:5433/orderpay',
       TEMPORAL_ADDRESS: '127.0.0.1:7233',
       TEMPORAL_NAMESPACE: 'default',
+      SANDBOX_STATE_FILE: '/data/sandbox/state.json',
       PATH: '/bin',
     });
   });
