@@ -87,8 +87,14 @@ export const sandboxConfigSchema = z.object({
   SANDBOX_PORT: port(12111),
   /** Loopback by default; 0.0.0.0 in a container, so the hosted page and API are reachable from outside it. */
   SANDBOX_HOST: z.string().min(1).default('127.0.0.1'),
-  /** Keeps sessions, refunds and idempotency keys across restarts; unset keeps them in memory only. */
-  SANDBOX_STATE_FILE: z.string().min(1).optional(),
+  /**
+   * Keeps sessions, payments, refunds, idempotency keys and undelivered webhooks across restarts; unset (or empty)
+   * keeps them in memory only.
+   */
+  SANDBOX_STATE_FILE: z
+    .string()
+    .optional()
+    .transform((text) => (text && text.trim().length > 0 ? text.trim() : undefined)),
   /** The address payers' browsers reach the sandbox's hosted pages on. */
   SANDBOX_PUBLIC_URL: url(DEFAULT_SANDBOX_URL),
   SANDBOX_API_KEY: z.string().min(1).default(SANDBOX_STRIPE_SECRET_KEY),

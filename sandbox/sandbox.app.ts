@@ -6,7 +6,12 @@ import { createIdempotencyStore } from './idempotency.store';
 import { createPaymentPageRouter } from './payment-page.routes';
 import { createControlRouter } from './sandbox-control.routes';
 import { NO_FAULTS, sandboxFaultsSchema, type SandboxFaults, type SandboxFaultsPatch } from './sandbox.faults';
-import { createSnapshotWriter, loadSandboxSnapshot, type SnapshotWriter } from './sandbox.persistence';
+import {
+  createSnapshotWriter,
+  loadSandboxSnapshot,
+  prepareStateDirectory,
+  type SnapshotWriter,
+} from './sandbox.persistence';
 import { createSandboxStore, type SandboxStoreStats } from './sandbox.store';
 import { createStripeApiRouter, type ApiCounters } from './stripe-api.routes';
 import type { CheckoutSessionObject } from './stripe.objects';
@@ -34,7 +39,10 @@ export interface SandboxOptions {
   now?: () => number;
   /** Decides fault injection; tests may pass a fixed sequence. */
   random?: () => number;
-  /** Where the state is kept across restarts; without it the sandbox forgets everything when it stops. */
+  /**
+   * Where sessions, payments, refunds, events, idempotency keys and undelivered webhooks are kept across restarts.
+   * Without it the sandbox forgets everything when it stops. A damaged file makes createSandbox throw.
+   */
   stateFile?: string;
 }
 
@@ -50,8 +58,11 @@ export interface Sandbox {
   sessions(orderId?: string): CheckoutSessionObject[];
   /** Forgets every object, stored idempotency key, counter and pending delivery; faults go back to the start values. */
   reset(): void;
-  /** Stops timers and webhook deliveries. The app answers afterwards but sends no more webhooks. */
-  close(): void;
+  /**
+   * Stops timers and webhook deliveries, then writes the state file one last time (when there is one). Call it
+   * once no more requests arrive: the app answers afterwards but sends no more webhooks and saves nothing more.
+   */
+  close(): Promise<void>;
 }
 
 export function createSandbox(options: SandboxOptions): Sandbox {
@@ -62,6 +73,7 @@ export function createSandbox(options: SandboxOptions): Sandbox {
   let faults = initialFaults;
   const counters = emptyCounters();
 
+  let persistence: SnapshotWriter | undefined;
   const dispatcher = createWebhookDispatcher({
     url: options.webhookUrl,
     secret: options.webhookSecret,
@@ -70,8 +82,8 @@ export function createSandbox(options: SandboxOptions): Sandbox {
     random,
     now,
     logger,
+    onPendingChange: () => persistence?.schedule(),
   });
-  let persistence: SnapshotWriter | undefined;
   const store = createSandboxStore({
     publicUrl: options.publicUrl,
     now,
@@ -83,16 +95,27 @@ export function createSandbox(options: SandboxOptions): Sandbox {
   });
   const idempotency = createIdempotencyStore();
   if (options.stateFile) {
-    const saved = loadSandboxSnapshot(options.stateFile);
+    const { stateFile } = options;
+    const saved = loadSandboxSnapshot(stateFile);
+    prepareStateDirectory(stateFile);
     if (saved) {
       store.restore(saved.store);
       idempotency.restore(saved.idempotency);
-      logger.info({ stateFile: options.stateFile, sessions: saved.store.sessions.length }, 'sandbox state restored');
+      dispatcher.resume(saved.webhooks ?? []);
+      logger.info(
+        { stateFile, sessions: saved.store.sessions.length, pendingWebhooks: saved.webhooks?.length ?? 0 },
+        'sandbox state restored',
+      );
     }
     persistence = createSnapshotWriter(
-      options.stateFile,
-      () => ({ version: 1, store: store.snapshot(), idempotency: idempotency.snapshot() }),
-      (error) => logger.error({ err: error, stateFile: options.stateFile }, 'sandbox state could not be saved'),
+      stateFile,
+      () => ({
+        version: 1,
+        store: store.snapshot(),
+        idempotency: idempotency.snapshot(),
+        webhooks: dispatcher.pending(),
+      }),
+      (error) => logger.error({ err: error, stateFile }, 'sandbox state could not be saved'),
     );
   }
   const sweep = setInterval(() => store.expireDueSessions(), options.expirySweepIntervalMs ?? 1_000);
@@ -117,10 +140,10 @@ export function createSandbox(options: SandboxOptions): Sandbox {
       faults = initialFaults;
       persistence?.schedule();
     },
-    close() {
+    async close() {
       clearInterval(sweep);
       dispatcher.close();
-      persistence?.flush();
+      await persistence?.close();
     },
   };
 
@@ -130,9 +153,10 @@ export function createSandbox(options: SandboxOptions): Sandbox {
   app.set('query parser', 'extended');
   if (persistence) {
     const writer = persistence;
-    // Sessions, refunds and idempotency keys are written by POSTs; save after each one has answered.
+    // Sessions, refunds and idempotency keys are written by POSTs; save after each one is done. 'close', not
+    // 'finish': a POST whose client hung up may still have changed something.
     app.use((req, res, next) => {
-      if (req.method !== 'GET' && req.method !== 'HEAD') res.on('finish', () => writer.schedule());
+      if (req.method !== 'GET' && req.method !== 'HEAD') res.on('close', () => writer.schedule());
       next();
     });
   }

@@ -1,32 +1,46 @@
 // Keeps the sandbox's state in a JSON file (SANDBOX_STATE_FILE), so `npm start` can be restarted without losing the
 // checkout sessions of orders that are still open. A whole snapshot per write is fine at sandbox scale; bursts of
 // changes are coalesced into one write, and every write replaces the file atomically (temp file, then rename).
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import type { IdempotencySnapshot } from './idempotency.store';
 import type { SandboxStoreSnapshot } from './sandbox.store';
+import type { PendingWebhook } from './webhook.dispatcher';
 
 export interface SandboxSnapshot {
   version: 1;
   store: SandboxStoreSnapshot;
   idempotency: IdempotencySnapshot;
+  /** Deliveries not yet acknowledged or abandoned; absent in files written before they were kept. */
+  webhooks?: PendingWebhook[];
 }
 
-const entries = z.array(z.tuple([z.string(), z.unknown()]));
-// Only the envelope is checked: the objects inside were written by this same code.
+// Only what the sandbox relies on right after loading is checked (the sweep reads every session's status and
+// expiry); the objects themselves were written by this same code.
+const objects = z.array(z.tuple([z.string(), z.looseObject({ id: z.string() })]));
 const snapshotEnvelope = z.object({
   version: z.literal(1),
   store: z.object({
-    sessions: entries,
-    paymentIntents: entries,
-    charges: entries,
-    refunds: entries,
-    events: entries,
+    sessions: z.array(
+      z.tuple([
+        z.string(),
+        z.looseObject({
+          session: z.looseObject({ id: z.string(), status: z.string(), expires_at: z.number() }),
+          productName: z.string(),
+        }),
+      ]),
+    ),
+    paymentIntents: objects,
+    charges: objects,
+    refunds: objects,
+    events: objects,
     stats: z.record(z.string(), z.number()),
     sessionsByOrderId: z.array(z.tuple([z.string(), z.number()])),
   }),
-  idempotency: entries,
+  idempotency: z.array(z.tuple([z.string(), z.looseObject({ fingerprint: z.string(), answer: z.looseObject({}) })])),
+  webhooks: z.array(z.object({ eventId: z.string(), eventType: z.string(), payload: z.string() })).optional(),
 });
 
 export class SandboxStateError extends Error {
@@ -48,17 +62,35 @@ export function loadSandboxSnapshot(file: string): SandboxSnapshot | undefined {
   } catch {
     throw new SandboxStateError(`sandbox state file ${file} is not valid JSON; move it away to start empty`);
   }
-  if (!snapshotEnvelope.safeParse(parsed).success) {
-    throw new SandboxStateError(`sandbox state file ${file} does not hold sandbox state; move it away to start empty`);
+  const checked = snapshotEnvelope.safeParse(parsed);
+  if (!checked.success) {
+    const where = checked.error.issues[0]?.path.join('.') || '(top level)';
+    throw new SandboxStateError(
+      `sandbox state file ${file} does not hold sandbox state (at ${where}); move it away to start empty`,
+    );
   }
   return parsed as SandboxSnapshot;
 }
 
+/** Creates the state file's directory at start, so a path the sandbox cannot write to stops it right away. */
+export function prepareStateDirectory(file: string): void {
+  try {
+    mkdirSync(path.dirname(file), { recursive: true });
+  } catch (error) {
+    throw new SandboxStateError(
+      `cannot create the directory of sandbox state file ${file}: ${(error as Error).message}`,
+    );
+  }
+}
+
 export interface SnapshotWriter {
-  /** Asks for a write soon; many calls within the coalescing window make one write. */
+  /** Asks for a write soon; every call within the coalescing window, or during a write, makes one more write. */
   schedule(): void;
-  /** Writes now if anything is pending (on stop, so the last change is not lost). */
-  flush(): void;
+  /**
+   * Writes the state one last time and waits for it; later calls to schedule() are ignored. Called once nothing
+   * can change the state any more, so the last change before a stop is not lost.
+   */
+  close(): Promise<void>;
 }
 
 export function createSnapshotWriter(
@@ -67,27 +99,55 @@ export function createSnapshotWriter(
   onError: (error: unknown) => void,
   coalesceMs = 25,
 ): SnapshotWriter {
+  // One write at a time, so one temp file name is enough and a slow disk cannot reorder snapshots.
+  const temporary = `${file}.tmp`;
   let timer: NodeJS.Timeout | undefined;
-  const write = () => {
-    timer = undefined;
+  let writing: Promise<void> | undefined;
+  let dirty = false;
+  let closed = false;
+
+  /** Resolves to whether the file now holds the snapshot. */
+  async function write(): Promise<boolean> {
+    dirty = false;
     try {
-      mkdirSync(path.dirname(file), { recursive: true });
-      const temporary = `${file}.${process.pid}.tmp`;
-      writeFileSync(temporary, JSON.stringify(take()));
-      renameSync(temporary, file);
+      // Serialised synchronously, so the file holds one consistent moment; only the I/O waits on the event loop.
+      const text = JSON.stringify(take());
+      await mkdir(path.dirname(file), { recursive: true });
+      await writeFile(temporary, text);
+      await rename(temporary, file);
+      return true;
     } catch (error) {
-      // The sandbox keeps serving from memory; the next change tries again.
+      // The sandbox keeps serving from memory; the next change (or the stop) tries again. No retry timer of its
+      // own, so a full disk logs once per change rather than forever.
+      dirty = true;
       onError(error);
+      return false;
     }
-  };
+  }
+
+  function start(): void {
+    timer = undefined;
+    writing = write().then((written) => {
+      writing = undefined;
+      // Changes made while this write was under way get their own.
+      if (written && dirty && !closed) timer = setTimeout(start, coalesceMs);
+    });
+  }
+
   return {
     schedule() {
-      timer ??= setTimeout(write, coalesceMs);
+      if (closed) return;
+      dirty = true;
+      if (!timer && !writing) timer = setTimeout(start, coalesceMs);
     },
-    flush() {
-      if (!timer) return;
+    async close() {
+      closed = true;
       clearTimeout(timer);
-      write();
+      timer = undefined;
+      await writing;
+      // Unconditionally: a change whose write was still waiting for its timer or its response must reach the file.
+      start();
+      await writing;
     },
   };
 }

@@ -458,6 +458,10 @@ export function createSandboxStore(options: SandboxStoreOptions) {
       refill(charges, snapshot.charges);
       refill(refunds, snapshot.refunds);
       refill(events, snapshot.events);
+      // The hosted page is wherever this sandbox serves it now; SANDBOX_PUBLIC_URL may have changed meanwhile.
+      for (const { session } of sessions.values()) {
+        if (session.status === 'open') session.url = `${publicUrl}/pay/${session.id}`;
+      }
       stats = { ...snapshot.stats };
       sessionsByOrderId = new Map(snapshot.sessionsByOrderId);
     },

@@ -17,7 +17,7 @@ export interface RunningSandbox {
   publicUrl: string;
   port: number;
   sandbox: Sandbox;
-  /** Stops webhook delivery, closes every connection and waits for the socket to close. */
+  /** Closes every connection, waits for the socket to close, then stops webhook delivery and saves the state. */
   stop(): Promise<void>;
 }
 
@@ -52,12 +52,18 @@ export async function startSandbox(options: StartSandboxOptions): Promise<Runnin
     port,
     sandbox,
     stop() {
-      stopping ??= new Promise<void>((resolve, reject) => {
-        sandbox.close();
-        server.close((error) => (error ? reject(error) : resolve()));
-        // SDK clients keep connections alive; without this close() would wait for them to idle out.
-        server.closeAllConnections();
-      });
+      stopping ??= (async () => {
+        try {
+          await new Promise<void>((resolve, reject) => {
+            server.close((error) => (error ? reject(error) : resolve()));
+            // SDK clients keep connections alive; without this close() would wait for them to idle out.
+            server.closeAllConnections();
+          });
+        } finally {
+          // Only now: every request that got an answer has made its change, so the final save holds them all.
+          await sandbox.close();
+        }
+      })();
       return stopping;
     },
   };

@@ -50,6 +50,16 @@ export interface WebhookDispatcherOptions {
   random: () => number;
   now: () => number;
   logger: Logger;
+  /** Called when a delivery becomes pending or stops being pending, so the pending list can be saved. */
+  onPendingChange?: () => void;
+}
+
+/** A delivery not yet acknowledged or abandoned, as kept across a restart (SANDBOX_STATE_FILE). */
+export interface PendingWebhook {
+  eventId: string;
+  eventType: string;
+  /** The exact bytes to send; each attempt signs them afresh. */
+  payload: string;
 }
 
 export interface WebhookDispatcher {
@@ -59,8 +69,19 @@ export interface WebhookDispatcher {
   stats(): WebhookStats;
   /** Forgets pending deliveries and zeroes the counters. */
   reset(): void;
-  /** Stops all timers and aborts requests in flight; nothing is delivered afterwards. */
+  /**
+   * Stops all timers and aborts requests in flight; nothing is delivered afterwards. What was still pending,
+   * in flight included, stays in pending() so it can be saved and sent again after a restart.
+   */
   close(): void;
+  /** Deliveries not yet acknowledged or abandoned, oldest first; held, delayed and duplicate copies included. */
+  pending(): PendingWebhook[];
+  /**
+   * Sends deliveries saved before a restart again, at least once, as Stripe retries after an outage. Each gets a
+   * full set of attempts: under `npm start` the receiver usually restarts at the same time and is not ready yet.
+   * Fault injection already decided about these deliveries when their events happened, so it is not applied again.
+   */
+  resume(saved: readonly PendingWebhook[]): void;
 }
 
 interface Delivery {
@@ -85,7 +106,10 @@ const emptyStats = (): WebhookStats => ({
 
 export function createWebhookDispatcher(options: WebhookDispatcherOptions): WebhookDispatcher {
   const { url, secret, retry, faults, random, now, logger } = options;
+  const onPendingChange = options.onPendingChange ?? (() => {});
   const timers = new Set<NodeJS.Timeout>();
+  // Insertion-ordered, so pending() lists deliveries in the order their events happened.
+  const pendingDeliveries = new Set<Delivery>();
   const inFlight = new Set<AbortController>();
   let held: Delivery[] = [];
   let holdTimer: NodeJS.Timeout | undefined;
@@ -116,11 +140,33 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
     // Stripe sends the JSON pretty-printed; receivers must verify the exact bytes, so mimic it.
     const payload = JSON.stringify(event, null, 2);
     for (let copy = 0; copy < copies; copy += 1) {
-      const delivery: Delivery = { eventId: event.id, eventType: event.type, payload, attempts: 0, generation };
-      counters.pending += 1;
+      const delivery = track({ eventId: event.id, eventType: event.type, payload });
       if (current.webhookReorder) hold(delivery, current);
       else later(() => void attempt(delivery), current.webhookDelayMs);
     }
+    onPendingChange();
+  }
+
+  function track(webhook: PendingWebhook): Delivery {
+    const delivery: Delivery = { ...webhook, attempts: 0, generation };
+    pendingDeliveries.add(delivery);
+    counters.pending += 1;
+    return delivery;
+  }
+
+  function settle(delivery: Delivery): void {
+    pendingDeliveries.delete(delivery);
+    counters.pending -= 1;
+    onPendingChange();
+  }
+
+  function resume(saved: readonly PendingWebhook[]): void {
+    if (closed || saved.length === 0) return;
+    for (const webhook of saved) {
+      const delivery = track(webhook);
+      later(() => void attempt(delivery), faults().webhookDelayMs);
+    }
+    logger.info({ deliveries: saved.length }, 'resuming webhook deliveries pending before the restart');
   }
 
   function hold(delivery: Delivery, current: SandboxFaults): void {
@@ -156,14 +202,14 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
     if (closed || delivery.generation !== generation) return;
     if (outcome.ok) {
       counters.succeeded += 1;
-      counters.pending -= 1;
+      settle(delivery);
       return;
     }
     counters.failed += 1;
     const log = { eventId: delivery.eventId, eventType: delivery.eventType, attempt: delivery.attempts, ...outcome };
     if (delivery.attempts >= retry.maxAttempts) {
       counters.abandoned += 1;
-      counters.pending -= 1;
+      settle(delivery);
       logger.warn(log, 'webhook delivery abandoned after the last attempt');
       return;
     }
@@ -214,11 +260,15 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
     reset() {
       generation += 1;
       cancelEverything();
+      pendingDeliveries.clear();
       counters = emptyStats();
+      onPendingChange();
     },
     close() {
       closed = true;
       cancelEverything();
     },
+    pending: () => [...pendingDeliveries].map(({ eventId, eventType, payload }) => ({ eventId, eventType, payload })),
+    resume,
   };
 }

@@ -2,9 +2,9 @@
 //   PostgreSQL    DATABASE_URL, or an embedded PostgreSQL under .data/postgres
 //   Temporal      TEMPORAL_ADDRESS, or a dev server with SQLite in .data/temporal
 //   migrations    once, before the processes start
-//   sandbox, worker, api  restarted with backoff when they crash
+//   sandbox, worker, api  restarted with backoff when they crash; the sandbox keeps its state in .data/sandbox
 // Shutdown goes the other way: the three processes, then Temporal, then PostgreSQL.
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
@@ -275,6 +275,11 @@ async function main(): Promise<void> {
       temporalAddress: temporal.value.address,
       sandboxStateFile: paths.sandboxStateFile,
     });
+    // Like .data/temporal and .data/postgres, .data/sandbox exists from the first start (the sandbox would create it
+    // on its own as well).
+    if (env.SANDBOX_STATE_FILE === paths.sandboxStateFile) {
+      mkdirSync(path.dirname(paths.sandboxStateFile), { recursive: true });
+    }
     for (const service of SERVICES) {
       const entry = projectPath(service.entry);
       const managed = new ManagedProcess({

@@ -28,6 +28,14 @@ describe('process configuration', () => {
     expect(api).toMatchObject({ PORT: 8080, ORDER_TTL: 5_400_000, STRIPE_WEBHOOK_SECRETS: ['whsec_new', 'whsec_old'] });
   });
 
+  it('when SANDBOX_STATE_FILE is unset or empty, then the sandbox keeps its state in memory only', () => {
+    expect(loadConfig(sandboxConfigSchema, {}).SANDBOX_STATE_FILE).toBeUndefined();
+    expect(loadConfig(sandboxConfigSchema, { SANDBOX_STATE_FILE: ' ' }).SANDBOX_STATE_FILE).toBeUndefined();
+    expect(loadConfig(sandboxConfigSchema, { SANDBOX_STATE_FILE: '.data/sandbox/state.json' })).toMatchObject({
+      SANDBOX_STATE_FILE: '.data/sandbox/state.json',
+    });
+  });
+
   it.each([
     ['PORT', 'eighty'],
     ['PORT', '70000'],

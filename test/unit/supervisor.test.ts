@@ -8,6 +8,7 @@ import {
   childEnvironment,
   redactDatabaseUrl,
   startConfigSchema,
+  startPaths,
   temporalUiOrdersUrl,
 } from '../../scripts/start-config';
 import { createLineWriter, decideRestart, DEFAULT_RESTART_POLICY } from '../../scripts/supervisor';
@@ -136,10 +137,20 @@ describe('childEnvironment', () => {
   });
 
   it('when the caller set a cross-reference, then the caller wins', () => {
-    const env = { STRIPE_API_BASE: 'https://api.stripe.com', PUBLIC_BASE_URL: 'https://shop.example' };
+    const env = {
+      STRIPE_API_BASE: 'https://api.stripe.com',
+      PUBLIC_BASE_URL: 'https://shop.example',
+      SANDBOX_STATE_FILE: '/elsewhere/sandbox.json',
+    };
     const child = childEnvironment(env, wiring(env));
     expect(child.STRIPE_API_BASE).toBe('https://api.stripe.com');
     expect(child.PUBLIC_BASE_URL).toBe('https://shop.example');
+    expect(child.SANDBOX_STATE_FILE).toBe('/elsewhere/sandbox.json');
+  });
+
+  it('the sandbox state file lives in the data directory, next to the other stores', () => {
+    const paths = startPaths(startConfigSchema.parse({ ORDERPAY_DATA_DIR: 'var/op' }), '/repo');
+    expect(paths.sandboxStateFile).toBe('/repo/var/op/sandbox/state.json');
   });
 
   it('when DATABASE_URL or TEMPORAL_ADDRESS are empty, then they count as unset', () => {
