@@ -6,6 +6,7 @@ import type { Logger } from '../config/logger';
 import type { GatewayName } from '../contracts/order.contract';
 import type { Pool } from '../db/pool';
 import type { WebhookVerifier } from '../gateways/gateway';
+import { adminRoutes } from './admin.routes';
 import { errorHandler, notFoundHandler } from './error-handler';
 import { healthRoutes } from './health.routes';
 import { ordersRoutes } from './orders.routes';
@@ -30,6 +31,7 @@ export function createApp(deps: ApiDeps): Express {
   app.use(healthRoutes(deps));
   app.use(ordersRoutes(deps));
   app.use(webhooksRoutes(deps));
+  app.use(adminRoutes(deps));
   app.use(notFoundHandler);
   app.use(errorHandler);
   return app;

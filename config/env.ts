@@ -37,6 +37,14 @@ const secretList = (fallback: string) =>
     )
     .pipe(z.array(z.string()).min(1, 'at least one secret is required'));
 
+/** An optional secret: unset or blank means "not configured", never an empty secret that anything would match. */
+const optionalSecret = () =>
+  z
+    .string()
+    .optional()
+    .transform((text) => (text && text.trim().length > 0 ? text.trim() : undefined))
+    .pipe(z.string().min(16, 'must be at least 16 characters').optional());
+
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/orderpay';
 export const DEFAULT_SANDBOX_URL = 'http://127.0.0.1:12111';
 /** The sandbox's well-known test credentials; real deployments set their own. */
@@ -68,6 +76,8 @@ export const apiConfigSchema = z.object({
   CHECKOUT_TIMEOUT: duration('10s'),
   STRIPE_WEBHOOK_SECRETS: secretList(SANDBOX_STRIPE_WEBHOOK_SECRET),
   STRIPE_WEBHOOK_TOLERANCE: duration('300s'),
+  /** Bearer token of the admin API; unset (or empty) disables /admin entirely. */
+  ADMIN_API_TOKEN: optionalSecret(),
 });
 export type ApiConfig = z.infer<typeof apiConfigSchema>;
 
