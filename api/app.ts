@@ -3,12 +3,14 @@ import type { Client } from '@temporalio/client';
 import express, { type Express } from 'express';
 import type { ApiConfig } from '../config/env';
 import type { Logger } from '../config/logger';
+import type { ApiMetrics } from '../config/metrics';
 import type { GatewayName } from '../contracts/order.contract';
 import type { Pool } from '../db/pool';
 import type { WebhookVerifier } from '../gateways/gateway';
 import { adminRoutes } from './admin.routes';
 import { errorHandler, notFoundHandler } from './error-handler';
 import { healthRoutes } from './health.routes';
+import { metricsRoutes } from './metrics.routes';
 import { ordersRoutes } from './orders.routes';
 import { requestContext } from './request-context';
 import { webhooksRoutes } from './webhooks.routes';
@@ -19,6 +21,7 @@ export interface ApiDeps {
   temporal: Client;
   webhookVerifiers: Partial<Record<GatewayName, WebhookVerifier>>;
   logger: Logger;
+  metrics: ApiMetrics;
 }
 
 export function createApp(deps: ApiDeps): Express {
@@ -29,6 +32,7 @@ export function createApp(deps: ApiDeps): Express {
 
   app.use(requestContext(deps.logger));
   app.use(healthRoutes(deps));
+  app.use(metricsRoutes(deps));
   app.use(ordersRoutes(deps));
   app.use(webhooksRoutes(deps));
   app.use(adminRoutes(deps));

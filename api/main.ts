@@ -2,9 +2,12 @@
 // The Temporal connection is lazy, so the API starts and answers /healthz (and reports /readyz) while
 // Temporal is still down; order requests get a 503 until it is back.
 import { Client } from '@temporalio/client';
+import { collectDefaultMetrics, Registry } from 'prom-client';
 import { apiConfigSchema, loadConfig } from '../config/env';
 import { createLogger } from '../config/logger';
+import { createApiMetrics, MANUAL_REFUND_STATES } from '../config/metrics';
 import { createPool } from '../db/pool';
+import { countRefundsInStates } from '../db/refunds.repo';
 import { createStripeWebhookVerifier } from '../gateways/stripe/stripe.webhooks';
 import { describeError } from './error-handler';
 import { startApiServer } from './server';
@@ -29,7 +32,13 @@ async function main(): Promise<void> {
     }),
   };
 
-  const server = await startApiServer({ config, pool, temporal, webhookVerifiers, logger }, config.PORT);
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const metrics = createApiMetrics(registry, {
+    countManualRefunds: () => countRefundsInStates(pool, MANUAL_REFUND_STATES),
+  });
+
+  const server = await startApiServer({ config, pool, temporal, webhookVerifiers, logger, metrics }, config.PORT);
 
   let stopping = false;
   const shutdown = async (signal: NodeJS.Signals) => {

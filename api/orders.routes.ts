@@ -8,6 +8,7 @@ import {
   orderIdSchema,
   parseOrThrow,
 } from './checkout.schema';
+import type { ApiMetrics } from '../config/metrics';
 import { checkoutOrder, type CheckoutDeps } from './checkout-order.use-case';
 import { rejectOtherMethods } from './error-handler';
 import { unsupportedMediaType } from './errors';
@@ -16,7 +17,7 @@ import { getOrder } from './get-order.use-case';
 /** A checkout body is a few hundred bytes; anything near this limit is not a checkout. */
 const JSON_BODY_LIMIT = '16kb';
 
-export type OrdersRouteDeps = CheckoutDeps & CancelDeps;
+export type OrdersRouteDeps = CheckoutDeps & CancelDeps & { metrics: ApiMetrics };
 
 export function ordersRoutes(deps: OrdersRouteDeps): Router {
   const router = Router();
@@ -24,7 +25,7 @@ export function ordersRoutes(deps: OrdersRouteDeps): Router {
 
   router
     .route('/orders')
-    .post(requireJson({ bodyRequired: true }), json, async (req, res) => {
+    .post(countCheckout(deps.metrics), requireJson({ bodyRequired: true }), json, async (req, res) => {
       const order = parseOrThrow(checkoutBodySchema, req.body);
       const offeredKey = req.get('idempotency-key');
       const idempotencyKey =
@@ -56,6 +57,22 @@ export function ordersRoutes(deps: OrdersRouteDeps): Router {
     .all(rejectOtherMethods(['POST']));
 
   return router;
+}
+
+/** Counts every checkout once its answer is sent, whichever way it ended (including refused bodies). */
+function countCheckout(metrics: ApiMetrics) {
+  return (_req: Request, res: Response, next: NextFunction): void => {
+    res.on('finish', () => metrics.checkoutFinished(checkoutOutcome(res)));
+    next();
+  };
+}
+
+function checkoutOutcome(res: Response): string {
+  if (res.statusCode === 201) return 'created';
+  if (res.statusCode === 200) return 'replayed';
+  // The gateway refusing the intent is an answer the use case builds, not a thrown error.
+  if (res.statusCode === 502) return 'gateway_rejected';
+  return res.locals.errorCode ?? `http_${res.statusCode}`;
 }
 
 /** JSON bodies only: a form post or text body is refused before anything reads it. */

@@ -5,6 +5,7 @@
 import type { Client } from '@temporalio/client';
 import { createHash } from 'node:crypto';
 import type { Logger } from '../config/logger';
+import type { ApiMetrics } from '../config/metrics';
 import { orderWorkflowId, paymentEventSignal, type GatewayName, type PaymentEvent } from '../contracts/order.contract';
 import type { VerifiedWebhook, WebhookVerifier } from '../gateways/gateway';
 import { WebhookPayloadError, WebhookSignatureError } from '../gateways/gateway-errors';
@@ -31,6 +32,7 @@ export interface WebhookDeps {
   temporal: Client;
   webhookVerifiers: Partial<Record<GatewayName, WebhookVerifier>>;
   logger: Logger;
+  metrics: Pick<ApiMetrics, 'webhookSignatureFailed' | 'webhookDuplicate'>;
 }
 
 export interface IncomingWebhook {
@@ -45,10 +47,11 @@ export async function receiveWebhook(deps: WebhookDeps, incoming: IncomingWebhoo
   const verifier = deps.webhookVerifiers[incoming.gateway];
   if (!verifier) throw unknownGateway();
 
-  const webhook = verifyWebhook(verifier, incoming);
+  const webhook = verifyWebhook(verifier, incoming, deps.metrics);
   const logger = deps.logger.child({ gateway: incoming.gateway, eventId: webhook.eventId, orderId: webhook.orderId });
   const stored = await storeDurably(deps.pool, verifier, incoming, webhook);
   if (FINAL_WEBHOOK_OUTCOMES.includes(stored.outcome)) {
+    deps.metrics.webhookDuplicate(incoming.gateway);
     logger.info({ outcome: stored.outcome }, 'duplicate webhook acknowledged');
     return { received: true, duplicate: true };
   }
@@ -68,11 +71,18 @@ export async function receiveWebhook(deps: WebhookDeps, incoming: IncomingWebhoo
   return { received: true };
 }
 
-function verifyWebhook(verifier: WebhookVerifier, { rawBody, headers }: IncomingWebhook): VerifiedWebhook {
+function verifyWebhook(
+  verifier: WebhookVerifier,
+  { gateway, rawBody, headers }: IncomingWebhook,
+  metrics: WebhookDeps['metrics'],
+): VerifiedWebhook {
   try {
     return verifier.verify(rawBody, headers);
   } catch (error) {
-    if (error instanceof WebhookSignatureError) throw invalidSignature();
+    if (error instanceof WebhookSignatureError) {
+      metrics.webhookSignatureFailed(gateway);
+      throw invalidSignature();
+    }
     if (error instanceof WebhookPayloadError) throw invalidPayload();
     throw error;
   }

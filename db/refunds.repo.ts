@@ -56,15 +56,30 @@ export async function findRefund(db: Pool | PoolClient, refundId: string): Promi
   );
 }
 
-/** Stores what the gateway said about the refund; callers pass only states the gateway reported. */
+/**
+ * Stores what the gateway said about the refund; callers pass only states the gateway reported. Returns the state
+ * the row had before, so a caller can tell a new state from a retry hearing the same answer again.
+ */
 export async function updateRefundState(
   db: Pool | PoolClient,
   refundId: string,
   update: { state: Exclude<RefundState, 'requested'>; gatewayRefundId: string },
-): Promise<void> {
-  await db.query('UPDATE refunds SET state = $2, gateway_refund_id = $3, updated_at = now() WHERE refund_id = $1', [
-    refundId,
-    update.state,
-    update.gatewayRefundId,
+): Promise<RefundState | undefined> {
+  const result = await db.query<{ previous_state: RefundState }>(
+    // The locked sub-select reads the row as it was; a CTE would not (it sees nothing once the row is updated).
+    `UPDATE refunds SET state = $2, gateway_refund_id = $3, updated_at = now()
+     FROM (SELECT refund_id, state FROM refunds WHERE refund_id = $1 FOR UPDATE) AS previous
+     WHERE refunds.refund_id = previous.refund_id
+     RETURNING previous.state AS previous_state`,
+    [refundId, update.state, update.gatewayRefundId],
+  );
+  return result.rows[0]?.previous_state;
+}
+
+/** How many refunds are in any of `states` (the manual-refund gauge); states no row can hold yet count 0. */
+export async function countRefundsInStates(db: Pool | PoolClient, states: readonly string[]): Promise<number> {
+  const result = await db.query<{ count: number }>('SELECT count(*)::int AS count FROM refunds WHERE state = ANY($1)', [
+    states,
   ]);
+  return result.rows[0]?.count ?? 0;
 }

@@ -1,8 +1,11 @@
 // The worker process: wires the real database, gateways and Temporal connection around the order activities.
 import { DefaultLogger, type LogLevel, NativeConnection, Runtime } from '@temporalio/worker';
+import { collectDefaultMetrics, Registry } from 'prom-client';
 import { createOrderActivities } from '../activities/order.activities';
 import { loadConfig, workerConfigSchema } from '../config/env';
 import { createLogger, type Logger } from '../config/logger';
+import { createWorkerMetrics } from '../config/metrics';
+import { startMetricsServer } from '../config/metrics-server';
 import { createPool } from '../db/pool';
 import { createStripeGateway } from '../gateways/stripe/stripe.gateway';
 import { createOrderWorker, WORKFLOW_BUNDLE_PATH } from './create-worker';
@@ -11,7 +14,24 @@ async function main(): Promise<void> {
   const config = loadConfig(workerConfigSchema);
   const logger = createLogger('worker', config.LOG_LEVEL);
   // SIGINT/SIGTERM make the worker stop polling and finish in-flight tasks within the shutdown grace time.
-  Runtime.install({ shutdownSignals: ['SIGINT', 'SIGTERM'], logger: sdkLogger(logger, config.LOG_LEVEL) });
+  Runtime.install({
+    shutdownSignals: ['SIGINT', 'SIGTERM'],
+    logger: sdkLogger(logger, config.LOG_LEVEL),
+    telemetryOptions: {
+      metrics: {
+        // Seconds and `_total` suffixes: the conventions Prometheus (and promtool's linter) expect.
+        prometheus: {
+          bindAddress: `0.0.0.0:${config.TEMPORAL_SDK_METRICS_PORT}`,
+          countersTotalSuffix: true,
+          useSecondsForDurations: true,
+        },
+      },
+    },
+  });
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const metrics = createWorkerMetrics(registry);
+  const metricsServer = await startMetricsServer(registry, config.WORKER_METRICS_PORT, logger);
 
   const pool = createPool(config.DATABASE_URL, { applicationName: 'orderpay-worker' });
   const stripe = createStripeGateway({
@@ -21,7 +41,12 @@ async function main(): Promise<void> {
     publicBaseUrl: config.PUBLIC_BASE_URL,
   });
   const gateways = { stripe };
-  const activities = createOrderActivities({ pool, gateways: (name) => gateways[name], logger });
+  const activities = createOrderActivities({
+    pool,
+    gateways: (name) => gateways[name],
+    logger,
+    metrics: metrics.orders,
+  });
 
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   const worker = await createOrderWorker({
@@ -38,6 +63,7 @@ async function main(): Promise<void> {
   } finally {
     await connection.close();
     await pool.end();
+    await metricsServer.stop();
     logger.info('worker stopped');
   }
 }

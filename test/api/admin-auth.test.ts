@@ -5,7 +5,7 @@ import { startApiServer, type RunningApiServer } from '../../api/server';
 import { lazyTemporalConnection } from '../../api/temporal-connection';
 import { recordAdminAction } from '../../db/admin-actions.repo';
 import { createPool } from '../../db/pool';
-import { apiTestConfig, apiTestLogger, http } from '../support/api-harness';
+import { apiTestConfig, apiTestLogger, apiTestMetrics, http } from '../support/api-harness';
 import { testTemporalAddress, uniqueId } from '../support/temporal';
 
 const TOKEN = 'admin-test-token-0123456789';
@@ -17,7 +17,17 @@ let disabled: RunningApiServer;
 
 beforeAll(async () => {
   const start = (settings: Record<string, string>) =>
-    startApiServer({ config: apiTestConfig(settings), pool, temporal, webhookVerifiers: {}, logger: apiTestLogger }, 0);
+    startApiServer(
+      {
+        config: apiTestConfig(settings),
+        pool,
+        temporal,
+        webhookVerifiers: {},
+        logger: apiTestLogger,
+        metrics: apiTestMetrics(pool),
+      },
+      0,
+    );
   enabled = await start({ ADMIN_API_TOKEN: TOKEN });
   disabled = await start({});
 });

@@ -17,7 +17,10 @@ export interface Stack {
   logs(): string;
 }
 
-export async function startStack(apiEnv: Record<string, string> = {}): Promise<Stack> {
+export async function startStack(
+  apiEnv: Record<string, string> = {},
+  workerEnvOverrides: Record<string, string> = {},
+): Promise<Stack> {
   const [apiPort, sandboxPort] = [await freePort(), await freePort()];
   const apiUrl = `http://127.0.0.1:${apiPort}`;
   const sandboxUrl = `http://127.0.0.1:${sandboxPort}`;
@@ -33,7 +36,15 @@ export async function startStack(apiEnv: Record<string, string> = {}): Promise<S
     SANDBOX_PUBLIC_URL: sandboxUrl,
     SANDBOX_WEBHOOK_URL: `${apiUrl}/webhooks/stripe`,
   });
-  const workerEnv = { ...shared, STRIPE_API_BASE: sandboxUrl, WORKER_SHUTDOWN_GRACE: '1s' };
+  const workerEnv = {
+    ...shared,
+    STRIPE_API_BASE: sandboxUrl,
+    WORKER_SHUTDOWN_GRACE: '1s',
+    // Free ports, so parallel suites (and a running `npm start`) never collide on the metrics defaults.
+    WORKER_METRICS_PORT: '0',
+    TEMPORAL_SDK_METRICS_PORT: '0',
+    ...workerEnvOverrides,
+  };
   const processes: RunningProcess[] = [sandbox];
   const startWorker = () => {
     const worker = startService('worker', workerEnv);
