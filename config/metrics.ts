@@ -24,8 +24,8 @@ export interface ApiMetrics {
  */
 export const MANUAL_REFUND_STATES = ['awaiting_manual'] as const;
 
-/** Counts open manual refund tasks at scrape time. */
-export type ManualRefundCounter = () => Promise<number>;
+/** Counts open manual refund tasks at scrape time, by refund state. */
+export type ManualRefundCounter = () => Promise<Record<string, number>>;
 
 /** Webhook handling is milliseconds when healthy; the top buckets catch a slow database or Temporal. */
 const WEBHOOK_SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -64,14 +64,16 @@ export function createApiMetrics(registry: Registry, deps: { countManualRefunds:
   });
   new Gauge({
     name: 'orderpay_manual_refunds_open',
-    help: 'Refunds waiting for an operator to complete them by hand (read from the database at scrape time).',
+    help: 'Refunds waiting for an operator to complete them by hand, by state (read from the database at scrape time).',
+    labelNames: ['state'],
     registers: [registry],
     async collect() {
-      // A scrape during a database outage reports no sample rather than failing the whole scrape.
+      // During a database outage the scrape still answers, without this series (a 0 would claim nobody waits).
+      this.reset();
       try {
-        this.set(await deps.countManualRefunds());
+        for (const [state, count] of Object.entries(await deps.countManualRefunds())) this.set({ state }, count);
       } catch {
-        this.reset();
+        // Left out; the API's own logs and /readyz say why.
       }
     },
   });

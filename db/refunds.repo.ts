@@ -76,10 +76,16 @@ export async function updateRefundState(
   return result.rows[0]?.previous_state;
 }
 
-/** How many refunds are in any of `states` (the manual-refund gauge); states no row can hold yet count 0. */
-export async function countRefundsInStates(db: Pool | PoolClient, states: readonly string[]): Promise<number> {
-  const result = await db.query<{ count: number }>('SELECT count(*)::int AS count FROM refunds WHERE state = ANY($1)', [
-    states,
-  ]);
-  return result.rows[0]?.count ?? 0;
+/** How many refunds are in each of `states` (the manual-refund gauge); a state no row holds (yet) counts 0. */
+export async function countRefundsInStates(
+  db: Pool | PoolClient,
+  states: readonly string[],
+): Promise<Record<string, number>> {
+  const result = await db.query<{ state: string; count: number }>(
+    'SELECT state, count(*)::int AS count FROM refunds WHERE state = ANY($1) GROUP BY state',
+    [states],
+  );
+  const counts = Object.fromEntries(states.map((state) => [state, 0]));
+  for (const row of result.rows) counts[row.state] = row.count;
+  return counts;
 }
