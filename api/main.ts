@@ -2,10 +2,10 @@
 // The Temporal connection is lazy, so the API starts and answers /healthz (and reports /readyz) while
 // Temporal is still down; order requests get a 503 until it is back.
 import { Client } from '@temporalio/client';
-import { collectDefaultMetrics, Registry } from 'prom-client';
+import { Registry } from 'prom-client';
 import { apiConfigSchema, loadConfig } from '../config/env';
 import { createLogger } from '../config/logger';
-import { createApiMetrics, MANUAL_REFUND_STATES } from '../config/metrics';
+import { createApiMetrics, MANUAL_REFUND_STATES, registerProcessMetrics } from '../config/metrics';
 import { createPool } from '../db/pool';
 import { countRefundsInStates } from '../db/refunds.repo';
 import { createStripeWebhookVerifier } from '../gateways/stripe/stripe.webhooks';
@@ -33,7 +33,7 @@ async function main(): Promise<void> {
   };
 
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  registerProcessMetrics(registry);
   const metrics = createApiMetrics(registry, {
     countManualRefunds: () => countRefundsInStates(pool, MANUAL_REFUND_STATES),
   });

@@ -1,10 +1,10 @@
 // The worker process: wires the real database, gateways and Temporal connection around the order activities.
 import { DefaultLogger, type LogLevel, NativeConnection, Runtime } from '@temporalio/worker';
-import { collectDefaultMetrics, Registry } from 'prom-client';
+import { Registry } from 'prom-client';
 import { createOrderActivities } from '../activities/order.activities';
 import { loadConfig, workerConfigSchema } from '../config/env';
 import { createLogger, type Logger } from '../config/logger';
-import { createWorkerMetrics } from '../config/metrics';
+import { createWorkerMetrics, registerProcessMetrics } from '../config/metrics';
 import { startMetricsServer } from '../config/metrics-server';
 import { createPool } from '../db/pool';
 import { createStripeGateway } from '../gateways/stripe/stripe.gateway';
@@ -29,7 +29,7 @@ async function main(): Promise<void> {
     },
   });
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  registerProcessMetrics(registry);
   const metrics = createWorkerMetrics(registry);
   const metricsServer = await startMetricsServer(registry, config.WORKER_METRICS_PORT, logger);
 
