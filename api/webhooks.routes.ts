@@ -19,7 +19,11 @@ export function webhooksRoutes(deps: WebhookDeps & { metrics: ApiMetrics }): Rou
     .post(timeWebhook(deps), requireKnownGateway(deps), raw, async (req, res) => {
       const gateway = gatewayParamSchema.parse(req.params.gateway);
       const rawBody = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-      const receipt = await receiveWebhook(deps, { gateway, rawBody, headers: req.headers });
+      // The request's logger, so every line about this delivery carries its request ID.
+      const receipt = await receiveWebhook(
+        { ...deps, logger: res.locals.logger },
+        { gateway, rawBody, headers: req.headers },
+      );
       res.status(200).json(receipt);
     })
     .all(rejectOtherMethods(['POST']));

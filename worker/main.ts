@@ -1,14 +1,15 @@
 // The worker process: wires the real database, gateways and Temporal connection around the order activities.
-import { DefaultLogger, type LogLevel, NativeConnection, Runtime } from '@temporalio/worker';
+import { NativeConnection, Runtime } from '@temporalio/worker';
 import { Registry } from 'prom-client';
 import { createOrderActivities } from '../activities/order.activities';
 import { loadConfig, workerConfigSchema } from '../config/env';
-import { createLogger, type Logger } from '../config/logger';
+import { createLogger } from '../config/logger';
 import { createWorkerMetrics, registerProcessMetrics } from '../config/metrics';
 import { startMetricsServer } from '../config/metrics-server';
 import { createPool } from '../db/pool';
 import { createStripeGateway } from '../gateways/stripe/stripe.gateway';
 import { createOrderWorker, WORKFLOW_BUNDLE_PATH } from './create-worker';
+import { sdkLogger } from './sdk-logger';
 
 async function main(): Promise<void> {
   const config = loadConfig(workerConfigSchema);
@@ -66,28 +67,6 @@ async function main(): Promise<void> {
     await metricsServer.stop();
     logger.info('worker stopped');
   }
-}
-
-/**
- * The SDK's own logs (worker state, workflow and activity logs) as JSON lines through pino. Its lifecycle chatter is
- * INFO, so below debug the SDK logs only warnings and errors.
- */
-function sdkLogger(logger: Logger, level: string): DefaultLogger {
-  const sdkLevel: LogLevel = level === 'trace' ? 'TRACE' : level === 'debug' ? 'DEBUG' : 'WARN';
-  const sdk = logger.child({ component: 'temporal-sdk' });
-  return new DefaultLogger(sdkLevel, ({ level: entryLevel, message, meta }) => {
-    const method =
-      entryLevel === 'TRACE'
-        ? 'trace'
-        : entryLevel === 'DEBUG'
-          ? 'debug'
-          : entryLevel === 'INFO'
-            ? 'info'
-            : entryLevel === 'WARN'
-              ? 'warn'
-              : 'error';
-    sdk[method](meta ?? {}, message);
-  });
 }
 
 main().catch((error: unknown) => {
