@@ -683,9 +683,9 @@ describe('metrics', () => {
     expect(await registrySum(h.metrics, 'orderpay_payment_status_checks_total', { result: 'captured' })).toBe(1);
   });
 
-  it('when an order expires or fails, then the outcome counts under its gateway, and a needs-attention self-transition counts nothing', async () => {
+  it('when an order expires, fails or is cancelled, then the outcome counts under its gateway, and a needs-attention self-transition counts nothing', async () => {
     const h = harness();
-    for (const to of ['EXPIRED', 'FAILED'] as const) {
+    for (const to of ['EXPIRED', 'FAILED', 'CANCELLED'] as const) {
       const orderId = newOrderId();
       await h.run('recordOrder', recordInput(orderId));
       await h.run(
@@ -714,7 +714,10 @@ describe('metrics', () => {
       );
     }
 
-    expect(await registrySum(h.metrics, 'orderpay_payments_total', { outcome: 'started' })).toBe(2);
+    expect(await registrySum(h.metrics, 'orderpay_payments_total', { outcome: 'started' })).toBe(3);
+    expect(await registrySum(h.metrics, 'orderpay_payments_total', { gateway: 'stripe', outcome: 'cancelled' })).toBe(
+      1,
+    );
     expect(await registrySum(h.metrics, 'orderpay_payments_total', { gateway: 'stripe', outcome: 'expired' })).toBe(1);
     expect(await registrySum(h.metrics, 'orderpay_payments_total', { gateway: 'stripe', outcome: 'failed' })).toBe(1);
     expect(await registrySum(h.metrics, 'orderpay_payments_total', { outcome: 'paid' })).toBe(0);
