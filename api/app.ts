@@ -1,6 +1,6 @@
 // The express app, from injected dependencies only: main.ts wires real ones, tests wire their own.
 import type { Client } from '@temporalio/client';
-import express, { type Express } from 'express';
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import type { ApiConfig } from '../config/env';
 import type { Logger } from '../config/logger';
 import type { ApiMetrics } from '../config/metrics';
@@ -31,6 +31,7 @@ export function createApp(deps: ApiDeps): Express {
   app.set('etag', false);
 
   app.use(requestContext(deps.logger));
+  app.use(countResponses(deps.metrics));
   app.use(healthRoutes(deps));
   app.use(metricsRoutes(deps));
   app.use(ordersRoutes(deps));
@@ -39,4 +40,15 @@ export function createApp(deps: ApiDeps): Express {
   app.use(notFoundHandler);
   app.use(errorHandler);
   return app;
+}
+
+/** Counts every response once it is sent, labelled by the route pattern that matched (never the raw path). */
+function countResponses(metrics: ApiMetrics) {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    res.on('finish', () => {
+      const route: unknown = (req.route as { path?: unknown } | undefined)?.path;
+      metrics.responseSent(typeof route === 'string' ? route : 'unmatched', req.method, res.statusCode);
+    });
+    next();
+  };
 }

@@ -30,6 +30,8 @@ export type CheckoutOutcome = string;
 export interface ApiMetrics {
   /** What GET /metrics serves. */
   readonly registry: Registry;
+  /** Every response, by route pattern (`/orders/:orderId`, or `unmatched`), method and status code. */
+  responseSent(route: string, method: string, statusCode: number): void;
   checkoutFinished(outcome: CheckoutOutcome): void;
   webhookAnswered(gateway: string, statusCode: number, seconds: number): void;
   webhookSignatureFailed(gateway: string): void;
@@ -45,10 +47,19 @@ export const MANUAL_REFUND_STATES = ['awaiting_manual'] as const;
 /** Counts open manual refund tasks at scrape time, by refund state. */
 export type ManualRefundCounter = () => Promise<Record<string, number>>;
 
+/** Methods kept as labels; anything else a client invents is `OTHER`. */
+const HTTP_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+
 /** Webhook handling is milliseconds when healthy; the top buckets catch a slow database or Temporal. */
 const WEBHOOK_SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 export function createApiMetrics(registry: Registry, deps: { countManualRefunds: ManualRefundCounter }): ApiMetrics {
+  const responses = new Counter({
+    name: 'orderpay_http_responses_total',
+    help: 'API responses by route pattern, method and HTTP status code.',
+    labelNames: ['route', 'method', 'code'],
+    registers: [registry],
+  });
   const checkoutRequests = new Counter({
     name: 'orderpay_checkout_requests_total',
     help: 'POST /orders requests by outcome: created, replayed, or the error code of the answer.',
@@ -98,6 +109,8 @@ export function createApiMetrics(registry: Registry, deps: { countManualRefunds:
 
   return {
     registry,
+    responseSent: (route, method, statusCode) =>
+      responses.inc({ route, method: HTTP_METHODS.has(method) ? method : 'OTHER', code: String(statusCode) }),
     checkoutFinished: (outcome) => checkoutRequests.inc({ outcome }),
     webhookAnswered(gateway, statusCode, seconds) {
       webhookDuration.observe({ gateway }, seconds);

@@ -70,6 +70,24 @@ describe('GET /metrics', () => {
     expect(sampleSum(text, 'orderpay_checkout_requests_total')).toBe(4);
   });
 
+  it('when requests hit known and unknown routes, then responses are counted by route pattern, method and code', async () => {
+    const server = await harness.startApi();
+    const orderId = uniqueId('meth');
+    expect((await http(server.url, 'GET', `/orders/${orderId}`)).status).toBe(404);
+    expect((await http(server.url, 'GET', `/nowhere/${orderId}`)).status).toBe(404);
+    expect((await http(server.url, 'PROPFIND', '/healthz')).status).toBe(405);
+    expect((await http(server.url, 'GET', '/healthz')).status).toBe(200);
+
+    const text = await scrape(server);
+    const responses = 'orderpay_http_responses_total';
+    expect(sampleSum(text, responses, { route: '/orders/:orderId', method: 'GET', code: '404' })).toBe(1);
+    expect(sampleSum(text, responses, { route: 'unmatched', method: 'GET', code: '404' })).toBe(1);
+    expect(sampleSum(text, responses, { route: '/healthz', method: 'GET', code: '200' })).toBe(1);
+    expect(sampleSum(text, responses, { method: 'OTHER' })).toBe(1);
+    // Raw paths never become labels.
+    expect(text).not.toContain(orderId);
+  });
+
   it('when webhooks are delivered, duplicated, badly signed or for an unknown gateway, then latency, codes, duplicates and signature failures move', async () => {
     const server = await harness.startApi();
     const orderId = uniqueId('metw');

@@ -54,6 +54,7 @@ describe('every metric through promtool', () => {
     registerProcessMetrics(registry);
     const api = createApiMetrics(registry, { countManualRefunds: async () => ({ awaiting_manual: 3 }) });
     const worker = createWorkerMetrics(registry);
+    api.responseSent('/orders', 'POST', 201);
     api.checkoutFinished('created');
     api.webhookAnswered('stripe', 200, 0.012);
     api.webhookSignatureFailed('stripe');
