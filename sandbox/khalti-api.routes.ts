@@ -30,7 +30,15 @@ export interface KhaltiApiOptions {
 const NEPAL_OFFSET_MS = (5 * 60 + 45) * 60_000;
 
 /** Khalti accepts the amount as a number or a numeric string. */
-const paisaField = z.union([z.number(), z.string().regex(/^\d{1,15}$/).transform(Number)]).pipe(z.number().int());
+const paisaField = z
+  .union([
+    z.number(),
+    z
+      .string()
+      .regex(/^\d{1,15}$/)
+      .transform(Number),
+  ])
+  .pipe(z.number().int());
 const requiredString = z.string({ error: 'This field is required.' }).min(1, 'This field may not be blank.');
 const urlField = requiredString.pipe(z.url({ protocol: /^https?$/, error: 'Enter a valid URL.' }));
 
@@ -40,14 +48,22 @@ const initiateBodySchema = z.object({
   amount: z
     .unknown()
     .refine((value) => value !== undefined, 'This field is required.')
-    .pipe(paisaField.refine((value) => value >= KHALTI_MIN_AMOUNT_PAISA, 'Amount should be greater than Rs. 10, that is 1000 paisa.')),
+    .pipe(
+      paisaField.refine(
+        (value) => value >= KHALTI_MIN_AMOUNT_PAISA,
+        'Amount should be greater than Rs. 10, that is 1000 paisa.',
+      ),
+    ),
   purchase_order_id: requiredString.max(255),
   purchase_order_name: requiredString.max(255),
   customer_info: z.record(z.string(), z.string()).optional(),
 });
 
 const lookupBodySchema = z.object({ pidx: requiredString.max(100) });
-const refundBodySchema = z.object({ amount: paisaField.refine((value) => value > 0, 'Ensure this value is greater than 0.').optional(), mobile: z.string().optional() });
+const refundBodySchema = z.object({
+  amount: paisaField.refine((value) => value > 0, 'Ensure this value is greater than 0.').optional(),
+  mobile: z.string().optional(),
+});
 
 export function createKhaltiApiRouter(options: KhaltiApiOptions): express.Router {
   const { store, secretKey, faults, random, counters, logger } = options;
@@ -132,9 +148,10 @@ export function createKhaltiApiRouter(options: KhaltiApiOptions): express.Router
         res.status(400).json({ detail: 'Transaction already refunded.', error_key: 'validation_error' });
         return;
       case 'not_refundable':
-        res
-          .status(400)
-          .json({ detail: `Transaction with status ${outcome.payment.status} cannot be refunded.`, error_key: 'validation_error' });
+        res.status(400).json({
+          detail: `Transaction with status ${outcome.payment.status} cannot be refunded.`,
+          error_key: 'validation_error',
+        });
         return;
       case 'amount_too_large':
         res.status(400).json({

@@ -2,7 +2,12 @@
 import type { Logger } from '../config/logger';
 import { createKhaltiApiRouter, type KhaltiApiCounters } from './khalti-api.routes';
 import { createKhaltiPageRouter, type KhaltiReturnStats } from './khalti-page.routes';
-import { createKhaltiStore, type KhaltiPaymentRecord, type KhaltiStoreSnapshot, type KhaltiStoreStats } from './khalti.store';
+import {
+  createKhaltiStore,
+  type KhaltiPaymentRecord,
+  type KhaltiStoreSnapshot,
+  type KhaltiStoreStats,
+} from './khalti.store';
 import type { SandboxFaults } from './sandbox.faults';
 import type express from 'express';
 

@@ -4,7 +4,12 @@ import express from 'express';
 import { SANDBOX_KHALTI_SECRET_KEY } from '../config/env';
 import { createLogger, type Logger } from '../config/logger';
 import { createIdempotencyStore } from './idempotency.store';
-import { createKhaltiSandbox, DEFAULT_KHALTI_EXPIRY_MS, type KhaltiSandbox, type KhaltiSandboxStats } from './khalti.sandbox';
+import {
+  createKhaltiSandbox,
+  DEFAULT_KHALTI_EXPIRY_MS,
+  type KhaltiSandbox,
+  type KhaltiSandboxStats,
+} from './khalti.sandbox';
 import { createPaymentPageRouter } from './payment-page.routes';
 import { createControlRouter } from './sandbox-control.routes';
 import { NO_FAULTS, sandboxFaultsSchema, type SandboxFaults, type SandboxFaultsPatch } from './sandbox.faults';

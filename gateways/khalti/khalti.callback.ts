@@ -60,7 +60,9 @@ export function parseKhaltiCallback(query: unknown, receivedAt: Date): KhaltiCal
     throw new WebhookPayloadError(`not a Khalti return: ${problems.join('; ')}`);
   }
   const { pidx, status, purchase_order_id: orderId } = parsed.data;
-  const kind: PaymentEventKind = Object.hasOwn(CLAIMED_KINDS, status) ? (CLAIMED_KINDS[status] ?? 'pending') : 'pending';
+  const kind: PaymentEventKind = Object.hasOwn(CLAIMED_KINDS, status)
+    ? (CLAIMED_KINDS[status] ?? 'pending')
+    : 'pending';
   const eventId = `khalti-return:${pidx}:${kind}`;
   return {
     orderId,
