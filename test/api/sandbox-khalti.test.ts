@@ -104,6 +104,19 @@ describe('initiating a payment', () => {
     });
   });
 
+  test('when the control API is asked for the Khalti payments of an order, then it lists them, and refuses a repeated orderId', async () => {
+    const request = intentRequest();
+    const intent = await gateway.createIntent(request);
+
+    const listed = await fetch(`${running.url}/_sandbox/khalti/payments?orderId=${request.orderId}`);
+    expect(await listed.json()).toMatchObject({
+      object: 'list',
+      data: [{ pidx: intent.intentId, status: 'Initiated' }],
+    });
+    const repeated = await fetch(`${running.url}/_sandbox/khalti/payments?orderId=a&orderId=b`);
+    expect(repeated.status).toBe(400);
+  });
+
   test('when initiate is called twice for one order, then Khalti makes a second pidx (it has no idempotency key)', async () => {
     const request = intentRequest();
     const first = await gateway.createIntent(request);
