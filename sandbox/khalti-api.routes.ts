@@ -38,7 +38,8 @@ const paisaField = z
       .regex(/^\d{1,15}$/)
       .transform(Number),
   ])
-  .pipe(z.number().int());
+  // Safe integers only: 1e20 paisa is not an amount, and a float would make the refund arithmetic lie.
+  .pipe(z.int({ error: 'A valid integer is required.' }));
 const requiredString = z.string({ error: 'This field is required.' }).min(1, 'This field may not be blank.');
 const urlField = requiredString.pipe(z.url({ protocol: /^https?$/, error: 'Enter a valid URL.' }));
 
