@@ -71,6 +71,9 @@ const EMAIL = /[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}
 const PHONE = /\+\d(?:[ ().-]{0,2}\d){7,14}/g;
 const CREDENTIALS = [
   /\b(?:Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/gi,
+  // Khalti's `Authorization: Key <key>` and its key format.
+  /\bKey\s+[A-Za-z0-9_]{8,}/g,
+  /\b(?:live|test)_(?:secret|public)_key_[A-Za-z0-9_]+/g,
   /\b(?:sk|rk|pk|whsec)_(?:test_|live_)?[A-Za-z0-9_]{6,}/g,
   // The signature part of a Stripe-Signature header (t=…,v1=…).
   /\bv[01]=[0-9a-f]{16,}/g,

@@ -295,6 +295,8 @@ describe('scrubText', () => {
       'key [redacted:credential] secret [redacted:credential]',
     );
     expect(scrubText('t=1700000000,v1=0123456789abcdef0123')).toBe('t=1700000000,[redacted:credential]');
+    expect(scrubText('Authorization: Key live_secret_key_0123abcd')).toBe('Authorization: [redacted:credential]');
+    expect(scrubText('khalti test_secret_key_0123abcd')).toBe('khalti [redacted:credential]');
     expect(scrubText('order ord-42 is PAID at 2030-01-02T03:04:05.000Z')).toBe(
       'order ord-42 is PAID at 2030-01-02T03:04:05.000Z',
     );
