@@ -2,7 +2,6 @@
 // node_modules, so the page works without network access and loads nothing from another origin.
 import { Router } from 'express';
 import path from 'node:path';
-import swaggerUiDist from 'swagger-ui-dist';
 import { rejectOtherMethods } from './error-handler';
 import { routeNotFound } from './errors';
 import { DOCS_ASSETS } from './openapi/docs-assets';
@@ -44,7 +43,8 @@ export function docsRoutes(deps: { config: { PUBLIC_BASE_URL: string } }): Route
   const router = Router();
   // Built once: the document depends only on the schemas and the configured public URL.
   const document = createOpenApiDocument({ serverUrl: deps.config.PUBLIC_BASE_URL });
-  const assetDir = swaggerUiDist.getAbsoluteFSPath();
+  // Located, not required: the package's main module would load and run the browser bundle inside the API.
+  const assetDir = path.dirname(require.resolve('swagger-ui-dist/package.json'));
 
   router
     .route('/openapi.json')
