@@ -291,6 +291,26 @@ describe('the delivery claim', () => {
     }
   });
 
+  test('when the gateway redelivers an event another delivery holds, then 503 and no second signal; later it is a duplicate', async () => {
+    const orderId = await createOrder(4200);
+    const { eventId, payload } = paymentSucceeded(orderId, 4200);
+    expect((await postSigned(temporalDownApi.url, payload)).status).toBe(503);
+    const { rows } = await pool.query<{ id: string }>('SELECT id FROM webhook_events WHERE event_id = $1', [eventId]);
+    const id = Number(rows[0]?.id);
+    // An operator's retry is in flight (it holds the claim) when the gateway's redelivery comes in.
+    expect(await claimWebhookDelivery(pool, id)).toEqual({ claimed: true });
+
+    const redelivery = await postSigned(api.url, payload);
+
+    expectError(redelivery, 503, 'webhook_delivery_in_progress');
+    expect(redelivery.headers.get('retry-after')).toBe('5');
+    expect(await signalsReceived(orderId)).toBe(0);
+    await pool.query('UPDATE webhook_events SET claimed_until = NULL WHERE id = $1', [id]);
+    expect((await postSigned(api.url, payload)).body).toEqual({ received: true });
+    expect((await postSigned(api.url, payload)).body).toEqual({ received: true, duplicate: true });
+    expect(await signalsReceived(orderId)).toBe(1);
+  });
+
   test('when a claim has lapsed (its holder died), then the event can be claimed again', async () => {
     const { id } = await undeliveredEvent();
     expect(await claimWebhookDelivery(pool, id)).toEqual({ claimed: true });

@@ -15,7 +15,7 @@ import {
   webhookRetryResponseSchema,
 } from '../../admin.schema';
 import { idempotencyKeySchema } from '../../checkout.schema';
-import { adminErrors, error, json } from '../responses';
+import { adminErrors, error, json, replayedHeader, retryAfterHeader } from '../responses';
 
 /** Every /admin operation: the bearer token, and the answers the door itself gives. */
 const admin = { tags: ['admin'], security: [{ adminBearer: [] }] };
@@ -54,13 +54,19 @@ export const adminPaths: ZodOpenApiPathsObject = {
       requestBody: { required: true, content: { 'application/json': { schema: refundRequestSchema } } },
       responses: {
         ...adminErrors,
-        '201': json('Refunded (also replayed with Idempotent-Replayed: true)', refundResponseSchema),
+        '201': {
+          ...json('Refunded (also replayed with Idempotent-Replayed: true)', refundResponseSchema),
+          headers: replayedHeader,
+        },
         '404': error('`order_not_found` or `admin_disabled`'),
         '409': error('`idempotency_conflict`, `invalid_transition` (not paid) or `order_closed`'),
         '415': error('`unsupported_media_type`'),
         '422': error('`refund_exceeds_refundable`: details.refundableAmount is what is left'),
         '502': error('`refund_failed`: the gateway declined; the order is flagged NeedsAttention'),
-        '503': error('`refund_pending`: repeat the same request (same key) for the result; or a dependency is down'),
+        '503': {
+          ...error('`refund_pending`: repeat the same request (same key) for the result; or a dependency is down'),
+          headers: retryAfterHeader,
+        },
       },
     },
   },

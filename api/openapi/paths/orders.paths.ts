@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { ZodOpenApiPathsObject } from 'zod-openapi';
 import { cancelBodySchema, checkoutBodySchema, idempotencyKeySchema, orderIdSchema } from '../../checkout.schema';
 import { checkoutResponseSchema, orderResponseSchema } from '../../responses.schema';
-import { commonErrors, error, json } from '../responses';
+import { commonErrors, error, json, replayedHeader, retryAfterHeader } from '../responses';
 
 const orderPath = z.object({ orderId: orderIdSchema.meta({ description: 'The merchant’s order ID' }) });
 
@@ -25,12 +25,18 @@ export const ordersPaths: ZodOpenApiPathsObject = {
       },
       responses: {
         ...commonErrors,
-        '200': json('The same request was answered before (Idempotent-Replayed: true)', checkoutResponseSchema),
+        '200': {
+          ...json('The same request was answered before (Idempotent-Replayed: true)', checkoutResponseSchema),
+          headers: replayedHeader,
+        },
         '201': json('Order created; send the payer to paymentUrl', checkoutResponseSchema),
         '409': error('`idempotency_conflict` or `order_closed`'),
         '415': error('`unsupported_media_type`'),
         '502': error('`gateway_rejected`: the gateway refused to create the payment'),
-        '503': error('`checkout_pending` (the order carries on; repeat the request), or a dependency is down'),
+        '503': {
+          ...error('`checkout_pending` (the order carries on; repeat the request), or a dependency is down'),
+          headers: retryAfterHeader,
+        },
       },
     },
   },
@@ -58,7 +64,10 @@ export const ordersPaths: ZodOpenApiPathsObject = {
         '404': error('`order_not_found`'),
         '409': error('`invalid_transition` or `order_closed`'),
         '415': error('`unsupported_media_type`'),
-        '503': error('`cancel_pending` (repeat the request or read the order), or a dependency is down'),
+        '503': {
+          ...error('`cancel_pending` (repeat the request or read the order), or a dependency is down'),
+          headers: retryAfterHeader,
+        },
       },
     },
   },
