@@ -3,10 +3,7 @@
 import { z } from 'zod';
 import { parseDurationMs } from '../domain/duration';
 import { orderIdSchema } from './checkout.schema';
-import { gatewayNameSchema, orderResponseSchema, orderStatusSchema } from './responses.schema';
-
-const timestamp = z.iso.datetime();
-const minorUnits = z.number().int().meta({ description: 'Integer minor units of the order currency' });
+import { gatewayNameSchema, minorUnits, orderResponseSchema, orderStatusSchema, timestamp } from './responses.schema';
 
 /** "30m", "1h", "2d": how operators write an age. At most 400 days, so the interval never overflows. */
 const MAX_AGE_MS = 400 * 86_400_000;

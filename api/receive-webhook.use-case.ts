@@ -1,7 +1,8 @@
 // POST /webhooks/:gateway as a story: check the signature, store the event durably, then hand it to the
 // order's workflow. The gateway gets a 2xx only once the event is stored, and a 503 whenever a retry could
-// still change the outcome, so a redelivery finishes what this delivery could not. The workflow ignores an
-// event ID it has seen, so delivering twice is harmless; skipping a delivery is what must never happen.
+// still change the outcome, so a redelivery finishes what this delivery could not. Concurrent deliveries of one
+// event are serialised by a claim on its row (deliver-webhook-event.ts), and the workflow ignores an event ID it has
+// seen, so delivering twice is harmless; skipping a delivery is what must never happen.
 import type { Client } from '@temporalio/client';
 import { createHash } from 'node:crypto';
 import type { Logger } from '../config/logger';

@@ -3,8 +3,8 @@
 import { z } from 'zod';
 import { GATEWAY_NAMES, ORDER_STATUSES } from '../contracts/order.contract';
 
-const timestamp = z.iso.datetime().meta({ description: 'An ISO 8601 UTC timestamp' });
-const minorUnits = z.number().int().meta({ description: 'Integer minor units (cents, paisa) of the currency' });
+export const timestamp = z.iso.datetime().meta({ description: 'An ISO 8601 UTC timestamp' });
+export const minorUnits = z.number().int().meta({ description: 'Integer minor units (cents, paisa) of the currency' });
 
 export const orderStatusSchema = z.enum(ORDER_STATUSES).meta({ id: 'OrderStatus', description: 'Order status' });
 export const gatewayNameSchema = z.enum(GATEWAY_NAMES).meta({ id: 'Gateway', description: 'Payment gateway' });
