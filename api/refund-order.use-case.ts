@@ -1,6 +1,6 @@
 // POST /admin/orders/:orderId/refunds as a story: replay what this Idempotency-Key already answered, refuse the
-// key with a different request, then ask the order's workflow for the refund (requestId = the key, so the workflow
-// refunds once per key whatever happens to this request) and wait a bounded time for the gateway's answer.
+// key with a different request, then ask the order's workflow for the refund (requestId `admin:<key>`, so the
+// workflow refunds once per key whatever happens to this request) and wait a bounded time for the gateway's answer.
 import type { Client } from '@temporalio/client';
 import type { ApiConfig } from '../config/env';
 import type { Logger } from '../config/logger';
@@ -27,6 +27,14 @@ import { applicationFailureType, isTemporalUnavailableError, isWorkflowNotFoundE
 
 export const ADMIN_REFUND_SCOPE = 'POST /admin/orders/:orderId/refunds';
 const REFUND_PENDING_RETRY_AFTER_SECONDS = 5;
+
+/**
+ * The workflow's refund requestId for a key. Refunds the workflow makes on its own carry their refund ID
+ * (`refund-<orderId>-<n>`) as requestId; an operator's key could be spelled the same, so admin keys get a prefix.
+ */
+export function adminRefundRequestId(idempotencyKey: string): string {
+  return `admin:${idempotencyKey}`;
+}
 
 export interface RefundDeps {
   config: ApiConfig;
@@ -61,7 +69,8 @@ export async function refundOrder(deps: RefundDeps, command: RefundCommand): Pro
   }
 
   const state = await requestRefund(deps, command);
-  const refund = state.refunds.find((record) => record.requestId === idempotencyKey);
+  const requestId = adminRefundRequestId(idempotencyKey);
+  const refund = state.refunds.find((record) => record.requestId === requestId);
   if (!refund) throw new Error(`refund update for order ${orderId} returned without the refund it settled`);
   // Two different requests racing with one key both reach the workflow before either stored its answer; the
   // workflow refunded the first, and the second must not be told it got what it asked for.
@@ -83,7 +92,7 @@ export async function refundOrder(deps: RefundDeps, command: RefundCommand): Pro
           body: {
             refund: {
               refundId: refund.refundId,
-              requestId: refund.requestId,
+              requestId: idempotencyKey,
               amount: refund.amountMinor,
               reason: refund.reason,
               state: refund.state,
@@ -110,7 +119,7 @@ async function requestRefund(deps: RefundDeps, { orderId, idempotencyKey, body }
     // A refund is a gateway call that the workflow retries until it settles; the request waits as long as a checkout.
     return await withTemporalDeadline(temporal, config.CHECKOUT_TIMEOUT, () =>
       temporal.workflow.getHandle(orderWorkflowId(orderId)).executeUpdate(refundOrderUpdate, {
-        args: [{ requestId: idempotencyKey, amountMinor: body.amount, reason: body.reason }],
+        args: [{ requestId: adminRefundRequestId(idempotencyKey), amountMinor: body.amount, reason: body.reason }],
       }),
     );
   } catch (error) {
