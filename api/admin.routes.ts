@@ -1,5 +1,6 @@
 // /admin: the operators' API. Every route below sits behind the bearer token (requireAdminToken), and every
 // action is written to admin_actions with the operator, the target and the outcome.
+import type { Client } from '@temporalio/client';
 import { Router } from 'express';
 import { z } from 'zod';
 import type { ApiConfig } from '../config/env';
@@ -8,10 +9,12 @@ import type { Pool } from '../db/pool';
 import { requireAdminToken } from './admin-auth';
 import { parseOrThrow } from './checkout.schema';
 import { rejectOtherMethods } from './error-handler';
+import { reconciliationRoutes } from './reconciliation.routes';
 
 export interface AdminRouteDeps {
-  config: Pick<ApiConfig, 'ADMIN_API_TOKEN'>;
+  config: Pick<ApiConfig, 'ADMIN_API_TOKEN' | 'TEMPORAL_TASK_QUEUE'>;
   pool: Pool;
+  temporal: Client;
 }
 
 const adminActionsQuerySchema = z.object({
@@ -31,5 +34,6 @@ export function adminRoutes(deps: AdminRouteDeps): Router {
     })
     .all(rejectOtherMethods(['GET', 'HEAD']));
 
+  router.use(reconciliationRoutes(deps));
   return router;
 }

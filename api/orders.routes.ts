@@ -59,7 +59,7 @@ export function ordersRoutes(deps: OrdersRouteDeps): Router {
 }
 
 /** JSON bodies only: a form post or text body is refused before anything reads it. */
-function requireJson({ bodyRequired }: { bodyRequired: boolean }) {
+export function requireJson({ bodyRequired }: { bodyRequired: boolean }) {
   return (req: Request, _res: Response, next: NextFunction): void => {
     if ((bodyRequired || hasBody(req)) && !req.is('application/json')) {
       next(unsupportedMediaType('application/json'));

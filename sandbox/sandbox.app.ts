@@ -56,6 +56,8 @@ export interface Sandbox {
   setFaults(patch: SandboxFaultsPatch): SandboxFaults;
   stats(): SandboxStats;
   sessions(orderId?: string): CheckoutSessionObject[];
+  /** The settlement report (orderpay's CSV columns) of everything created in [fromSeconds, toSeconds). */
+  settlementReport(fromSeconds: number, toSeconds: number): string;
   /** Forgets every object, stored idempotency key, counter and pending delivery; faults go back to the start values. */
   reset(): void;
   /**
@@ -132,6 +134,7 @@ export function createSandbox(options: SandboxOptions): Sandbox {
     },
     stats: () => ({ ...store.stats(), ...counters, webhooks: dispatcher.stats() }),
     sessions: (orderId) => store.sessionsForOrder(orderId),
+    settlementReport: (fromSeconds, toSeconds) => store.settlementReportCsv(fromSeconds, toSeconds),
     reset() {
       store.reset();
       idempotency.clear();

@@ -18,6 +18,8 @@ ATTRIBUTES=(
   Currency=Keyword
   ExpiresAt=Datetime
   NeedsAttention=Bool
+  ReconGateway=Keyword
+  ReconOpenDiscrepancies=Int
 )
 
 export TEMPORAL_ADDRESS="${TEMPORAL_ADDRESS:-127.0.0.1:7233}"

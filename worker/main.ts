@@ -1,11 +1,16 @@
-// The worker process: wires the real database, gateways and Temporal connection around the order activities.
+// The worker process: wires the real database, gateways and Temporal connection around the order and
+// reconciliation activities, and registers (or updates) the reconciliation schedules.
+import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, type LogLevel, NativeConnection, Runtime } from '@temporalio/worker';
 import { createOrderActivities } from '../activities/order.activities';
+import { createReconciliationActivities, noopReconciliationMetrics } from '../activities/reconciliation.activities';
 import { loadConfig, workerConfigSchema } from '../config/env';
 import { createLogger, type Logger } from '../config/logger';
 import { createPool } from '../db/pool';
 import { createStripeGateway } from '../gateways/stripe/stripe.gateway';
+import { createStripeSettlementSource } from '../gateways/stripe/stripe.settlement';
 import { createOrderWorker, WORKFLOW_BUNDLE_PATH } from './create-worker';
+import { ensureReconciliationSchedules } from './reconciliation-schedules';
 
 async function main(): Promise<void> {
   const config = loadConfig(workerConfigSchema);
@@ -21,14 +26,47 @@ async function main(): Promise<void> {
     publicBaseUrl: config.PUBLIC_BASE_URL,
   });
   const gateways = { stripe };
-  const activities = createOrderActivities({ pool, gateways: (name) => gateways[name], logger });
+  const settlementSources = {
+    stripe: createStripeSettlementSource({
+      apiBase: config.STRIPE_API_BASE,
+      secretKey: config.STRIPE_SECRET_KEY,
+      timeoutMs: config.GATEWAY_TIMEOUT,
+    }),
+  };
+  const orderActivities = createOrderActivities({ pool, gateways: (name) => gateways[name], logger });
 
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+  const clientConnection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
+  const temporal = new Client({ connection: clientConnection, namespace: config.TEMPORAL_NAMESPACE });
+  const reconciliationActivities = createReconciliationActivities({
+    pool,
+    gateways: (name) => gateways[name],
+    settlementSources: (name) => settlementSources[name],
+    temporal,
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    policy: (gateway) => ({
+      lateSuccess: config.RECONCILIATION_LATE_SUCCESS_ACTION(gateway),
+      unknownPayment: config.RECONCILIATION_UNKNOWN_PAYMENT_ACTION(gateway),
+    }),
+    // The metrics integration (prom-client) plugs in here.
+    metrics: noopReconciliationMetrics,
+    logger,
+  });
+  await ensureReconciliationSchedules(
+    temporal,
+    {
+      gateways: config.RECONCILIATION_GATEWAYS,
+      taskQueue: config.TEMPORAL_TASK_QUEUE,
+      intervalMs: config.RECONCILIATION_INTERVAL,
+      overlapMs: config.RECONCILIATION_OVERLAP,
+    },
+    logger,
+  );
   const worker = await createOrderWorker({
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
-    activities,
+    activities: { ...orderActivities, ...reconciliationActivities },
     workflowCode: { bundlePath: WORKFLOW_BUNDLE_PATH },
     shutdownGraceTimeMs: config.WORKER_SHUTDOWN_GRACE,
   });
@@ -37,6 +75,7 @@ async function main(): Promise<void> {
     await worker.run();
   } finally {
     await connection.close();
+    await clientConnection.close();
     await pool.end();
     logger.info('worker stopped');
   }
