@@ -109,7 +109,13 @@ export function createReconciliationActivities(deps: ReconciliationActivityDeps)
       case 'PAID':
       case 'PARTIALLY_REFUNDED':
         if (!captured) return { subject: orderSubject, kind: 'paid_not_settled', ...base };
-        return { subject: orderSubject, kind: matches ? 'matched' : 'amount_mismatch', ...base };
+        // The same subject as a settlement row of this payment, so either way it is one discrepancy.
+        return {
+          subject: `payment:${status.paymentReference ?? candidate.intentId}`,
+          kind: matches ? 'matched' : 'amount_mismatch',
+          paymentReference: status.paymentReference ?? candidate.intentId,
+          ...base,
+        };
       case 'PENDING':
       case 'AWAITING_PAYMENT':
         return captured

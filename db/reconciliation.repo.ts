@@ -101,10 +101,12 @@ export async function classifySettlement(pool: Pool, p: ClassifyParams): Promise
     await client.query(
       `INSERT INTO reconciliation_findings (run_id, step, subject, kind, order_id, payment_reference, our_status,
                                             gateway_status, gateway_amount_minor, gateway_currency)
-       SELECT $1, 'settlement', 'refund:' || r.transaction_id, 'refund_missing_here', o.order_id, r.payment_id, o.status,
+       SELECT $1, 'settlement', 'refund:' || r.transaction_id, 'refund_missing_here',
+              COALESCE(o1.order_id, o2.order_id), r.payment_id, COALESCE(o1.status, o2.status),
               'refund_succeeded', r.amount_minor, r.currency
          FROM reconciliation_report_rows r
-         LEFT JOIN orders o ON o.order_id = r.order_id AND o.gateway = $3
+         LEFT JOIN orders o1 ON o1.order_id = r.order_id AND o1.gateway = $3
+         LEFT JOIN orders o2 ON o1.order_id IS NULL AND o2.gateway = $3 AND o2.payment_reference = r.payment_id
         WHERE r.report_id = $2 AND r.error_code IS NULL AND r.kind = 'refund' AND r.status = 'succeeded'
           AND NOT EXISTS (SELECT 1 FROM refunds f WHERE f.gateway_refund_id = r.transaction_id)
           AND NOT EXISTS (SELECT 1 FROM reconciliation_items i WHERE i.gateway_refund_id = r.transaction_id)
@@ -125,8 +127,8 @@ export async function classifySettlement(pool: Pool, p: ClassifyParams): Promise
        ON CONFLICT (run_id, subject) DO NOTHING`,
       [p.runId, p.reportId, p.gateway, p.windowStart, p.windowEnd],
     );
-    // Our orders in the window that need the gateway's own word: not final yet, flagged, or PAID without a
-    // captured payment in the report.
+    // Our orders in the window that need the gateway's own word: not final yet, closed unpaid but flagged, or PAID
+    // without a captured payment in the report (a paid order with one was decided above).
     const lookups = await client.query(
       `INSERT INTO reconciliation_findings (run_id, step, subject, kind, order_id, our_status, our_amount_minor,
                                             our_currency)
@@ -134,7 +136,8 @@ export async function classifySettlement(pool: Pool, p: ClassifyParams): Promise
               o.currency::text
          FROM orders o
         WHERE o.gateway = $2 AND o.created_at >= $3 AND o.created_at < $4 AND o.intent_id IS NOT NULL
-          AND (o.status IN ('PENDING', 'AWAITING_PAYMENT') OR o.needs_attention
+          AND (o.status IN ('PENDING', 'AWAITING_PAYMENT')
+               OR (o.needs_attention AND o.status IN ('FAILED', 'EXPIRED', 'CANCELLED'))
                OR (o.status IN ('PAID', 'PARTIALLY_REFUNDED')
                    AND NOT EXISTS (SELECT 1 FROM recon_payments p WHERE p.order_id = o.order_id)))
        ON CONFLICT (run_id, subject) DO NOTHING`,
@@ -394,7 +397,10 @@ export interface RunTotals {
   finishedNow: boolean;
 }
 
-/** Counts what the run saw and closes it. */
+/**
+ * Counts what the run saw and closes it. Open discrepancies are those that wait for someone: flagged or failed
+ * (an operator), or pending (a later run). A refund a refund workflow is carrying out (in_progress) is not open.
+ */
 export async function finishRun(pool: Pool, runId: string): Promise<RunTotals> {
   return inTransaction(pool, async (client) => {
     const byKind = await client.query<{ kind: DiscrepancyKind; seen: string; n: number }>(
@@ -405,7 +411,7 @@ export async function finishRun(pool: Pool, runId: string): Promise<RunTotals> {
     );
     const open = await client.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM reconciliation_run_items ri JOIN reconciliation_items i ON i.item_id = ri.item_id
-        WHERE ri.run_id = $1 AND i.state IN ('pending', 'in_progress', 'flagged', 'failed')`,
+        WHERE ri.run_id = $1 AND i.state IN ('pending', 'flagged', 'failed')`,
       [runId],
     );
     const lookupMatched = await client.query<{ n: number }>(

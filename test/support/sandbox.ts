@@ -22,6 +22,8 @@ export interface TestSandboxOptions {
   faults?: SandboxFaultsPatch;
   webhookRetry?: Partial<WebhookRetryPolicy>;
   stateFile?: string;
+  /** The sandbox's clock (its objects' `created` times); real time by default. */
+  now?: () => number;
 }
 
 export function startTestSandbox(options: TestSandboxOptions = {}): Promise<RunningSandbox> {
@@ -34,6 +36,7 @@ export function startTestSandbox(options: TestSandboxOptions = {}): Promise<Runn
     webhookRetry: { ...FAST_WEBHOOK_RETRY, ...options.webhookRetry },
     ...(options.faults ? { faults: options.faults } : {}),
     ...(options.stateFile ? { stateFile: options.stateFile } : {}),
+    ...(options.now ? { now: options.now } : {}),
     logger: createLogger('sandbox-test', process.env.SANDBOX_TEST_LOG_LEVEL ?? 'silent'),
   });
 }
