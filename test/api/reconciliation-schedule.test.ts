@@ -1,0 +1,81 @@
+// The reconciliation schedule: registered once when the worker starts, updated (not duplicated) when the cadence
+// changes, and a backfill through it runs the window's reconciliation under the window's own workflow ID.
+import { reconciliationRunWorkflowId, reconciliationScheduleId } from '../../contracts/reconciliation.contract';
+import { ensureReconciliationSchedules } from '../../worker/reconciliation-schedules';
+import { apiTestLogger } from '../support/api-harness';
+import { startReconHarness, type ReconHarness } from '../support/reconciliation-harness';
+import { eventually } from '../support/sandbox';
+
+jest.setTimeout(120_000);
+
+const HOUR = 3_600_000;
+let harness: ReconHarness;
+
+afterEach(async () => {
+  await harness.temporal.schedule
+    .getHandle(reconciliationScheduleId('stripe'))
+    .delete()
+    .catch(() => undefined);
+  await harness.stop();
+});
+
+test('when the worker starts twice with a new cadence, then the schedule exists once and carries the new cadence', async () => {
+  harness = await startReconHarness();
+  const options = { gateways: ['stripe'] as const, taskQueue: harness.worker.taskQueue, overlapMs: HOUR };
+
+  const first = await ensureReconciliationSchedules(
+    harness.temporal,
+    { ...options, intervalMs: 24 * HOUR },
+    apiTestLogger,
+  );
+  const second = await ensureReconciliationSchedules(
+    harness.temporal,
+    { ...options, intervalMs: 12 * HOUR },
+    apiTestLogger,
+  );
+
+  expect(first.map((o) => o.outcome)).toEqual(['created']);
+  expect(second.map((o) => o.outcome)).toEqual(['updated']);
+  const description = await harness.temporal.schedule.getHandle(reconciliationScheduleId('stripe')).describe();
+  expect(description.spec.intervals?.[0]?.every).toBe(12 * HOUR);
+  expect(description.action.type).toBe('startWorkflow');
+  expect(description.action.type === 'startWorkflow' && description.action.args).toEqual([
+    { gateway: 'stripe', windowMs: 12 * HOUR, overlapMs: HOUR },
+  ]);
+  expect(description.policies.overlap).toBe('BUFFER_ALL');
+  const schedules = [];
+  for await (const schedule of harness.temporal.schedule.list()) {
+    if (schedule.scheduleId === reconciliationScheduleId('stripe')) schedules.push(schedule);
+  }
+  expect(schedules.length).toBeLessThanOrEqual(1);
+});
+
+test('when the schedule is backfilled over a day, then that window is reconciled under its own run workflow ID', async () => {
+  harness = await startReconHarness();
+  const late = `sched-${Date.now().toString(36)}`;
+  const pay = await harness.gatewayPayment(late, 800);
+  await harness.seedOrder({ orderId: late, status: 'EXPIRED', amountMinor: 800, intentId: pay.intentId });
+  await ensureReconciliationSchedules(
+    harness.temporal,
+    { gateways: ['stripe'], taskQueue: harness.worker.taskQueue, intervalMs: 24 * HOUR, overlapMs: 0 },
+    apiTestLogger,
+  );
+  const handle = harness.temporal.schedule.getHandle(reconciliationScheduleId('stripe'));
+  // Only the backfill may start runs in this test: a real midnight must not reconcile today's shared database.
+  await handle.pause('test');
+
+  await handle.backfill({
+    start: new Date(harness.window.end.getTime() - 60_000),
+    end: new Date(harness.window.end.getTime() + 60_000),
+    overlap: 'BUFFER_ALL',
+  });
+
+  const runId = reconciliationRunWorkflowId(
+    'stripe',
+    harness.window.start.toISOString(),
+    harness.window.end.toISOString(),
+  );
+  const run = await eventually(() => harness.temporal.workflow.getHandle(runId).describe(), 30_000, 200);
+  const summary = await harness.temporal.workflow.getHandle(runId, run.runId).result();
+  expect(summary).toMatchObject({ newByKind: { late_success: 1 }, windowEnd: harness.window.end.toISOString() });
+});
