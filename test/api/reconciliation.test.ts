@@ -2,9 +2,12 @@
 // and a real Temporal worker. Each test gets a window of the past of its own (the sandbox clock runs inside it), so
 // nothing else in the database falls into it. Proves every case with its default action, and that a rerun of the
 // same window changes nothing and reports what it saw as already reconciled.
+import { cancelOrderUpdate, orderStateQuery, orderWorkflowId } from '../../contracts/order.contract';
 import type { ReconciliationSummary } from '../../contracts/reconciliation.contract';
+import { orderWorkflow } from '../../workflows/order.workflow';
 import { adminHeaders, getRun, startReconHarness, type ReconHarness } from '../support/reconciliation-harness';
 import { http } from '../support/api-harness';
+import { eventually } from '../support/sandbox';
 import { uniqueId } from '../support/temporal';
 
 jest.setTimeout(120_000);
@@ -273,5 +276,64 @@ describe('the admin API of reconciliation', () => {
     expect(missing.body.error.code).toBe('run_not_found');
     const unauthenticated = await http(harness.api.url, 'GET', '/admin/reconciliation/runs');
     expect(unauthenticated.status).toBe(401);
+  });
+});
+
+describe('a late payment while the order workflow is still open', () => {
+  test('when the order was cancelled and its workflow is in its grace window, then the workflow is told and refunds it itself, once', async () => {
+    harness = await startReconHarness();
+    const orderId = uniqueId('open');
+    const workflowId = orderWorkflowId(orderId);
+    const handle = await harness.temporal.workflow.start(orderWorkflow, {
+      taskQueue: harness.worker.taskQueue,
+      workflowId,
+      args: [
+        {
+          orderId,
+          amountMinor: 1_400,
+          currency: 'USD',
+          gateway: 'stripe',
+          requestHash: 'open-order',
+          policy: {
+            ttlMs: 10 * 60_000,
+            graceMs: 10 * 60_000,
+            poll: { initialIntervalMs: 10 * 60_000, backoffCoefficient: 2, maxIntervalMs: 10 * 60_000 },
+          },
+        },
+      ],
+    });
+    await handle.executeUpdate(cancelOrderUpdate, { args: [{ reason: 'customer' }] });
+    expect(await orderRow(orderId)).toMatchObject({ status: 'CANCELLED' });
+    // The gateway captured the payment anyway (its report says so; the capture is real at the sandbox).
+    const captured = await harness.gatewayPayment(uniqueId('elsewhere'), 1_400);
+    const at = new Date(harness.sandboxNow().getTime() + 1_000).toISOString();
+    const csv = [
+      'kind,transaction_id,payment_id,order_id,status,amount_minor,currency,occurred_at',
+      `payment,${captured.paymentReference},,${orderId},succeeded,1400,USD,${at}`,
+    ].join('\n');
+    const query = new URLSearchParams({
+      gateway: 'stripe',
+      windowStart: harness.window.start.toISOString(),
+      windowEnd: harness.window.end.toISOString(),
+    });
+    const upload = await http(harness.api.url, 'POST', `/admin/reconciliation/reports?${query}`, {
+      body: csv,
+      headers: { ...adminHeaders, 'content-type': 'text/csv' },
+    });
+    expect(upload.status).toBe(201);
+
+    const { summary } = await harness.reconcile({ gateway: 'stripe', reportId: upload.body.reportId });
+    expect(summary.newByKind).toEqual({ late_success: 1 });
+    expect((await itemsOf(summary))[0]).toMatchObject({ state: 'in_progress', outcome: 'signalled_order_workflow' });
+    await eventually(async () => expect(await orderRow(orderId)).toMatchObject({ status: 'REFUNDED' }), 20_000, 100);
+    const state = await handle.query(orderStateQuery);
+    expect(state.refunds).toEqual([expect.objectContaining({ state: 'succeeded', amountMinor: 1_400 })]);
+
+    // The next run sees the order refunded by its own workflow: the item is closed, nothing is refunded again.
+    const rerun = await harness.reconcile({ gateway: 'stripe', reportId: upload.body.reportId });
+    expect(rerun.summary.alreadyReconciled).toBe(1);
+    expect((await itemsOf(rerun.summary))[0]).toMatchObject({ state: 'done', outcome: 'refunded_by_order_workflow' });
+    expect(harness.sandbox.sandbox.stats().refundsCreated).toBe(1);
+    await handle.terminate('test over');
   });
 });

@@ -98,7 +98,13 @@ export async function startReconHarness(options: ReconHarnessOptions = {}): Prom
   const real = createReconciliationActivities(deps);
   const worker = await startTestWorker(
     {
-      ...createOrderActivities({ pool, gateways: () => gateway, logger: apiTestLogger }),
+      // Orders the worker records are created on the sandbox clock, inside the test's window.
+      ...createOrderActivities({
+        pool,
+        gateways: () => gateway,
+        logger: apiTestLogger,
+        clock: () => new Date(sandboxClock()),
+      }),
       ...(options.wrapActivities ? options.wrapActivities(real) : real),
     },
     taskQueue,
