@@ -66,6 +66,8 @@ export async function classifySettlement(pool: Pool, p: ClassifyParams): Promise
         WHERE r.report_id = $1 AND r.error_code IS NULL AND r.kind = 'payment' AND r.status = 'succeeded'`,
       [p.reportId, p.gateway],
     );
+    // Without statistics the planner takes a fresh temp table for a few rows and nests loops over a million.
+    await client.query('ANALYZE recon_payments');
     const matched = await client.query<{ matched: number }>(
       `WITH classified AS (
          SELECT *, CASE

@@ -68,6 +68,8 @@ export async function ingestSettlementReport(
     );
     const copy = client.query(copyFrom(`COPY reconciliation_report_rows (${COPY_COLUMNS}) FROM STDIN`));
     await pipeline(Readable.from(copyText(report.reportId, lines)), copy);
+    // Fresh statistics, so the checks below and the classification plan hash joins for large reports.
+    await client.query('ANALYZE reconciliation_report_rows');
     await markRejectedRows(client, report);
     const summary = await client.query<ReportRow>(
       `UPDATE reconciliation_reports r
