@@ -101,6 +101,9 @@ export const DEFAULT_SANDBOX_URL = 'http://127.0.0.1:12111';
 /** The sandbox's well-known test credentials; real deployments set their own. */
 export const SANDBOX_STRIPE_SECRET_KEY = 'sk_test_orderpay_sandbox';
 export const SANDBOX_STRIPE_WEBHOOK_SECRET = 'whsec_orderpay_sandbox';
+export const SANDBOX_KHALTI_SECRET_KEY = 'live_secret_key_orderpay_sandbox';
+/** Khalti's own sandbox (KPG-2); production is https://khalti.com/api/v2/. */
+export const DEFAULT_KHALTI_BASE_URL = 'https://dev.khalti.com/api/v2/';
 
 const temporalFields = {
   TEMPORAL_ADDRESS: z.string().min(1).default('127.0.0.1:7233'),
@@ -137,6 +140,9 @@ export const workerConfigSchema = z.object({
   PUBLIC_BASE_URL: url('http://localhost:3000'),
   STRIPE_API_BASE: url(DEFAULT_SANDBOX_URL),
   STRIPE_SECRET_KEY: z.string().min(1).default(SANDBOX_STRIPE_SECRET_KEY),
+  /** Khalti's ePayment API base, ending in /api/v2/; refunds go to /api/merchant-transaction/ on the same host. */
+  KHALTI_BASE_URL: url(DEFAULT_KHALTI_BASE_URL),
+  KHALTI_SECRET_KEY: z.string().min(1).default(SANDBOX_KHALTI_SECRET_KEY),
   /** Per-call timeout for gateway HTTP requests; Temporal retries the activity. */
   GATEWAY_TIMEOUT: duration('10s'),
   WORKER_SHUTDOWN_GRACE: duration('10s'),
@@ -173,6 +179,10 @@ export const sandboxConfigSchema = z.object({
   SANDBOX_API_KEY: z.string().min(1).default(SANDBOX_STRIPE_SECRET_KEY),
   SANDBOX_WEBHOOK_URL: url('http://127.0.0.1:3000/webhooks/stripe'),
   SANDBOX_WEBHOOK_SECRET: z.string().min(1).default(SANDBOX_STRIPE_WEBHOOK_SECRET),
+  /** Khalti mode: the key clients send as `Authorization: Key <key>`. */
+  SANDBOX_KHALTI_SECRET_KEY: z.string().min(1).default(SANDBOX_KHALTI_SECRET_KEY),
+  /** Khalti mode: how long a payment link stays payable. */
+  SANDBOX_KHALTI_EXPIRY: duration('60m'),
 });
 export type SandboxConfig = z.infer<typeof sandboxConfigSchema>;
 

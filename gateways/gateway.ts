@@ -18,6 +18,8 @@ export interface CreateIntentRequest {
 export interface CreatedIntent {
   intentId: string;
   paymentUrl: string;
+  /** When the gateway stops accepting payment on this intent, if it says (Khalti's expires_at); never later. */
+  expiresAt?: Date;
 }
 
 export interface PaymentLookupRequest {
@@ -43,6 +45,11 @@ export interface PaymentStatus {
   refundedAmountMinor?: number;
   /** The gateway's raw status word, for logs and the timeline. */
   gatewayStatus: string;
+  /**
+   * The gateway says to hold and ask a person (Khalti's Pending, or a status word we do not know): keep polling,
+   * and raise an alert.
+   */
+  needsAttention?: boolean;
 }
 
 export type CancelOutcome =

@@ -14,6 +14,8 @@ async function main(): Promise<void> {
     apiKey: config.SANDBOX_API_KEY,
     webhookUrl: config.SANDBOX_WEBHOOK_URL,
     webhookSecret: config.SANDBOX_WEBHOOK_SECRET,
+    khaltiSecretKey: config.SANDBOX_KHALTI_SECRET_KEY,
+    khaltiExpiryMs: config.SANDBOX_KHALTI_EXPIRY,
     logger,
   });
   logger.info(

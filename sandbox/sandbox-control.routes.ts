@@ -3,6 +3,7 @@
 import express from 'express';
 import { z } from 'zod';
 import { sandboxFaultsPatchSchema, type SandboxFaults, type SandboxFaultsPatch } from './sandbox.faults';
+import type { KhaltiPaymentRecord } from './khalti.store';
 import type { CheckoutSessionObject } from './stripe.objects';
 
 export interface SandboxControl {
@@ -11,6 +12,7 @@ export interface SandboxControl {
   stats(): unknown;
   sessions(orderId: string | undefined): CheckoutSessionObject[];
   settlementReport(fromSeconds: number, toSeconds: number): string;
+  khalti: { payments(orderId: string | undefined): KhaltiPaymentRecord[] };
   reset(): void;
 }
 
@@ -57,6 +59,14 @@ export function createControlRouter(control: SandboxControl): express.Router {
     }
     const toSeconds = (iso: string) => Math.floor(Date.parse(iso) / 1000);
     res.type('text/csv').send(control.settlementReport(toSeconds(parsed.data.from), toSeconds(parsed.data.to)));
+  });
+  router.get('/khalti/payments', (req, res) => {
+    const parsed = sessionsQuerySchema.safeParse(req.query);
+    if (!parsed.success) {
+      res.status(400).json({ error: 'invalid_query', message: 'orderId must be a single non-empty string' });
+      return;
+    }
+    res.json({ object: 'list', data: control.khalti.payments(parsed.data.orderId) });
   });
   router.post('/reset', (_req, res) => {
     control.reset();

@@ -1,8 +1,15 @@
 // Wires the sandbox gateway together: state, Stripe API, hosted page, webhook delivery and fault knobs.
 // No listening socket here (see server.ts), so the app can be mounted on any HTTP server.
 import express from 'express';
+import { SANDBOX_KHALTI_SECRET_KEY } from '../config/env';
 import { createLogger, type Logger } from '../config/logger';
 import { createIdempotencyStore } from './idempotency.store';
+import {
+  createKhaltiSandbox,
+  DEFAULT_KHALTI_EXPIRY_MS,
+  type KhaltiSandbox,
+  type KhaltiSandboxStats,
+} from './khalti.sandbox';
 import { createPaymentPageRouter } from './payment-page.routes';
 import { createControlRouter } from './sandbox-control.routes';
 import { NO_FAULTS, sandboxFaultsSchema, type SandboxFaults, type SandboxFaultsPatch } from './sandbox.faults';
@@ -44,10 +51,15 @@ export interface SandboxOptions {
    * Without it the sandbox forgets everything when it stops. A damaged file makes createSandbox throw.
    */
   stateFile?: string;
+  /** Khalti mode: the key clients must send as `Authorization: Key <key>`. */
+  khaltiSecretKey?: string;
+  /** How long a Khalti payment link stays payable (default 60 minutes). */
+  khaltiExpiryMs?: number;
 }
 
 export interface SandboxStats extends SandboxStoreStats, ApiCounters {
   webhooks: WebhookStats;
+  khalti: KhaltiSandboxStats;
 }
 
 export interface Sandbox {
@@ -58,6 +70,8 @@ export interface Sandbox {
   sessions(orderId?: string): CheckoutSessionObject[];
   /** The settlement report (orderpay's CSV columns) of everything created in [fromSeconds, toSeconds). */
   settlementReport(fromSeconds: number, toSeconds: number): string;
+  /** Khalti mode (pidx payments, lookups, refunds, hosted page). */
+  khalti: KhaltiSandbox;
   /** Forgets every object, stored idempotency key, counter and pending delivery; faults go back to the start values. */
   reset(): void;
   /**
@@ -96,6 +110,15 @@ export function createSandbox(options: SandboxOptions): Sandbox {
     },
   });
   const idempotency = createIdempotencyStore();
+  const khalti = createKhaltiSandbox({
+    publicUrl: options.publicUrl,
+    secretKey: options.khaltiSecretKey ?? SANDBOX_KHALTI_SECRET_KEY,
+    expiryMs: options.khaltiExpiryMs ?? DEFAULT_KHALTI_EXPIRY_MS,
+    now,
+    random,
+    faults: () => faults,
+    logger,
+  });
   if (options.stateFile) {
     const { stateFile } = options;
     const saved = loadSandboxSnapshot(stateFile);
@@ -104,6 +127,7 @@ export function createSandbox(options: SandboxOptions): Sandbox {
       store.restore(saved.store);
       idempotency.restore(saved.idempotency);
       dispatcher.resume(saved.webhooks ?? []);
+      if (saved.khalti) khalti.restore(saved.khalti);
       logger.info(
         { stateFile, sessions: saved.store.sessions.length, pendingWebhooks: saved.webhooks?.length ?? 0 },
         'sandbox state restored',
@@ -116,6 +140,7 @@ export function createSandbox(options: SandboxOptions): Sandbox {
         store: store.snapshot(),
         idempotency: idempotency.snapshot(),
         webhooks: dispatcher.pending(),
+        khalti: khalti.snapshot(),
       }),
       (error) => logger.error({ err: error, stateFile }, 'sandbox state could not be saved'),
     );
@@ -132,13 +157,15 @@ export function createSandbox(options: SandboxOptions): Sandbox {
       logger.info({ faults }, 'sandbox faults changed');
       return faults;
     },
-    stats: () => ({ ...store.stats(), ...counters, webhooks: dispatcher.stats() }),
+    stats: () => ({ ...store.stats(), ...counters, webhooks: dispatcher.stats(), khalti: khalti.stats() }),
     sessions: (orderId) => store.sessionsForOrder(orderId),
     settlementReport: (fromSeconds, toSeconds) => store.settlementReportCsv(fromSeconds, toSeconds),
+    khalti,
     reset() {
       store.reset();
       idempotency.clear();
       dispatcher.reset();
+      khalti.reset();
       Object.assign(counters, emptyCounters());
       faults = initialFaults;
       persistence?.schedule();
@@ -146,6 +173,7 @@ export function createSandbox(options: SandboxOptions): Sandbox {
     async close() {
       clearInterval(sweep);
       dispatcher.close();
+      khalti.close();
       await persistence?.close();
     },
   };
@@ -179,6 +207,8 @@ export function createSandbox(options: SandboxOptions): Sandbox {
     }),
   );
   app.use('/pay', createPaymentPageRouter(store));
+  app.use('/api', khalti.apiRouter);
+  app.use('/khalti-pay', khalti.pageRouter);
   app.use('/_sandbox', createControlRouter(sandbox));
   app.use((_req, res) => {
     res.status(404).json({ error: 'not_found' });

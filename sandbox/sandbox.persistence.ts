@@ -6,6 +6,7 @@ import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import type { IdempotencySnapshot } from './idempotency.store';
+import type { KhaltiStoreSnapshot } from './khalti.store';
 import type { SandboxStoreSnapshot } from './sandbox.store';
 import type { PendingWebhook } from './webhook.dispatcher';
 
@@ -15,6 +16,8 @@ export interface SandboxSnapshot {
   idempotency: IdempotencySnapshot;
   /** Deliveries not yet acknowledged or abandoned; absent in files written before they were kept. */
   webhooks?: PendingWebhook[];
+  /** Khalti mode's payments; absent in files written before it existed. */
+  khalti?: KhaltiStoreSnapshot;
 }
 
 // Only what the sandbox relies on right after loading is checked (the sweep reads every session's status and
@@ -41,6 +44,26 @@ const snapshotEnvelope = z.object({
   }),
   idempotency: z.array(z.tuple([z.string(), z.looseObject({ fingerprint: z.string(), answer: z.looseObject({}) })])),
   webhooks: z.array(z.object({ eventId: z.string(), eventType: z.string(), payload: z.string() })).optional(),
+  // Lookups and expiry read every payment's status, expiry and transaction ID right after loading.
+  khalti: z
+    .object({
+      payments: z.array(
+        z.tuple([
+          z.string(),
+          z.looseObject({
+            pidx: z.string(),
+            status: z.string(),
+            amount: z.number(),
+            expiresAt: z.number(),
+            transactionId: z.string().nullable(),
+            refundedAmount: z.number(),
+          }),
+        ]),
+      ),
+      stats: z.record(z.string(), z.number()),
+      initiatedByOrderId: z.array(z.tuple([z.string(), z.number()])),
+    })
+    .optional(),
 });
 
 export class SandboxStateError extends Error {

@@ -71,6 +71,7 @@ export function childEnvironment(
   const derived: Record<string, string> = {
     PUBLIC_BASE_URL: `http://localhost:${config.PORT}`,
     STRIPE_API_BASE: sandbox,
+    KHALTI_BASE_URL: `${sandbox}/api/v2/`,
     SANDBOX_PUBLIC_URL: sandbox,
     SANDBOX_WEBHOOK_URL: `${api}/webhooks/stripe`,
     // Open orders keep their checkout sessions when `npm start` is restarted.
