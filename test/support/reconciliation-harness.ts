@@ -2,7 +2,7 @@
 // that belongs to one test, the test database, the Temporal dev server with an order + reconciliation worker, and
 // the API with the admin token. Orders are written straight into the database as a workflow would have left them,
 // so each case can be set up exactly, while payments and refunds really happen at the sandbox.
-import { Client } from '@temporalio/client';
+import { type Client } from '@temporalio/client';
 import { randomInt } from 'node:crypto';
 import Stripe from 'stripe';
 import { createOrderActivities } from '../../activities/order.activities';
