@@ -137,11 +137,13 @@ export async function classifySettlement(pool: Pool, p: ClassifyParams): Promise
        SELECT $1, 'settlement', 'lookup:' || o.order_id, 'needs_lookup', o.order_id, o.status, o.amount_minor,
               o.currency::text
          FROM orders o
+         -- A join, not NOT EXISTS: inside an OR that would be a subplan per order, quadratic at volume.
+         LEFT JOIN (SELECT DISTINCT order_id FROM recon_payments WHERE order_id IS NOT NULL) p
+                ON p.order_id = o.order_id
         WHERE o.gateway = $2 AND o.created_at >= $3 AND o.created_at < $4 AND o.intent_id IS NOT NULL
           AND (o.status IN ('PENDING', 'AWAITING_PAYMENT')
                OR (o.needs_attention AND o.status IN ('FAILED', 'EXPIRED', 'CANCELLED'))
-               OR (o.status IN ('PAID', 'PARTIALLY_REFUNDED')
-                   AND NOT EXISTS (SELECT 1 FROM recon_payments p WHERE p.order_id = o.order_id)))
+               OR (o.status IN ('PAID', 'PARTIALLY_REFUNDED') AND p.order_id IS NULL))
        ON CONFLICT (run_id, subject) DO NOTHING`,
       [p.runId, p.gateway, p.windowStart, p.windowEnd],
     );
