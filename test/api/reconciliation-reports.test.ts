@@ -5,6 +5,7 @@
 import type { Client } from '@temporalio/client';
 import { reconciliationRefundWorkflowId } from '../../contracts/reconciliation.contract';
 import { http } from '../support/api-harness';
+import { recordHistoryIfAsked } from '../support/histories';
 import { adminHeaders, getRun, startReconHarness, type ReconHarness } from '../support/reconciliation-harness';
 import { uniqueId } from '../support/temporal';
 
@@ -178,6 +179,10 @@ describe('a run that dies halfway', () => {
       .getHandle(reconciliationRefundWorkflowId('stripe', pay.paymentReference ?? ''))
       .describe();
     expect(refundWorkflow.status.name).toBe('COMPLETED');
+    await recordHistoryIfAsked(
+      harness.temporal.workflow.getHandle(reconciliationRefundWorkflowId('stripe', pay.paymentReference ?? '')),
+      'reconciliation-refund-late-payment',
+    );
 
     // And again, for good measure: the window is reconciled, nothing more is refunded.
     const rerun = await harness.reconcile();

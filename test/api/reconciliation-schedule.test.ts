@@ -4,6 +4,7 @@ import { reconciliationRunWorkflowId, reconciliationScheduleId } from '../../con
 import { ensureReconciliationSchedules } from '../../worker/reconciliation-schedules';
 import { apiTestLogger } from '../support/api-harness';
 import { startReconHarness, type ReconHarness } from '../support/reconciliation-harness';
+import { recordHistoryIfAsked } from '../support/histories';
 import { eventually } from '../support/sandbox';
 
 jest.setTimeout(120_000);
@@ -78,4 +79,8 @@ test('when the schedule is backfilled over a day, then that window is reconciled
   const run = await eventually(() => harness.temporal.workflow.getHandle(runId).describe(), 30_000, 200);
   const summary = await harness.temporal.workflow.getHandle(runId, run.runId).result();
   expect(summary).toMatchObject({ newByKind: { late_success: 1 }, windowEnd: harness.window.end.toISOString() });
+  const parent = run.raw.workflowExecutionInfo?.parentExecution;
+  expect(parent?.workflowId).toMatch(/^recon-scheduled-stripe-/);
+  await harness.temporal.workflow.getHandle(parent?.workflowId ?? '').result();
+  await recordHistoryIfAsked(harness.temporal.workflow.getHandle(parent?.workflowId ?? ''), 'reconciliation-scheduled');
 });

@@ -7,6 +7,7 @@ import type { ReconciliationSummary } from '../../contracts/reconciliation.contr
 import { orderWorkflow } from '../../workflows/order.workflow';
 import { adminHeaders, getRun, startReconHarness, type ReconHarness } from '../support/reconciliation-harness';
 import { http } from '../support/api-harness';
+import { recordHistoryIfAsked } from '../support/histories';
 import { eventually } from '../support/sandbox';
 import { uniqueId } from '../support/temporal';
 
@@ -162,6 +163,11 @@ describe('reconciling a window against the sandbox', () => {
       .describe();
     expect(description.searchAttributes.ReconOpenDiscrepancies).toEqual([4]);
     expect(description.searchAttributes.ReconGateway).toEqual(['stripe']);
+
+    await recordHistoryIfAsked(
+      harness.temporal.workflow.getHandle((await getRun(harness, summary.runId)).body.workflowId, summary.runId),
+      'reconciliation-every-case',
+    );
 
     // The same window again: nothing changes, everything is reported as already reconciled.
     const rerun = await harness.reconcile();
