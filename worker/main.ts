@@ -8,6 +8,8 @@ import { loadConfig, workerConfigSchema } from '../config/env';
 import { createLogger, type Logger } from '../config/logger';
 import { createPool } from '../db/pool';
 import { createStripeGateway } from '../gateways/stripe/stripe.gateway';
+import type { GatewayName } from '../contracts/order.contract';
+import type { SettlementSource } from '../gateways/settlement';
 import { createStripeSettlementSource } from '../gateways/stripe/stripe.settlement';
 import { createOrderWorker, WORKFLOW_BUNDLE_PATH } from './create-worker';
 import { ensureReconciliationSchedules } from './reconciliation-schedules';
@@ -26,7 +28,8 @@ async function main(): Promise<void> {
     publicBaseUrl: config.PUBLIC_BASE_URL,
   });
   const gateways = { stripe };
-  const settlementSources = {
+  // Gateways without a settlement API (eSewa, Khalti) are left out: they are reconciled from uploaded reports.
+  const settlementSources: Partial<Record<GatewayName, SettlementSource>> = {
     stripe: createStripeSettlementSource({
       apiBase: config.STRIPE_API_BASE,
       secretKey: config.STRIPE_SECRET_KEY,
