@@ -7,6 +7,7 @@ import type { GatewayName } from '../contracts/order.contract';
 import type { Pool } from '../db/pool';
 import type { WebhookVerifier } from '../gateways/gateway';
 import { adminRoutes } from './admin.routes';
+import { docsRoutes } from './docs.routes';
 import { errorHandler, notFoundHandler } from './error-handler';
 import { healthRoutes } from './health.routes';
 import { ordersRoutes } from './orders.routes';
@@ -32,6 +33,7 @@ export function createApp(deps: ApiDeps): Express {
   app.use(ordersRoutes(deps));
   app.use(webhooksRoutes(deps));
   app.use(adminRoutes(deps));
+  app.use(docsRoutes(deps));
   app.use(notFoundHandler);
   app.use(errorHandler);
   return app;

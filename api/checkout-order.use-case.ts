@@ -22,6 +22,7 @@ import type { CheckoutBody } from './checkout.schema';
 import { describeError, errorBody } from './error-handler';
 import { ApiError, checkoutPending, idempotencyConflict, orderClosed, temporalUnavailable } from './errors';
 import { requestHash } from './request-hash';
+import type { CheckoutResponseBody } from './responses.schema';
 import { probeOrderWorkflow, withTemporalDeadline } from './temporal-calls';
 import {
   applicationFailureType,
@@ -185,7 +186,7 @@ function respondToCheckout(
       amount: order.amount,
       currency: order.currency,
       gateway: order.gateway,
-    },
+    } satisfies CheckoutResponseBody,
     replayed: alreadyRecorded,
   };
 }
@@ -197,7 +198,7 @@ async function answerFromOrderRow(pool: Pool, orderId: string, hash: string): Pr
   return { status: 200, body: orderSummaryBody(row), replayed: true };
 }
 
-function orderSummaryBody(row: OrderSummary) {
+function orderSummaryBody(row: OrderSummary): CheckoutResponseBody {
   return {
     orderId: row.orderId,
     status: row.status,

@@ -1,26 +1,30 @@
 // POST /webhooks/:gateway as a story: check the signature, store the event durably, then hand it to the
 // order's workflow. The gateway gets a 2xx only once the event is stored, and a 503 whenever a retry could
-// still change the outcome, so a redelivery finishes what this delivery could not. The workflow ignores an
-// event ID it has seen, so delivering twice is harmless; skipping a delivery is what must never happen.
+// still change the outcome, so a redelivery finishes what this delivery could not. Concurrent deliveries of one
+// event are serialised by a claim on its row (deliver-webhook-event.ts), and the workflow ignores an event ID it has
+// seen, so delivering twice is harmless; skipping a delivery is what must never happen.
 import type { Client } from '@temporalio/client';
 import { createHash } from 'node:crypto';
 import type { Logger } from '../config/logger';
-import { orderWorkflowId, paymentEventSignal, type GatewayName, type PaymentEvent } from '../contracts/order.contract';
+import type { GatewayName } from '../contracts/order.contract';
 import type { VerifiedWebhook, WebhookVerifier } from '../gateways/gateway';
 import { WebhookPayloadError, WebhookSignatureError } from '../gateways/gateway-errors';
 import type { Pool } from '../db/pool';
 import {
   FINAL_WEBHOOK_OUTCOMES,
-  recordWebhookDeliveryFailure,
   recordWebhookOutcome,
   storeWebhookEvent,
   type StoredWebhookEvent,
 } from '../db/webhook-events.repo';
 import { ORDER_ID_PATTERN } from './checkout.schema';
-import { describeError } from './error-handler';
-import { databaseUnavailable, invalidPayload, invalidSignature, temporalUnavailable, unknownGateway } from './errors';
-import { TEMPORAL_SIGNAL_TIMEOUT_MS, withTemporalDeadline } from './temporal-calls';
-import { isTemporalUnavailableError, isWorkflowNotFoundError } from './temporal-errors';
+import { deliverStoredPaymentEvent } from './deliver-webhook-event';
+import {
+  databaseUnavailable,
+  invalidPayload,
+  invalidSignature,
+  unknownGateway,
+  webhookDeliveryInProgress,
+} from './errors';
 
 /** Headers never stored in full whatever the gateway: they authenticate someone. */
 const ALWAYS_SENSITIVE_HEADERS = ['authorization', 'proxy-authorization', 'cookie', 'set-cookie'];
@@ -64,7 +68,14 @@ export async function receiveWebhook(deps: WebhookDeps, incoming: IncomingWebhoo
     return { received: true };
   }
 
-  await deliverToWorkflow(deps, stored, webhook.orderId, webhook.paymentEvent, logger);
+  const delivery = await deliverStoredPaymentEvent(
+    deps,
+    { id: stored.id, orderId: webhook.orderId, paymentEvent: webhook.paymentEvent },
+    logger,
+  );
+  if (delivery.result === 'already_processed') return { received: true, duplicate: true };
+  // A concurrent delivery holds the event; its outcome is unknown yet, so the gateway must come back.
+  if (delivery.result === 'in_progress') throw webhookDeliveryInProgress();
   return { received: true };
 }
 
@@ -93,40 +104,11 @@ async function storeDurably(
       orderId: webhook.orderId ?? null,
       rawBody: incoming.rawBody.toString('utf8'),
       headers: storableHeaders(incoming.headers, verifier.sensitiveHeaders),
+      paymentEvent: webhook.paymentEvent ?? null,
     });
   } catch (error) {
     throw Object.assign(databaseUnavailable(), { cause: error });
   }
-}
-
-async function deliverToWorkflow(
-  { pool, temporal }: WebhookDeps,
-  stored: StoredWebhookEvent,
-  orderId: string,
-  paymentEvent: PaymentEvent,
-  logger: Logger,
-): Promise<void> {
-  try {
-    await withTemporalDeadline(temporal, TEMPORAL_SIGNAL_TIMEOUT_MS, () =>
-      temporal.workflow.getHandle(orderWorkflowId(orderId)).signal(paymentEventSignal, paymentEvent),
-    );
-  } catch (error) {
-    if (isWorkflowNotFoundError(error)) {
-      await recordWebhookOutcome(pool, stored.id, 'order_not_found', { attemptedDelivery: true });
-      logger.warn('no open workflow for the webhook; left to reconciliation');
-      return;
-    }
-    if (isTemporalUnavailableError(error)) {
-      await recordWebhookDeliveryFailure(pool, stored.id, { outcome: 'received', error: 'temporal_unavailable' });
-      throw Object.assign(temporalUnavailable(), { cause: error });
-    }
-    await recordWebhookDeliveryFailure(pool, stored.id, { outcome: 'failed', error: 'signal_failed' }).catch(
-      (recordError: unknown) => logger.error({ err: describeError(recordError) }, 'webhook failure not recorded'),
-    );
-    throw error;
-  }
-  await recordWebhookOutcome(pool, stored.id, 'delivered', { attemptedDelivery: true });
-  logger.info({ kind: paymentEvent.kind }, 'webhook delivered');
 }
 
 /**

@@ -3,10 +3,9 @@
 // admin.routes.ts; every action is written to admin_actions.
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
-import express, { type Request, type Response, Router } from 'express';
-import { z } from 'zod';
+import { type Request, type Response, Router } from 'express';
 import type { ApiConfig } from '../config/env';
-import { GATEWAY_NAMES, type GatewayName } from '../contracts/order.contract';
+import type { GatewayName } from '../contracts/order.contract';
 import {
   RECONCILIATION_WORKFLOW_TYPE,
   reconciliationRunWorkflowId,
@@ -18,9 +17,17 @@ import { findRun, listRuns } from '../db/reconciliation.repo';
 import { findReport, ingestSettlementReport, listReportErrors } from '../db/settlement-reports.repo';
 import { parseSettlementCsv, SettlementCsvHeaderError } from '../gateways/settlement-csv';
 import { parseOrThrow } from './checkout.schema';
+import {
+  BACKFILL_WINDOW_MS,
+  idParam,
+  itemLimitSchema,
+  listRunsQuerySchema,
+  reportQuerySchema,
+  startRunsSchema,
+} from './reconciliation.schema';
 import { rejectOtherMethods } from './error-handler';
 import { ApiError, temporalUnavailable, unsupportedMediaType } from './errors';
-import { requireJson } from './orders.routes';
+import { jsonBody } from './json-body';
 import { TEMPORAL_SIGNAL_TIMEOUT_MS, withTemporalDeadline } from './temporal-calls';
 import { isTemporalUnavailableError, isWorkflowAlreadyStartedError } from './temporal-errors';
 
@@ -30,43 +37,7 @@ export interface ReconciliationRouteDeps {
   temporal: Client;
 }
 
-/** A backfill is split into windows of one day each, each its own run (and workflow ID). */
-export const BACKFILL_WINDOW_MS = 24 * 60 * 60 * 1000;
-const MAX_BACKFILL_WINDOWS = 92;
 const REPORT_ERRORS_IN_RESPONSE = 100;
-
-const isoTime = z.iso.datetime({ offset: true }).transform((text) => new Date(text));
-/** zod runs object refinements even when a field failed; a failed field is already reported. */
-const span = (from: unknown, to: unknown) =>
-  from instanceof Date && to instanceof Date ? to.getTime() - from.getTime() : Number.NaN;
-const gateway = z.enum(GATEWAY_NAMES);
-
-const startRunsSchema = z.union([
-  z.strictObject({ gateway, reportId: z.string().min(1).max(200) }),
-  z
-    .strictObject({ gateway, from: isoTime, to: isoTime })
-    .refine((body) => !(span(body.from, body.to) <= 0), { message: 'must be after from', path: ['to'] })
-    .refine((body) => !(span(body.from, body.to) > MAX_BACKFILL_WINDOWS * BACKFILL_WINDOW_MS), {
-      message: `a backfill covers at most ${MAX_BACKFILL_WINDOWS} days`,
-      path: ['to'],
-    }),
-]);
-
-const reportQuerySchema = z
-  .strictObject({ gateway, windowStart: isoTime, windowEnd: isoTime })
-  .refine((q) => !(span(q.windowStart, q.windowEnd) <= 0), {
-    message: 'must be after windowStart',
-    path: ['windowEnd'],
-  });
-
-const listRunsQuerySchema = z.strictObject({
-  gateway: gateway.optional(),
-  workflowId: z.string().min(1).max(300).optional(),
-  limit: z.coerce.number().int().min(1).max(200).default(50),
-});
-
-const idParam = z.string().min(1).max(200);
-const itemLimitSchema = z.strictObject({ limit: z.coerce.number().int().min(1).max(5_000).default(500) });
 
 const reportNotFound = (reportId: string) =>
   new ApiError(404, 'report_not_found', 'no settlement report with this ID', { reportId });
@@ -76,11 +47,10 @@ const invalidReport = (message: string) => new ApiError(400, 'invalid_report', m
 
 export function reconciliationRoutes(deps: ReconciliationRouteDeps): Router {
   const router = Router();
-  const json = express.json({ limit: '4kb', strict: true, type: 'application/json' });
 
   router
     .route('/admin/reconciliation/runs')
-    .post(requireJson({ bodyRequired: true }), json, async (req, res) => {
+    .post(...jsonBody({ bodyRequired: true }), async (req, res) => {
       const body = parseOrThrow(startRunsSchema, req.body);
       let windows: ReconciliationInput[];
       if ('reportId' in body) {
