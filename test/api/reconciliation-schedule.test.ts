@@ -12,16 +12,21 @@ jest.setTimeout(120_000);
 const HOUR = 3_600_000;
 let harness: ReconHarness;
 
-afterEach(async () => {
+async function deleteSchedule(): Promise<void> {
   await harness.temporal.schedule
     .getHandle(reconciliationScheduleId('stripe'))
     .delete()
     .catch(() => undefined);
+}
+
+afterEach(async () => {
+  await deleteSchedule();
   await harness.stop();
 });
 
 test('when the worker starts twice with a new cadence, then the schedule exists once and carries the new cadence', async () => {
   harness = await startReconHarness();
+  await deleteSchedule();
   const options = { gateways: ['stripe'] as const, taskQueue: harness.worker.taskQueue, overlapMs: HOUR };
 
   const first = await ensureReconciliationSchedules(

@@ -33,7 +33,13 @@ export async function startStack(apiEnv: Record<string, string> = {}): Promise<S
     SANDBOX_PUBLIC_URL: sandboxUrl,
     SANDBOX_WEBHOOK_URL: `${apiUrl}/webhooks/stripe`,
   });
-  const workerEnv = { ...shared, STRIPE_API_BASE: sandboxUrl, WORKER_SHUTDOWN_GRACE: '1s' };
+  // No reconciliation schedule: on the shared test server it would reconcile every suite's orders at midnight.
+  const workerEnv = {
+    ...shared,
+    STRIPE_API_BASE: sandboxUrl,
+    WORKER_SHUTDOWN_GRACE: '1s',
+    RECONCILIATION_GATEWAYS: '',
+  };
   const processes: RunningProcess[] = [sandbox];
   const startWorker = () => {
     const worker = startService('worker', workerEnv);
