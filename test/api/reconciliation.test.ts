@@ -1,5 +1,5 @@
 // Reconciliation end to end: the sandbox's payments and refunds (read through its Stripe list API), real PostgreSQL
-// and a real Temporal worker. Each test gets a window of the past of its own (the sandbox clock runs inside it), so
+// and a real Temporal worker. Each test gets a window (in the future) of its own (the sandbox clock runs inside it), so
 // nothing else in the database falls into it. Proves every case with its default action, and that a rerun of the
 // same window changes nothing and reports what it saw as already reconciled.
 import { cancelOrderUpdate, orderStateQuery, orderWorkflowId } from '../../contracts/order.contract';

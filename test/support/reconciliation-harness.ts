@@ -1,5 +1,5 @@
-// Reconciliation against real parts: the sandbox (Stripe over HTTP) with its clock moved into a window of the past
-// that belongs to one test, the test database, the Temporal dev server with an order + reconciliation worker, and
+// Reconciliation against real parts: the sandbox (Stripe over HTTP) with its clock moved into a window (in the
+// future) that belongs to one test, the test database, the Temporal dev server with an order + reconciliation worker, and
 // the API with the admin token. Orders are written straight into the database as a workflow would have left them,
 // so each case can be set up exactly, while payments and refunds really happen at the sandbox.
 import { type Client } from '@temporalio/client';
@@ -70,11 +70,14 @@ export interface ReconHarnessOptions {
   wrapActivities?: (activities: ReconciliationActivities) => ReconciliationActivities;
   /** Replaces the Temporal client the activities use, e.g. to fail a call once after it took effect. */
   activityTemporal?: (client: Client) => Client;
+  /** Midnight UTC of the test's day; for what Temporal does only in the past (schedule backfills). */
+  windowStart?: Date;
 }
 
 export async function startReconHarness(options: ReconHarnessOptions = {}): Promise<ReconHarness> {
-  // A window of the past no other test uses: whole days, years back, picked at random.
-  const windowStart = new Date(Date.UTC(2019, 0, 1) + randomInt(0, 2_000) * DAY_MS);
+  // A window no other test uses: a whole day, picked at random, decades ahead. In the future rather than the past,
+  // so suites that list "orders older than …" never meet these orders.
+  const windowStart = options.windowStart ?? new Date(Date.UTC(2101, 0, 1) + randomInt(0, 20_000) * DAY_MS);
   const window = { start: windowStart, end: new Date(windowStart.getTime() + DAY_MS) };
   const startedAt = Date.now();
   const sandboxClock = () => windowStart.getTime() + 60_000 + (Date.now() - startedAt);
