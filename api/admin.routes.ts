@@ -25,6 +25,7 @@ import { idempotencyKeySchema, parseOrThrow } from './checkout.schema';
 import { describeError, rejectOtherMethods, toApiError } from './error-handler';
 import { validationFailed } from './errors';
 import { jsonBody } from './json-body';
+import { reconciliationRoutes } from './reconciliation.routes';
 import { recheckOrder } from './recheck-order.use-case';
 import { refundOrder } from './refund-order.use-case';
 import { retryWebhookEvent } from './retry-webhook.use-case';
@@ -145,6 +146,7 @@ export function adminRoutes(deps: AdminRouteDeps): Router {
     })
     .all(rejectOtherMethods(['POST']));
 
+  router.use(reconciliationRoutes(deps));
   return router;
 }
 

@@ -7,6 +7,7 @@ import { docsPaths } from './docs.paths';
 import { healthPaths } from './health.paths';
 import { metricsPaths } from './metrics.paths';
 import { ordersPaths } from './orders.paths';
+import { reconciliationPaths } from './reconciliation.paths';
 import { webhooksPaths } from './webhooks.paths';
 
 export const apiPaths: ZodOpenApiPathsObject = {
@@ -15,5 +16,6 @@ export const apiPaths: ZodOpenApiPathsObject = {
   ...ordersPaths,
   ...webhooksPaths,
   ...adminPaths,
+  ...reconciliationPaths,
   ...docsPaths,
 };
