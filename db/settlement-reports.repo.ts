@@ -155,11 +155,14 @@ async function* copyText(reportId: string, lines: AsyncIterable<ReportLine>): As
   if (chunk.length > 0) yield chunk;
 }
 
+const COPY_SPECIAL = /[\\\t\n\r]/;
+
 function copyField(value: string | number | null): string {
   if (value === null) return '\\N';
-  return String(value).replace(/[\\\t\n\r]/g, (c) =>
-    c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r',
-  );
+  if (typeof value === 'number') return String(value);
+  // Most fields need no escape: test once rather than run a replacement over every field.
+  if (!COPY_SPECIAL.test(value)) return value;
+  return value.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r'));
 }
 
 interface ReportRow {

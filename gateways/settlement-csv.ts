@@ -1,8 +1,15 @@
 // The settlement report CSV that merchants download from a gateway portal (eSewa, Khalti) or the sandbox, parsed as
 // a stream: one line in, one ReportLine out, so a file of any size is never held in memory. A line that fails its
 // format checks becomes a `malformed` line with its raw text; only a wrong header refuses the whole file.
-import { parse, type CsvError } from 'csv-parse';
-import type { Readable } from 'node:stream';
+//
+// Speed: almost every line of a real report is plain printable ASCII without quotes, so such a line is split on
+// commas here directly. Anything else (a quote, a tab or other whitespace csv-parse trims, a non-ASCII character, a
+// lone CR) goes to csv-parse, which stays the authority on CSV: a stretch of such lines is parsed by it as one
+// piece, and after a CSV error (a broken quote can swallow the lines after it) csv-parse reads the rest of the file.
+import { parse, type CsvError, type Options as CsvOptions } from 'csv-parse';
+import { parse as parseSync } from 'csv-parse/sync';
+import { StringDecoder } from 'node:string_decoder';
+import { Readable } from 'node:stream';
 import { z } from 'zod';
 import type { ReportLine } from '../db/settlement-reports.repo';
 import { SETTLEMENT_ROW_KINDS, SETTLEMENT_ROW_STATUSES, type SettlementRow } from './settlement';
@@ -24,27 +31,34 @@ export class SettlementCsvHeaderError extends Error {
   override readonly name = 'SettlementCsvHeaderError';
 }
 
+const PRINTABLE_REFERENCE = /^[\x21-\x7e]+$/;
+const ORDER_ID = /^[A-Za-z0-9._-]{1,64}$/;
+const AMOUNT_MINOR = /^\d{1,15}$/;
+const CURRENCY = /^[A-Za-z]{3}$/;
+const OCCURRED_AT = z.regexes.datetime({ offset: true });
+
 const reference = z
   .string()
   .min(1, 'is required')
   .max(255, 'is longer than 255 characters')
-  .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces');
+  .regex(PRINTABLE_REFERENCE, 'must be printable ASCII without spaces');
 
-const rowSchema = z
+/** The rules of one row. Rows that pass are checked by hand (checkRecord, tested against this); zod says why not. */
+export const settlementRecordSchema = z
   .object({
     kind: z.enum(SETTLEMENT_ROW_KINDS),
     transaction_id: reference,
     payment_id: z.union([z.literal(''), reference]),
-    order_id: z.union([z.literal(''), z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'is not an order ID')]),
+    order_id: z.union([z.literal(''), z.string().regex(ORDER_ID, 'is not an order ID')]),
     status: z.enum(SETTLEMENT_ROW_STATUSES),
     amount_minor: z
       .string()
-      .regex(/^\d{1,15}$/, 'must be a whole number of minor units')
+      .regex(AMOUNT_MINOR, 'must be a whole number of minor units')
       .transform(Number)
       .refine((n) => n > 0, 'must be greater than 0'),
     currency: z
       .string()
-      .regex(/^[A-Za-z]{3}$/, 'must be a three-letter ISO currency code')
+      .regex(CURRENCY, 'must be a three-letter ISO currency code')
       .transform((c) => c.toUpperCase()),
     occurred_at: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 time with a time zone' }),
   })
@@ -53,9 +67,45 @@ const rowSchema = z
     path: ['payment_id'],
   });
 
+const KINDS: ReadonlySet<string> = new Set(SETTLEMENT_ROW_KINDS);
+const STATUSES: ReadonlySet<string> = new Set(SETTLEMENT_ROW_STATUSES);
+
 /** Parses one record (already mapped to the header's columns). */
 export function parseSettlementRecord(record: Record<Column, string>): SettlementRow | { problem: string } {
-  const parsed = rowSchema.safeParse(record);
+  return checkRecord(record) ?? parseWithSchema(record);
+}
+
+/**
+ * settlementRecordSchema's rules written out, for the million rows that pass them: undefined when any fails,
+ * and then the schema names the problems.
+ */
+function checkRecord(r: Record<Column, string>): SettlementRow | undefined {
+  const { kind, transaction_id: transactionId, payment_id: paymentId, order_id: orderId, status } = r;
+  if (!KINDS.has(kind) || !STATUSES.has(status)) return undefined;
+  if (transactionId.length > 255 || !PRINTABLE_REFERENCE.test(transactionId)) return undefined;
+  if (paymentId === '' ? kind !== 'payment' : paymentId.length > 255 || !PRINTABLE_REFERENCE.test(paymentId)) {
+    return undefined;
+  }
+  if (orderId !== '' && !ORDER_ID.test(orderId)) return undefined;
+  if (!AMOUNT_MINOR.test(r.amount_minor) || !CURRENCY.test(r.currency) || !OCCURRED_AT.test(r.occurred_at)) {
+    return undefined;
+  }
+  const amountMinor = Number(r.amount_minor);
+  if (!(amountMinor > 0)) return undefined;
+  return {
+    kind: kind as SettlementRow['kind'],
+    transactionId,
+    paymentId: paymentId === '' ? transactionId : paymentId,
+    ...(orderId === '' ? {} : { orderId }),
+    status: status as SettlementRow['status'],
+    amountMinor,
+    currency: r.currency.toUpperCase(),
+    occurredAt: new Date(r.occurred_at),
+  };
+}
+
+function parseWithSchema(record: Record<Column, string>): SettlementRow | { problem: string } {
+  const parsed = settlementRecordSchema.safeParse(record);
   if (!parsed.success) {
     return {
       problem: parsed.error.issues.map((issue) => `${issue.path.join('.') || 'row'} ${issue.message}`).join('; '),
@@ -74,53 +124,278 @@ export function parseSettlementRecord(record: Record<Column, string>): Settlemen
   };
 }
 
+const CSV_OPTIONS = {
+  raw: true,
+  info: true,
+  trim: true,
+  skip_empty_lines: true,
+  relax_column_count: true,
+  skip_records_with_error: true,
+} as const satisfies CsvOptions;
+
 interface ParsedRecord {
   record: string[];
   raw: string;
   info: { lines: number };
 }
 
-export async function* parseSettlementCsv(input: Readable): AsyncIterable<ReportLine> {
-  const skipped: ReportLine[] = [];
-  const parser = input.pipe(
-    parse({
-      raw: true,
-      info: true,
-      bom: true,
-      trim: true,
-      skip_empty_lines: true,
-      relax_column_count: true,
-      skip_records_with_error: true,
-      // A broken quote swallows the lines after it into one bad record; its raw text is kept, so nothing is lost.
-      on_skip: (error: CsvError | undefined, raw: string | undefined) => {
-        skipped.push({
-          lineNo: Number(error?.lines ?? 0),
-          error: { code: 'malformed', message: error?.message ?? 'unreadable CSV record', raw: raw ?? '' },
-        });
-        return undefined;
-      },
-    }),
-  );
-  input.on('error', (error) => parser.destroy(error));
+/** A record csv-parse could not read, with its raw text (csv-parse's on_skip). */
+interface SkippedRecord {
+  skipped: { lines: number; message: string; raw: string };
+}
 
-  let columns: Column[] | undefined;
-  for await (const chunk of parser as AsyncIterable<ParsedRecord>) {
+/**
+ * A line split here: printable ASCII without a quote (so no field is quoted and there is nothing but spaces to
+ * trim), ending in the file's record delimiter or at the end of the file.
+ */
+const PLAIN_LINE = /^[\x20\x21\x23-\x7e]*$/;
+
+export async function* parseSettlementCsv(input: Readable): AsyncIterable<ReportLine> {
+  const records = new RecordReader();
+  for await (const item of csvRecords(input)) {
+    const line = records.read(item);
+    if (line) yield line;
+  }
+  records.finish();
+}
+
+/** Turns records into report lines: the first one is the header, every other one a row or a malformed line. */
+class RecordReader {
+  private columns: Column[] | undefined;
+  private at: Record<Column, number> | undefined;
+
+  read(item: ParsedRecord | SkippedRecord): ReportLine | undefined {
+    if ('skipped' in item) {
+      return {
+        lineNo: item.skipped.lines,
+        error: { code: 'malformed', message: item.skipped.message, raw: item.skipped.raw },
+      };
+    }
+    const { record, raw, info } = item;
+    if (this.columns === undefined || this.at === undefined) {
+      this.columns = headerColumns(record);
+      this.at = Object.fromEntries(this.columns.map((column, i) => [column, i])) as Record<Column, number>;
+      return undefined;
+    }
+    if (record.length !== this.columns.length) {
+      return malformed(info.lines, `expected ${this.columns.length} fields, got ${record.length}`, raw);
+    }
+    const at = this.at;
+    const row = parseSettlementRecord({
+      kind: record[at.kind] ?? '',
+      transaction_id: record[at.transaction_id] ?? '',
+      payment_id: record[at.payment_id] ?? '',
+      order_id: record[at.order_id] ?? '',
+      status: record[at.status] ?? '',
+      amount_minor: record[at.amount_minor] ?? '',
+      currency: record[at.currency] ?? '',
+      occurred_at: record[at.occurred_at] ?? '',
+    });
+    return 'problem' in row ? malformed(info.lines, row.problem, raw) : { lineNo: info.lines, row };
+  }
+
+  finish(): void {
+    if (this.columns === undefined) throw new SettlementCsvHeaderError('the file is empty: a header line is required');
+  }
+}
+
+/**
+ * The file's records with csv-parse's semantics (BOM, trimmed fields, empty lines skipped, line numbers counted
+ * from the top of the file, unreadable records reported with their raw text), splitting plain lines itself.
+ */
+async function* csvRecords(input: Readable): AsyncIterable<ParsedRecord | SkippedRecord> {
+  const chunks = input[Symbol.asyncIterator]() as AsyncIterator<Buffer | string>;
+  const decoder = new StringDecoder('utf8');
+  let pending = '';
+  let lineNo = 0;
+  /** csv-parse's record delimiter as it discovers it on the first line; undefined until the first line is read. */
+  let delimiter: '\n' | '\r\n' | undefined;
+  /** Lines csv-parse reads as one piece: from one that is not plain until its quotes are closed. */
+  let island = '';
+  let islandQuotes = 0;
+  let islandStart = 0;
+  /** Skipped empty lines: csv-parse counts them into the raw text of the next record, so they are kept until then. */
+  let carry = '';
+  let carryLines = 0;
+
+  for (;;) {
+    const next = await chunks.next();
+    let text: string;
+    if (next.done) {
+      text = pending + decoder.end();
+    } else if (delimiter === undefined && pending === '' && Buffer.isBuffer(next.value) && isUtf16Bom(next.value)) {
+      // Only csv-parse decodes UTF-16 (it switches on the BOM): the whole file is its.
+      yield* csvParseRest(0, undefined, next.value, chunks, undefined);
+      return;
+    } else {
+      text = pending + (typeof next.value === 'string' ? next.value : decoder.write(next.value));
+    }
+    let start = 0;
+    if (delimiter === undefined) {
+      const firstNewline = text.indexOf('\n');
+      if (firstNewline === -1 && !next.done) {
+        pending = text;
+        continue;
+      }
+      const firstLine = text.slice(0, firstNewline === -1 ? text.length : firstNewline);
+      const cr = firstLine.indexOf('\r');
+      if (firstNewline === -1 || firstLine.includes('"') || (cr !== -1 && cr !== firstLine.length - 1)) {
+        // One line only, a quoted header or a lone CR: csv-parse discovers the record delimiter and reads it all.
+        yield* csvParseRest(0, undefined, text, next.done ? undefined : chunks, decoder);
+        return;
+      }
+      delimiter = cr === -1 ? '\n' : '\r\n';
+      if (text.charCodeAt(0) === 0xfeff) start = 1;
+    }
+    const crlf = delimiter === '\r\n';
+    while (start < text.length) {
+      const newline = text.indexOf('\n', start);
+      if (newline === -1 && !next.done) break;
+      const end = newline === -1 ? text.length : newline + 1;
+      // Whether the line ends in the record delimiter (a bare LF in a CRLF file is data to csv-parse).
+      const delimited = newline !== -1 && (!crlf || text.charCodeAt(newline - 1) === 13);
+      const content = text.slice(start, delimited ? newline - (crlf ? 1 : 0) : end);
+      // As csv-parse keeps it: a CRLF record delimiter leaves only its CR in the raw text.
+      const raw = crlf && delimited ? text.slice(start, newline) : text.slice(start, end);
+      const line = text.slice(start, end);
+      start = end;
+      lineNo += 1;
+      if (island === '' && (delimited || newline === -1) && PLAIN_LINE.test(content)) {
+        const record = content.split(',');
+        if (record.length === 1 && (record[0] as string).trim() === '') {
+          carry += line;
+          carryLines += 1;
+          continue;
+        }
+        for (let i = 0; i < record.length; i += 1) record[i] = (record[i] as string).trim();
+        const prefix = carry === '' ? '' : crlf ? carry.replaceAll('\r\n', '\r') : carry;
+        yield { record, raw: prefix + raw, info: { lines: lineNo } };
+        carry = '';
+        carryLines = 0;
+        continue;
+      }
+      if (island === '') {
+        islandStart = lineNo - 1 - carryLines;
+        island = carry;
+        carry = '';
+        carryLines = 0;
+      }
+      island += line;
+      islandQuotes += countQuotes(line);
+      if (islandQuotes % 2 === 1 || (!delimited && newline !== -1)) continue;
+      // Quotes closed at a record delimiter: unless csv-parse met an error (after which it may read on into the
+      // next lines), it now stands at the start of a record, as it would reading the whole file.
+      const parsed = parseIsland(island, islandStart, delimiter);
+      if (parsed === undefined) {
+        yield* csvParseRest(
+          islandStart,
+          delimiter,
+          island + text.slice(start),
+          next.done ? undefined : chunks,
+          decoder,
+        );
+        return;
+      }
+      yield* parsed.records;
+      carry = island.slice(nthLineEnd(island, parsed.lastLine));
+      carryLines = lineNo - islandStart - parsed.lastLine;
+      island = '';
+      islandQuotes = 0;
+    }
+    pending = text.slice(start);
+    if (next.done) {
+      if (island !== '') yield* csvParseRest(islandStart, delimiter, island, undefined, decoder);
+      return;
+    }
+  }
+}
+
+function isUtf16Bom(chunk: Buffer): boolean {
+  return chunk.length >= 2 && chunk[0] === 0xff && chunk[1] === 0xfe;
+}
+
+function countQuotes(text: string): number {
+  let count = 0;
+  for (let at = text.indexOf('"'); at !== -1; at = text.indexOf('"', at + 1)) count += 1;
+  return count;
+}
+
+/** Where the text after its first `lines` lines starts. */
+function nthLineEnd(text: string, lines: number): number {
+  let at = 0;
+  for (let i = 0; i < lines; i += 1) at = text.indexOf('\n', at) + 1;
+  return at;
+}
+
+/** csv-parse's records of a stretch of lines, and the line (counted within it) where the last one ends. */
+function parseIsland(
+  text: string,
+  linesBefore: number,
+  delimiter: string,
+): { records: ParsedRecord[]; lastLine: number } | undefined {
+  let failed = false;
+  const records = parseSync(text, {
+    ...CSV_OPTIONS,
+    record_delimiter: delimiter,
+    on_skip: () => {
+      failed = true;
+      return undefined;
+    },
+  }) as unknown as ParsedRecord[];
+  if (failed) return undefined;
+  return {
+    records: records.map((r) => ({ record: r.record, raw: r.raw, info: { lines: r.info.lines + linesBefore } })),
+    lastLine: records.at(-1)?.info.lines ?? 0, // csv-parse's count, within the stretch
+  };
+}
+
+/** csv-parse reads the rest of the file, starting with `first`; its line numbers continue after `linesBefore`. */
+async function* csvParseRest(
+  linesBefore: number,
+  delimiter: string | undefined,
+  first: string | Buffer,
+  chunks: AsyncIterator<Buffer | string> | undefined,
+  decoder: StringDecoder | undefined,
+): AsyncIterable<ParsedRecord | SkippedRecord> {
+  const skipped: SkippedRecord[] = [];
+  const parser = parse({
+    ...CSV_OPTIONS,
+    bom: linesBefore === 0,
+    ...(delimiter === undefined ? {} : { record_delimiter: delimiter }),
+    // A broken quote swallows the lines after it into one bad record; its raw text is kept, so nothing is lost.
+    on_skip: (error: CsvError | undefined, raw: string | undefined) => {
+      skipped.push({
+        skipped: {
+          lines: Number(error?.lines ?? 0) + linesBefore,
+          // csv-parse counts from where it started reading; the message names the line in the file.
+          message: (error?.message ?? 'unreadable CSV record').replace(
+            /\bat line (\d+)\b/g,
+            (_, line: string) => `at line ${Number(line) + linesBefore}`,
+          ),
+          raw: raw ?? '',
+        },
+      });
+      return undefined;
+    },
+  });
+  async function* rest(): AsyncIterable<Buffer | string> {
+    if (first.length > 0) yield first;
+    if (chunks === undefined) return;
+    for (let next = await chunks.next(); !next.done; next = await chunks.next()) {
+      const chunk = decoder && typeof next.value !== 'string' ? decoder.write(next.value) : next.value;
+      if (chunk.length > 0) yield chunk;
+    }
+    const tail = decoder?.end() ?? '';
+    if (tail.length > 0) yield tail;
+  }
+  const source = Readable.from(rest(), { objectMode: false });
+  source.on('error', (error) => parser.destroy(error));
+  source.pipe(parser);
+  for await (const record of parser as AsyncIterable<ParsedRecord>) {
     yield* skipped.splice(0);
-    const { record, raw, info } = chunk;
-    if (columns === undefined) {
-      columns = headerColumns(record);
-      continue;
-    }
-    if (record.length !== columns.length) {
-      yield malformed(info.lines, `expected ${columns.length} fields, got ${record.length}`, raw);
-      continue;
-    }
-    const mapped = Object.fromEntries(columns.map((column, i) => [column, record[i] ?? ''])) as Record<Column, string>;
-    const row = parseSettlementRecord(mapped);
-    yield 'problem' in row ? malformed(info.lines, row.problem, raw) : { lineNo: info.lines, row };
+    yield { record: record.record, raw: record.raw, info: { lines: record.info.lines + linesBefore } };
   }
   yield* skipped.splice(0);
-  if (columns === undefined) throw new SettlementCsvHeaderError('the file is empty: a header line is required');
 }
 
 function headerColumns(record: string[]): Column[] {
