@@ -52,18 +52,23 @@ export interface ClassifyParams {
 export async function classifySettlement(pool: Pool, p: ClassifyParams): Promise<{ matched: number; lookups: number }> {
   return inTransaction(pool, async (client) => {
     await client.query('DELETE FROM reconciliation_findings WHERE run_id = $1', [p.runId]);
-    // Captured gateway payments, each resolved to an order by our order ID or, failing that, the payment reference.
+    // Captured gateway payments, each resolved to an order by our order ID or, when the row carries none, the payment
+    // reference. Two halves, not one join with both: that hashes every order twice and probes the second hash with
+    // every row, where only the few rows without an order ID need the payment reference index.
     await client.query(
       `CREATE TEMP TABLE recon_payments ON COMMIT DROP AS
-       SELECT r.payment_id, r.amount_minor, r.currency,
-              COALESCE(o1.order_id, o2.order_id) AS order_id,
-              COALESCE(o1.status, o2.status) AS o_status,
-              COALESCE(o1.amount_minor, o2.amount_minor) AS o_amount,
-              COALESCE(o1.currency, o2.currency)::text AS o_currency
+       SELECT r.payment_id, r.amount_minor, r.currency, o.order_id, o.status AS o_status, o.amount_minor AS o_amount,
+              o.currency::text AS o_currency
          FROM reconciliation_report_rows r
-         LEFT JOIN orders o1 ON o1.order_id = r.order_id AND o1.gateway = $2
-         LEFT JOIN orders o2 ON r.order_id IS NULL AND o2.gateway = $2 AND o2.payment_reference = r.payment_id
-        WHERE r.report_id = $1 AND r.error_code IS NULL AND r.kind = 'payment' AND r.status = 'succeeded'`,
+         LEFT JOIN orders o ON o.order_id = r.order_id AND o.gateway = $2
+        WHERE r.report_id = $1 AND r.error_code IS NULL AND r.kind = 'payment' AND r.status = 'succeeded'
+          AND r.order_id IS NOT NULL
+       UNION ALL
+       SELECT r.payment_id, r.amount_minor, r.currency, o.order_id, o.status, o.amount_minor, o.currency::text
+         FROM reconciliation_report_rows r
+         LEFT JOIN orders o ON o.gateway = $2 AND o.payment_reference = r.payment_id
+        WHERE r.report_id = $1 AND r.error_code IS NULL AND r.kind = 'payment' AND r.status = 'succeeded'
+          AND r.order_id IS NULL`,
       [p.reportId, p.gateway],
     );
     // Without statistics the planner takes a fresh temp table for a few rows and nests loops over a million.
@@ -137,13 +142,18 @@ export async function classifySettlement(pool: Pool, p: ClassifyParams): Promise
        SELECT $1, 'settlement', 'lookup:' || o.order_id, 'needs_lookup', o.order_id, o.status, o.amount_minor,
               o.currency::text
          FROM orders o
-         -- A join, not NOT EXISTS: inside an OR that would be a subplan per order, quadratic at volume.
-         LEFT JOIN (SELECT DISTINCT order_id FROM recon_payments WHERE order_id IS NOT NULL) p
-                ON p.order_id = o.order_id
         WHERE o.gateway = $2 AND o.created_at >= $3 AND o.created_at < $4 AND o.intent_id IS NOT NULL
           AND (o.status IN ('PENDING', 'AWAITING_PAYMENT')
-               OR (o.needs_attention AND o.status IN ('FAILED', 'EXPIRED', 'CANCELLED'))
-               OR (o.status IN ('PAID', 'PARTIALLY_REFUNDED') AND p.order_id IS NULL))
+               OR (o.needs_attention AND o.status IN ('FAILED', 'EXPIRED', 'CANCELLED')))
+       -- The paid ones apart (the statuses do not overlap): NOT EXISTS on its own is a hash anti-join, where inside
+       -- the OR above it would be a subplan per order, quadratic at volume once it no longer fits in work_mem.
+       UNION ALL
+       SELECT $1, 'settlement', 'lookup:' || o.order_id, 'needs_lookup', o.order_id, o.status, o.amount_minor,
+              o.currency::text
+         FROM orders o
+        WHERE o.gateway = $2 AND o.created_at >= $3 AND o.created_at < $4 AND o.intent_id IS NOT NULL
+          AND o.status IN ('PAID', 'PARTIALLY_REFUNDED')
+          AND NOT EXISTS (SELECT 1 FROM recon_payments p WHERE p.order_id = o.order_id)
        ON CONFLICT (run_id, subject) DO NOTHING`,
       [p.runId, p.gateway, p.windowStart, p.windowEnd],
     );
