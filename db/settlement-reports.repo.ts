@@ -99,12 +99,15 @@ async function markRejectedRows(client: PoolClient, report: NewReport): Promise<
       WHERE report_id = $1 AND error_code IS NULL AND (occurred_at < $2 OR occurred_at >= $3)`,
     [report.reportId, report.windowStart, report.windowEnd],
   );
+  // Grouped (a hash aggregate) rather than a window over every row, which sorts the whole report by text.
   await client.query(
     `UPDATE reconciliation_report_rows r
         SET error_code = 'duplicate', error_message = 'same kind and transaction_id as line ' || d.first_line
-       FROM (SELECT line_no, min(line_no) OVER (PARTITION BY kind, transaction_id) AS first_line
-               FROM reconciliation_report_rows WHERE report_id = $1 AND error_code IS NULL) d
-      WHERE r.report_id = $1 AND r.line_no = d.line_no AND d.line_no <> d.first_line`,
+       FROM (SELECT kind, transaction_id, min(line_no) AS first_line
+               FROM reconciliation_report_rows WHERE report_id = $1 AND error_code IS NULL
+              GROUP BY kind, transaction_id HAVING count(*) > 1) d
+      WHERE r.report_id = $1 AND r.error_code IS NULL AND r.kind = d.kind AND r.transaction_id = d.transaction_id
+        AND r.line_no <> d.first_line`,
     [report.reportId],
   );
 }
@@ -125,7 +128,7 @@ async function* copyText(reportId: string, lines: AsyncIterable<ReportLine>): As
             line.row.status,
             line.row.amountMinor,
             line.row.currency,
-            line.row.occurredAt.toISOString(),
+            line.row.occurredAt,
             null,
             null,
             null,

@@ -100,8 +100,15 @@ function checkRecord(r: Record<Column, string>): SettlementRow | undefined {
     status: status as SettlementRow['status'],
     amountMinor,
     currency: r.currency.toUpperCase(),
-    occurredAt: new Date(r.occurred_at),
+    occurredAt: utcTime(r.occurred_at),
   };
+}
+
+const UTC_TO_THE_MILLISECOND = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,3})?Z$/;
+
+/** A valid occurred_at in UTC (SettlementRow.occurredAt); Date keeps milliseconds, as it always has here. */
+function utcTime(occurredAt: string): string {
+  return UTC_TO_THE_MILLISECOND.test(occurredAt) ? occurredAt : new Date(occurredAt).toISOString();
 }
 
 function parseWithSchema(record: Record<Column, string>): SettlementRow | { problem: string } {
@@ -120,7 +127,7 @@ function parseWithSchema(record: Record<Column, string>): SettlementRow | { prob
     status: row.status,
     amountMinor: row.amount_minor,
     currency: row.currency,
-    occurredAt: new Date(row.occurred_at),
+    occurredAt: utcTime(row.occurred_at),
   };
 }
 

@@ -17,7 +17,11 @@ export interface SettlementRow {
   status: (typeof SETTLEMENT_ROW_STATUSES)[number];
   amountMinor: number;
   currency: string;
-  occurredAt: Date;
+  /**
+   * When it happened, ISO 8601 in UTC: as Date#toISOString writes it, or a report's own text when that already is
+   * UTC to the millisecond at most (the same instant to PostgreSQL, without a Date per row of a million-line report).
+   */
+  occurredAt: string;
 }
 
 export interface SettlementWindow {

@@ -25,7 +25,7 @@ export function createStripeSettlementSource(
           status: paymentStatusOf(intent.status, Boolean(intent.last_payment_error)),
           amountMinor: intent.status === 'succeeded' ? intent.amount_received : intent.amount,
           currency: intent.currency.toUpperCase(),
-          occurredAt: createdAt(raw),
+          occurredAt: createdAt(raw).toISOString(),
         };
       }
       for await (const raw of stripe.refunds.list({ created, limit: PAGE_SIZE })) {
@@ -39,7 +39,7 @@ export function createStripeSettlementSource(
           status: refundStatusOf(refund.status),
           amountMinor: refund.amount,
           currency: refund.currency.toUpperCase(),
-          occurredAt: createdAt(raw),
+          occurredAt: createdAt(raw).toISOString(),
         };
       }
     } catch (error) {
