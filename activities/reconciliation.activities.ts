@@ -457,10 +457,10 @@ export function createReconciliationActivities(deps: ReconciliationActivityDeps)
   };
 }
 
-async function* numbered(rows: AsyncIterable<SettlementRow>): AsyncIterable<ReportLine> {
+async function* numbered(rows: AsyncIterable<SettlementRow>): AsyncIterable<ReportLine[]> {
   let lineNo = 0;
   for await (const row of rows) {
     lineNo += 1;
-    yield { lineNo, row };
+    yield [{ lineNo, row }];
   }
 }

@@ -53,7 +53,7 @@ const COPY_COLUMNS =
 export async function ingestSettlementReport(
   pool: Pool,
   report: NewReport,
-  lines: AsyncIterable<ReportLine>,
+  lines: AsyncIterable<readonly ReportLine[]>,
   options: { replace?: boolean } = {},
 ): Promise<ReportSummary> {
   const client = await pool.connect();
@@ -113,46 +113,27 @@ async function markRejectedRows(client: PoolClient, report: NewReport): Promise<
 }
 
 /** COPY's text format: tab-separated, \N for NULL, backslash escapes for the characters that would break it. */
-async function* copyText(reportId: string, lines: AsyncIterable<ReportLine>): AsyncIterable<string> {
+async function* copyText(reportId: string, batches: AsyncIterable<readonly ReportLine[]>): AsyncIterable<string> {
+  const id = copyField(reportId);
   let chunk = '';
-  for await (const line of lines) {
-    const fields =
-      'row' in line
-        ? [
-            reportId,
-            line.lineNo,
-            line.row.kind,
-            line.row.transactionId,
-            line.row.paymentId,
-            line.row.orderId ?? null,
-            line.row.status,
-            line.row.amountMinor,
-            line.row.currency,
-            line.row.occurredAt,
-            null,
-            null,
-            null,
-          ]
-        : [
-            reportId,
-            line.lineNo,
-            null,
-            null,
-            null,
-            null,
-            null,
-            null,
-            null,
-            null,
-            'malformed',
-            line.error.message,
-            line.error.raw,
-          ];
-    chunk += fields.map(copyField).join('\t') + '\n';
-    // Batching lines into chunks of ~64 KB keeps the stream fast without holding more than one chunk.
-    if (chunk.length >= 65_536) {
-      yield chunk;
-      chunk = '';
+  for await (const batch of batches) {
+    for (const line of batch) {
+      if ('row' in line) {
+        const { row } = line;
+        chunk +=
+          `${id}\t${line.lineNo}\t${copyField(row.kind)}\t${copyField(row.transactionId)}\t` +
+          `${copyField(row.paymentId)}\t${copyField(row.orderId ?? null)}\t${copyField(row.status)}\t` +
+          `${row.amountMinor}\t${copyField(row.currency)}\t${copyField(row.occurredAt)}\t\\N\t\\N\t\\N\n`;
+      } else {
+        chunk +=
+          `${id}\t${line.lineNo}\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\tmalformed\t` +
+          `${copyField(line.error.message)}\t${copyField(line.error.raw)}\n`;
+      }
+      // Lines go out in chunks of ~64 KB: fast, and never more than one chunk held.
+      if (chunk.length >= 65_536) {
+        yield chunk;
+        chunk = '';
+      }
     }
   }
   if (chunk.length > 0) yield chunk;
@@ -160,9 +141,8 @@ async function* copyText(reportId: string, lines: AsyncIterable<ReportLine>): As
 
 const COPY_SPECIAL = /[\\\t\n\r]/;
 
-function copyField(value: string | number | null): string {
+function copyField(value: string | null): string {
   if (value === null) return '\\N';
-  if (typeof value === 'number') return String(value);
   // Most fields need no escape: test once rather than run a replacement over every field.
   if (!COPY_SPECIAL.test(value)) return value;
   return value.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r'));

@@ -157,11 +157,16 @@ interface SkippedRecord {
  */
 const PLAIN_LINE = /^[\x20\x21\x23-\x7e]*$/;
 
-export async function* parseSettlementCsv(input: Readable): AsyncIterable<ReportLine> {
+/** The report's lines in file order, a batch per chunk of input (one await per chunk, not per line). */
+export async function* parseSettlementCsv(input: Readable): AsyncIterable<ReportLine[]> {
   const records = new RecordReader();
-  for await (const item of csvRecords(input)) {
-    const line = records.read(item);
-    if (line) yield line;
+  for await (const batch of csvRecords(input)) {
+    const lines: ReportLine[] = [];
+    for (const item of batch) {
+      const line = records.read(item);
+      if (line) lines.push(line);
+    }
+    if (lines.length > 0) yield lines;
   }
   records.finish();
 }
@@ -210,7 +215,7 @@ class RecordReader {
  * The file's records with csv-parse's semantics (BOM, trimmed fields, empty lines skipped, line numbers counted
  * from the top of the file, unreadable records reported with their raw text), splitting plain lines itself.
  */
-async function* csvRecords(input: Readable): AsyncIterable<ParsedRecord | SkippedRecord> {
+async function* csvRecords(input: Readable): AsyncIterable<Array<ParsedRecord | SkippedRecord>> {
   const chunks = input[Symbol.asyncIterator]() as AsyncIterator<Buffer | string>;
   const decoder = new StringDecoder('utf8');
   let pending = '';
@@ -224,6 +229,7 @@ async function* csvRecords(input: Readable): AsyncIterable<ParsedRecord | Skippe
   /** Skipped empty lines: csv-parse counts them into the raw text of the next record, so they are kept until then. */
   let carry = '';
   let carryLines = 0;
+  let batch: Array<ParsedRecord | SkippedRecord> = [];
 
   for (;;) {
     const next = await chunks.next();
@@ -276,7 +282,7 @@ async function* csvRecords(input: Readable): AsyncIterable<ParsedRecord | Skippe
         }
         for (let i = 0; i < record.length; i += 1) record[i] = (record[i] as string).trim();
         const prefix = carry === '' ? '' : crlf ? carry.replaceAll('\r\n', '\r') : carry;
-        yield { record, raw: prefix + raw, info: { lines: lineNo } };
+        batch.push({ record, raw: prefix + raw, info: { lines: lineNo } });
         carry = '';
         carryLines = 0;
         continue;
@@ -294,6 +300,7 @@ async function* csvRecords(input: Readable): AsyncIterable<ParsedRecord | Skippe
       // next lines), it now stands at the start of a record, as it would reading the whole file.
       const parsed = parseIsland(island, islandStart, delimiter);
       if (parsed === undefined) {
+        if (batch.length > 0) yield batch;
         yield* csvParseRest(
           islandStart,
           delimiter,
@@ -303,13 +310,17 @@ async function* csvRecords(input: Readable): AsyncIterable<ParsedRecord | Skippe
         );
         return;
       }
-      yield* parsed.records;
+      batch.push(...parsed.records);
       carry = island.slice(nthLineEnd(island, parsed.lastLine));
       carryLines = lineNo - islandStart - parsed.lastLine;
       island = '';
       islandQuotes = 0;
     }
     pending = text.slice(start);
+    if (batch.length > 0) {
+      yield batch;
+      batch = [];
+    }
     if (next.done) {
       if (island !== '') yield* csvParseRest(islandStart, delimiter, island, undefined, decoder);
       return;
@@ -363,7 +374,7 @@ async function* csvParseRest(
   first: string | Buffer,
   chunks: AsyncIterator<Buffer | string> | undefined,
   decoder: StringDecoder | undefined,
-): AsyncIterable<ParsedRecord | SkippedRecord> {
+): AsyncIterable<Array<ParsedRecord | SkippedRecord>> {
   const skipped: SkippedRecord[] = [];
   const parser = parse({
     ...CSV_OPTIONS,
@@ -399,10 +410,12 @@ async function* csvParseRest(
   source.on('error', (error) => parser.destroy(error));
   source.pipe(parser);
   for await (const record of parser as AsyncIterable<ParsedRecord>) {
-    yield* skipped.splice(0);
-    yield { record: record.record, raw: record.raw, info: { lines: record.info.lines + linesBefore } };
+    yield [
+      ...skipped.splice(0),
+      { record: record.record, raw: record.raw, info: { lines: record.info.lines + linesBefore } },
+    ];
   }
-  yield* skipped.splice(0);
+  if (skipped.length > 0) yield skipped.splice(0);
 }
 
 function headerColumns(record: string[]): Column[] {

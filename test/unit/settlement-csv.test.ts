@@ -92,7 +92,7 @@ async function fast(text: string | Buffer, cuts: number[] = []): Promise<ReportL
   }
   chunks.push(bytes.subarray(at));
   const out: ReportLine[] = [];
-  for await (const line of parseSettlementCsv(Readable.from(chunks))) out.push(line);
+  for await (const batch of parseSettlementCsv(Readable.from(chunks))) out.push(...batch);
   return out;
 }
 
