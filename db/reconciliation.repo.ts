@@ -53,10 +53,18 @@ export async function classifySettlement(pool: Pool, p: ClassifyParams): Promise
   return inTransaction(pool, async (client) => {
     await client.query('DELETE FROM reconciliation_findings WHERE run_id = $1', [p.runId]);
     // Captured gateway payments, each resolved to an order by our order ID or, when the row carries none, the payment
-    // reference. Two halves, not one join with both: that hashes every order twice and probes the second hash with
+    // reference, and classified. Two halves, not one join with both: that hashes every order twice and probes the second hash with
     // every row, where only the few rows without an order ID need the payment reference index.
     await client.query(
       `CREATE TEMP TABLE recon_payments ON COMMIT DROP AS
+       SELECT p.*, CASE
+                WHEN order_id IS NULL THEN 'unknown_payment'
+                WHEN o_status IN ('FAILED', 'EXPIRED', 'CANCELLED') THEN 'late_success'
+                WHEN o_status IN ('PAID', 'PARTIALLY_REFUNDED', 'REFUNDED')
+                     AND (amount_minor <> o_amount OR currency <> o_currency) THEN 'amount_mismatch'
+                WHEN o_status IN ('PAID', 'PARTIALLY_REFUNDED', 'REFUNDED') THEN 'matched'
+                ELSE 'in_flight' END AS kind
+         FROM (
        SELECT r.payment_id, r.amount_minor, r.currency, o.order_id, o.status AS o_status, o.amount_minor AS o_amount,
               o.currency::text AS o_currency
          FROM reconciliation_report_rows r
@@ -68,24 +76,15 @@ export async function classifySettlement(pool: Pool, p: ClassifyParams): Promise
          FROM reconciliation_report_rows r
          LEFT JOIN orders o ON o.gateway = $2 AND o.payment_reference = r.payment_id
         WHERE r.report_id = $1 AND r.error_code IS NULL AND r.kind = 'payment' AND r.status = 'succeeded'
-          AND r.order_id IS NULL`,
+          AND r.order_id IS NULL) p`,
       [p.reportId, p.gateway],
     );
     // Without statistics the planner takes a fresh temp table for a few rows and nests loops over a million.
     await client.query('ANALYZE recon_payments');
     const matched = await client.query<{ matched: number }>(
-      `WITH classified AS (
-         SELECT *, CASE
-                  WHEN order_id IS NULL THEN 'unknown_payment'
-                  WHEN o_status IN ('FAILED', 'EXPIRED', 'CANCELLED') THEN 'late_success'
-                  WHEN o_status IN ('PAID', 'PARTIALLY_REFUNDED', 'REFUNDED')
-                       AND (amount_minor <> o_amount OR currency <> o_currency) THEN 'amount_mismatch'
-                  WHEN o_status IN ('PAID', 'PARTIALLY_REFUNDED', 'REFUNDED') THEN 'matched'
-                  ELSE 'in_flight' END AS kind
-           FROM recon_payments
-       ), known AS (
+      `WITH known AS (
          -- A matching payment whose discrepancy an earlier run repaired (a refunded late payment): already reconciled.
-         SELECT c.* FROM classified c
+         SELECT c.* FROM recon_payments c
           WHERE c.kind = 'matched'
             AND EXISTS (SELECT 1 FROM reconciliation_items i WHERE i.gateway = $2 AND i.subject = 'payment:' || c.payment_id)
        ), inserted AS (
@@ -94,14 +93,14 @@ export async function classifySettlement(pool: Pool, p: ClassifyParams): Promise
                                               gateway_currency)
          SELECT $1, 'settlement', 'payment:' || payment_id, kind, order_id, payment_id, o_status, o_amount, o_currency,
                 'succeeded', amount_minor, currency
-           FROM classified WHERE kind NOT IN ('matched', 'in_flight')
+           FROM recon_payments WHERE kind NOT IN ('matched', 'in_flight')
          UNION ALL
          SELECT $1, 'settlement', 'payment:' || payment_id, kind, order_id, payment_id, o_status, o_amount, o_currency,
                 'succeeded', amount_minor, currency
            FROM known
          ON CONFLICT (run_id, subject) DO NOTHING
        )
-       SELECT (SELECT count(*) FROM classified WHERE kind = 'matched') - (SELECT count(*) FROM known) AS matched`,
+       SELECT (SELECT count(*) FROM recon_payments WHERE kind = 'matched') - (SELECT count(*) FROM known) AS matched`,
       [p.runId, p.gateway],
     );
     // Refunds at the gateway that orderpay did not make (neither an order refund nor one of reconciliation's own).
