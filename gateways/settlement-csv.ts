@@ -382,17 +382,24 @@ async function* csvParseRest(
     ...(delimiter === undefined ? {} : { record_delimiter: delimiter }),
     // A broken quote swallows the lines after it into one bad record; its raw text is kept, so nothing is lost.
     on_skip: (error: CsvError | undefined, raw: string | undefined) => {
-      skipped.push({
-        skipped: {
-          lines: Number(error?.lines ?? 0) + linesBefore,
-          // csv-parse counts from where it started reading; the message names the line in the file.
-          message: (error?.message ?? 'unreadable CSV record').replace(
-            /\bat line (\d+)\b/g,
-            (_, line: string) => `at line ${Number(line) + linesBefore}`,
-          ),
-          raw: raw ?? '',
-        },
-      });
+      const skip = {
+        lines: Number(error?.lines ?? 0) + linesBefore,
+        // csv-parse counts from where it started reading; the message names the line in the file.
+        message: (error?.message ?? 'unreadable CSV record').replace(
+          /\bat line (\d+)\b/g,
+          (_, line: string) => `at line ${Number(line) + linesBefore}`,
+        ),
+        raw: raw ?? '',
+      };
+      // Two errors on one line (a broken quote, then the quote never closed) are one malformed line: the line
+      // number is its key. The raw text of the later one holds the earlier's.
+      const last = skipped.at(-1)?.skipped;
+      if (last?.lines === skip.lines) {
+        last.message = `${last.message}; ${skip.message}`;
+        if (skip.raw.length > last.raw.length) last.raw = skip.raw;
+      } else {
+        skipped.push({ skipped: skip });
+      }
       return undefined;
     },
   });
@@ -411,7 +418,8 @@ async function* csvParseRest(
   source.pipe(parser);
   for await (const record of parser as AsyncIterable<ParsedRecord>) {
     yield [
-      ...skipped.splice(0),
+      // The latest skipped record stays until the end, in case another error falls on its line.
+      ...skipped.splice(0, Math.max(0, skipped.length - 1)),
       { record: record.record, raw: record.raw, info: { lines: record.info.lines + linesBefore } },
     ];
   }

@@ -16,7 +16,10 @@ import {
 type Column = (typeof SETTLEMENT_CSV_COLUMNS)[number];
 const HEADER = SETTLEMENT_CSV_COLUMNS.join(',');
 
-/** The reference: csv-parse over the whole file, zod on every row (the implementation before the fast path). */
+/**
+ * The reference: csv-parse over the whole file, zod on every row (the implementation before the fast path), except
+ * that two CSV errors on one line make one malformed line (they used to make two, and a duplicate key in COPY).
+ */
 async function reference(text: string | Buffer): Promise<ReportLine[]> {
   const out: ReportLine[] = [];
   const parser = Readable.from([typeof text === 'string' ? Buffer.from(text) : text]).pipe(
@@ -29,10 +32,15 @@ async function reference(text: string | Buffer): Promise<ReportLine[]> {
       relax_column_count: true,
       skip_records_with_error: true,
       on_skip: (error: CsvError | undefined, raw: string | undefined) => {
-        out.push({
-          lineNo: Number(error?.lines ?? 0),
-          error: { code: 'malformed', message: error?.message ?? 'unreadable CSV record', raw: raw ?? '' },
-        });
+        const lineNo = Number(error?.lines ?? 0);
+        const message = error?.message ?? 'unreadable CSV record';
+        const same = out.find((line) => line.lineNo === lineNo && 'error' in line);
+        if (same && 'error' in same) {
+          same.error.message = `${same.error.message}; ${message}`;
+          if ((raw ?? '').length > same.error.raw.length) same.error.raw = raw ?? '';
+        } else {
+          out.push({ lineNo, error: { code: 'malformed', message, raw: raw ?? '' } });
+        }
         return undefined;
       },
     }),
@@ -185,6 +193,16 @@ describe('parsing a settlement CSV', () => {
   ])('when the file has %s, then it reads as csv-parse and the row schema read it', async (_name, text) => {
     await expectSameAsReference(text);
     for (let cut = 1; cut < Math.min(Buffer.byteLength(text), 120); cut += 7) await expectSameAsReference(text, [cut]);
+  });
+
+  test('when a broken quote is never closed, then its line is one malformed line with both errors', async () => {
+    const lines = await expectSameAsReference(
+      `${HEADER}\n${GOOD}\npayment,"pi_2"x,,,succeeded,5,USD,2025-01-01T00:00:00Z\n`,
+    );
+    expect(lines.map((l) => l.lineNo)).toEqual([2, 3]);
+    expect(lines[1]).toMatchObject({
+      error: { code: 'malformed', message: expect.stringMatching(/^Invalid Closing Quote.*; Quote Not Closed/) },
+    });
   });
 
   test('when the file is UTF-16 with a BOM, then csv-parse decodes it', async () => {
