@@ -13,7 +13,7 @@ import {
 } from '../db/orders.repo';
 import { findPaymentAttempt, insertPaymentAttemptIfAbsent } from '../db/payment-attempts.repo';
 import { inTransaction, type Pool } from '../db/pool';
-import { findRefund, insertRefundIfAbsent, updateRefundState } from '../db/refunds.repo';
+import { confirmManualRefund, findRefund, insertRefundIfAbsent, updateRefundState } from '../db/refunds.repo';
 import type { PaymentGateway, RefundResult } from '../gateways/gateway';
 import { orderNotFound, toActivityFailure } from './activity-errors';
 import type { OrderActivities, RefundPaymentInput } from './order-activity.types';
@@ -194,7 +194,24 @@ export function createOrderActivities(deps: OrderActivityDeps): OrderActivities 
             details: [{ refundId: input.refundId, gatewayRefundId: result.gatewayRefundId }],
           });
         }
+        if (result.state === 'awaiting_manual') {
+          logger.warn(
+            { orderId: input.orderId, refundId: input.refundId, gateway: input.gateway },
+            'refund needs an operator: the gateway has no refund API',
+          );
+        }
         return { gatewayRefundId: result.gatewayRefundId, state: result.state };
+      });
+    },
+
+    async recordManualRefund(input) {
+      return run('recordManualRefund', input.orderId, async () => {
+        const applied = await confirmManualRefund(pool, input);
+        logger.info(
+          { orderId: input.orderId, refundId: input.refundId, actor: input.actor, applied },
+          'manual refund confirmed',
+        );
+        return { applied };
       });
     },
 

@@ -5,11 +5,13 @@ import type { ApiConfig } from '../config/env';
 import type { Logger } from '../config/logger';
 import type { GatewayName } from '../contracts/order.contract';
 import type { Pool } from '../db/pool';
-import type { WebhookVerifier } from '../gateways/gateway';
+import type { CallbackHandler, WebhookVerifier } from '../gateways/gateway';
 import { adminRoutes } from './admin.routes';
+import { callbacksRoutes } from './callbacks.routes';
 import { errorHandler, notFoundHandler } from './error-handler';
 import { healthRoutes } from './health.routes';
 import { ordersRoutes } from './orders.routes';
+import { payPageRoutes } from './pay-page.routes';
 import { requestContext } from './request-context';
 import { webhooksRoutes } from './webhooks.routes';
 
@@ -18,6 +20,8 @@ export interface ApiDeps {
   pool: Pool;
   temporal: Client;
   webhookVerifiers: Partial<Record<GatewayName, WebhookVerifier>>;
+  /** Wallets that send the payer's browser back (GET /callbacks/<gateway>/…); a wallet plugs its handler in here. */
+  callbackHandlers?: Partial<Record<GatewayName, CallbackHandler>>;
   logger: Logger;
 }
 
@@ -31,6 +35,8 @@ export function createApp(deps: ApiDeps): Express {
   app.use(healthRoutes(deps));
   app.use(ordersRoutes(deps));
   app.use(webhooksRoutes(deps));
+  app.use(callbacksRoutes({ ...deps, callbackHandlers: deps.callbackHandlers ?? {} }));
+  app.use(payPageRoutes(deps));
   app.use(adminRoutes(deps));
   app.use(notFoundHandler);
   app.use(errorHandler);

@@ -5,6 +5,7 @@ import { Client } from '@temporalio/client';
 import { apiConfigSchema, loadConfig } from '../config/env';
 import { createLogger } from '../config/logger';
 import { createPool } from '../db/pool';
+import { createEsewaCallbackHandler } from '../gateways/esewa/esewa.callbacks';
 import { createStripeWebhookVerifier } from '../gateways/stripe/stripe.webhooks';
 import { describeError } from './error-handler';
 import { startApiServer } from './server';
@@ -29,7 +30,15 @@ async function main(): Promise<void> {
     }),
   };
 
-  const server = await startApiServer({ config, pool, temporal, webhookVerifiers, logger }, config.PORT);
+  // A wallet's browser callback plugs in here (khalti: createKhaltiCallbackHandler).
+  const callbackHandlers = {
+    esewa: createEsewaCallbackHandler({ productCode: config.ESEWA_PRODUCT_CODE, secretKey: config.ESEWA_SECRET_KEY }),
+  };
+
+  const server = await startApiServer(
+    { config, pool, temporal, webhookVerifiers, callbackHandlers, logger },
+    config.PORT,
+  );
 
   let stopping = false;
   const shutdown = async (signal: NodeJS.Signals) => {

@@ -1,4 +1,4 @@
-// POST /webhooks/:gateway as a story: check the signature, store the event durably, then hand it to the
+// POST /webhooks/:gateway as a story (and, through recordAndDeliverPaymentEvent, the browser callbacks too): check the signature, store the event durably, then hand it to the
 // order's workflow. The gateway gets a 2xx only once the event is stored, and a 503 whenever a retry could
 // still change the outcome, so a redelivery finishes what this delivery could not. The workflow ignores an
 // event ID it has seen, so delivering twice is harmless; skipping a delivery is what must never happen.
@@ -46,26 +46,64 @@ export async function receiveWebhook(deps: WebhookDeps, incoming: IncomingWebhoo
   if (!verifier) throw unknownGateway();
 
   const webhook = verifyWebhook(verifier, incoming);
-  const logger = deps.logger.child({ gateway: incoming.gateway, eventId: webhook.eventId, orderId: webhook.orderId });
-  const stored = await storeDurably(deps.pool, verifier, incoming, webhook);
+  const outcome = await recordAndDeliverPaymentEvent(deps, {
+    gateway: incoming.gateway,
+    eventId: webhook.eventId,
+    eventType: webhook.eventType,
+    orderId: webhook.orderId,
+    rawBody: incoming.rawBody.toString('utf8'),
+    headers: storableHeaders(incoming.headers, verifier.sensitiveHeaders),
+    paymentEvent: webhook.paymentEvent,
+  });
+  return outcome === 'duplicate' ? { received: true, duplicate: true } : { received: true };
+}
+
+/** A gateway's report after its authenticity was checked as far as the gateway allows (signed or a hint). */
+export interface PaymentEventReport {
+  gateway: GatewayName;
+  eventId: string;
+  eventType: string;
+  /** Absent when the report names no order of ours (still stored, left to reconciliation). */
+  orderId?: string;
+  /** What is stored in the audit log: the body, or the query string of a redirect. */
+  rawBody: string;
+  /** Already reduced by storableHeaders. */
+  headers: Record<string, string | string[]>;
+  /** Absent for reports that do not move an order. */
+  paymentEvent?: PaymentEvent;
+}
+
+export type PaymentEventOutcome = 'duplicate' | 'ignored' | 'order_not_found' | 'delivered';
+
+/**
+ * The one way a gateway's report reaches an order, for webhooks and browser callbacks alike: stored in
+ * webhook_events first (unique on gateway + event ID, so a repeat is only acknowledged), then signalled to the
+ * order's workflow. Throws databaseUnavailable when it could not be stored and temporalUnavailable when it was
+ * stored but not delivered (the row stays `received`, so a repeat delivers it).
+ */
+export async function recordAndDeliverPaymentEvent(
+  deps: Pick<WebhookDeps, 'pool' | 'temporal' | 'logger'>,
+  report: PaymentEventReport,
+): Promise<PaymentEventOutcome> {
+  const logger = deps.logger.child({ gateway: report.gateway, eventId: report.eventId, orderId: report.orderId });
+  const stored = await storeDurably(deps.pool, report);
   if (FINAL_WEBHOOK_OUTCOMES.includes(stored.outcome)) {
-    logger.info({ outcome: stored.outcome }, 'duplicate webhook acknowledged');
-    return { received: true, duplicate: true };
+    logger.info({ outcome: stored.outcome }, 'duplicate payment event acknowledged');
+    return 'duplicate';
   }
 
-  if (!webhook.paymentEvent) {
+  if (!report.paymentEvent) {
     await recordWebhookOutcome(deps.pool, stored.id, 'ignored', { attemptedDelivery: false });
-    logger.info({ eventType: webhook.eventType }, 'webhook ignored: it does not move orders');
-    return { received: true };
+    logger.info({ eventType: report.eventType }, 'payment event ignored: it does not move orders');
+    return 'ignored';
   }
-  if (!webhook.orderId || !ORDER_ID_PATTERN.test(webhook.orderId)) {
+  if (!report.orderId || !ORDER_ID_PATTERN.test(report.orderId)) {
     await recordWebhookOutcome(deps.pool, stored.id, 'order_not_found', { attemptedDelivery: false });
-    logger.warn('webhook names no order of ours; left to reconciliation');
-    return { received: true };
+    logger.warn('payment event names no order of ours; left to reconciliation');
+    return 'order_not_found';
   }
 
-  await deliverToWorkflow(deps, stored, webhook.orderId, webhook.paymentEvent, logger);
-  return { received: true };
+  return deliverToWorkflow(deps, stored, report.orderId, report.paymentEvent, logger);
 }
 
 function verifyWebhook(verifier: WebhookVerifier, { rawBody, headers }: IncomingWebhook): VerifiedWebhook {
@@ -79,20 +117,15 @@ function verifyWebhook(verifier: WebhookVerifier, { rawBody, headers }: Incoming
 }
 
 /** Any storage failure is a 503: the gateway keeps the event and tries again later. */
-async function storeDurably(
-  pool: Pool,
-  verifier: WebhookVerifier,
-  incoming: IncomingWebhook,
-  webhook: VerifiedWebhook,
-): Promise<StoredWebhookEvent> {
+async function storeDurably(pool: Pool, report: PaymentEventReport): Promise<StoredWebhookEvent> {
   try {
     return await storeWebhookEvent(pool, {
-      gateway: incoming.gateway,
-      eventId: webhook.eventId,
-      eventType: webhook.eventType,
-      orderId: webhook.orderId ?? null,
-      rawBody: incoming.rawBody.toString('utf8'),
-      headers: storableHeaders(incoming.headers, verifier.sensitiveHeaders),
+      gateway: report.gateway,
+      eventId: report.eventId,
+      eventType: report.eventType,
+      orderId: report.orderId ?? null,
+      rawBody: report.rawBody,
+      headers: report.headers,
     });
   } catch (error) {
     throw Object.assign(databaseUnavailable(), { cause: error });
@@ -100,12 +133,12 @@ async function storeDurably(
 }
 
 async function deliverToWorkflow(
-  { pool, temporal }: WebhookDeps,
+  { pool, temporal }: Pick<WebhookDeps, 'pool' | 'temporal'>,
   stored: StoredWebhookEvent,
   orderId: string,
   paymentEvent: PaymentEvent,
   logger: Logger,
-): Promise<void> {
+): Promise<PaymentEventOutcome> {
   try {
     await withTemporalDeadline(temporal, TEMPORAL_SIGNAL_TIMEOUT_MS, () =>
       temporal.workflow.getHandle(orderWorkflowId(orderId)).signal(paymentEventSignal, paymentEvent),
@@ -113,20 +146,21 @@ async function deliverToWorkflow(
   } catch (error) {
     if (isWorkflowNotFoundError(error)) {
       await recordWebhookOutcome(pool, stored.id, 'order_not_found', { attemptedDelivery: true });
-      logger.warn('no open workflow for the webhook; left to reconciliation');
-      return;
+      logger.warn('no open workflow for the payment event; left to reconciliation');
+      return 'order_not_found';
     }
     if (isTemporalUnavailableError(error)) {
       await recordWebhookDeliveryFailure(pool, stored.id, { outcome: 'received', error: 'temporal_unavailable' });
       throw Object.assign(temporalUnavailable(), { cause: error });
     }
     await recordWebhookDeliveryFailure(pool, stored.id, { outcome: 'failed', error: 'signal_failed' }).catch(
-      (recordError: unknown) => logger.error({ err: describeError(recordError) }, 'webhook failure not recorded'),
+      (recordError: unknown) => logger.error({ err: describeError(recordError) }, 'delivery failure not recorded'),
     );
     throw error;
   }
   await recordWebhookOutcome(pool, stored.id, 'delivered', { attemptedDelivery: true });
-  logger.info({ kind: paymentEvent.kind }, 'webhook delivered');
+  logger.info({ kind: paymentEvent.kind, verified: paymentEvent.verified }, 'payment event delivered');
+  return 'delivered';
 }
 
 /**

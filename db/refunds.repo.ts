@@ -1,8 +1,13 @@
 // SQL for refunds, keyed by our deterministic refund ID (also the gateway idempotency key).
 import type { Pool, PoolClient } from './pool';
 
-/** requested: row written, gateway not yet known to have it; pending: accepted, not settled; then final. */
-export type RefundState = 'requested' | 'pending' | 'succeeded' | 'failed';
+/**
+ * requested: row written, gateway not yet known to have it; pending: accepted, not settled; awaiting_manual: the
+ * gateway has no refund API and an operator must refund and confirm it; then final.
+ */
+export type RefundState = 'requested' | 'pending' | 'awaiting_manual' | 'succeeded' | 'failed';
+/** States an operator's confirmation or a gateway answer may still move. */
+const OPEN_REFUND_STATES: readonly RefundState[] = ['requested', 'pending', 'awaiting_manual'];
 
 export interface NewRefund {
   refundId: string;
@@ -15,6 +20,8 @@ export interface NewRefund {
 export interface RefundRow extends NewRefund {
   state: RefundState;
   gatewayRefundId: string | null;
+  manualReference: string | null;
+  confirmedBy: string | null;
 }
 
 /** Inserts the refund in state 'requested' unless the refund ID exists; true when this call inserted it. */
@@ -37,8 +44,11 @@ export async function findRefund(db: Pool | PoolClient, refundId: string): Promi
     reason: string;
     state: RefundState;
     gateway_refund_id: string | null;
+    manual_reference: string | null;
+    confirmed_by: string | null;
   }>(
-    `SELECT refund_id, order_id, amount_minor, currency, reason, state, gateway_refund_id
+    `SELECT refund_id, order_id, amount_minor, currency, reason, state, gateway_refund_id, manual_reference,
+            confirmed_by
      FROM refunds WHERE refund_id = $1`,
     [refundId],
   );
@@ -52,19 +62,58 @@ export async function findRefund(db: Pool | PoolClient, refundId: string): Promi
       reason: row.reason,
       state: row.state,
       gatewayRefundId: row.gateway_refund_id,
+      manualReference: row.manual_reference,
+      confirmedBy: row.confirmed_by,
     }
   );
 }
 
-/** Stores what the gateway said about the refund; callers pass only states the gateway reported. */
+/**
+ * Stores what the gateway said about the refund; callers pass only states the gateway reported. A final state is
+ * never overwritten, so a retried call cannot turn a confirmed manual refund back into a task.
+ */
 export async function updateRefundState(
   db: Pool | PoolClient,
   refundId: string,
   update: { state: Exclude<RefundState, 'requested'>; gatewayRefundId: string },
 ): Promise<void> {
-  await db.query('UPDATE refunds SET state = $2, gateway_refund_id = $3, updated_at = now() WHERE refund_id = $1', [
-    refundId,
-    update.state,
-    update.gatewayRefundId,
-  ]);
+  await db.query(
+    `UPDATE refunds SET state = $2, gateway_refund_id = $3, updated_at = now()
+      WHERE refund_id = $1 AND state = ANY($4::text[])`,
+    [refundId, update.state, update.gatewayRefundId, OPEN_REFUND_STATES],
+  );
+}
+
+export interface ManualRefundConfirmation {
+  refundId: string;
+  reference: string;
+  note?: string;
+  actor: string;
+  at: string | Date;
+}
+
+/**
+ * Marks a manual refund as made, with the operator's reference. Only an `awaiting_manual` row moves; true when this
+ * call moved it (false for a repeated confirmation).
+ */
+export async function confirmManualRefund(
+  db: Pool | PoolClient,
+  confirmation: ManualRefundConfirmation,
+): Promise<boolean> {
+  const result = await db.query(
+    `UPDATE refunds
+        SET state = 'succeeded', manual_reference = $2, manual_note = $3, confirmed_by = $4, confirmed_at = $5,
+            updated_at = now()
+      WHERE refund_id = $1 AND state = 'awaiting_manual'`,
+    [confirmation.refundId, confirmation.reference, confirmation.note ?? null, confirmation.actor, confirmation.at],
+  );
+  return result.rowCount === 1;
+}
+
+/** How many refunds wait for an operator, for metrics and the operations view. */
+export async function countRefundsAwaitingManual(db: Pool | PoolClient): Promise<number> {
+  const result = await db.query<{ count: string }>(
+    "SELECT count(*) AS count FROM refunds WHERE state = 'awaiting_manual'",
+  );
+  return Number(result.rows[0]?.count ?? 0);
 }

@@ -4,6 +4,8 @@ import { createOrderActivities } from '../activities/order.activities';
 import { loadConfig, workerConfigSchema } from '../config/env';
 import { createLogger, type Logger } from '../config/logger';
 import { createPool } from '../db/pool';
+import { createEsewaGateway } from '../gateways/esewa/esewa.gateway';
+import { gatewayRegistry } from '../gateways/gateway-registry';
 import { createStripeGateway } from '../gateways/stripe/stripe.gateway';
 import { createOrderWorker, WORKFLOW_BUNDLE_PATH } from './create-worker';
 
@@ -20,8 +22,15 @@ async function main(): Promise<void> {
     timeoutMs: config.GATEWAY_TIMEOUT,
     publicBaseUrl: config.PUBLIC_BASE_URL,
   });
-  const gateways = { stripe };
-  const activities = createOrderActivities({ pool, gateways: (name) => gateways[name], logger });
+  const esewa = createEsewaGateway({
+    statusUrl: config.ESEWA_STATUS_URL,
+    productCode: config.ESEWA_PRODUCT_CODE,
+    publicBaseUrl: config.PUBLIC_BASE_URL,
+    timeoutMs: config.GATEWAY_TIMEOUT,
+  });
+  // Each order names its gateway; a wallet adapter plugs in here (khalti: createKhaltiGateway).
+  const gateways = gatewayRegistry({ stripe, esewa });
+  const activities = createOrderActivities({ pool, gateways, logger });
 
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   const worker = await createOrderWorker({
