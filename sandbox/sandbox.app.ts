@@ -2,6 +2,9 @@
 // No listening socket here (see server.ts), so the app can be mounted on any HTTP server.
 import express from 'express';
 import { createLogger, type Logger } from '../config/logger';
+import { ESEWA_UAT_PRODUCT_CODE, ESEWA_UAT_SECRET_KEY } from '../gateways/esewa/esewa.protocol';
+import { createEsewaSandboxRouter } from './esewa.routes';
+import { createEsewaStore } from './esewa.store';
 import { createIdempotencyStore } from './idempotency.store';
 import { createPaymentPageRouter } from './payment-page.routes';
 import { createControlRouter } from './sandbox-control.routes';
@@ -44,6 +47,8 @@ export interface SandboxOptions {
    * Without it the sandbox forgets everything when it stops. A damaged file makes createSandbox throw.
    */
   stateFile?: string;
+  /** The eSewa merchant the eSewa mode accepts forms from and signs callbacks for (default: eSewa UAT's). */
+  esewa?: { productCode: string; secretKey: string };
 }
 
 export interface SandboxStats extends SandboxStoreStats, ApiCounters {
@@ -94,6 +99,7 @@ export function createSandbox(options: SandboxOptions): Sandbox {
     },
   });
   const idempotency = createIdempotencyStore();
+  const esewa = createEsewaStore({ now, onChange: () => persistence?.schedule() });
   if (options.stateFile) {
     const { stateFile } = options;
     const saved = loadSandboxSnapshot(stateFile);
@@ -102,6 +108,7 @@ export function createSandbox(options: SandboxOptions): Sandbox {
       store.restore(saved.store);
       idempotency.restore(saved.idempotency);
       dispatcher.resume(saved.webhooks ?? []);
+      esewa.restore(saved.esewa ?? []);
       logger.info(
         { stateFile, sessions: saved.store.sessions.length, pendingWebhooks: saved.webhooks?.length ?? 0 },
         'sandbox state restored',
@@ -114,6 +121,7 @@ export function createSandbox(options: SandboxOptions): Sandbox {
         store: store.snapshot(),
         idempotency: idempotency.snapshot(),
         webhooks: dispatcher.pending(),
+        esewa: esewa.snapshot(),
       }),
       (error) => logger.error({ err: error, stateFile }, 'sandbox state could not be saved'),
     );
@@ -135,6 +143,7 @@ export function createSandbox(options: SandboxOptions): Sandbox {
     reset() {
       store.reset();
       idempotency.clear();
+      esewa.reset();
       dispatcher.reset();
       Object.assign(counters, emptyCounters());
       faults = initialFaults;
@@ -176,6 +185,18 @@ export function createSandbox(options: SandboxOptions): Sandbox {
     }),
   );
   app.use('/pay', createPaymentPageRouter(store));
+  app.use(
+    createEsewaSandboxRouter({
+      store: esewa,
+      productCode: options.esewa?.productCode ?? ESEWA_UAT_PRODUCT_CODE,
+      secretKey: options.esewa?.secretKey ?? ESEWA_UAT_SECRET_KEY,
+      publicUrl: options.publicUrl,
+      faults: () => faults,
+      random,
+      logger,
+      counters,
+    }),
+  );
   app.use('/_sandbox', createControlRouter(sandbox));
   app.use((_req, res) => {
     res.status(404).json({ error: 'not_found' });

@@ -5,6 +5,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
+import type { EsewaSnapshot } from './esewa.store';
 import type { IdempotencySnapshot } from './idempotency.store';
 import type { SandboxStoreSnapshot } from './sandbox.store';
 import type { PendingWebhook } from './webhook.dispatcher';
@@ -15,6 +16,8 @@ export interface SandboxSnapshot {
   idempotency: IdempotencySnapshot;
   /** Deliveries not yet acknowledged or abandoned; absent in files written before they were kept. */
   webhooks?: PendingWebhook[];
+  /** eSewa transactions; absent in files written before the eSewa mode existed. */
+  esewa?: EsewaSnapshot;
 }
 
 // Only what the sandbox relies on right after loading is checked (the sweep reads every session's status and
@@ -41,6 +44,11 @@ const snapshotEnvelope = z.object({
   }),
   idempotency: z.array(z.tuple([z.string(), z.looseObject({ fingerprint: z.string(), answer: z.looseObject({}) })])),
   webhooks: z.array(z.object({ eventId: z.string(), eventType: z.string(), payload: z.string() })).optional(),
+  esewa: z
+    .array(
+      z.tuple([z.string(), z.looseObject({ transactionUuid: z.string(), status: z.string(), totalPaisa: z.number() })]),
+    )
+    .optional(),
 });
 
 export class SandboxStateError extends Error {

@@ -33,7 +33,12 @@ export async function startStack(apiEnv: Record<string, string> = {}): Promise<S
     SANDBOX_PUBLIC_URL: sandboxUrl,
     SANDBOX_WEBHOOK_URL: `${apiUrl}/webhooks/stripe`,
   });
-  const workerEnv = { ...shared, STRIPE_API_BASE: sandboxUrl, WORKER_SHUTDOWN_GRACE: '1s' };
+  const workerEnv = {
+    ...shared,
+    STRIPE_API_BASE: sandboxUrl,
+    ESEWA_STATUS_URL: `${sandboxUrl}/api/epay/transaction/status/`,
+    WORKER_SHUTDOWN_GRACE: '1s',
+  };
   const processes: RunningProcess[] = [sandbox];
   const startWorker = () => {
     const worker = startService('worker', workerEnv);
@@ -41,7 +46,12 @@ export async function startStack(apiEnv: Record<string, string> = {}): Promise<S
     return worker;
   };
   const worker = startWorker();
-  const api = startService('api', { ...shared, PORT: String(apiPort), ...apiEnv });
+  const api = startService('api', {
+    ...shared,
+    PORT: String(apiPort),
+    ESEWA_FORM_URL: `${sandboxUrl}/api/epay/main/v2/form`,
+    ...apiEnv,
+  });
   processes.push(api);
   const stack: Stack = {
     apiUrl,
