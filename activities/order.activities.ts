@@ -153,10 +153,8 @@ export function createOrderActivities(deps: OrderActivityDeps): OrderActivities 
 
     async fetchPaymentStatus(input) {
       return run('fetchPaymentStatus', input.orderId, async () => {
-        const status = await gateways(input.gateway).fetchPaymentStatus({
-          orderId: input.orderId,
-          intentId: input.intentId,
-        });
+        const { gateway, ...lookup } = input;
+        const status = await gateways(gateway).fetchPaymentStatus(lookup);
         logger.debug(
           {
             orderId: input.orderId,
@@ -172,10 +170,8 @@ export function createOrderActivities(deps: OrderActivityDeps): OrderActivities 
 
     async cancelPaymentIntent(input) {
       return run('cancelPaymentIntent', input.orderId, async () => {
-        const outcome = await gateways(input.gateway).cancelIntent({
-          orderId: input.orderId,
-          intentId: input.intentId,
-        });
+        const { gateway, ...lookup } = input;
+        const outcome = await gateways(gateway).cancelIntent(lookup);
         logger.info({ orderId: input.orderId, intentId: input.intentId, outcome: outcome.outcome }, 'intent cancel');
         return outcome;
       });

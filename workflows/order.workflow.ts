@@ -153,6 +153,8 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
   const settledRefundRequests = new Set<string>();
   /** Operators' confirmations of manual refunds, by refund ID; a refund awaiting_manual waits for its entry. */
   const manualConfirmations = new Map<string, ConfirmManualRefundRequest>();
+  /** Manual refunds whose confirmation has been recorded and counted. */
+  const settledManualRefunds = new Set<string>();
   /** Every lookup names the order's amount: eSewa's status API is keyed by it. */
   const lookupOf = (intentId: string) => ({
     orderId,
@@ -259,7 +261,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
     confirmManualRefundUpdate,
     async (request) => {
       if (!manualConfirmations.has(request.refundId)) manualConfirmations.set(request.refundId, request);
-      await condition(() => state.refunds.some((r) => r.refundId === request.refundId && r.state === 'succeeded'));
+      await condition(() => settledManualRefunds.has(request.refundId));
       return state;
     },
     {
@@ -590,6 +592,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
       capturedAmountMinor: state.capturedAmountMinor,
       paymentReference: state.paymentReference ?? undefined,
     });
+    if (record.manualReference !== undefined) settledManualRefunds.add(refundId);
   }
 
   async function flagForAttention(reason: string): Promise<void> {

@@ -150,7 +150,10 @@ describe('eSewa success callback', () => {
   it.each(['transaction_code', 'status', 'total_amount', 'transaction_uuid', 'product_code', 'signed_field_names'])(
     'when %s is tampered with after signing, then the callback is refused',
     (field) => {
-      const tampered = { ...signedCallback(), [field]: field === 'total_amount' ? '1.0' : `${field}X` };
+      const tampered: Record<string, string> = {
+        ...signedCallback(),
+        [field]: field === 'total_amount' ? '1.0' : `${field}X`,
+      };
       if (field === 'status') tampered.status = 'PENDING';
       if (field === 'signed_field_names') tampered.signed_field_names = `${CALLBACK_SIGNED},extra`;
       expect(() => success(tampered)).toThrow(WebhookSignatureError);
