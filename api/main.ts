@@ -5,8 +5,8 @@ import { Client } from '@temporalio/client';
 import { apiConfigSchema, loadConfig } from '../config/env';
 import { createLogger } from '../config/logger';
 import { createPool } from '../db/pool';
-import { createEsewaCallbackHandler } from '../gateways/esewa/esewa.callbacks';
 import { createStripeWebhookVerifier } from '../gateways/stripe/stripe.webhooks';
+import { walletCallbackHandlers } from './callback-handlers';
 import { describeError } from './error-handler';
 import { startApiServer } from './server';
 import { lazyTemporalConnection } from './temporal-connection';
@@ -30,10 +30,7 @@ async function main(): Promise<void> {
     }),
   };
 
-  // A wallet's browser callback plugs in here (khalti: createKhaltiCallbackHandler).
-  const callbackHandlers = {
-    esewa: createEsewaCallbackHandler({ productCode: config.ESEWA_PRODUCT_CODE, secretKey: config.ESEWA_SECRET_KEY }),
-  };
+  const callbackHandlers = walletCallbackHandlers(config);
 
   const server = await startApiServer(
     { config, pool, temporal, webhookVerifiers, callbackHandlers, logger },
