@@ -241,6 +241,23 @@ describe('eSewa order workflow', () => {
     expect(state.status).toBe('PAID');
   });
 
+  it('when the status API is down at the TTL, then the final check keeps retrying instead of expiring the order', async () => {
+    const order = await startOrder('es-outage-ttl', { ttlMs: 1_500 });
+    sandbox.sandbox.setFaults({ webhookDropRate: 1, statusOutageRate: 1 });
+    await payerSubmitsForm(order);
+    await payerPays(order);
+    // Past the TTL, an outage body is not an answer: the order must not expire on it.
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    expect((await order.handle.query(orderStateQuery)).status).toBe('AWAITING_PAYMENT');
+
+    sandbox.sandbox.setFaults({ statusOutageRate: 0 });
+    const state = await finish(order, 'esewa-outage-at-ttl-then-paid');
+    expect(state.status).toBe('PAID');
+    expect(state.timeline.find((entry) => entry.status === 'PAID')?.reason).toBe(
+      'payment_captured:final_check:COMPLETE',
+    );
+  });
+
   it('when the gateway says the intent expires before the TTL, then the order expires at the gateway expiry', async () => {
     gatewayExpiryMs = Date.now() + 2_000;
     const order = await startOrder('es-gwexp', { ttlMs: 60_000 });
