@@ -36,6 +36,11 @@ export function payPageRoutes(deps: PayPageDeps): Router {
         sendHtmlPage(res, 404, 'No such payment', paragraph('orderpay has no eSewa payment for this link.'));
         return;
       }
+      // Past its expiry the order is about to close: a payment now would only be refunded.
+      if (order.status === 'AWAITING_PAYMENT' && Date.parse(order.expiresAt) <= Date.now()) {
+        sendHtmlPage(res, 409, 'This order cannot be paid', paragraph(`Order ${order.orderId} has expired.`));
+        return;
+      }
       if (order.status !== 'AWAITING_PAYMENT') {
         sendHtmlPage(
           res,
