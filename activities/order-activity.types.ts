@@ -19,6 +19,9 @@ export type RecordOrderInput = Omit<OrderWorkflowInput, 'policy'> & { expiresAt:
 
 export type CreatePaymentIntentInput = Omit<RecordOrderInput, 'requestHash'>;
 
+/** The intent as the workflow gets it: a gateway expiry travels as ISO text, like every time in activity payloads. */
+export type CreatePaymentIntentResult = Omit<CreatedIntent, 'expiresAt'> & { expiresAt?: string };
+
 /** Activities that call a gateway name it, so the worker can route to the adapter. */
 export type PaymentLookupInput = PaymentLookupRequest & { gateway: GatewayName };
 
@@ -72,7 +75,7 @@ export interface OrderActivities {
   /** INSERT … ON CONFLICT DO NOTHING with the PENDING timeline entry; a different request hash is non-retryable. */
   recordOrder(input: RecordOrderInput): Promise<{ created: boolean }>;
   /** Creates the intent with the order ID as idempotency key and records the attempt. */
-  createPaymentIntent(input: CreatePaymentIntentInput): Promise<CreatedIntent>;
+  createPaymentIntent(input: CreatePaymentIntentInput): Promise<CreatePaymentIntentResult>;
   fetchPaymentStatus(input: PaymentLookupInput): Promise<PaymentStatus>;
   cancelPaymentIntent(input: PaymentLookupInput): Promise<CancelOutcome>;
   refundPayment(input: RefundPaymentInput): Promise<RefundPaymentResult>;

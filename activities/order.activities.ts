@@ -147,7 +147,8 @@ export function createOrderActivities(deps: OrderActivityDeps): OrderActivities 
           }
         }
         logger.info({ orderId: input.orderId, intentId: intent.intentId }, 'payment intent created');
-        return intent;
+        const { expiresAt, ...created } = intent;
+        return expiresAt === undefined ? created : { ...created, expiresAt: expiresAt.toISOString() };
       });
     },
 

@@ -8,6 +8,7 @@ import type { Pool } from '../db/pool';
 import type { CallbackHandler, WebhookVerifier } from '../gateways/gateway';
 import { adminRoutes } from './admin.routes';
 import { callbacksRoutes } from './callbacks.routes';
+import { docsRoutes } from './docs.routes';
 import { errorHandler, notFoundHandler } from './error-handler';
 import { healthRoutes } from './health.routes';
 import { ordersRoutes } from './orders.routes';
@@ -38,6 +39,7 @@ export function createApp(deps: ApiDeps): Express {
   app.use(callbacksRoutes({ ...deps, callbackHandlers: deps.callbackHandlers ?? {} }));
   app.use(payPageRoutes(deps));
   app.use(adminRoutes(deps));
+  app.use(docsRoutes(deps));
   app.use(notFoundHandler);
   app.use(errorHandler);
   return app;

@@ -12,35 +12,39 @@ const MAX_QUERY_LENGTH = 16_384;
 
 export function callbacksRoutes(deps: CallbackDeps): Router {
   const router = Router();
-  router
-    .route('/callbacks/:gateway{/*path}')
-    .get(async (req, res) => {
-      const gateway = gatewayParamSchema.safeParse(req.params.gateway);
-      const rawQuery = req.originalUrl.includes('?') ? req.originalUrl.slice(req.originalUrl.indexOf('?') + 1) : '';
-      if (!gateway.success || rawQuery.length > MAX_QUERY_LENGTH) {
-        sendHtmlPage(res, 404, 'Unknown payment service', paragraph('orderpay does not know this payment service.'));
-        return;
-      }
-      const params = req.params as { path?: string[] | string };
-      const path = Array.isArray(params.path) ? params.path : params.path ? [params.path] : [];
-      const answer = await receiveCallback(
-        { ...deps, logger: res.locals.logger },
-        {
-          gateway: gateway.data,
-          path,
-          query: firstValues(new URLSearchParams(rawQuery)),
-          rawQuery,
-          headers: storableHeaders(req.headers, []),
-        },
-      );
-      if (answer.kind === 'redirect') {
-        res.setHeader('Cache-Control', 'no-store');
-        res.redirect(303, answer.location);
-        return;
-      }
-      sendHtmlPage(res, answer.status, answer.title, paragraph(answer.message));
-    })
-    .all(rejectOtherMethods(['GET', 'HEAD']));
+  // Wallets return to /callbacks/<gateway> (Khalti), /callbacks/<gateway>/<route> (eSewa success) or
+  // /callbacks/<gateway>/<route>/<ref> (eSewa failure); the gateway's handler decides what each path means.
+  for (const path of ['/callbacks/:gateway', '/callbacks/:gateway/:route', '/callbacks/:gateway/:route/:ref']) {
+    router
+      .route(path)
+      .get(async (req, res) => {
+        const gateway = gatewayParamSchema.safeParse(req.params.gateway);
+        const queryStart = req.originalUrl.indexOf('?');
+        const rawQuery = queryStart === -1 ? '' : req.originalUrl.slice(queryStart + 1);
+        if (!gateway.success || rawQuery.length > MAX_QUERY_LENGTH) {
+          sendHtmlPage(res, 404, 'Unknown payment service', paragraph('orderpay does not know this payment service.'));
+          return;
+        }
+        const { route, ref } = req.params as { route?: string; ref?: string };
+        const answer = await receiveCallback(
+          { ...deps, logger: res.locals.logger },
+          {
+            gateway: gateway.data,
+            path: [route, ref].filter((segment): segment is string => segment !== undefined),
+            query: firstValues(new URLSearchParams(rawQuery)),
+            rawQuery,
+            headers: storableHeaders(req.headers, []),
+          },
+        );
+        if (answer.kind === 'redirect') {
+          res.setHeader('Cache-Control', 'no-store');
+          res.redirect(303, answer.location);
+          return;
+        }
+        sendHtmlPage(res, answer.status, answer.title, paragraph(answer.message));
+      })
+      .all(rejectOtherMethods(['GET', 'HEAD']));
+  }
   return router;
 }
 

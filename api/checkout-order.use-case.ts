@@ -23,6 +23,7 @@ import type { CheckoutBody } from './checkout.schema';
 import { describeError, errorBody } from './error-handler';
 import { ApiError, checkoutPending, idempotencyConflict, orderClosed, temporalUnavailable } from './errors';
 import { requestHash } from './request-hash';
+import type { CheckoutResponseBody } from './responses.schema';
 import { probeOrderWorkflow, withTemporalDeadline } from './temporal-calls';
 import {
   applicationFailureType,
@@ -191,7 +192,7 @@ function respondToCheckout(
       amount: order.amount,
       currency: order.currency,
       gateway: order.gateway,
-    },
+    } satisfies CheckoutResponseBody,
     replayed: alreadyRecorded,
   };
 }
@@ -203,7 +204,7 @@ async function answerFromOrderRow(pool: Pool, orderId: string, hash: string): Pr
   return { status: 200, body: orderSummaryBody(row), replayed: true };
 }
 
-function orderSummaryBody(row: OrderSummary) {
+function orderSummaryBody(row: OrderSummary): CheckoutResponseBody {
   return {
     orderId: row.orderId,
     status: row.status,

@@ -1,12 +1,11 @@
 // POST /admin/refunds/:refundId/confirm as a story: an operator refunded an eSewa payment by hand (ePay v2 has no
 // refund API) and says so, with the eSewa reference. The refund row names the order; the order's workflow, which
 // has been waiting for exactly this, records it and only then counts the money as refunded. Confirming twice is
-// harmless, and every attempt is written to the admin audit log.
+// harmless. The route records every attempt in the admin audit log.
 import type { Client } from '@temporalio/client';
 import type { ApiConfig } from '../config/env';
 import type { Logger } from '../config/logger';
 import { ORDER_ERROR_TYPES, confirmManualRefundUpdate, orderWorkflowId } from '../contracts/order.contract';
-import { recordAdminAction } from '../db/admin-actions.repo';
 import type { Pool } from '../db/pool';
 import { findRefund, type RefundRow } from '../db/refunds.repo';
 import { ApiError, orderClosed, temporalUnavailable } from './errors';
@@ -25,14 +24,13 @@ export interface ConfirmManualRefundCommand {
   reference: string;
   note?: string;
   actor: string;
-  requestId: string;
 }
 
 export interface ConfirmedRefund {
   refundId: string;
   orderId: string;
   state: RefundRow['state'];
-  amountMinor: number;
+  amount: number;
   currency: string;
   manualReference: string | null;
   confirmedBy: string | null;
@@ -53,33 +51,10 @@ export async function confirmManualRefund(
   deps: ConfirmManualRefundDeps,
   command: ConfirmManualRefundCommand,
 ): Promise<ConfirmedRefund> {
-  const audit = (outcome: string, orderId?: string) =>
-    recordAdminAction(deps.pool, {
-      actor: command.actor,
-      action: 'refund.confirm_manual',
-      target: command.refundId,
-      requestId: command.requestId,
-      details: {
-        reference: command.reference,
-        ...(command.note ? { note: command.note } : {}),
-        ...(orderId ? { orderId } : {}),
-      },
-      outcome,
-    });
-
   const refund = await findRefund(deps.pool, command.refundId);
-  if (!refund) {
-    await audit('refund_not_found');
-    throw refundNotFound(command.refundId);
-  }
-  if (refund.state === 'succeeded' && refund.manualReference !== null) {
-    await audit('already_confirmed', refund.orderId);
-    return view(refund, false);
-  }
-  if (refund.state !== 'awaiting_manual') {
-    await audit('refund_not_awaiting_manual', refund.orderId);
-    throw refundNotAwaitingManual(command.refundId, refund.state);
-  }
+  if (!refund) throw refundNotFound(command.refundId);
+  if (refund.state === 'succeeded' && refund.manualReference !== null) return view(refund, false);
+  if (refund.state !== 'awaiting_manual') throw refundNotAwaitingManual(command.refundId, refund.state);
 
   try {
     await withTemporalDeadline(deps.temporal, deps.config.CHECKOUT_TIMEOUT, () =>
@@ -88,12 +63,9 @@ export async function confirmManualRefund(
       }),
     );
   } catch (error) {
-    const failure = explain(refund, error);
-    await audit(failure instanceof ApiError ? failure.code : 'error', refund.orderId);
-    throw failure;
+    throw explain(refund, error);
   }
   const confirmed = (await findRefund(deps.pool, command.refundId)) ?? refund;
-  await audit('succeeded', refund.orderId);
   deps.logger.info({ refundId: refund.refundId, orderId: refund.orderId }, 'manual refund confirmed');
   return view(confirmed, true);
 }
@@ -113,7 +85,7 @@ function view(refund: RefundRow, changed: boolean): ConfirmedRefund {
     refundId: refund.refundId,
     orderId: refund.orderId,
     state: refund.state,
-    amountMinor: refund.amountMinor,
+    amount: refund.amountMinor,
     currency: refund.currency,
     manualReference: refund.manualReference,
     confirmedBy: refund.confirmedBy,

@@ -72,7 +72,8 @@ export function errorBody(apiError: ApiError) {
   };
 }
 
-function toApiError(error: unknown): ApiError | undefined {
+/** The ApiError a failure is answered with; undefined for an unexpected error (a 500). */
+export function toApiError(error: unknown): ApiError | undefined {
   if (error instanceof ApiError) return error;
   const httpError = asHttpError(error);
   if (httpError) return fromHttpError(httpError);

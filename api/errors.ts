@@ -103,3 +103,48 @@ export const cancelPending = (orderId: string, retryAfterSeconds: number) =>
 
 export const notReady = (checks: Record<string, string>) =>
   new ApiError(503, 'not_ready', 'a dependency is unavailable', { checks });
+
+/** Another delivery of the same webhook event is in flight; the gateway's retry finds it settled. */
+export const webhookDeliveryInProgress = () =>
+  new ApiError(503, 'webhook_delivery_in_progress', 'this event is being delivered right now; retry later', undefined, {
+    'Retry-After': '5',
+  });
+
+export const refundExceedsRefundable = (orderId: string, refundableAmount: number) =>
+  new ApiError(422, 'refund_exceeds_refundable', 'the refund is larger than what is left to refund on this order', {
+    orderId,
+    refundableAmount,
+  });
+
+/** The gateway declined the refund; the order is flagged for attention. */
+export const refundFailed = (orderId: string, refundId: string) =>
+  new ApiError(502, 'refund_failed', 'the payment gateway declined the refund; the order needs attention', {
+    orderId,
+    refundId,
+  });
+
+/** The refund is accepted and carries on; the same request (same Idempotency-Key) later returns its result. */
+export const refundPending = (orderId: string, retryAfterSeconds: number) =>
+  new ApiError(
+    503,
+    'refund_pending',
+    'the refund is still in progress; repeat the same request to get the result',
+    { orderId },
+    { 'Retry-After': String(retryAfterSeconds) },
+  );
+
+export const webhookEventNotFound = (id: number) =>
+  new ApiError(404, 'webhook_event_not_found', 'no stored webhook event with this ID', { id });
+
+export const webhookAlreadyProcessed = (id: number, outcome: string) =>
+  new ApiError(409, 'webhook_already_processed', 'this webhook event needs no retry: it was already processed', {
+    id,
+    outcome,
+  });
+
+export const webhookRetryInProgress = (id: number) =>
+  new ApiError(409, 'webhook_retry_in_progress', 'another delivery of this webhook event is in progress', { id });
+
+/** Stored without the payment event it carries (it does not move an order, or predates the dead-letter queue). */
+export const webhookNotRetryable = (id: number) =>
+  new ApiError(409, 'webhook_not_retryable', 'this webhook event carries no payment event to deliver', { id });

@@ -3,15 +3,16 @@
 import { findOrderView, type OrderView } from '../db/order-view.repo';
 import type { Pool } from '../db/pool';
 import { orderNotFound } from './errors';
+import type { OrderResponseBody } from './responses.schema';
 
-export async function getOrder({ pool }: { pool: Pool }, orderId: string) {
+export async function getOrder({ pool }: { pool: Pool }, orderId: string): Promise<OrderResponseBody> {
   const order = await findOrderView(pool, orderId);
   if (!order) throw orderNotFound(orderId);
   return toOrderResponse(order);
 }
 
 /** Amounts are integer minor units, named like the checkout request's `amount`. */
-function toOrderResponse(order: OrderView) {
+function toOrderResponse(order: OrderView): OrderResponseBody {
   return {
     orderId: order.orderId,
     status: order.status,

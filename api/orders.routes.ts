@@ -1,5 +1,5 @@
 // /orders: parse the request at the edge, call the use case, send what it returns. No decisions here.
-import express, { type NextFunction, type Request, type Response, Router } from 'express';
+import { Router } from 'express';
 import { cancelOrder, DEFAULT_CANCEL_REASON, type CancelDeps } from './cancel-order.use-case';
 import {
   cancelBodySchema,
@@ -10,21 +10,17 @@ import {
 } from './checkout.schema';
 import { checkoutOrder, type CheckoutDeps } from './checkout-order.use-case';
 import { rejectOtherMethods } from './error-handler';
-import { unsupportedMediaType } from './errors';
 import { getOrder } from './get-order.use-case';
-
-/** A checkout body is a few hundred bytes; anything near this limit is not a checkout. */
-const JSON_BODY_LIMIT = '16kb';
+import { jsonBody } from './json-body';
 
 export type OrdersRouteDeps = CheckoutDeps & CancelDeps;
 
 export function ordersRoutes(deps: OrdersRouteDeps): Router {
   const router = Router();
-  const json = express.json({ limit: JSON_BODY_LIMIT, strict: true, type: 'application/json' });
 
   router
     .route('/orders')
-    .post(requireJson({ bodyRequired: true }), json, async (req, res) => {
+    .post(...jsonBody({ bodyRequired: true }), async (req, res) => {
       const order = parseOrThrow(checkoutBodySchema, req.body);
       const offeredKey = req.get('idempotency-key');
       const idempotencyKey =
@@ -46,7 +42,7 @@ export function ordersRoutes(deps: OrdersRouteDeps): Router {
 
   router
     .route('/orders/:orderId/cancel')
-    .post(requireJson({ bodyRequired: false }), json, async (req, res) => {
+    .post(...jsonBody({ bodyRequired: false }), async (req, res) => {
       const orderId = parseOrThrow(orderIdSchema, req.params.orderId, 'orderId');
       const body = parseOrThrow(cancelBodySchema, req.body);
       const logger = res.locals.logger.child({ orderId });
@@ -56,20 +52,4 @@ export function ordersRoutes(deps: OrdersRouteDeps): Router {
     .all(rejectOtherMethods(['POST']));
 
   return router;
-}
-
-/** JSON bodies only: a form post or text body is refused before anything reads it. */
-function requireJson({ bodyRequired }: { bodyRequired: boolean }) {
-  return (req: Request, _res: Response, next: NextFunction): void => {
-    if ((bodyRequired || hasBody(req)) && !req.is('application/json')) {
-      next(unsupportedMediaType('application/json'));
-      return;
-    }
-    next();
-  };
-}
-
-function hasBody(req: Request): boolean {
-  const length = req.get('content-length');
-  return req.get('transfer-encoding') !== undefined || (length !== undefined && length !== '0');
 }

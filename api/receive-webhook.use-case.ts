@@ -1,26 +1,30 @@
-// POST /webhooks/:gateway as a story (and, through recordAndDeliverPaymentEvent, the browser callbacks too): check the signature, store the event durably, then hand it to the
-// order's workflow. The gateway gets a 2xx only once the event is stored, and a 503 whenever a retry could
-// still change the outcome, so a redelivery finishes what this delivery could not. The workflow ignores an
-// event ID it has seen, so delivering twice is harmless; skipping a delivery is what must never happen.
+// POST /webhooks/:gateway as a story: check the signature, store the event durably, then hand it to the order's
+// workflow (recordAndDeliverPaymentEvent, which the wallets' browser callbacks share). The gateway gets a 2xx only once the event is stored, and a 503 whenever a retry could
+// still change the outcome, so a redelivery finishes what this delivery could not. Concurrent deliveries of one
+// event are serialised by a claim on its row (deliver-webhook-event.ts), and the workflow ignores an event ID it has
+// seen, so delivering twice is harmless; skipping a delivery is what must never happen.
 import type { Client } from '@temporalio/client';
 import { createHash } from 'node:crypto';
 import type { Logger } from '../config/logger';
-import { orderWorkflowId, paymentEventSignal, type GatewayName, type PaymentEvent } from '../contracts/order.contract';
+import type { GatewayName, PaymentEvent } from '../contracts/order.contract';
 import type { VerifiedWebhook, WebhookVerifier } from '../gateways/gateway';
 import { WebhookPayloadError, WebhookSignatureError } from '../gateways/gateway-errors';
 import type { Pool } from '../db/pool';
 import {
   FINAL_WEBHOOK_OUTCOMES,
-  recordWebhookDeliveryFailure,
   recordWebhookOutcome,
   storeWebhookEvent,
   type StoredWebhookEvent,
 } from '../db/webhook-events.repo';
 import { ORDER_ID_PATTERN } from './checkout.schema';
-import { describeError } from './error-handler';
-import { databaseUnavailable, invalidPayload, invalidSignature, temporalUnavailable, unknownGateway } from './errors';
-import { TEMPORAL_SIGNAL_TIMEOUT_MS, withTemporalDeadline } from './temporal-calls';
-import { isTemporalUnavailableError, isWorkflowNotFoundError } from './temporal-errors';
+import { deliverStoredPaymentEvent } from './deliver-webhook-event';
+import {
+  databaseUnavailable,
+  invalidPayload,
+  invalidSignature,
+  unknownGateway,
+  webhookDeliveryInProgress,
+} from './errors';
 
 /** Headers never stored in full whatever the gateway: they authenticate someone. */
 const ALWAYS_SENSITIVE_HEADERS = ['authorization', 'proxy-authorization', 'cookie', 'set-cookie'];
@@ -55,17 +59,19 @@ export async function receiveWebhook(deps: WebhookDeps, incoming: IncomingWebhoo
     headers: storableHeaders(incoming.headers, verifier.sensitiveHeaders),
     paymentEvent: webhook.paymentEvent,
   });
+  // A concurrent delivery holds the event; its outcome is unknown yet, so the gateway must come back.
+  if (outcome === 'in_progress') throw webhookDeliveryInProgress();
   return outcome === 'duplicate' ? { received: true, duplicate: true } : { received: true };
 }
 
-/** A gateway's report after its authenticity was checked as far as the gateway allows (signed or a hint). */
+/** A gateway's report after its authenticity was checked as far as the gateway allows (signed, or a hint). */
 export interface PaymentEventReport {
   gateway: GatewayName;
   eventId: string;
   eventType: string;
   /** Absent when the report names no order of ours (still stored, left to reconciliation). */
   orderId?: string;
-  /** What is stored in the audit log: the body, or the query string of a redirect. */
+  /** What the audit log keeps: the webhook body, or the query string of a browser callback. */
   rawBody: string;
   /** Already reduced by storableHeaders. */
   headers: Record<string, string | string[]>;
@@ -73,13 +79,14 @@ export interface PaymentEventReport {
   paymentEvent?: PaymentEvent;
 }
 
-export type PaymentEventOutcome = 'duplicate' | 'ignored' | 'order_not_found' | 'delivered';
+/** duplicate: stored and handled before; in_progress: another delivery of the same event holds its claim. */
+export type PaymentEventOutcome = 'duplicate' | 'ignored' | 'order_not_found' | 'delivered' | 'in_progress';
 
 /**
- * The one way a gateway's report reaches an order, for webhooks and browser callbacks alike: stored in
- * webhook_events first (unique on gateway + event ID, so a repeat is only acknowledged), then signalled to the
- * order's workflow. Throws databaseUnavailable when it could not be stored and temporalUnavailable when it was
- * stored but not delivered (the row stays `received`, so a repeat delivers it).
+ * The one way a gateway's report reaches an order, for signed webhooks and wallets' browser callbacks alike: stored
+ * in webhook_events first (unique on gateway + event ID, so a repeat is only acknowledged), then claimed and
+ * signalled to the order's workflow (deliverStoredPaymentEvent). Throws databaseUnavailable when it could not be
+ * stored and temporalUnavailable when it was stored but not delivered (the row stays `received`).
  */
 export async function recordAndDeliverPaymentEvent(
   deps: Pick<WebhookDeps, 'pool' | 'temporal' | 'logger'>,
@@ -103,7 +110,12 @@ export async function recordAndDeliverPaymentEvent(
     return 'order_not_found';
   }
 
-  return deliverToWorkflow(deps, stored, report.orderId, report.paymentEvent, logger);
+  const delivery = await deliverStoredPaymentEvent(
+    deps,
+    { id: stored.id, orderId: report.orderId, paymentEvent: report.paymentEvent },
+    logger,
+  );
+  return delivery.result === 'already_processed' ? 'duplicate' : delivery.result;
 }
 
 function verifyWebhook(verifier: WebhookVerifier, { rawBody, headers }: IncomingWebhook): VerifiedWebhook {
@@ -116,7 +128,7 @@ function verifyWebhook(verifier: WebhookVerifier, { rawBody, headers }: Incoming
   }
 }
 
-/** Any storage failure is a 503: the gateway keeps the event and tries again later. */
+/** Any storage failure is a 503: the sender keeps the event and tries again later. */
 async function storeDurably(pool: Pool, report: PaymentEventReport): Promise<StoredWebhookEvent> {
   try {
     return await storeWebhookEvent(pool, {
@@ -126,41 +138,11 @@ async function storeDurably(pool: Pool, report: PaymentEventReport): Promise<Sto
       orderId: report.orderId ?? null,
       rawBody: report.rawBody,
       headers: report.headers,
+      paymentEvent: report.paymentEvent ?? null,
     });
   } catch (error) {
     throw Object.assign(databaseUnavailable(), { cause: error });
   }
-}
-
-async function deliverToWorkflow(
-  { pool, temporal }: Pick<WebhookDeps, 'pool' | 'temporal'>,
-  stored: StoredWebhookEvent,
-  orderId: string,
-  paymentEvent: PaymentEvent,
-  logger: Logger,
-): Promise<PaymentEventOutcome> {
-  try {
-    await withTemporalDeadline(temporal, TEMPORAL_SIGNAL_TIMEOUT_MS, () =>
-      temporal.workflow.getHandle(orderWorkflowId(orderId)).signal(paymentEventSignal, paymentEvent),
-    );
-  } catch (error) {
-    if (isWorkflowNotFoundError(error)) {
-      await recordWebhookOutcome(pool, stored.id, 'order_not_found', { attemptedDelivery: true });
-      logger.warn('no open workflow for the payment event; left to reconciliation');
-      return 'order_not_found';
-    }
-    if (isTemporalUnavailableError(error)) {
-      await recordWebhookDeliveryFailure(pool, stored.id, { outcome: 'received', error: 'temporal_unavailable' });
-      throw Object.assign(temporalUnavailable(), { cause: error });
-    }
-    await recordWebhookDeliveryFailure(pool, stored.id, { outcome: 'failed', error: 'signal_failed' }).catch(
-      (recordError: unknown) => logger.error({ err: describeError(recordError) }, 'delivery failure not recorded'),
-    );
-    throw error;
-  }
-  await recordWebhookOutcome(pool, stored.id, 'delivered', { attemptedDelivery: true });
-  logger.info({ kind: paymentEvent.kind, verified: paymentEvent.verified }, 'payment event delivered');
-  return 'delivered';
 }
 
 /**

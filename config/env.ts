@@ -56,6 +56,9 @@ export const DEFAULT_SANDBOX_URL = 'http://127.0.0.1:12111';
 /** The sandbox's well-known test credentials; real deployments set their own. */
 export const SANDBOX_STRIPE_SECRET_KEY = 'sk_test_orderpay_sandbox';
 export const SANDBOX_STRIPE_WEBHOOK_SECRET = 'whsec_orderpay_sandbox';
+export const SANDBOX_KHALTI_SECRET_KEY = 'live_secret_key_orderpay_sandbox';
+/** Khalti's own sandbox (KPG-2); production is https://khalti.com/api/v2/. */
+export const DEFAULT_KHALTI_BASE_URL = 'https://dev.khalti.com/api/v2/';
 
 /** eSewa ePay v2; the defaults are eSewa's UAT environment and its public test merchant (EPAYTEST). */
 const esewaMerchantFields = {
@@ -105,6 +108,9 @@ export const workerConfigSchema = z.object({
   STRIPE_SECRET_KEY: z.string().min(1).default(SANDBOX_STRIPE_SECRET_KEY),
   ESEWA_STATUS_URL: url(ESEWA_UAT_STATUS_URL),
   ESEWA_PRODUCT_CODE: esewaMerchantFields.ESEWA_PRODUCT_CODE,
+  /** Khalti's ePayment API base, ending in /api/v2/; refunds go to /api/merchant-transaction/ on the same host. */
+  KHALTI_BASE_URL: url(DEFAULT_KHALTI_BASE_URL),
+  KHALTI_SECRET_KEY: z.string().min(1).default(SANDBOX_KHALTI_SECRET_KEY),
   /** Per-call timeout for gateway HTTP requests; Temporal retries the activity. */
   GATEWAY_TIMEOUT: duration('10s'),
   WORKER_SHUTDOWN_GRACE: duration('10s'),
@@ -132,6 +138,10 @@ export const sandboxConfigSchema = z.object({
   /** The eSewa merchant the sandbox's eSewa mode knows: the same as eSewa UAT's by default. */
   SANDBOX_ESEWA_PRODUCT_CODE: z.string().min(1).default(ESEWA_UAT_PRODUCT_CODE),
   SANDBOX_ESEWA_SECRET_KEY: z.string().min(1).default(ESEWA_UAT_SECRET_KEY),
+  /** Khalti mode: the key clients send as `Authorization: Key <key>`. */
+  SANDBOX_KHALTI_SECRET_KEY: z.string().min(1).default(SANDBOX_KHALTI_SECRET_KEY),
+  /** Khalti mode: how long a payment link stays payable. */
+  SANDBOX_KHALTI_EXPIRY: duration('60m'),
 });
 export type SandboxConfig = z.infer<typeof sandboxConfigSchema>;
 

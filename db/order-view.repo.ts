@@ -227,3 +227,102 @@ export async function findOrderView(pool: Pool, orderId: string): Promise<OrderV
 function isoTimestamp(text: string): string {
   return new Date(text).toISOString();
 }
+
+/** One row of an operator's order list: no customer data, no timeline. */
+export interface OrderListItem {
+  orderId: string;
+  status: OrderStatus;
+  gateway: GatewayName;
+  amountMinor: number;
+  currency: string;
+  capturedAmountMinor: number;
+  refundedAmountMinor: number;
+  needsAttention: boolean;
+  failureReason: string | null;
+  expiresAt: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface OrderListFilter {
+  status?: OrderStatus;
+  gateway?: GatewayName;
+  /** Only orders created more than this long ago. */
+  olderThanMs?: number;
+  needsAttention?: boolean;
+  /** Keyset position: the last row of the previous page. */
+  after?: OrderListPosition;
+  limit: number;
+}
+
+/** created_at at full microsecond precision (a JS Date would drop the microseconds and skip or repeat rows). */
+export interface OrderListPosition {
+  createdAt: string;
+  orderId: string;
+}
+
+interface ListRow {
+  order_id: string;
+  status: OrderStatus;
+  gateway: GatewayName;
+  amount_minor: number;
+  currency: string;
+  captured_amount_minor: number;
+  refunded_amount_minor: number;
+  needs_attention: boolean;
+  failure_reason: string | null;
+  expires_at: Date;
+  created_at: Date;
+  updated_at: Date;
+  created_at_exact: string;
+}
+
+/**
+ * Oldest first, so the orders that have waited longest come first, with keyset pagination on
+ * (created_at, order_id): the (status, created_at) and (gateway, created_at) indexes serve the common filters.
+ */
+export async function listOrders(
+  pool: Pool,
+  filter: OrderListFilter,
+): Promise<{ orders: OrderListItem[]; last?: OrderListPosition }> {
+  const { rows } = await pool.query<ListRow>(
+    `SELECT order_id, status, gateway, amount_minor, currency, captured_amount_minor, refunded_amount_minor,
+            needs_attention, failure_reason, expires_at, created_at, updated_at,
+            to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_exact
+       FROM orders
+      WHERE ($1::text IS NULL OR status = $1)
+        AND ($2::text IS NULL OR gateway = $2)
+        AND ($3::double precision IS NULL OR created_at < now() - make_interval(secs => $3::double precision / 1000))
+        AND ($4::boolean IS NULL OR needs_attention = $4)
+        AND ($5::timestamptz IS NULL OR (created_at, order_id) > ($5::timestamptz, $6::text))
+      ORDER BY created_at, order_id
+      LIMIT $7`,
+    [
+      filter.status ?? null,
+      filter.gateway ?? null,
+      filter.olderThanMs ?? null,
+      filter.needsAttention ?? null,
+      filter.after?.createdAt ?? null,
+      filter.after?.orderId ?? null,
+      filter.limit,
+    ],
+  );
+  const lastRow = rows.at(-1);
+  return {
+    orders: rows.map((row) => ({
+      orderId: row.order_id,
+      status: row.status,
+      gateway: row.gateway,
+      amountMinor: row.amount_minor,
+      currency: row.currency,
+      capturedAmountMinor: row.captured_amount_minor,
+      refundedAmountMinor: row.refunded_amount_minor,
+      needsAttention: row.needs_attention,
+      failureReason: row.failure_reason,
+      expiresAt: row.expires_at.toISOString(),
+      createdAt: row.created_at.toISOString(),
+      updatedAt: row.updated_at.toISOString(),
+    })),
+    ...(lastRow ? { last: { createdAt: lastRow.created_at_exact, orderId: lastRow.order_id } } : {}),
+  };
+}

@@ -18,11 +18,8 @@ export interface CreateIntentRequest {
 export interface CreatedIntent {
   intentId: string;
   paymentUrl: string;
-  /**
-   * When the gateway itself stops accepting payment for the intent (ISO time), when that is earlier than the
-   * requested expiry (Khalti's expires_at); the workflow then expires the order at this time.
-   */
-  expiresAt?: string;
+  /** When the gateway stops accepting payment on this intent, if it says (Khalti's expires_at); never later. */
+  expiresAt?: Date;
 }
 
 export interface PaymentLookupRequest {
@@ -52,10 +49,10 @@ export interface PaymentStatus {
   /** The gateway's raw status word, for logs and the timeline. */
   gatewayStatus: string;
   /**
-   * Set when an operator must look even though the state is not final (eSewa AMBIGUOUS) or when money moved
-   * outside orderpay (a refund made at the gateway); the workflow flags the order and keeps going.
+   * The gateway says to hold and ask a person (Khalti's Pending, or a status word we do not know): keep polling,
+   * and raise an alert.
    */
-  attention?: string;
+  needsAttention?: boolean;
 }
 
 export type CancelOutcome =

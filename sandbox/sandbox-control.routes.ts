@@ -3,6 +3,7 @@
 import express from 'express';
 import { z } from 'zod';
 import { sandboxFaultsPatchSchema, type SandboxFaults, type SandboxFaultsPatch } from './sandbox.faults';
+import type { KhaltiPaymentRecord } from './khalti.store';
 import type { CheckoutSessionObject } from './stripe.objects';
 
 export interface SandboxControl {
@@ -10,6 +11,7 @@ export interface SandboxControl {
   setFaults(patch: SandboxFaultsPatch): SandboxFaults;
   stats(): unknown;
   sessions(orderId: string | undefined): CheckoutSessionObject[];
+  khalti: { payments(orderId: string | undefined): KhaltiPaymentRecord[] };
   reset(): void;
 }
 
@@ -43,6 +45,14 @@ export function createControlRouter(control: SandboxControl): express.Router {
       return;
     }
     res.json({ object: 'list', data: control.sessions(parsed.data.orderId) });
+  });
+  router.get('/khalti/payments', (req, res) => {
+    const parsed = sessionsQuerySchema.safeParse(req.query);
+    if (!parsed.success) {
+      res.status(400).json({ error: 'invalid_query', message: 'orderId must be a single non-empty string' });
+      return;
+    }
+    res.json({ object: 'list', data: control.khalti.payments(parsed.data.orderId) });
   });
   router.post('/reset', (_req, res) => {
     control.reset();

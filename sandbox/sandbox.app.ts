@@ -1,11 +1,18 @@
 // Wires the sandbox gateway together: state, Stripe API, hosted page, webhook delivery and fault knobs.
 // No listening socket here (see server.ts), so the app can be mounted on any HTTP server.
 import express from 'express';
+import { SANDBOX_KHALTI_SECRET_KEY } from '../config/env';
 import { createLogger, type Logger } from '../config/logger';
 import { ESEWA_UAT_PRODUCT_CODE, ESEWA_UAT_SECRET_KEY } from '../gateways/esewa/esewa.protocol';
 import { createEsewaSandboxRouter } from './esewa.routes';
 import { createEsewaStore } from './esewa.store';
 import { createIdempotencyStore } from './idempotency.store';
+import {
+  createKhaltiSandbox,
+  DEFAULT_KHALTI_EXPIRY_MS,
+  type KhaltiSandbox,
+  type KhaltiSandboxStats,
+} from './khalti.sandbox';
 import { createPaymentPageRouter } from './payment-page.routes';
 import { createControlRouter } from './sandbox-control.routes';
 import { NO_FAULTS, sandboxFaultsSchema, type SandboxFaults, type SandboxFaultsPatch } from './sandbox.faults';
@@ -49,10 +56,15 @@ export interface SandboxOptions {
   stateFile?: string;
   /** The eSewa merchant the eSewa mode accepts forms from and signs callbacks for (default: eSewa UAT's). */
   esewa?: { productCode: string; secretKey: string };
+  /** Khalti mode: the key clients must send as `Authorization: Key <key>`. */
+  khaltiSecretKey?: string;
+  /** How long a Khalti payment link stays payable (default 60 minutes). */
+  khaltiExpiryMs?: number;
 }
 
 export interface SandboxStats extends SandboxStoreStats, ApiCounters {
   webhooks: WebhookStats;
+  khalti: KhaltiSandboxStats;
 }
 
 export interface Sandbox {
@@ -61,6 +73,8 @@ export interface Sandbox {
   setFaults(patch: SandboxFaultsPatch): SandboxFaults;
   stats(): SandboxStats;
   sessions(orderId?: string): CheckoutSessionObject[];
+  /** Khalti mode (pidx payments, lookups, refunds, hosted page). */
+  khalti: KhaltiSandbox;
   /** Forgets every object, stored idempotency key, counter and pending delivery; faults go back to the start values. */
   reset(): void;
   /**
@@ -100,6 +114,15 @@ export function createSandbox(options: SandboxOptions): Sandbox {
   });
   const idempotency = createIdempotencyStore();
   const esewa = createEsewaStore({ now, onChange: () => persistence?.schedule() });
+  const khalti = createKhaltiSandbox({
+    publicUrl: options.publicUrl,
+    secretKey: options.khaltiSecretKey ?? SANDBOX_KHALTI_SECRET_KEY,
+    expiryMs: options.khaltiExpiryMs ?? DEFAULT_KHALTI_EXPIRY_MS,
+    now,
+    random,
+    faults: () => faults,
+    logger,
+  });
   if (options.stateFile) {
     const { stateFile } = options;
     const saved = loadSandboxSnapshot(stateFile);
@@ -109,6 +132,7 @@ export function createSandbox(options: SandboxOptions): Sandbox {
       idempotency.restore(saved.idempotency);
       dispatcher.resume(saved.webhooks ?? []);
       esewa.restore(saved.esewa ?? []);
+      if (saved.khalti) khalti.restore(saved.khalti);
       logger.info(
         { stateFile, sessions: saved.store.sessions.length, pendingWebhooks: saved.webhooks?.length ?? 0 },
         'sandbox state restored',
@@ -122,6 +146,7 @@ export function createSandbox(options: SandboxOptions): Sandbox {
         idempotency: idempotency.snapshot(),
         webhooks: dispatcher.pending(),
         esewa: esewa.snapshot(),
+        khalti: khalti.snapshot(),
       }),
       (error) => logger.error({ err: error, stateFile }, 'sandbox state could not be saved'),
     );
@@ -138,13 +163,15 @@ export function createSandbox(options: SandboxOptions): Sandbox {
       logger.info({ faults }, 'sandbox faults changed');
       return faults;
     },
-    stats: () => ({ ...store.stats(), ...counters, webhooks: dispatcher.stats() }),
+    stats: () => ({ ...store.stats(), ...counters, webhooks: dispatcher.stats(), khalti: khalti.stats() }),
     sessions: (orderId) => store.sessionsForOrder(orderId),
+    khalti,
     reset() {
       store.reset();
       idempotency.clear();
       esewa.reset();
       dispatcher.reset();
+      khalti.reset();
       Object.assign(counters, emptyCounters());
       faults = initialFaults;
       persistence?.schedule();
@@ -152,6 +179,7 @@ export function createSandbox(options: SandboxOptions): Sandbox {
     async close() {
       clearInterval(sweep);
       dispatcher.close();
+      khalti.close();
       await persistence?.close();
     },
   };
@@ -197,6 +225,8 @@ export function createSandbox(options: SandboxOptions): Sandbox {
       counters,
     }),
   );
+  app.use('/api', khalti.apiRouter);
+  app.use('/khalti-pay', khalti.pageRouter);
   app.use('/_sandbox', createControlRouter(sandbox));
   app.use((_req, res) => {
     res.status(404).json({ error: 'not_found' });

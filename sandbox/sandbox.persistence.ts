@@ -7,6 +7,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import type { EsewaSnapshot } from './esewa.store';
 import type { IdempotencySnapshot } from './idempotency.store';
+import type { KhaltiStoreSnapshot } from './khalti.store';
 import type { SandboxStoreSnapshot } from './sandbox.store';
 import type { PendingWebhook } from './webhook.dispatcher';
 
@@ -18,6 +19,8 @@ export interface SandboxSnapshot {
   webhooks?: PendingWebhook[];
   /** eSewa transactions; absent in files written before the eSewa mode existed. */
   esewa?: EsewaSnapshot;
+  /** Khalti mode's payments; absent in files written before it existed. */
+  khalti?: KhaltiStoreSnapshot;
 }
 
 // Only what the sandbox relies on right after loading is checked (the sweep reads every session's status and
@@ -48,6 +51,26 @@ const snapshotEnvelope = z.object({
     .array(
       z.tuple([z.string(), z.looseObject({ transactionUuid: z.string(), status: z.string(), totalPaisa: z.number() })]),
     )
+    .optional(),
+  // Lookups and expiry read every payment's status, expiry and transaction ID right after loading.
+  khalti: z
+    .object({
+      payments: z.array(
+        z.tuple([
+          z.string(),
+          z.looseObject({
+            pidx: z.string(),
+            status: z.string(),
+            amount: z.number(),
+            expiresAt: z.number(),
+            transactionId: z.string().nullable(),
+            refundedAmount: z.number(),
+          }),
+        ]),
+      ),
+      stats: z.record(z.string(), z.number()),
+      initiatedByOrderId: z.array(z.tuple([z.string(), z.number()])),
+    })
     .optional(),
 });
 

@@ -6,6 +6,7 @@ import { createLogger, type Logger } from '../config/logger';
 import { createPool } from '../db/pool';
 import { createEsewaGateway } from '../gateways/esewa/esewa.gateway';
 import { gatewayRegistry } from '../gateways/gateway-registry';
+import { createKhaltiGateway } from '../gateways/khalti/khalti.gateway';
 import { createStripeGateway } from '../gateways/stripe/stripe.gateway';
 import { createOrderWorker, WORKFLOW_BUNDLE_PATH } from './create-worker';
 
@@ -28,8 +29,14 @@ async function main(): Promise<void> {
     publicBaseUrl: config.PUBLIC_BASE_URL,
     timeoutMs: config.GATEWAY_TIMEOUT,
   });
-  // Each order names its gateway; a wallet adapter plugs in here (khalti: createKhaltiGateway).
-  const gateways = gatewayRegistry({ stripe, esewa });
+  const khalti = createKhaltiGateway({
+    baseUrl: config.KHALTI_BASE_URL,
+    secretKey: config.KHALTI_SECRET_KEY,
+    timeoutMs: config.GATEWAY_TIMEOUT,
+    publicBaseUrl: config.PUBLIC_BASE_URL,
+  });
+  // Each order names its gateway; the registry routes its activities to that adapter.
+  const gateways = gatewayRegistry({ stripe, esewa, khalti });
   const activities = createOrderActivities({ pool, gateways, logger });
 
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });

@@ -480,9 +480,9 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
     await transition(status, reason);
   }
 
-  /** A status lookup's answer: an operator is told first when the gateway asks for it (eSewa AMBIGUOUS). */
+  /** A status lookup's answer: an operator is told first when the gateway asks for it (eSewa AMBIGUOUS, Khalti Pending). */
   async function applyStatus(status: PaymentStatus, source: string): Promise<void> {
-    if (status.attention) await flagForAttention(status.attention);
+    if (status.needsAttention) await flagForAttention(`gateway_status:${status.gatewayStatus}`);
     await applyOutcome(outcomeOf(status), source);
   }
 

@@ -103,11 +103,11 @@ export function createEsewaGateway(options: EsewaGatewayOptions): PaymentGateway
           state: 'captured',
           ...capturedAmount(answer, request),
           gatewayStatus,
-          attention: 'refunded_at_gateway',
+          needsAttention: true,
         };
       case 'AMBIGUOUS':
         // eSewa cannot tell yet: keep polling, and an operator should know.
-        return { state: 'pending', gatewayStatus, attention: 'gateway_status_ambiguous' };
+        return { state: 'pending', gatewayStatus, needsAttention: true };
       case 'PENDING':
         return { state: 'pending', gatewayStatus };
       case 'NOT_FOUND':

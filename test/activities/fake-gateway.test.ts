@@ -170,4 +170,31 @@ describe('FakeGateway', () => {
     });
     expect(gateway.eventFor('o1').eventId).not.toBe(event.eventId);
   });
+  it('when intents are not idempotent (like Khalti), then a repeated createIntent makes a new intent and the old one is orphaned', async () => {
+    const gateway = new FakeGateway({ idempotentIntents: false });
+
+    const first = await gateway.createIntent(intentRequest('o1'));
+    const second = await gateway.createIntent(intentRequest('o1'));
+
+    expect(second.intentId).not.toBe(first.intentId);
+    expect(gateway.intentFor('o1')?.intentId).toBe(second.intentId);
+    expect(gateway.orphanedIntents.map((intent) => intent.intentId)).toEqual([first.intentId]);
+    gateway.payerPays('o1');
+    expect(await gateway.fetchPaymentStatus({ orderId: 'o1', intentId: second.intentId })).toMatchObject({
+      state: 'captured',
+    });
+  });
+
+  it('when the gateway sets its own intent lifetime (like Khalti), then createIntent reports that expiry', async () => {
+    const now = new Date('2030-01-01T00:00:00Z');
+    const gateway = new FakeGateway({ clock: () => now, intentLifetimeMs: 60 * 60_000 });
+    const plain = new FakeGateway({ clock: () => now });
+
+    const intent = await gateway.createIntent(intentRequest('o1'));
+    const replayed = await gateway.createIntent(intentRequest('o1'));
+
+    expect(intent.expiresAt?.toISOString()).toBe('2030-01-01T01:00:00.000Z');
+    expect(replayed.expiresAt).toEqual(intent.expiresAt);
+    expect((await plain.createIntent(intentRequest('o1'))).expiresAt).toBeUndefined();
+  });
 });

@@ -1,11 +1,13 @@
 // The admin API's door: disabled without ADMIN_API_TOKEN, 401 without the right bearer token, and every
 // request that gets through can read the audit log of admin actions.
 import { Client } from '@temporalio/client';
+import { createApp } from '../../api/app';
 import { startApiServer, type RunningApiServer } from '../../api/server';
 import { lazyTemporalConnection } from '../../api/temporal-connection';
 import { recordAdminAction } from '../../db/admin-actions.repo';
 import { createPool } from '../../db/pool';
 import { apiTestConfig, apiTestLogger, http } from '../support/api-harness';
+import { samplePath, servedRoutes } from '../support/app-routes';
 import { testTemporalAddress, uniqueId } from '../support/temporal';
 
 const TOKEN = 'admin-test-token-0123456789';
@@ -31,6 +33,17 @@ afterAll(async () => {
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
+/** Every admin route the app serves, read from its router: a new admin route is covered without editing this. */
+const adminRoutes = servedRoutes(
+  createApp({
+    config: apiTestConfig({ ADMIN_API_TOKEN: TOKEN }),
+    pool,
+    temporal,
+    webhookVerifiers: {},
+    logger: apiTestLogger,
+  }),
+).filter((route) => route.path.startsWith('/admin/'));
+
 describe('admin API authentication', () => {
   it('when ADMIN_API_TOKEN is not set, then every admin route answers 404 admin_disabled, even with a token', async () => {
     const response = await http(disabled.url, 'GET', '/admin/actions', { headers: bearer(TOKEN) });
@@ -50,6 +63,31 @@ describe('admin API authentication', () => {
     expect(response.body.error.code).toBe('unauthorized');
     expect(response.headers.get('www-authenticate')).toMatch(/^Bearer /);
   });
+
+  it('when the app is walked, then it serves the admin routes (the list below is not empty)', () => {
+    expect(adminRoutes.map((route) => `${route.method} ${route.path}`)).toEqual(
+      expect.arrayContaining([
+        'GET /admin/actions',
+        'POST /admin/orders/:orderId/refunds',
+        'POST /admin/webhooks/:id/retry',
+      ]),
+    );
+  });
+
+  it.each(adminRoutes.map((route) => [route.method, route.path] as const))(
+    'when %s %s is called without a token, then 401 unauthorized and no admin action is recorded',
+    async (method, path) => {
+      const requestId = uniqueId('unauth');
+      const response = await http(enabled.url, method, samplePath(path), {
+        ...(method === 'GET' ? {} : { body: '{}' }),
+        headers: { 'content-type': 'application/json', 'idempotency-key': 'k1', 'x-request-id': requestId },
+      });
+      expect(response.status).toBe(401);
+      expect(response.body.error.code).toBe('unauthorized');
+      const recorded = await pool.query('SELECT 1 FROM admin_actions WHERE request_id = $1', [requestId]);
+      expect(recorded.rows).toEqual([]);
+    },
+  );
 
   it('when an unknown admin path is asked without a token, then it is 401, so routes cannot be probed', async () => {
     const response = await http(enabled.url, 'GET', '/admin/no-such-thing');

@@ -152,12 +152,12 @@ describe('eSewa sandbox and adapter', () => {
     expect((await force('AMBIGUOUS')).status).toBe(200);
     expect(await gateway().fetchPaymentStatus(lookup(orderId, 4_000))).toMatchObject({
       state: 'pending',
-      attention: 'gateway_status_ambiguous',
+      needsAttention: true,
     });
     await force('FULL_REFUND');
     expect(await gateway().fetchPaymentStatus(lookup(orderId, 4_000))).toMatchObject({
       state: 'captured',
-      attention: 'refunded_at_gateway',
+      needsAttention: true,
     });
   });
 

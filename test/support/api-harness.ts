@@ -185,3 +185,15 @@ export async function startApiHarness(options: ApiHarnessOptions = {}): Promise<
     stop,
   };
 }
+
+/** Polls the orders row until it shows `status` (workflows record transitions asynchronously to the request). */
+export async function waitForOrderStatus(pool: Pool, orderId: string, status: string): Promise<void> {
+  const current = async () =>
+    (await pool.query<{ status: string }>('SELECT status FROM orders WHERE order_id = $1', [orderId])).rows[0]?.status;
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    if ((await current()) === status) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`order ${orderId} never reached ${status}; it is ${await current()}`);
+}

@@ -12,6 +12,11 @@
 //   gateway.rejectNextCalls('refund', 1, { code: 'charge_disputed' });
 //   gateway.callsTo('createIntent');                   // every request, in order, failed ones included
 //   await client.signal(paymentEventSignal, gateway.eventFor(orderId)); // the webhook the gateway would send
+//
+// A gateway like Khalti: new FakeGateway({ name: 'khalti', idempotentIntents: false, intentLifetimeMs: 60 * 60_000 })
+// makes a new intent on every createIntent (no idempotency key) and reports its own expiry in CreatedIntent;
+// gateway.eventFor(orderId, { verified: false }) is its unsigned return-URL hint, and
+// gateway.scriptStatuses(orderId, { state: 'pending', gatewayStatus: 'Pending', needsAttention: true }) its Pending.
 import type { GatewayName, PaymentEvent, PaymentEventKind } from '../../contracts/order.contract';
 import type {
   CancelOutcome,
@@ -140,9 +145,25 @@ export class FakeGateway implements PaymentGateway {
   // Gateway IDs are unique across fakes: tests share one database, where (gateway, intent_id) is unique.
   private readonly instanceTag = randomBytes(4).toString('hex');
 
-  constructor(options: { name?: GatewayName; clock?: () => Date } = {}) {
+  private readonly idempotentIntents: boolean;
+  private readonly intentLifetimeMs: number | undefined;
+  /** Intents replaced by a later createIntent for the same key (only without idempotent intents). */
+  private readonly orphans: FakeIntent[] = [];
+
+  constructor(
+    options: {
+      name?: GatewayName;
+      clock?: () => Date;
+      /** False: like Khalti, every createIntent makes a new intent, and the order's newest one is the one used. */
+      idempotentIntents?: boolean;
+      /** Set: like Khalti, the gateway decides when its intents expire and says so in CreatedIntent.expiresAt. */
+      intentLifetimeMs?: number;
+    } = {},
+  ) {
     this.name = options.name ?? 'stripe';
     this.clock = options.clock ?? (() => new Date());
+    this.idempotentIntents = options.idempotentIntents ?? true;
+    this.intentLifetimeMs = options.intentLifetimeMs;
   }
 
   // ---- scripting the payer -------------------------------------------------------------------------------------
@@ -244,6 +265,11 @@ export class FakeGateway implements PaymentGateway {
     return [...this.intentsByKey.values()].map((intent) => ({ ...intent }));
   }
 
+  /** Intents a later createIntent replaced (non-idempotent gateways only); nobody was given their payment URL. */
+  get orphanedIntents(): readonly FakeIntent[] {
+    return this.orphans.map((intent) => ({ ...intent }));
+  }
+
   intentFor(orderId: string): FakeIntent | undefined {
     const intent = this.findIntentByOrder(orderId);
     return intent && { ...intent };
@@ -284,7 +310,10 @@ export class FakeGateway implements PaymentGateway {
   createIntent(request: CreateIntentRequest): Promise<CreatedIntent> {
     return this.handle('createIntent', request, () => {
       const existing = this.intentsByKey.get(request.idempotencyKey);
-      if (existing) {
+      if (existing && !this.idempotentIntents) {
+        this.intentsByKey.delete(request.idempotencyKey);
+        this.orphans.push(existing);
+      } else if (existing) {
         // Real gateways refuse a reused key with different parameters instead of replaying the first response.
         if (
           existing.orderId !== request.orderId ||
@@ -297,7 +326,7 @@ export class FakeGateway implements PaymentGateway {
             400,
           );
         }
-        return { intentId: existing.intentId, paymentUrl: existing.paymentUrl };
+        return { intentId: existing.intentId, paymentUrl: existing.paymentUrl, ...this.gatewayExpiryOf(existing) };
       }
       const intentId = `pi_fake_${this.instanceTag}_${this.next()}`;
       const intent: FakeIntent = {
@@ -307,7 +336,10 @@ export class FakeGateway implements PaymentGateway {
         idempotencyKey: request.idempotencyKey,
         amountMinor: request.amountMinor,
         currency: request.currency,
-        expiresAt: new Date(request.expiresAt),
+        expiresAt:
+          this.intentLifetimeMs === undefined
+            ? new Date(request.expiresAt)
+            : new Date(this.clock().getTime() + this.intentLifetimeMs),
         state: 'pending',
         refundedAmountMinor: 0,
       };
@@ -315,8 +347,12 @@ export class FakeGateway implements PaymentGateway {
       this.intentsById.set(intentId, intent);
       const action = this.payerActions.get(request.orderId);
       if (action && action.pollsLeft === 0) this.applyPayerAction(intent, action);
-      return { intentId, paymentUrl: intent.paymentUrl };
+      return { intentId, paymentUrl: intent.paymentUrl, ...this.gatewayExpiryOf(intent) };
     });
+  }
+
+  private gatewayExpiryOf(intent: FakeIntent): Pick<CreatedIntent, 'expiresAt'> {
+    return this.intentLifetimeMs === undefined ? {} : { expiresAt: new Date(intent.expiresAt) };
   }
 
   fetchPaymentStatus(request: PaymentLookupRequest): Promise<PaymentStatus> {

@@ -8,6 +8,7 @@ import type { WebhookRetryPolicy } from '../../sandbox/webhook.dispatcher';
 
 export const TEST_STRIPE_KEY = 'sk_test_orderpay_tests';
 export const TEST_WEBHOOK_SECRET = 'whsec_orderpay_tests';
+export const TEST_KHALTI_KEY = 'live_secret_key_orderpay_tests';
 
 /** Short backoff so retry paths finish within a test. */
 export const FAST_WEBHOOK_RETRY: WebhookRetryPolicy = {
@@ -22,6 +23,9 @@ export interface TestSandboxOptions {
   faults?: SandboxFaultsPatch;
   webhookRetry?: Partial<WebhookRetryPolicy>;
   stateFile?: string;
+  /** The sandbox's clock, for expiry without waiting. */
+  now?: () => number;
+  khaltiExpiryMs?: number;
 }
 
 export function startTestSandbox(options: TestSandboxOptions = {}): Promise<RunningSandbox> {
@@ -34,6 +38,9 @@ export function startTestSandbox(options: TestSandboxOptions = {}): Promise<Runn
     webhookRetry: { ...FAST_WEBHOOK_RETRY, ...options.webhookRetry },
     ...(options.faults ? { faults: options.faults } : {}),
     ...(options.stateFile ? { stateFile: options.stateFile } : {}),
+    ...(options.now ? { now: options.now } : {}),
+    khaltiSecretKey: TEST_KHALTI_KEY,
+    ...(options.khaltiExpiryMs === undefined ? {} : { khaltiExpiryMs: options.khaltiExpiryMs }),
     logger: createLogger('sandbox-test', process.env.SANDBOX_TEST_LOG_LEVEL ?? 'silent'),
   });
 }
@@ -119,4 +126,22 @@ export function submitPaymentPage(paymentUrl: string, action: 'pay' | 'decline' 
     body: `outcome=${action}`,
     redirect: 'manual',
   });
+}
+
+/**
+ * Presses a button on the sandbox's Khalti page as a browser would: loads payment_url, finds the form for the action
+ * and posts it. Redirects are not followed, so the return to the merchant is the answer's Location.
+ */
+export async function submitKhaltiPage(
+  paymentUrl: string,
+  action: 'pay' | 'pending' | 'cancel' | 'abandon',
+): Promise<Response> {
+  const page = await fetch(paymentUrl);
+  const html = await page.text();
+  if (page.status !== 200) throw new Error(`Khalti page answered ${page.status}: ${html.slice(0, 200)}`);
+  const formAction = [...html.matchAll(/<form method="post" action="([^"]+)">/g)]
+    .map((match) => match[1] ?? '')
+    .find((path) => path.endsWith(`/${action}`));
+  if (!formAction) throw new Error(`no ${action} form on the Khalti page`);
+  return fetch(new URL(formAction, paymentUrl), { method: 'POST', redirect: 'manual' });
 }

@@ -37,6 +37,7 @@ export async function startStack(apiEnv: Record<string, string> = {}): Promise<S
     ...shared,
     STRIPE_API_BASE: sandboxUrl,
     ESEWA_STATUS_URL: `${sandboxUrl}/api/epay/transaction/status/`,
+    KHALTI_BASE_URL: `${sandboxUrl}/api/v2/`,
     WORKER_SHUTDOWN_GRACE: '1s',
   };
   const processes: RunningProcess[] = [sandbox];

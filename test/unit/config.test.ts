@@ -28,6 +28,19 @@ describe('process configuration', () => {
     expect(api).toMatchObject({ PORT: 8080, ORDER_TTL: 5_400_000, STRIPE_WEBHOOK_SECRETS: ['whsec_new', 'whsec_old'] });
   });
 
+  it('when the Khalti variables are unset, then the worker targets the Khalti sandbox and the sandbox links last an hour', () => {
+    expect(loadConfig(workerConfigSchema, {})).toMatchObject({
+      KHALTI_BASE_URL: 'https://dev.khalti.com/api/v2/',
+      KHALTI_SECRET_KEY: 'live_secret_key_orderpay_sandbox',
+    });
+    expect(loadConfig(sandboxConfigSchema, {})).toMatchObject({
+      SANDBOX_KHALTI_SECRET_KEY: 'live_secret_key_orderpay_sandbox',
+      SANDBOX_KHALTI_EXPIRY: 60 * 60_000,
+    });
+    expect(loadConfig(sandboxConfigSchema, { SANDBOX_KHALTI_EXPIRY: '5m' }).SANDBOX_KHALTI_EXPIRY).toBe(300_000);
+    expect(() => loadConfig(workerConfigSchema, { KHALTI_BASE_URL: 'not a url' })).toThrow(/KHALTI_BASE_URL/);
+  });
+
   it('when SANDBOX_STATE_FILE is unset or empty, then the sandbox keeps its state in memory only', () => {
     expect(loadConfig(sandboxConfigSchema, {}).SANDBOX_STATE_FILE).toBeUndefined();
     expect(loadConfig(sandboxConfigSchema, { SANDBOX_STATE_FILE: ' ' }).SANDBOX_STATE_FILE).toBeUndefined();

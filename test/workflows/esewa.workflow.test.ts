@@ -57,7 +57,7 @@ beforeAll(async () => {
     ...esewa,
     async createIntent(request) {
       const intent = await esewa.createIntent(request);
-      return gatewayExpiryMs === undefined ? intent : { ...intent, expiresAt: new Date(gatewayExpiryMs).toISOString() };
+      return gatewayExpiryMs === undefined ? intent : { ...intent, expiresAt: new Date(gatewayExpiryMs) };
     },
   };
   const activities = createOrderActivities({
@@ -209,7 +209,7 @@ describe('eSewa order workflow', () => {
     await forceStatus(order, 'AMBIGUOUS');
     const held = await waitFor(order, 'ambiguous flagged', (state) => state.needsAttention && state.pollCount >= 2);
     expect(held.status).toBe('AWAITING_PAYMENT');
-    expect(held.timeline.some((entry) => entry.reason === 'needs_attention:gateway_status_ambiguous')).toBe(true);
+    expect(held.timeline.some((entry) => entry.reason === 'needs_attention:gateway_status:AMBIGUOUS')).toBe(true);
 
     await forceStatus(order, 'COMPLETE');
     const state = await finish(order, 'esewa-ambiguous-then-paid');

@@ -1,0 +1,74 @@
+import { z } from 'zod';
+import type { ZodOpenApiPathsObject } from 'zod-openapi';
+import { cancelBodySchema, checkoutBodySchema, idempotencyKeySchema, orderIdSchema } from '../../checkout.schema';
+import { checkoutResponseSchema, orderResponseSchema } from '../../responses.schema';
+import { commonErrors, error, json, replayedHeader, retryAfterHeader } from '../responses';
+
+const orderPath = z.object({ orderId: orderIdSchema.meta({ description: 'The merchant’s order ID' }) });
+
+export const ordersPaths: ZodOpenApiPathsObject = {
+  '/orders': {
+    post: {
+      tags: ['orders'],
+      summary: 'Create an order and its payment intent (idempotent)',
+      description:
+        'Starts the order workflow and waits up to CHECKOUT_TIMEOUT for the hosted payment page. The same request ' +
+        'again answers 200 with `Idempotent-Replayed: true`; a different request under the same key or order ID is a 409.',
+      requestParams: {
+        header: z.object({
+          'idempotency-key': idempotencyKeySchema.optional().meta({ description: 'Defaults to the order ID' }),
+        }),
+      },
+      requestBody: {
+        required: true,
+        content: { 'application/json': { schema: checkoutBodySchema.meta({ id: 'CheckoutRequest' }) } },
+      },
+      responses: {
+        ...commonErrors,
+        '200': {
+          ...json('The same request was answered before (Idempotent-Replayed: true)', checkoutResponseSchema),
+          headers: replayedHeader,
+        },
+        '201': json('Order created; send the payer to paymentUrl', checkoutResponseSchema),
+        '409': error('`idempotency_conflict` or `order_closed`'),
+        '415': error('`unsupported_media_type`'),
+        '502': error('`gateway_rejected`: the gateway refused to create the payment'),
+        '503': {
+          ...error('`checkout_pending` (the order carries on; repeat the request), or a dependency is down'),
+          headers: retryAfterHeader,
+        },
+      },
+    },
+  },
+  '/orders/{orderId}': {
+    get: {
+      tags: ['orders'],
+      summary: 'Read an order with its refunds, attempts and timeline',
+      requestParams: { path: orderPath },
+      responses: {
+        ...commonErrors,
+        '200': json('The order', orderResponseSchema),
+        '404': error('`order_not_found`'),
+      },
+    },
+  },
+  '/orders/{orderId}/cancel': {
+    post: {
+      tags: ['orders'],
+      summary: 'Cancel an order; after payment this is a full refund',
+      requestParams: { path: orderPath },
+      requestBody: { content: { 'application/json': { schema: cancelBodySchema.meta({ id: 'CancelRequest' }) } } },
+      responses: {
+        ...commonErrors,
+        '200': json('The order after the cancellation', orderResponseSchema),
+        '404': error('`order_not_found`'),
+        '409': error('`invalid_transition` or `order_closed`'),
+        '415': error('`unsupported_media_type`'),
+        '503': {
+          ...error('`cancel_pending` (repeat the request or read the order), or a dependency is down'),
+          headers: retryAfterHeader,
+        },
+      },
+    },
+  },
+};

@@ -1,0 +1,40 @@
+import { z } from 'zod';
+import type { ZodOpenApiPathsObject } from 'zod-openapi';
+import { gatewayParamSchema } from '../../checkout.schema';
+import { webhookReceiptSchema } from '../../responses.schema';
+import { error, json } from '../responses';
+
+export const webhooksPaths: ZodOpenApiPathsObject = {
+  '/webhooks/{gateway}': {
+    post: {
+      tags: ['webhooks'],
+      summary: 'Receive a signed gateway webhook',
+      description:
+        'Verifies the signature over the raw body, stores the event, de-duplicates it by event ID and signals the ' +
+        'order. A 2xx means the event is stored; a 503 asks the gateway to deliver again.',
+      requestParams: {
+        path: z.object({ gateway: gatewayParamSchema }),
+        header: z.object({
+          'stripe-signature': z.string().optional().meta({ description: 'Stripe: the signature header (required)' }),
+        }),
+      },
+      requestBody: {
+        required: true,
+        content: {
+          'application/json': {
+            schema: z.record(z.string(), z.unknown()).meta({ description: 'The gateway’s event, exactly as signed' }),
+          },
+        },
+      },
+      responses: {
+        '200': json('Stored (and delivered, or left to reconciliation)', webhookReceiptSchema),
+        '400': error('`invalid_payload`: signed, but not an event this gateway sends'),
+        '401': error('`invalid_signature`'),
+        '404': error('`unknown_gateway`'),
+        '413': error('`payload_too_large`'),
+        '500': error('`internal_error`'),
+        '503': error('`database_unavailable`, `temporal_unavailable` or `webhook_delivery_in_progress`: deliver again'),
+      },
+    },
+  },
+};

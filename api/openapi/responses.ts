@@ -1,0 +1,44 @@
+// Building blocks for path entries: JSON bodies and the standard error responses, so each route states only
+// what is particular to it.
+import { z } from 'zod';
+import type { ZodOpenApiResponseObject, ZodOpenApiResponsesObject } from 'zod-openapi';
+import { errorBodySchema } from '../responses.schema';
+
+export function json(description: string, schema: z.ZodType): ZodOpenApiResponseObject {
+  return { description, content: { 'application/json': { schema } } };
+}
+
+/** A stored answer given again for a repeated Idempotency-Key. */
+export const replayedHeader = z.object({
+  'idempotent-replayed': z
+    .literal('true')
+    .optional()
+    .meta({ description: 'Present when this is the stored answer to an earlier identical request' }),
+});
+
+/** 503s that a caller should repeat. */
+export const retryAfterHeader = z.object({
+  'retry-after': z.string().meta({ description: 'Seconds to wait before repeating the request' }),
+});
+
+/** An error answer: the one error shape; `description` lists the codes the route can answer with here. */
+export function error(description: string): ZodOpenApiResponseObject {
+  return json(description, errorBodySchema);
+}
+
+/** Answers every JSON route can give: bad input, an unreachable dependency, a bug. */
+export const commonErrors: ZodOpenApiResponsesObject = {
+  '400': error('`validation_failed` (details list each field), `malformed_json`, `bad_request`'),
+  '500': error('`internal_error`: details carry the request ID to find the log line'),
+  '503': {
+    ...error('`database_unavailable` or `temporal_unavailable`; retry after `Retry-After` seconds'),
+    headers: retryAfterHeader,
+  },
+};
+
+/** What every /admin route can answer before it runs. */
+export const adminErrors: ZodOpenApiResponsesObject = {
+  ...commonErrors,
+  '401': error('`unauthorized`: no or wrong `Authorization: Bearer <ADMIN_API_TOKEN>`'),
+  '404': error('`admin_disabled` when ADMIN_API_TOKEN is not set; the route may add its own 404 codes'),
+};

@@ -1,0 +1,171 @@
+// POST /admin/orders/:orderId/refunds as a story: replay what this Idempotency-Key already answered, refuse the
+// key with a different request, then ask the order's workflow for the refund (requestId `admin:<key>`, so the
+// workflow refunds once per key whatever happens to this request) and wait a bounded time for the gateway's answer.
+import type { Client } from '@temporalio/client';
+import type { ApiConfig } from '../config/env';
+import type { Logger } from '../config/logger';
+import { ORDER_ERROR_TYPES, orderWorkflowId, refundOrderUpdate, type OrderState } from '../contracts/order.contract';
+import { findIdempotencyRecord, saveIdempotencyRecord } from '../db/idempotency.repo';
+import { findOrderView } from '../db/order-view.repo';
+import type { Pool } from '../db/pool';
+import type { RefundRequestBody, RefundResponseBody } from './admin.schema';
+import { describeError, errorBody } from './error-handler';
+import {
+  idempotencyConflict,
+  invalidTransition,
+  orderClosed,
+  orderNotFound,
+  refundExceedsRefundable,
+  refundFailed,
+  refundPending,
+  temporalUnavailable,
+} from './errors';
+import { getOrder } from './get-order.use-case';
+import { requestHash } from './request-hash';
+import { probeOrderWorkflow, withTemporalDeadline } from './temporal-calls';
+import { applicationFailureType, isTemporalUnavailableError, isWorkflowNotFoundError } from './temporal-errors';
+
+export const ADMIN_REFUND_SCOPE = 'POST /admin/orders/:orderId/refunds';
+const REFUND_PENDING_RETRY_AFTER_SECONDS = 5;
+
+/**
+ * The workflow's refund requestId for a key. Refunds the workflow makes on its own carry their refund ID
+ * (`refund-<orderId>-<n>`) as requestId; an operator's key could be spelled the same, so admin keys get a prefix.
+ */
+export function adminRefundRequestId(idempotencyKey: string): string {
+  return `admin:${idempotencyKey}`;
+}
+
+export interface RefundDeps {
+  config: ApiConfig;
+  pool: Pool;
+  temporal: Client;
+  logger: Logger;
+}
+
+export interface RefundCommand {
+  orderId: string;
+  idempotencyKey: string;
+  body: RefundRequestBody;
+}
+
+export interface RefundOutcome {
+  status: number;
+  body: RefundResponseBody | ReturnType<typeof errorBody>;
+  replayed: boolean;
+  refundId: string;
+}
+
+export async function refundOrder(deps: RefundDeps, command: RefundCommand): Promise<RefundOutcome> {
+  const { orderId, idempotencyKey, body } = command;
+  // The order is part of the request: one key cannot refund two orders.
+  const hash = requestHash({ orderId, amount: body.amount, reason: body.reason });
+
+  const stored = await findIdempotencyRecord(deps.pool, ADMIN_REFUND_SCOPE, idempotencyKey);
+  if (stored) {
+    if (stored.requestHash !== hash) throw idempotencyConflict();
+    const replayedBody = stored.responseBody as RefundOutcome['body'];
+    return { status: stored.responseStatus, body: replayedBody, replayed: true, refundId: refundIdOf(replayedBody) };
+  }
+
+  const state = await requestRefund(deps, command);
+  const requestId = adminRefundRequestId(idempotencyKey);
+  const refund = state.refunds.find((record) => record.requestId === requestId);
+  if (!refund) throw new Error(`refund update for order ${orderId} returned without the refund it settled`);
+  // Two different requests racing with one key both reach the workflow before either stored its answer; the
+  // workflow refunded the first, and the second must not be told it got what it asked for.
+  if ((body.amount !== undefined && refund.amountMinor !== body.amount) || refund.reason !== body.reason) {
+    throw idempotencyConflict();
+  }
+
+  const order = await getOrder(deps, orderId);
+  const outcome: RefundOutcome =
+    refund.state === 'failed'
+      ? {
+          status: 502,
+          body: errorBody(refundFailed(orderId, refund.refundId)),
+          replayed: false,
+          refundId: refund.refundId,
+        }
+      : {
+          status: 201,
+          body: {
+            refund: {
+              refundId: refund.refundId,
+              requestId: idempotencyKey,
+              amount: refund.amountMinor,
+              reason: refund.reason,
+              state: refund.state,
+            },
+            order,
+          },
+          replayed: false,
+          refundId: refund.refundId,
+        };
+  deps.logger.info({ orderId, refundId: refund.refundId, state: refund.state }, 'admin refund settled');
+  await rememberResponse(deps, { idempotencyKey, hash, orderId, outcome });
+  return outcome;
+}
+
+function refundIdOf(body: RefundOutcome['body']): string {
+  if ('refund' in body) return body.refund.refundId;
+  const details = body.error.details as { refundId?: unknown } | undefined;
+  return typeof details?.refundId === 'string' ? details.refundId : '';
+}
+
+async function requestRefund(deps: RefundDeps, { orderId, idempotencyKey, body }: RefundCommand): Promise<OrderState> {
+  const { config, temporal } = deps;
+  try {
+    // A refund is a gateway call that the workflow retries until it settles; the request waits as long as a checkout.
+    return await withTemporalDeadline(temporal, config.CHECKOUT_TIMEOUT, () =>
+      temporal.workflow.getHandle(orderWorkflowId(orderId)).executeUpdate(refundOrderUpdate, {
+        args: [{ requestId: adminRefundRequestId(idempotencyKey), amountMinor: body.amount, reason: body.reason }],
+      }),
+    );
+  } catch (error) {
+    throw await explainRefundFailure(deps, orderId, error);
+  }
+}
+
+async function explainRefundFailure({ pool, temporal }: RefundDeps, orderId: string, error: unknown): Promise<unknown> {
+  const failureType = applicationFailureType(error);
+  if (failureType === ORDER_ERROR_TYPES.refundExceedsCaptured) {
+    const order = await findOrderView(pool, orderId);
+    const refundable = order ? Math.max(order.capturedAmountMinor - order.refundedAmountMinor, 0) : 0;
+    return refundExceedsRefundable(orderId, refundable);
+  }
+  if (failureType === ORDER_ERROR_TYPES.invalidTransition) {
+    const order = await findOrderView(pool, orderId);
+    return invalidTransition(orderId, order?.status);
+  }
+  if (isWorkflowNotFoundError(error)) {
+    return (await findOrderView(pool, orderId)) ? orderClosed(orderId) : orderNotFound(orderId);
+  }
+  if (isTemporalUnavailableError(error)) {
+    const workflow = await probeOrderWorkflow(temporal, orderId);
+    if (workflow === 'running') return refundPending(orderId, REFUND_PENDING_RETRY_AFTER_SECONDS);
+    if (workflow === 'closed') return orderClosed(orderId);
+    if (workflow === 'missing') return orderNotFound(orderId);
+    return temporalUnavailable();
+  }
+  return error;
+}
+
+/** As for checkouts, losing the record is harmless: the workflow answers the same key with the same refund. */
+async function rememberResponse(
+  { pool, logger }: RefundDeps,
+  entry: { idempotencyKey: string; hash: string; orderId: string; outcome: RefundOutcome },
+): Promise<void> {
+  try {
+    await saveIdempotencyRecord(pool, {
+      scope: ADMIN_REFUND_SCOPE,
+      idempotencyKey: entry.idempotencyKey,
+      requestHash: entry.hash,
+      orderId: entry.orderId,
+      responseStatus: entry.outcome.status,
+      responseBody: entry.outcome.body,
+    });
+  } catch (error) {
+    logger.warn({ orderId: entry.orderId, err: describeError(error) }, 'idempotency record not stored');
+  }
+}
