@@ -268,7 +268,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
       validator: ({ refundId }) => {
         const refund = state.refunds.find((r) => r.refundId === refundId);
         // Confirming a refund that is already confirmed answers with the order, so the admin call is idempotent.
-        if (refund?.state === 'awaiting_manual' || refund?.state === 'succeeded') return;
+        if (refund?.state === 'awaiting_manual' || settledManualRefunds.has(refundId)) return;
         throw invalidTransition(
           refund ? `refund ${refundId} is ${refund.state}, not awaiting_manual` : `no refund ${refundId} on this order`,
         );
