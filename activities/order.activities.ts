@@ -1,14 +1,16 @@
 // The order workflow's activities. Each one is idempotent: DB writes are keyed (ON CONFLICT DO NOTHING) or
 // conditional on the expected prior status, and gateway calls carry a deterministic idempotency key, so Temporal
 // may retry any of them after a crash at any point.
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { ORDER_ERROR_TYPES, type GatewayName } from '../contracts/order.contract';
 import type { Logger } from '../config/logger';
+import type { OrderActivityMetrics } from '../config/metrics';
 import {
   findOrderRequestHash,
   insertOrderIfAbsent,
   insertStatusHistory,
-  lockOrderStatus,
+  lockOrder,
   updateOrderStatus,
 } from '../db/orders.repo';
 import { findPaymentAttempt, insertPaymentAttemptIfAbsent } from '../db/payment-attempts.repo';
@@ -25,27 +27,32 @@ export interface OrderActivityDeps {
   pool: Pool;
   gateways: GatewayRegistry;
   logger: Logger;
+  metrics: OrderActivityMetrics;
   clock?: () => Date;
 }
 
 export function createOrderActivities(deps: OrderActivityDeps): OrderActivities {
-  const { pool, gateways, logger } = deps;
+  const { pool, gateways, logger, metrics } = deps;
   const clock = deps.clock ?? (() => new Date());
 
-  /** Runs an activity body, translating what it throws into what Temporal should see. */
-  async function run<T>(activity: string, orderId: string, body: () => Promise<T>): Promise<T> {
+  /**
+   * Runs an activity body with a logger bound to the order and, under Temporal, to the workflow and attempt, and
+   * translates what the body throws into what Temporal should see.
+   */
+  async function run<T>(activity: string, orderId: string, body: (log: Logger) => Promise<T>): Promise<T> {
+    const log = logger.child({ activity, orderId, ...temporalBindings() });
     try {
-      return await body();
+      return await body(log);
     } catch (error) {
       const failure = toActivityFailure(error, { orderId });
       const type = failure instanceof ApplicationFailure ? failure.type : undefined;
       const retryable = !(failure instanceof ApplicationFailure && failure.nonRetryable);
-      logger.warn({ activity, orderId, type, retryable, err: failure }, 'order activity failed');
+      log.warn({ type, retryable, err: failure }, 'order activity failed');
       throw failure;
     }
   }
 
-  async function refundAtGateway(input: RefundPaymentInput): Promise<RefundResult> {
+  async function refundAtGateway(input: RefundPaymentInput, log: Logger): Promise<RefundResult> {
     const inserted = await insertRefundIfAbsent(pool, input);
     if (!inserted) {
       const existing = await findRefund(pool, input.refundId);
@@ -79,8 +86,12 @@ export function createOrderActivities(deps: OrderActivityDeps): OrderActivities 
       currency: input.currency,
       reason: input.reason,
     });
-    await updateRefundState(pool, input.refundId, result);
-    logger.info(
+    const previous = await updateRefundState(pool, input.refundId, result);
+    // Counted when the state is new, so a retry hearing the same answer again does not count twice.
+    if (previous !== result.state) {
+      metrics.refundSettled({ gateway: input.gateway, reason: input.reason, state: result.state });
+    }
+    log.info(
       {
         orderId: input.orderId,
         refundId: input.refundId,
@@ -94,7 +105,7 @@ export function createOrderActivities(deps: OrderActivityDeps): OrderActivities 
 
   return {
     async recordOrder(input) {
-      return run('recordOrder', input.orderId, () =>
+      return run('recordOrder', input.orderId, (log) =>
         inTransaction(pool, async (client) => {
           const now = clock();
           if (await insertOrderIfAbsent(client, input, now)) {
@@ -105,7 +116,7 @@ export function createOrderActivities(deps: OrderActivityDeps): OrderActivities 
               reason: 'order_created',
               at: now,
             });
-            logger.info({ orderId: input.orderId, gateway: input.gateway }, 'order recorded');
+            log.info({ gateway: input.gateway }, 'order recorded');
             return { created: true };
           }
           const storedHash = await findOrderRequestHash(client, input.orderId);
@@ -123,7 +134,7 @@ export function createOrderActivities(deps: OrderActivityDeps): OrderActivities 
     },
 
     async createPaymentIntent(input) {
-      return run('createPaymentIntent', input.orderId, async () => {
+      return run('createPaymentIntent', input.orderId, async (log) => {
         const intent = await gateways(input.gateway).createIntent({
           orderId: input.orderId,
           amountMinor: input.amountMinor,
@@ -140,25 +151,31 @@ export function createOrderActivities(deps: OrderActivityDeps): OrderActivities 
           if (recorded && recorded.intentId !== intent.intentId) {
             // Only possible if the gateway forgot our idempotency key. The workflow goes on with the intent returned
             // now; the recorded one is left open at the gateway, so say so loudly for someone to close it.
-            logger.error(
-              { orderId: input.orderId, recordedIntentId: recorded.intentId, intentId: intent.intentId },
+            log.error(
+              { recordedIntentId: recorded.intentId, intentId: intent.intentId },
               'gateway returned a second intent for the same order; the recorded one is orphaned',
             );
           }
         }
-        logger.info({ orderId: input.orderId, intentId: intent.intentId }, 'payment intent created');
+        log.info({ intentId: intent.intentId }, 'payment intent created');
         const { expiresAt, ...created } = intent;
         return expiresAt === undefined ? created : { ...created, expiresAt: expiresAt.toISOString() };
       });
     },
 
     async fetchPaymentStatus(input) {
-      return run('fetchPaymentStatus', input.orderId, async () => {
+      return run('fetchPaymentStatus', input.orderId, async (log) => {
         const { gateway, ...lookup } = input;
-        const status = await gateways(gateway).fetchPaymentStatus(lookup);
-        logger.debug(
+        let status;
+        try {
+          status = await gateways(gateway).fetchPaymentStatus(lookup);
+        } catch (error) {
+          metrics.statusChecked(input.gateway, 'error');
+          throw error;
+        }
+        metrics.statusChecked(input.gateway, status.state);
+        log.debug(
           {
-            orderId: input.orderId,
             intentId: input.intentId,
             state: status.state,
             gatewayStatus: status.gatewayStatus,
@@ -170,17 +187,17 @@ export function createOrderActivities(deps: OrderActivityDeps): OrderActivities 
     },
 
     async cancelPaymentIntent(input) {
-      return run('cancelPaymentIntent', input.orderId, async () => {
+      return run('cancelPaymentIntent', input.orderId, async (log) => {
         const { gateway, ...lookup } = input;
         const outcome = await gateways(gateway).cancelIntent(lookup);
-        logger.info({ orderId: input.orderId, intentId: input.intentId, outcome: outcome.outcome }, 'intent cancel');
+        log.info({ intentId: input.intentId, outcome: outcome.outcome }, 'intent cancel');
         return outcome;
       });
     },
 
     async refundPayment(input) {
-      return run('refundPayment', input.orderId, async () => {
-        const result = await refundAtGateway(input);
+      return run('refundPayment', input.orderId, async (log) => {
+        const result = await refundAtGateway(input, log);
         if (result.state === 'pending') {
           // Retryable on purpose: the workflow sees the refund only once it is final, and every retry asks the
           // gateway again with the same key, so it cannot refund twice.
@@ -192,31 +209,26 @@ export function createOrderActivities(deps: OrderActivityDeps): OrderActivities 
           });
         }
         if (result.state === 'awaiting_manual') {
-          logger.warn(
-            { orderId: input.orderId, refundId: input.refundId, gateway: input.gateway },
-            'refund needs an operator: the gateway has no refund API',
-          );
+          log.warn({ refundId: input.refundId, gateway: input.gateway }, 'refund needs an operator: no refund API');
         }
         return { gatewayRefundId: result.gatewayRefundId, state: result.state };
       });
     },
 
     async recordManualRefund(input) {
-      return run('recordManualRefund', input.orderId, async () => {
+      return run('recordManualRefund', input.orderId, async (log) => {
         const applied = await confirmManualRefund(pool, input);
-        logger.info(
-          { orderId: input.orderId, refundId: input.refundId, actor: input.actor, applied },
-          'manual refund confirmed',
-        );
+        log.info({ refundId: input.refundId, actor: input.actor, applied }, 'manual refund confirmed');
         return { applied };
       });
     },
 
     async transitionOrder(input) {
-      return run('transitionOrder', input.orderId, () =>
-        inTransaction(pool, async (client) => {
-          const current = await lockOrderStatus(client, input.orderId);
-          if (current === undefined) throw orderNotFound(input.orderId);
+      return run('transitionOrder', input.orderId, async (log) => {
+        const result = await inTransaction(pool, async (client) => {
+          const order = await lockOrder(client, input.orderId);
+          if (order === undefined) throw orderNotFound(input.orderId);
+          const current = order.status;
           if (await updateOrderStatus(client, input)) {
             await insertStatusHistory(client, {
               orderId: input.orderId,
@@ -225,22 +237,43 @@ export function createOrderActivities(deps: OrderActivityDeps): OrderActivities 
               reason: input.reason,
               at: input.at,
             });
-            logger.info(
-              { orderId: input.orderId, from: current, to: input.to, reason: input.reason },
-              'order transitioned',
-            );
-            return { applied: true, status: input.to };
+            log.info({ from: current, to: input.to, reason: input.reason }, 'order transitioned');
+            return { applied: true, status: input.to, order };
           }
           // Already there: a retry whose first attempt committed, or a self-transition with nothing new.
-          if (current === input.to) return { applied: false, status: current };
+          if (current === input.to) return { applied: false, status: current, order };
           throw ApplicationFailure.create({
             type: ORDER_ERROR_TYPES.invalidTransition,
             message: `order ${input.orderId} is ${current}, expected one of ${input.from.join(', ')} to move to ${input.to}`,
             nonRetryable: true,
             details: [{ orderId: input.orderId, current, expected: input.from, to: input.to }],
           });
-        }),
-      );
+        });
+        // Counted after the commit and only when this call moved the row, so retries never count twice.
+        if (result.applied && result.order.status !== input.to) {
+          metrics.orderTransitioned({
+            gateway: result.order.gateway,
+            to: input.to,
+            secondsSinceCheckout: (Date.parse(input.at) - result.order.createdAt.getTime()) / 1000,
+          });
+        }
+        return { applied: result.applied, status: result.status };
+      });
     },
+  };
+}
+
+/** The workflow and attempt an activity runs for, when it runs under Temporal (not in a direct call). */
+function temporalBindings(): Record<string, unknown> {
+  let info;
+  try {
+    info = Context.current().info;
+  } catch {
+    return {};
+  }
+  return {
+    workflowId: info.workflowExecution?.workflowId,
+    runId: info.workflowExecution?.runId,
+    attempt: info.attempt,
   };
 }

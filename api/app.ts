@@ -1,8 +1,9 @@
 // The express app, from injected dependencies only: main.ts wires real ones, tests wire their own.
 import type { Client } from '@temporalio/client';
-import express, { type Express } from 'express';
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import type { ApiConfig } from '../config/env';
 import type { Logger } from '../config/logger';
+import type { ApiMetrics } from '../config/metrics';
 import type { GatewayName } from '../contracts/order.contract';
 import type { Pool } from '../db/pool';
 import type { CallbackHandler, WebhookVerifier } from '../gateways/gateway';
@@ -11,6 +12,7 @@ import { callbacksRoutes } from './callbacks.routes';
 import { docsRoutes } from './docs.routes';
 import { errorHandler, notFoundHandler } from './error-handler';
 import { healthRoutes } from './health.routes';
+import { metricsRoutes } from './metrics.routes';
 import { ordersRoutes } from './orders.routes';
 import { payPageRoutes } from './pay-page.routes';
 import { requestContext } from './request-context';
@@ -24,6 +26,7 @@ export interface ApiDeps {
   /** Wallets that send the payer's browser back (GET /callbacks/<gateway>/…); a wallet plugs its handler in here. */
   callbackHandlers?: Partial<Record<GatewayName, CallbackHandler>>;
   logger: Logger;
+  metrics: ApiMetrics;
 }
 
 export function createApp(deps: ApiDeps): Express {
@@ -33,7 +36,9 @@ export function createApp(deps: ApiDeps): Express {
   app.set('etag', false);
 
   app.use(requestContext(deps.logger));
+  app.use(countResponses(deps.metrics));
   app.use(healthRoutes(deps));
+  app.use(metricsRoutes(deps));
   app.use(ordersRoutes(deps));
   app.use(webhooksRoutes(deps));
   app.use(callbacksRoutes({ ...deps, callbackHandlers: deps.callbackHandlers ?? {} }));
@@ -43,4 +48,15 @@ export function createApp(deps: ApiDeps): Express {
   app.use(notFoundHandler);
   app.use(errorHandler);
   return app;
+}
+
+/** Counts every response once it is sent, labelled by the route pattern that matched (never the raw path). */
+function countResponses(metrics: ApiMetrics) {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    res.on('finish', () => {
+      const route: unknown = (req.route as { path?: unknown } | undefined)?.path;
+      metrics.responseSent(typeof route === 'string' ? route : 'unmatched', req.method, res.statusCode);
+    });
+    next();
+  };
 }

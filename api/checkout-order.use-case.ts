@@ -118,6 +118,7 @@ async function startOrJoinCheckout(
       { key: orderSearchAttributes.amountMinor, value: order.amount },
       { key: orderSearchAttributes.currency, value: order.currency },
     ],
+    ...operatorView(order),
   });
   try {
     return await withTemporalDeadline(temporal, config.CHECKOUT_TIMEOUT, () =>
@@ -150,6 +151,25 @@ async function explainTimeout(temporal: Client, orderId: string, cause: unknown)
   if (workflow === 'running') throw checkoutPending(orderId, CHECKOUT_PENDING_RETRY_AFTER_SECONDS);
   if (workflow === 'closed') return 'workflow_finished';
   throw Object.assign(temporalUnavailable(), { cause });
+}
+
+/**
+ * What the Web UI and `temporal workflow describe` show next to the search attributes: a one-line summary, details
+ * and a memo. Only IDs, amounts and the gateway: description and customer can carry personal data, so never here.
+ */
+export function operatorView(order: CheckoutBody) {
+  const amount = `${order.amount} ${order.currency} (minor units)`;
+  return {
+    staticSummary: `Order ${order.orderId}: ${amount} via ${order.gateway}`,
+    staticDetails: [
+      `**Order** \`${order.orderId}\``,
+      `**Amount** ${amount}`,
+      `**Gateway** ${order.gateway}`,
+      '',
+      `Status, timeline and refunds: \`GET /orders/${order.orderId}\`, or the \`orderStateQuery\` query.`,
+    ].join('\n'),
+    memo: { orderId: order.orderId, gateway: order.gateway, amountMinor: order.amount, currency: order.currency },
+  };
 }
 
 /**

@@ -47,11 +47,13 @@ export function errorHandler(error: unknown, req: Request, res: Response, next: 
       const cause = apiError === error ? apiError.cause : error;
       logger?.warn({ code: apiError.code, ...(cause ? { cause: describeError(cause) } : {}) }, 'dependency failure');
     }
+    res.locals.errorCode = apiError.code;
     for (const [name, value] of Object.entries(apiError.headers)) res.setHeader(name, value);
     res.status(apiError.status).json(errorBody(apiError));
     return;
   }
   logger?.error({ err: describeError(error), method: req.method }, 'unexpected error');
+  res.locals.errorCode = 'internal_error';
   res.status(500).json({
     error: {
       code: 'internal_error',

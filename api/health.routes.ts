@@ -14,7 +14,7 @@ export function healthRoutes(deps: ReadinessDeps): Router {
   router
     .route('/readyz')
     .get(async (_req, res) => {
-      res.status(200).json(await checkReadiness(deps));
+      res.status(200).json(await checkReadiness({ ...deps, logger: res.locals.logger }));
     })
     .all(rejectOtherMethods(['GET', 'HEAD']));
   return router;

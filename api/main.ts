@@ -2,9 +2,12 @@
 // The Temporal connection is lazy, so the API starts and answers /healthz (and reports /readyz) while
 // Temporal is still down; order requests get a 503 until it is back.
 import { Client } from '@temporalio/client';
+import { Registry } from 'prom-client';
 import { apiConfigSchema, loadConfig } from '../config/env';
 import { createLogger } from '../config/logger';
+import { createApiMetrics, MANUAL_REFUND_STATES, registerProcessMetrics } from '../config/metrics';
 import { createPool } from '../db/pool';
+import { countRefundsInStates } from '../db/refunds.repo';
 import { createStripeWebhookVerifier } from '../gateways/stripe/stripe.webhooks';
 import { walletCallbackHandlers } from './callback-handlers';
 import { describeError } from './error-handler';
@@ -31,9 +34,14 @@ async function main(): Promise<void> {
   };
 
   const callbackHandlers = walletCallbackHandlers(config);
+  const registry = new Registry();
+  registerProcessMetrics(registry);
+  const metrics = createApiMetrics(registry, {
+    countManualRefunds: () => countRefundsInStates(pool, MANUAL_REFUND_STATES),
+  });
 
   const server = await startApiServer(
-    { config, pool, temporal, webhookVerifiers, callbackHandlers, logger },
+    { config, pool, temporal, webhookVerifiers, callbackHandlers, logger, metrics },
     config.PORT,
   );
 

@@ -1,5 +1,5 @@
 // /orders: parse the request at the edge, call the use case, send what it returns. No decisions here.
-import { Router } from 'express';
+import { type NextFunction, type Request, type Response, Router } from 'express';
 import { cancelOrder, DEFAULT_CANCEL_REASON, type CancelDeps } from './cancel-order.use-case';
 import {
   cancelBodySchema,
@@ -8,19 +8,20 @@ import {
   orderIdSchema,
   parseOrThrow,
 } from './checkout.schema';
+import type { ApiMetrics } from '../config/metrics';
 import { checkoutOrder, type CheckoutDeps } from './checkout-order.use-case';
 import { rejectOtherMethods } from './error-handler';
 import { getOrder } from './get-order.use-case';
 import { jsonBody } from './json-body';
 
-export type OrdersRouteDeps = CheckoutDeps & CancelDeps;
+export type OrdersRouteDeps = CheckoutDeps & CancelDeps & { metrics: ApiMetrics };
 
 export function ordersRoutes(deps: OrdersRouteDeps): Router {
   const router = Router();
 
   router
     .route('/orders')
-    .post(...jsonBody({ bodyRequired: true }), async (req, res) => {
+    .post(countCheckout(deps.metrics), ...jsonBody({ bodyRequired: true }), async (req, res) => {
       const order = parseOrThrow(checkoutBodySchema, req.body);
       const offeredKey = req.get('idempotency-key');
       const idempotencyKey =
@@ -52,4 +53,20 @@ export function ordersRoutes(deps: OrdersRouteDeps): Router {
     .all(rejectOtherMethods(['POST']));
 
   return router;
+}
+
+/** Counts every checkout once its answer is sent, whichever way it ended (including refused bodies). */
+function countCheckout(metrics: ApiMetrics) {
+  return (_req: Request, res: Response, next: NextFunction): void => {
+    res.on('finish', () => metrics.checkoutFinished(checkoutOutcome(res)));
+    next();
+  };
+}
+
+function checkoutOutcome(res: Response): string {
+  if (res.statusCode === 201) return 'created';
+  if (res.statusCode === 200) return 'replayed';
+  // The gateway refusing the intent is an answer the use case builds, not a thrown error.
+  if (res.statusCode === 502) return 'gateway_rejected';
+  return res.locals.errorCode ?? `http_${res.statusCode}`;
 }

@@ -4,6 +4,7 @@
 // that fails verification changes nothing and gets an honest error page.
 import type { Client } from '@temporalio/client';
 import type { Logger } from '../config/logger';
+import type { ApiMetrics } from '../config/metrics';
 import type { GatewayName } from '../contracts/order.contract';
 import { findOrderReturn } from '../db/order-view.repo';
 import type { Pool } from '../db/pool';
@@ -17,6 +18,7 @@ export interface CallbackDeps {
   pool: Pool;
   temporal: Client;
   logger: Logger;
+  metrics: Pick<ApiMetrics, 'webhookDuplicate'>;
   callbackHandlers: Partial<Record<GatewayName, CallbackHandler>>;
 }
 

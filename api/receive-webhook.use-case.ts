@@ -6,6 +6,7 @@
 import type { Client } from '@temporalio/client';
 import { createHash } from 'node:crypto';
 import type { Logger } from '../config/logger';
+import type { ApiMetrics } from '../config/metrics';
 import type { GatewayName, PaymentEvent } from '../contracts/order.contract';
 import type { VerifiedWebhook, WebhookVerifier } from '../gateways/gateway';
 import { WebhookPayloadError, WebhookSignatureError } from '../gateways/gateway-errors';
@@ -35,6 +36,7 @@ export interface WebhookDeps {
   temporal: Client;
   webhookVerifiers: Partial<Record<GatewayName, WebhookVerifier>>;
   logger: Logger;
+  metrics: Pick<ApiMetrics, 'webhookSignatureFailed' | 'webhookDuplicate'>;
 }
 
 export interface IncomingWebhook {
@@ -49,7 +51,7 @@ export async function receiveWebhook(deps: WebhookDeps, incoming: IncomingWebhoo
   const verifier = deps.webhookVerifiers[incoming.gateway];
   if (!verifier) throw unknownGateway();
 
-  const webhook = verifyWebhook(verifier, incoming);
+  const webhook = verifyWebhook(verifier, incoming, deps.metrics);
   const outcome = await recordAndDeliverPaymentEvent(deps, {
     gateway: incoming.gateway,
     eventId: webhook.eventId,
@@ -89,12 +91,13 @@ export type PaymentEventOutcome = 'duplicate' | 'ignored' | 'order_not_found' | 
  * stored and temporalUnavailable when it was stored but not delivered (the row stays `received`).
  */
 export async function recordAndDeliverPaymentEvent(
-  deps: Pick<WebhookDeps, 'pool' | 'temporal' | 'logger'>,
+  deps: Pick<WebhookDeps, 'pool' | 'temporal' | 'logger'> & { metrics: Pick<ApiMetrics, 'webhookDuplicate'> },
   report: PaymentEventReport,
 ): Promise<PaymentEventOutcome> {
   const logger = deps.logger.child({ gateway: report.gateway, eventId: report.eventId, orderId: report.orderId });
   const stored = await storeDurably(deps.pool, report);
   if (FINAL_WEBHOOK_OUTCOMES.includes(stored.outcome)) {
+    deps.metrics.webhookDuplicate(report.gateway);
     logger.info({ outcome: stored.outcome }, 'duplicate payment event acknowledged');
     return 'duplicate';
   }
@@ -118,11 +121,18 @@ export async function recordAndDeliverPaymentEvent(
   return delivery.result === 'already_processed' ? 'duplicate' : delivery.result;
 }
 
-function verifyWebhook(verifier: WebhookVerifier, { rawBody, headers }: IncomingWebhook): VerifiedWebhook {
+function verifyWebhook(
+  verifier: WebhookVerifier,
+  { gateway, rawBody, headers }: IncomingWebhook,
+  metrics: WebhookDeps['metrics'],
+): VerifiedWebhook {
   try {
     return verifier.verify(rawBody, headers);
   } catch (error) {
-    if (error instanceof WebhookSignatureError) throw invalidSignature();
+    if (error instanceof WebhookSignatureError) {
+      metrics.webhookSignatureFailed(gateway);
+      throw invalidSignature();
+    }
     if (error instanceof WebhookPayloadError) throw invalidPayload();
     throw error;
   }

@@ -11,6 +11,8 @@ declare global {
     interface Locals {
       requestId: string;
       logger: Logger;
+      /** The code of the error the response carries, set by the error handler (metrics label outcomes by it). */
+      errorCode?: string;
     }
   }
 }

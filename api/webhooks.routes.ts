@@ -1,5 +1,6 @@
 // /webhooks/:gateway: the body stays raw bytes, because the signature is over exactly what was sent.
 import express, { type NextFunction, type Request, type Response, Router } from 'express';
+import type { ApiMetrics } from '../config/metrics';
 import { gatewayParamSchema } from './checkout.schema';
 import { rejectOtherMethods } from './error-handler';
 import { unknownGateway } from './errors';
@@ -8,22 +9,40 @@ import { receiveWebhook, type WebhookDeps } from './receive-webhook.use-case';
 /** Payment events are a few kilobytes; the limit only stops abuse. */
 const WEBHOOK_BODY_LIMIT = '256kb';
 
-export function webhooksRoutes(deps: WebhookDeps): Router {
+export function webhooksRoutes(deps: WebhookDeps & { metrics: ApiMetrics }): Router {
   const router = Router();
   // Any content type: the verifier, not the header, decides what the bytes are.
   const raw = express.raw({ limit: WEBHOOK_BODY_LIMIT, type: () => true });
 
   router
     .route('/webhooks/:gateway')
-    .post(requireKnownGateway(deps), raw, async (req, res) => {
+    .post(timeWebhook(deps), requireKnownGateway(deps), raw, async (req, res) => {
       const gateway = gatewayParamSchema.parse(req.params.gateway);
       const rawBody = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-      const receipt = await receiveWebhook(deps, { gateway, rawBody, headers: req.headers });
+      // The request's logger, so every line about this delivery carries its request ID.
+      const receipt = await receiveWebhook(
+        { ...deps, logger: res.locals.logger },
+        { gateway, rawBody, headers: req.headers },
+      );
       res.status(200).json(receipt);
     })
     .all(rejectOtherMethods(['POST']));
 
   return router;
+}
+
+/** Latency and status code of every webhook answer, by gateway (`unknown` for names that are not ours). */
+function timeWebhook({ metrics, webhookVerifiers }: WebhookDeps & { metrics: ApiMetrics }) {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const startedAt = process.hrtime.bigint();
+    const parsed = gatewayParamSchema.safeParse(req.params.gateway);
+    const gateway = parsed.success && webhookVerifiers[parsed.data] ? parsed.data : 'unknown';
+    res.on('finish', () => {
+      const seconds = Number(process.hrtime.bigint() - startedAt) / 1e9;
+      metrics.webhookAnswered(gateway, res.statusCode, seconds);
+    });
+    next();
+  };
 }
 
 /** Checked before the body is read, so an unknown gateway costs nothing. */

@@ -114,6 +114,10 @@ export const workerConfigSchema = z.object({
   /** Per-call timeout for gateway HTTP requests; Temporal retries the activity. */
   GATEWAY_TIMEOUT: duration('10s'),
   WORKER_SHUTDOWN_GRACE: duration('10s'),
+  /** orderpay's own worker metrics (GET /metrics); 0 picks a free port. */
+  WORKER_METRICS_PORT: port(9464),
+  /** The Temporal SDK's Prometheus exporter (worker, workflow and activity task metrics); 0 picks a free port. */
+  TEMPORAL_SDK_METRICS_PORT: port(9465),
 });
 export type WorkerConfig = z.infer<typeof workerConfigSchema>;
 

@@ -33,13 +33,20 @@ export async function findOrderRequestHash(db: Pool | PoolClient, orderId: strin
   return result.rows[0]?.request_hash;
 }
 
+export interface LockedOrder {
+  status: OrderStatus;
+  gateway: string;
+  createdAt: Date;
+}
+
 /** Locks the order row until the transaction ends, so its status cannot move under a transition. */
-export async function lockOrderStatus(client: PoolClient, orderId: string): Promise<OrderStatus | undefined> {
-  const result = await client.query<{ status: OrderStatus }>(
-    'SELECT status FROM orders WHERE order_id = $1 FOR UPDATE',
+export async function lockOrder(client: PoolClient, orderId: string): Promise<LockedOrder | undefined> {
+  const result = await client.query<{ status: OrderStatus; gateway: string; created_at: Date }>(
+    'SELECT status, gateway, created_at FROM orders WHERE order_id = $1 FOR UPDATE',
     [orderId],
   );
-  return result.rows[0]?.status;
+  const row = result.rows[0];
+  return row && { status: row.status, gateway: row.gateway, createdAt: row.created_at };
 }
 
 // `satisfies` makes a field added to OrderChanges fail to compile until it has a column here.

@@ -69,19 +69,27 @@ export async function findRefund(db: Pool | PoolClient, refundId: string): Promi
 }
 
 /**
- * Stores what the gateway said about the refund; callers pass only states the gateway reported. A final state is
+ * Stores what the gateway said about the refund; callers pass only states the gateway reported. Returns the state
+ * the row had before, so a caller can tell a new state from a retry hearing the same answer again. A final state is
  * never overwritten, so a retried call cannot turn a confirmed manual refund back into a task.
  */
 export async function updateRefundState(
   db: Pool | PoolClient,
   refundId: string,
   update: { state: Exclude<RefundState, 'requested'>; gatewayRefundId: string },
-): Promise<void> {
-  await db.query(
-    `UPDATE refunds SET state = $2, gateway_refund_id = $3, updated_at = now()
-      WHERE refund_id = $1 AND state = ANY($4::text[])`,
+): Promise<RefundState | undefined> {
+  const result = await db.query<{ previous_state: RefundState }>(
+    // The locked sub-select reads the row as it was; a CTE would not (it sees nothing once the row is updated).
+    `UPDATE refunds
+        SET state = CASE WHEN previous.state = ANY($4::text[]) THEN $2 ELSE refunds.state END,
+            gateway_refund_id = CASE WHEN previous.state = ANY($4::text[]) THEN $3 ELSE refunds.gateway_refund_id END,
+            updated_at = now()
+     FROM (SELECT refund_id, state FROM refunds WHERE refund_id = $1 FOR UPDATE) AS previous
+     WHERE refunds.refund_id = previous.refund_id
+     RETURNING previous.state AS previous_state`,
     [refundId, update.state, update.gatewayRefundId, OPEN_REFUND_STATES],
   );
+  return result.rows[0]?.previous_state;
 }
 
 export interface ManualRefundConfirmation {
@@ -110,10 +118,16 @@ export async function confirmManualRefund(
   return result.rowCount === 1;
 }
 
-/** How many refunds wait for an operator, for metrics and the operations view. */
-export async function countRefundsAwaitingManual(db: Pool | PoolClient): Promise<number> {
-  const result = await db.query<{ count: string }>(
-    "SELECT count(*) AS count FROM refunds WHERE state = 'awaiting_manual'",
+/** How many refunds are in each of `states` (the manual-refund gauge); a state no row holds (yet) counts 0. */
+export async function countRefundsInStates(
+  db: Pool | PoolClient,
+  states: readonly string[],
+): Promise<Record<string, number>> {
+  const result = await db.query<{ state: string; count: number }>(
+    'SELECT state, count(*)::int AS count FROM refunds WHERE state = ANY($1) GROUP BY state',
+    [states],
   );
-  return Number(result.rows[0]?.count ?? 0);
+  const counts = Object.fromEntries(states.map((state) => [state, 0]));
+  for (const row of result.rows) counts[row.state] = row.count;
+  return counts;
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Provisions what `npm start` and `npm test` need before anything is compiled: node_modules and the Temporal CLI.
+// Provisions what `npm start` and `npm test` need before anything is compiled: node_modules and the Temporal CLI,
+// and says whether promtool (a system package the tests use) is there.
 // Plain Node with no dependencies, because it runs before `npm ci`. Idempotent: when everything is present it
 // only stats a few files and asks the CLI for its version.
 import { spawnSync } from 'node:child_process';
@@ -241,11 +242,34 @@ async function ensureTemporalCli() {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// promtool (tests only)
+// ---------------------------------------------------------------------------------------------------------------
+
+/**
+ * The tests check the metrics output and the alert rules with promtool. It is a system package, so bootstrap only
+ * says what is missing (`.ci/run` installs it when it runs as root); the tests fail with the same advice.
+ */
+function checkPromtool() {
+  const promtool = process.env.PROMTOOL_PATH || 'promtool';
+  const found = spawnSync(promtool, ['--version'], { encoding: 'utf8' });
+  if (found.status === 0) {
+    log(`promtool found: ${(found.stdout || found.stderr).split('\n')[0]}`);
+    return;
+  }
+  log(
+    `promtool not found (${promtool}): npm test needs it for the metrics and alert-rule tests. ` +
+      'Install it with `apt-get install -y prometheus` (Debian/Ubuntu), `brew install prometheus` (macOS), or put ' +
+      'promtool from https://prometheus.io/download/ on PATH (or set PROMTOOL_PATH). npm start does not need it.',
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 
 try {
   if (!existsSync(path.join(root, 'package.json'))) throw new BootstrapError(`no package.json in ${root}`);
   ensureNodeModules();
   await ensureTemporalCli();
+  checkPromtool();
   log(`done in ${seconds(started)}`);
 } catch (error) {
   if (!(error instanceof BootstrapError)) throw error;

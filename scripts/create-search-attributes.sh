@@ -3,22 +3,33 @@
 # exist with the right type are skipped, and one that exists with another type is an error (a type cannot change).
 #
 #   TEMPORAL_ADDRESS=temporal.internal:7233 TEMPORAL_NAMESPACE=payments scripts/create-search-attributes.sh
+#   scripts/create-search-attributes.sh --list    # prints the attributes it would register, contacts nothing
 #
 # The `temporal` CLI reads its connection settings from the environment (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
 # TEMPORAL_API_KEY, TEMPORAL_TLS_*), so TLS and API keys work the same way. `npm start` registers these on its own
 # dev server; this script is for real clusters, and docker-compose.yml runs it once after the server is up.
 set -euo pipefail
 
-# Keep in step with ORDER_SEARCH_ATTRIBUTE_FLAGS in contracts/order.contract.ts (a unit test compares them).
-ATTRIBUTES=(
-  OrderStatus=Keyword
-  Gateway=Keyword
-  OrderId=Keyword
-  AmountMinor=Int
-  Currency=Keyword
-  ExpiresAt=Datetime
-  NeedsAttention=Bool
+# The attributes come from ORDER_SEARCH_ATTRIBUTE_FLAGS in the order contract, the one list of them (the dev server
+# flags and the workflow's typed keys are checked against it by a unit test). Read with sed, so the script needs
+# neither Node nor a build: docker-compose mounts the contract next to it (ORDERPAY_CONTRACT).
+CONTRACT="${ORDERPAY_CONTRACT:-$(dirname "${BASH_SOURCE[0]}")/../contracts/order.contract.ts}"
+if [[ ! -r "$CONTRACT" ]]; then
+  echo "create-search-attributes: cannot read the order contract at $CONTRACT; set ORDERPAY_CONTRACT" >&2
+  exit 1
+fi
+mapfile -t ATTRIBUTES < <(
+  sed -n '/^export const ORDER_SEARCH_ATTRIBUTE_FLAGS = \[/,/^\] as const;/p' "$CONTRACT" |
+    sed -nE "s/^ *'([A-Za-z]+=[A-Za-z]+)',?\$/\1/p"
 )
+if ((${#ATTRIBUTES[@]} == 0)); then
+  echo "create-search-attributes: no ORDER_SEARCH_ATTRIBUTE_FLAGS found in $CONTRACT" >&2
+  exit 1
+fi
+if [[ "${1:-}" == "--list" ]]; then
+  printf '%s\n' "${ATTRIBUTES[@]}"
+  exit 0
+fi
 
 export TEMPORAL_ADDRESS="${TEMPORAL_ADDRESS:-127.0.0.1:7233}"
 export TEMPORAL_NAMESPACE="${TEMPORAL_NAMESPACE:-default}"

@@ -3,7 +3,7 @@
 // defaults, by reusing those schemas' fields.
 import path from 'node:path';
 import { z } from 'zod';
-import { apiConfigSchema, duration, port, sandboxConfigSchema } from '../config/env';
+import { apiConfigSchema, duration, port, sandboxConfigSchema, workerConfigSchema } from '../config/env';
 import { ORDER_WORKFLOW_TYPE } from '../contracts/order.contract';
 
 /** Unset and empty both mean "not given": `DATABASE_URL= npm start` should start the embedded PostgreSQL. */
@@ -34,6 +34,8 @@ export const startConfigSchema = z.object({
   SUPERVISOR_STOP_TIMEOUT: duration('20s'),
   PORT: apiConfigSchema.shape.PORT,
   SANDBOX_PORT: sandboxConfigSchema.shape.SANDBOX_PORT,
+  WORKER_METRICS_PORT: workerConfigSchema.shape.WORKER_METRICS_PORT,
+  TEMPORAL_SDK_METRICS_PORT: workerConfigSchema.shape.TEMPORAL_SDK_METRICS_PORT,
 });
 export type StartConfig = z.infer<typeof startConfigSchema>;
 

@@ -186,6 +186,9 @@ function printBanner(
     'orderpay is running',
     `  API               http://localhost:${config.PORT}`,
     `  Sandbox gateway   http://localhost:${config.SANDBOX_PORT}`,
+    `  Metrics           http://localhost:${config.PORT}/metrics (api), ` +
+      `http://localhost:${config.WORKER_METRICS_PORT}/metrics (worker), ` +
+      `http://localhost:${config.TEMPORAL_SDK_METRICS_PORT}/metrics (Temporal SDK)`,
     ...(wiring.devServer
       ? [
           `  Temporal Web UI   ${ui}`,

@@ -1,20 +1,41 @@
 // The worker process: wires the real database, gateways and Temporal connection around the order activities.
-import { DefaultLogger, type LogLevel, NativeConnection, Runtime } from '@temporalio/worker';
+import { NativeConnection, Runtime } from '@temporalio/worker';
+import { Registry } from 'prom-client';
 import { createOrderActivities } from '../activities/order.activities';
 import { loadConfig, workerConfigSchema } from '../config/env';
-import { createLogger, type Logger } from '../config/logger';
+import { createLogger } from '../config/logger';
+import { createWorkerMetrics, registerProcessMetrics } from '../config/metrics';
+import { startMetricsServer } from '../config/metrics-server';
 import { createPool } from '../db/pool';
 import { createEsewaGateway } from '../gateways/esewa/esewa.gateway';
 import { gatewayRegistry } from '../gateways/gateway-registry';
 import { createKhaltiGateway } from '../gateways/khalti/khalti.gateway';
 import { createStripeGateway } from '../gateways/stripe/stripe.gateway';
 import { createOrderWorker, WORKFLOW_BUNDLE_PATH } from './create-worker';
+import { sdkLogger } from './sdk-logger';
 
 async function main(): Promise<void> {
   const config = loadConfig(workerConfigSchema);
   const logger = createLogger('worker', config.LOG_LEVEL);
   // SIGINT/SIGTERM make the worker stop polling and finish in-flight tasks within the shutdown grace time.
-  Runtime.install({ shutdownSignals: ['SIGINT', 'SIGTERM'], logger: sdkLogger(logger, config.LOG_LEVEL) });
+  Runtime.install({
+    shutdownSignals: ['SIGINT', 'SIGTERM'],
+    logger: sdkLogger(logger, config.LOG_LEVEL),
+    telemetryOptions: {
+      metrics: {
+        // Seconds and `_total` suffixes: the conventions Prometheus (and promtool's linter) expect.
+        prometheus: {
+          bindAddress: `0.0.0.0:${config.TEMPORAL_SDK_METRICS_PORT}`,
+          countersTotalSuffix: true,
+          useSecondsForDurations: true,
+        },
+      },
+    },
+  });
+  const registry = new Registry();
+  registerProcessMetrics(registry);
+  const metrics = createWorkerMetrics(registry);
+  const metricsServer = await startMetricsServer(registry, config.WORKER_METRICS_PORT, logger);
 
   const pool = createPool(config.DATABASE_URL, { applicationName: 'orderpay-worker' });
   const stripe = createStripeGateway({
@@ -37,7 +58,7 @@ async function main(): Promise<void> {
   });
   // Each order names its gateway; the registry routes its activities to that adapter.
   const gateways = gatewayRegistry({ stripe, esewa, khalti });
-  const activities = createOrderActivities({ pool, gateways, logger });
+  const activities = createOrderActivities({ pool, gateways, logger, metrics: metrics.orders });
 
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   const worker = await createOrderWorker({
@@ -54,30 +75,9 @@ async function main(): Promise<void> {
   } finally {
     await connection.close();
     await pool.end();
+    await metricsServer.stop();
     logger.info('worker stopped');
   }
-}
-
-/**
- * The SDK's own logs (worker state, workflow and activity logs) as JSON lines through pino. Its lifecycle chatter is
- * INFO, so below debug the SDK logs only warnings and errors.
- */
-function sdkLogger(logger: Logger, level: string): DefaultLogger {
-  const sdkLevel: LogLevel = level === 'trace' ? 'TRACE' : level === 'debug' ? 'DEBUG' : 'WARN';
-  const sdk = logger.child({ component: 'temporal-sdk' });
-  return new DefaultLogger(sdkLevel, ({ level: entryLevel, message, meta }) => {
-    const method =
-      entryLevel === 'TRACE'
-        ? 'trace'
-        : entryLevel === 'DEBUG'
-          ? 'debug'
-          : entryLevel === 'INFO'
-            ? 'info'
-            : entryLevel === 'WARN'
-              ? 'warn'
-              : 'error';
-    sdk[method](meta ?? {}, message);
-  });
 }
 
 main().catch((error: unknown) => {

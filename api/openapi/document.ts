@@ -18,7 +18,7 @@ export function createOpenApiDocument(options: { serverUrl?: string } = {}): Ret
       { name: 'orders', description: 'Checkout, order status and cancellation' },
       { name: 'webhooks', description: 'Signed gateway events' },
       { name: 'admin', description: 'Operators: refunds, re-checks, order lists, the webhook dead-letter queue' },
-      { name: 'health', description: 'Liveness and readiness' },
+      { name: 'health', description: 'Liveness, readiness and Prometheus metrics' },
       { name: 'docs', description: 'This document and its rendered page' },
     ],
     components: {

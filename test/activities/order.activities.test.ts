@@ -9,8 +9,11 @@ import { createOrderActivities } from '../../activities/order.activities';
 import type { OrderActivities, RecordOrderInput, TransitionOrderInput } from '../../activities/order-activity.types';
 import pino from 'pino';
 import { createLogger, type Logger } from '../../config/logger';
+import { createOrderActivityMetrics } from '../../config/metrics';
+import { Registry } from 'prom-client';
 import { createPool, type Pool } from '../../db/pool';
 import { FakeGateway } from '../support/fake-gateway';
+import { registrySum } from '../support/metrics';
 
 const NOW = new Date('2030-01-02T03:04:05.000Z');
 const logger = createLogger('order-activities-test', 'silent');
@@ -31,10 +34,12 @@ function newOrderId(): string {
 
 function harness(options: { pool?: Pool; logger?: Logger } = {}) {
   const gateway = new FakeGateway({ clock: () => NOW });
+  const metrics = new Registry();
   const activities = createOrderActivities({
     pool: options.pool ?? pool,
     gateways: () => gateway,
     logger: options.logger ?? logger,
+    metrics: createOrderActivityMetrics(metrics),
     clock: () => NOW,
   });
   // The SDK logs every failed activity; these tests fail activities on purpose.
@@ -46,7 +51,7 @@ function harness(options: { pool?: Pool; logger?: Logger } = {}) {
     env.run(activities[name] as (arg: typeof input) => ReturnType<OrderActivities[K]>, input) as ReturnType<
       OrderActivities[K]
     >;
-  return { gateway, run };
+  return { gateway, run, metrics };
 }
 
 function recordInput(orderId: string, overrides: Partial<RecordOrderInput> = {}): RecordOrderInput {
@@ -652,6 +657,121 @@ describe('refundPayment', () => {
     expect(failure.nonRetryable).toBe(true);
     expect(h.gateway.callsTo('refund')).toHaveLength(1);
     expect(await refundRows(orderId)).toEqual([expect.objectContaining({ amount_minor: 5_000, state: 'succeeded' })]);
+  });
+});
+
+describe('metrics', () => {
+  it('when an order is started and paid, then payments started and paid count once each, retries included, and the checkout-to-PAID time is observed', async () => {
+    const h = harness();
+    const { orderId } = await paidOrder(h);
+    // A retried transition whose first attempt committed must not count again.
+    await h.run(
+      'transitionOrder',
+      transition(orderId, {
+        from: ['AWAITING_PAYMENT'],
+        to: 'PAID',
+        reason: 'payment_captured',
+        at: '2030-01-02T03:05:00.000Z',
+      }),
+    );
+
+    expect(await registrySum(h.metrics, 'orderpay_payments_total', { gateway: 'stripe', outcome: 'started' })).toBe(1);
+    expect(await registrySum(h.metrics, 'orderpay_payments_total', { gateway: 'stripe', outcome: 'paid' })).toBe(1);
+    expect(await registrySum(h.metrics, 'orderpay_checkout_to_paid_seconds_count', { gateway: 'stripe' })).toBe(1);
+    // Recorded at NOW (03:04:05), paid at 03:05:00.
+    expect(await registrySum(h.metrics, 'orderpay_checkout_to_paid_seconds_sum', { gateway: 'stripe' })).toBe(55);
+    expect(await registrySum(h.metrics, 'orderpay_payment_status_checks_total', { result: 'captured' })).toBe(1);
+  });
+
+  it('when an order expires, fails or is cancelled, then the outcome counts under its gateway, and a needs-attention self-transition counts nothing', async () => {
+    const h = harness();
+    for (const to of ['EXPIRED', 'FAILED', 'CANCELLED'] as const) {
+      const orderId = newOrderId();
+      await h.run('recordOrder', recordInput(orderId));
+      await h.run(
+        'transitionOrder',
+        transition(orderId, { from: ['PENDING'], to: 'AWAITING_PAYMENT', reason: 'x', at: NOW.toISOString() }),
+      );
+      await h.run(
+        'transitionOrder',
+        transition(orderId, {
+          from: ['AWAITING_PAYMENT'],
+          to,
+          reason: 'y',
+          at: NOW.toISOString(),
+          changes: { needsAttention: true },
+        }),
+      );
+      await h.run(
+        'transitionOrder',
+        transition(orderId, {
+          from: [to],
+          to,
+          reason: 'needs_attention:z',
+          at: NOW.toISOString(),
+          changes: { needsAttention: true },
+        }),
+      );
+    }
+
+    expect(await registrySum(h.metrics, 'orderpay_payments_total', { outcome: 'started' })).toBe(3);
+    expect(await registrySum(h.metrics, 'orderpay_payments_total', { gateway: 'stripe', outcome: 'cancelled' })).toBe(
+      1,
+    );
+    expect(await registrySum(h.metrics, 'orderpay_payments_total', { gateway: 'stripe', outcome: 'expired' })).toBe(1);
+    expect(await registrySum(h.metrics, 'orderpay_payments_total', { gateway: 'stripe', outcome: 'failed' })).toBe(1);
+    expect(await registrySum(h.metrics, 'orderpay_payments_total', { outcome: 'paid' })).toBe(0);
+  });
+
+  it('when a status lookup fails, then it counts as an error result', async () => {
+    const h = harness();
+    const orderId = newOrderId();
+    const input = recordInput(orderId);
+    await h.run('recordOrder', input);
+    const { intentId } = await h.run('createPaymentIntent', input);
+    await h.run('fetchPaymentStatus', { orderId, gateway: 'stripe', intentId });
+    h.gateway.failNextCalls('fetchPaymentStatus', 1);
+    await h.run('fetchPaymentStatus', { orderId, gateway: 'stripe', intentId }).catch(() => undefined);
+
+    expect(
+      await registrySum(h.metrics, 'orderpay_payment_status_checks_total', { gateway: 'stripe', result: 'pending' }),
+    ).toBe(1);
+    expect(
+      await registrySum(h.metrics, 'orderpay_payment_status_checks_total', { gateway: 'stripe', result: 'error' }),
+    ).toBe(1);
+  });
+
+  it('when a refund goes pending then succeeds, then each state counts once under a bounded reason, retries included', async () => {
+    const h = harness();
+    const { orderId, intentId, paymentReference } = await paidOrder(h);
+    h.gateway.refundStaysPending(orderId, 1);
+    const input = {
+      orderId,
+      gateway: 'stripe' as const,
+      intentId,
+      paymentReference,
+      refundId: `refund-${orderId}-1`,
+      amountMinor: 1_000,
+      currency: 'EUR',
+      reason: 'the customer wrote a free-text reason',
+    };
+    await h.run('refundPayment', input).catch(() => undefined);
+    await h.run('refundPayment', input);
+    await h.run('refundPayment', input);
+    const late = { ...input, refundId: `refund-${orderId}-2`, reason: 'late_capture_after_expired' };
+    await h.run('refundPayment', late).catch(() => undefined);
+    await h.run('refundPayment', late);
+
+    const requested = { gateway: 'stripe', reason: 'requested' };
+    expect(await registrySum(h.metrics, 'orderpay_refunds_total', { ...requested, state: 'pending' })).toBe(1);
+    expect(await registrySum(h.metrics, 'orderpay_refunds_total', { ...requested, state: 'succeeded' })).toBe(1);
+    expect(
+      await registrySum(h.metrics, 'orderpay_refunds_total', {
+        reason: 'late_capture_after_expired',
+        state: 'succeeded',
+      }),
+    ).toBe(1);
+    expect(await registrySum(h.metrics, 'orderpay_refunds_total')).toBe(4);
   });
 });
 

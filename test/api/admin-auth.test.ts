@@ -6,7 +6,7 @@ import { startApiServer, type RunningApiServer } from '../../api/server';
 import { lazyTemporalConnection } from '../../api/temporal-connection';
 import { recordAdminAction } from '../../db/admin-actions.repo';
 import { createPool } from '../../db/pool';
-import { apiTestConfig, apiTestLogger, http } from '../support/api-harness';
+import { apiTestConfig, apiTestLogger, apiTestMetrics, http } from '../support/api-harness';
 import { samplePath, servedRoutes } from '../support/app-routes';
 import { testTemporalAddress, uniqueId } from '../support/temporal';
 
@@ -19,7 +19,17 @@ let disabled: RunningApiServer;
 
 beforeAll(async () => {
   const start = (settings: Record<string, string>) =>
-    startApiServer({ config: apiTestConfig(settings), pool, temporal, webhookVerifiers: {}, logger: apiTestLogger }, 0);
+    startApiServer(
+      {
+        config: apiTestConfig(settings),
+        pool,
+        temporal,
+        webhookVerifiers: {},
+        logger: apiTestLogger,
+        metrics: apiTestMetrics(pool),
+      },
+      0,
+    );
   enabled = await start({ ADMIN_API_TOKEN: TOKEN });
   disabled = await start({});
 });
@@ -41,6 +51,7 @@ const adminRoutes = servedRoutes(
     temporal,
     webhookVerifiers: {},
     logger: apiTestLogger,
+    metrics: apiTestMetrics(pool),
   }),
 ).filter((route) => route.path.startsWith('/admin/'));
 

@@ -6,6 +6,7 @@ import { createPool, type Pool } from '../../db/pool';
 import {
   apiTestConfig,
   apiTestLogger,
+  apiTestMetrics,
   http,
   unreachableDatabaseUrl,
   unreachableTemporalAddress,
@@ -33,6 +34,7 @@ async function startApi({ databaseUp, temporalUp }: { databaseUp: boolean; tempo
       temporal: new Client({ connection, namespace: 'default' }),
       webhookVerifiers: {},
       logger: apiTestLogger,
+      metrics: apiTestMetrics(pool),
     },
     0,
   );

@@ -11,7 +11,7 @@ import { createApp } from '../../api/app';
 import { startApiServer, type RunningApiServer } from '../../api/server';
 import { lazyTemporalConnection } from '../../api/temporal-connection';
 import { createPool } from '../../db/pool';
-import { apiTestConfig, apiTestLogger, http } from '../support/api-harness';
+import { apiTestConfig, apiTestLogger, apiTestMetrics, http } from '../support/api-harness';
 import { openApiPath, servedRoutes } from '../support/app-routes';
 import { testTemporalAddress } from '../support/temporal';
 
@@ -25,6 +25,7 @@ const deps = {
   temporal,
   webhookVerifiers: {},
   logger: apiTestLogger,
+  metrics: apiTestMetrics(pool),
 };
 let api: RunningApiServer;
 

@@ -1,7 +1,9 @@
 // The API's wallet doors over real HTTP: checkout rules for the wallets, GET /pay/:orderId (the signed eSewa form),
 // GET /callbacks/esewa/… (stored, de-duplicated, signalled, payer sent back) and the operator's confirmation of a
 // manual refund. A real order worker runs the eSewa adapter against the sandbox's eSewa mode.
+import { Registry } from 'prom-client';
 import { createOrderActivities } from '../../activities/order.activities';
+import { createOrderActivityMetrics } from '../../config/metrics';
 import type { RunningApiServer } from '../../api/server';
 import { createEsewaGateway } from '../../gateways/esewa/esewa.gateway';
 import { esewaTransactionUuid } from '../../gateways/esewa/esewa.transaction-id';
@@ -39,6 +41,7 @@ beforeAll(async () => {
         }),
       }),
       logger: apiTestLogger,
+      metrics: createOrderActivityMetrics(new Registry()),
     }),
   );
   api = await harness.startApi({

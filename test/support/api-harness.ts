@@ -7,7 +7,15 @@ import { walletCallbackHandlers } from '../../api/callback-handlers';
 import { startApiServer, type RunningApiServer } from '../../api/server';
 import { lazyTemporalConnection } from '../../api/temporal-connection';
 import { apiConfigSchema, type ApiConfig } from '../../config/env';
-import { createLogger } from '../../config/logger';
+import { createLogger, type Logger } from '../../config/logger';
+import { Registry } from 'prom-client';
+import {
+  createApiMetrics,
+  createOrderActivityMetrics,
+  MANUAL_REFUND_STATES,
+  type ApiMetrics,
+} from '../../config/metrics';
+import { countRefundsInStates } from '../../db/refunds.repo';
 import { createPool, type Pool } from '../../db/pool';
 import { createStripeWebhookVerifier } from '../../gateways/stripe/stripe.webhooks';
 import { FakeGateway } from './fake-gateway';
@@ -15,6 +23,13 @@ import { freePort } from './processes';
 import { connectTestClient, startTestWorker, testTemporalAddress, type RunningTestWorker } from './temporal';
 
 export const apiTestLogger = createLogger('api-test', 'silent');
+
+/** API metrics on a fresh registry, so a test reads only what its own requests did. */
+export function apiTestMetrics(pool: Pool): ApiMetrics {
+  return createApiMetrics(new Registry(), {
+    countManualRefunds: () => countRefundsInStates(pool, MANUAL_REFUND_STATES),
+  });
+}
 
 /** API config on the test database and Temporal server; overrides are env-style strings, as in production. */
 export function apiTestConfig(overrides: Record<string, string> = {}): ApiConfig {
@@ -82,6 +97,8 @@ export interface ApiHarnessOptions {
   config?: Record<string, string>;
   /** When set, Stripe webhooks are verified with this secret, in the config and in the verifier alike. */
   stripeWebhookSecret?: string;
+  /** Where the API servers and the worker's activities log; silent by default. */
+  logger?: Logger;
 }
 
 export interface ApiHarness {
@@ -90,10 +107,17 @@ export interface ApiHarness {
   gateway: FakeGateway;
   /** The order worker, with real activities on the test database and the fake gateway. */
   worker: RunningTestWorker;
+  /** The registry the harness workers' activity metrics are on. */
+  workerMetrics: Registry;
   /** The harness settings plus overrides. Without TEMPORAL_TASK_QUEUE it is the schema's default queue. */
   config(overrides?: Record<string, string>): ApiConfig;
   /** Another API server, stopped by stop(). By default: the harness pool and client, on the worker's task queue. */
-  startApi(deps?: { config?: ApiConfig; pool?: Pool; temporal?: Client }): Promise<RunningApiServer>;
+  startApi(deps?: {
+    config?: ApiConfig;
+    pool?: Pool;
+    temporal?: Client;
+    metrics?: ApiMetrics;
+  }): Promise<RunningApiServer>;
   /** Another order worker on the harness pool and gateway; the caller stops it. */
   startWorker(taskQueue?: string): Promise<RunningTestWorker>;
   /** A client for an address where nothing listens; closed by stop(). */
@@ -107,6 +131,7 @@ export interface ApiHarness {
 /** Opens the pool, starts the fake gateway and an order worker, and connects a client. */
 export async function startApiHarness(options: ApiHarnessOptions = {}): Promise<ApiHarness> {
   const { stripeWebhookSecret } = options;
+  const logger = options.logger ?? apiTestLogger;
   const settings = {
     ...ORDER_TEST_SETTINGS,
     ...options.config,
@@ -123,9 +148,14 @@ export async function startApiHarness(options: ApiHarnessOptions = {}): Promise<
   const closeAfter: (() => Promise<void>)[] = [];
   let worker: RunningTestWorker | undefined;
   let temporal: Client | undefined;
+  const workerMetrics = new Registry();
+  const activityMetrics = createOrderActivityMetrics(workerMetrics);
 
   const startWorker = (taskQueue?: string) =>
-    startTestWorker(createOrderActivities({ pool, gateways: () => gateway, logger: apiTestLogger }), taskQueue);
+    startTestWorker(
+      createOrderActivities({ pool, gateways: () => gateway, logger, metrics: activityMetrics }),
+      taskQueue,
+    );
 
   async function stop(): Promise<void> {
     for (const server of servers) await server.stop();
@@ -153,6 +183,7 @@ export async function startApiHarness(options: ApiHarnessOptions = {}): Promise<
     temporal: liveTemporal,
     gateway,
     worker: liveWorker,
+    workerMetrics,
     config,
     async startApi(deps = {}) {
       const apiConfig = deps.config ?? config({ TEMPORAL_TASK_QUEUE: liveWorker.taskQueue });
@@ -163,7 +194,8 @@ export async function startApiHarness(options: ApiHarnessOptions = {}): Promise<
           temporal: deps.temporal ?? liveTemporal,
           webhookVerifiers,
           callbackHandlers: walletCallbackHandlers(apiConfig),
-          logger: apiTestLogger,
+          logger,
+          metrics: deps.metrics ?? apiTestMetrics(deps.pool ?? pool),
         },
         0,
       );

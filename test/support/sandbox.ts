@@ -1,7 +1,7 @@
 // The sandbox gateway and a webhook receiver on real sockets (port 0), for tests that need a Stripe to talk to.
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createLogger } from '../../config/logger';
+import { createLogger, type Logger } from '../../config/logger';
 import type { SandboxFaultsPatch } from '../../sandbox/sandbox.faults';
 import { startSandbox, type RunningSandbox } from '../../sandbox/server';
 import type { WebhookRetryPolicy } from '../../sandbox/webhook.dispatcher';
@@ -23,6 +23,8 @@ export interface TestSandboxOptions {
   faults?: SandboxFaultsPatch;
   webhookRetry?: Partial<WebhookRetryPolicy>;
   stateFile?: string;
+  /** Where the sandbox logs; silent unless SANDBOX_TEST_LOG_LEVEL says otherwise. */
+  logger?: Logger;
   /** The sandbox's clock, for expiry without waiting. */
   now?: () => number;
   khaltiExpiryMs?: number;
@@ -41,7 +43,7 @@ export function startTestSandbox(options: TestSandboxOptions = {}): Promise<Runn
     ...(options.now ? { now: options.now } : {}),
     khaltiSecretKey: TEST_KHALTI_KEY,
     ...(options.khaltiExpiryMs === undefined ? {} : { khaltiExpiryMs: options.khaltiExpiryMs }),
-    logger: createLogger('sandbox-test', process.env.SANDBOX_TEST_LOG_LEVEL ?? 'silent'),
+    logger: options.logger ?? createLogger('sandbox-test', process.env.SANDBOX_TEST_LOG_LEVEL ?? 'silent'),
   });
 }
 

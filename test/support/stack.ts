@@ -17,7 +17,10 @@ export interface Stack {
   logs(): string;
 }
 
-export async function startStack(apiEnv: Record<string, string> = {}): Promise<Stack> {
+export async function startStack(
+  apiEnv: Record<string, string> = {},
+  workerEnvOverrides: Record<string, string> = {},
+): Promise<Stack> {
   const [apiPort, sandboxPort] = [await freePort(), await freePort()];
   const apiUrl = `http://127.0.0.1:${apiPort}`;
   const sandboxUrl = `http://127.0.0.1:${sandboxPort}`;
@@ -39,6 +42,10 @@ export async function startStack(apiEnv: Record<string, string> = {}): Promise<S
     ESEWA_STATUS_URL: `${sandboxUrl}/api/epay/transaction/status/`,
     KHALTI_BASE_URL: `${sandboxUrl}/api/v2/`,
     WORKER_SHUTDOWN_GRACE: '1s',
+    // Free ports, so parallel suites (and a running `npm start`) never collide on the metrics defaults.
+    WORKER_METRICS_PORT: '0',
+    TEMPORAL_SDK_METRICS_PORT: '0',
+    ...workerEnvOverrides,
   };
   const processes: RunningProcess[] = [sandbox];
   const startWorker = () => {

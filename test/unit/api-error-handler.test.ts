@@ -6,6 +6,7 @@ import { startApiServer, type RunningApiServer } from '../../api/server';
 import { apiConfigSchema } from '../../config/env';
 import type { Pool } from '../../db/pool';
 import type { WebhookVerifier } from '../../gateways/gateway';
+import { apiTestMetrics } from '../support/api-harness';
 
 const logLines: string[] = [];
 const logger = pino({ level: 'debug' }, { write: (line: string) => void logLines.push(line) });
@@ -36,6 +37,7 @@ beforeAll(async () => {
       temporal: untouchable as Client,
       webhookVerifiers: { stripe: brokenVerifier },
       logger,
+      metrics: apiTestMetrics(untouchable as Pool),
     },
     0,
   );

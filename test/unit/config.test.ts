@@ -16,6 +16,10 @@ describe('process configuration', () => {
       STRIPE_WEBHOOK_SECRETS: ['whsec_orderpay_sandbox'],
     });
     expect(loadConfig(workerConfigSchema, {}).STRIPE_API_BASE).toBe('http://127.0.0.1:12111');
+    expect(loadConfig(workerConfigSchema, {})).toMatchObject({
+      WORKER_METRICS_PORT: 9464,
+      TEMPORAL_SDK_METRICS_PORT: 9465,
+    });
     expect(loadConfig(sandboxConfigSchema, {}).SANDBOX_PORT).toBe(12111);
   });
 
@@ -26,6 +30,14 @@ describe('process configuration', () => {
       STRIPE_WEBHOOK_SECRETS: 'whsec_new, whsec_old',
     });
     expect(api).toMatchObject({ PORT: 8080, ORDER_TTL: 5_400_000, STRIPE_WEBHOOK_SECRETS: ['whsec_new', 'whsec_old'] });
+  });
+
+  it('when a metrics port is not a port, then the worker refuses to start and names the variable', () => {
+    expect(() => loadConfig(workerConfigSchema, { WORKER_METRICS_PORT: '70000' })).toThrow(/WORKER_METRICS_PORT/);
+    expect(() => loadConfig(workerConfigSchema, { TEMPORAL_SDK_METRICS_PORT: 'x' })).toThrow(
+      /TEMPORAL_SDK_METRICS_PORT/,
+    );
+    expect(loadConfig(workerConfigSchema, { WORKER_METRICS_PORT: '0' }).WORKER_METRICS_PORT).toBe(0);
   });
 
   it('when the Khalti variables are unset, then the worker targets the Khalti sandbox and the sandbox links last an hour', () => {

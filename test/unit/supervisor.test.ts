@@ -1,6 +1,6 @@
 // The pure parts of `npm start`: restart backoff, output prefixing, search-attribute reconciliation, and how the
 // supervisor wires the three processes' environments together.
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { ORDER_SEARCH_ATTRIBUTE_FLAGS, orderSearchAttributes } from '../../contracts/order.contract';
 import { projectPath } from '../../config/paths';
 import { devServerArgs, ORDER_SEARCH_ATTRIBUTES, planSearchAttributes } from '../../scripts/dev-temporal';
@@ -74,8 +74,9 @@ describe('search attributes', () => {
     expect(plan.missing.map((a) => a.name)).not.toContain('OrderStatus');
   });
 
-  // Three lists name the attributes: the typed keys the workflow upserts, the CLI flags the dev server gets, and
-  // the shell script for real clusters. A difference would only show up as a failing upsert at run time.
+  // Two lists name the attributes: the typed keys the workflow upserts and the flags (which the dev server gets and
+  // the shell script for real clusters reads from the contract). A difference would only show up as a failing
+  // upsert at run time.
   it('the CLI flags, the typed keys and scripts/create-search-attributes.sh name the same attributes and types', () => {
     const fromKeys = Object.values(orderSearchAttributes)
       .map((key) => `${key.name}=${key.type}`)
@@ -84,12 +85,11 @@ describe('search attributes', () => {
       const [name, type = ''] = flag.split('=');
       return `${name}=${type.replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase()}`;
     }).sort();
-    const script = readFileSync(projectPath('scripts', 'create-search-attributes.sh'), 'utf8');
-    const block = /ATTRIBUTES=\(\n([\s\S]*?)\n\)/.exec(script)?.[1] ?? '';
-    const fromScript = block
-      .split('\n')
-      .map((line) => line.trim())
-      .filter(Boolean);
+    const listed = spawnSync('bash', [projectPath('scripts', 'create-search-attributes.sh'), '--list'], {
+      encoding: 'utf8',
+    });
+    expect(listed.status).toBe(0);
+    const fromScript = listed.stdout.split('\n').filter(Boolean);
 
     expect(fromFlags).toEqual(fromKeys);
     expect([...fromScript].sort()).toEqual([...ORDER_SEARCH_ATTRIBUTE_FLAGS].sort());

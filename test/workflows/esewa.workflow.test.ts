@@ -4,7 +4,9 @@
 // With RECORD_HISTORIES=1 each path saves its history for the replay suite (test/replay).
 import { type Client, WithStartWorkflowOperation } from '@temporalio/client';
 import pg from 'pg';
+import { Registry } from 'prom-client';
 import { createOrderActivities } from '../../activities/order.activities';
+import { createOrderActivityMetrics } from '../../config/metrics';
 import { createLogger } from '../../config/logger';
 import {
   ORDER_WORKFLOW_TYPE,
@@ -64,6 +66,7 @@ beforeAll(async () => {
     pool,
     gateways: gatewayRegistry({ esewa: withExpiry }),
     logger: createLogger('test', 'silent'),
+    metrics: createOrderActivityMetrics(new Registry()),
   });
   worker = await startTestWorker(activities);
   client = await connectTestClient();

@@ -19,6 +19,8 @@ import {
   type PollPolicy,
 } from '../../contracts/order.contract';
 import { createLogger } from '../../config/logger';
+import { createOrderActivityMetrics } from '../../config/metrics';
+import { Registry } from 'prom-client';
 import { FakeGateway } from '../support/fake-gateway';
 import { recordHistoryIfAsked } from '../support/histories';
 import { eventually } from '../support/processes';
@@ -37,7 +39,12 @@ let client: Client;
 beforeAll(async () => {
   pool = new pg.Pool({ connectionString: process.env.DATABASE_URL });
   gateway = new FakeGateway();
-  const activities = createOrderActivities({ pool, gateways: () => gateway, logger: createLogger('test', 'silent') });
+  const activities = createOrderActivities({
+    pool,
+    gateways: () => gateway,
+    logger: createLogger('test', 'silent'),
+    metrics: createOrderActivityMetrics(new Registry()),
+  });
   worker = await startTestWorker(activities);
   client = await connectTestClient();
 });

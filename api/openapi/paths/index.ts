@@ -6,12 +6,14 @@ import { adminPaths } from './admin.paths';
 import { callbacksPaths } from './callbacks.paths';
 import { docsPaths } from './docs.paths';
 import { healthPaths } from './health.paths';
+import { metricsPaths } from './metrics.paths';
 import { ordersPaths } from './orders.paths';
 import { payPagePaths } from './pay-page.paths';
 import { webhooksPaths } from './webhooks.paths';
 
 export const apiPaths: ZodOpenApiPathsObject = {
   ...healthPaths,
+  ...metricsPaths,
   ...ordersPaths,
   ...webhooksPaths,
   ...callbacksPaths,

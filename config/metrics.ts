@@ -1,0 +1,246 @@
+// Prometheus metrics. Every metric object is created by a factory on a Registry the caller injects (no global
+// default registry), so each process, and each test, owns its registry. Label values come from closed sets
+// (gateway names, statuses, HTTP codes, bucketed reasons): free text from callers never becomes a label.
+import { collectDefaultMetrics, Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { GatewayName, OrderStatus } from '../contracts/order.contract';
+
+// ---- Process ----
+
+/**
+ * prom-client's gauges that end in `_total`, a suffix Prometheus reserves for counters (promtool's linter refuses
+ * them). Each has a by-type twin without the suffix (`nodejs_active_handles{type}`), so nothing is lost.
+ */
+const MISNAMED_DEFAULT_GAUGES = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+];
+
+/** CPU, memory, event loop lag, GC and handles of this process. */
+export function registerProcessMetrics(registry: Registry): void {
+  collectDefaultMetrics({ register: registry });
+  for (const name of MISNAMED_DEFAULT_GAUGES) registry.removeSingleMetric(name);
+}
+
+// ---- API ----
+
+/** How POST /orders ended: created, replayed, or the error code it was answered with. */
+export type CheckoutOutcome = string;
+
+export interface ApiMetrics {
+  /** What GET /metrics serves. */
+  readonly registry: Registry;
+  /** Every response, by route pattern (`/orders/:orderId`, or `unmatched`), method and status code. */
+  responseSent(route: string, method: string, statusCode: number): void;
+  checkoutFinished(outcome: CheckoutOutcome): void;
+  webhookAnswered(gateway: string, statusCode: number, seconds: number): void;
+  webhookSignatureFailed(gateway: string): void;
+  webhookDuplicate(gateway: string): void;
+}
+
+/**
+ * Refund states that need a person: the gateway cannot refund on its own. The state arrives with the wallet
+ * gateways; before that no row can be in it and the gauge reads 0.
+ */
+export const MANUAL_REFUND_STATES = ['awaiting_manual'] as const;
+
+/** Counts open manual refund tasks at scrape time, by refund state. */
+export type ManualRefundCounter = () => Promise<Record<string, number>>;
+
+/** Methods kept as labels; anything else a client invents is `OTHER`. */
+const HTTP_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+
+/** Webhook handling is milliseconds when healthy; the top buckets catch a slow database or Temporal. */
+const WEBHOOK_SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+export function createApiMetrics(registry: Registry, deps: { countManualRefunds: ManualRefundCounter }): ApiMetrics {
+  const responses = new Counter({
+    name: 'orderpay_http_responses_total',
+    help: 'API responses by route pattern, method and HTTP status code.',
+    labelNames: ['route', 'method', 'code'],
+    registers: [registry],
+  });
+  const checkoutRequests = new Counter({
+    name: 'orderpay_checkout_requests_total',
+    help: 'POST /orders requests by outcome: created, replayed, or the error code of the answer.',
+    labelNames: ['outcome'],
+    registers: [registry],
+  });
+  const webhookDuration = new Histogram({
+    name: 'orderpay_webhook_duration_seconds',
+    help: 'Time from receiving a webhook to answering it (verify, store, hand over), by gateway.',
+    labelNames: ['gateway'],
+    buckets: WEBHOOK_SECONDS_BUCKETS,
+    registers: [registry],
+  });
+  const webhookResponses = new Counter({
+    name: 'orderpay_webhook_responses_total',
+    help: 'Webhook answers by gateway and HTTP status code.',
+    labelNames: ['gateway', 'code'],
+    registers: [registry],
+  });
+  const signatureFailures = new Counter({
+    name: 'orderpay_webhook_signature_failures_total',
+    help: 'Webhooks refused because their signature did not verify, by gateway.',
+    labelNames: ['gateway'],
+    registers: [registry],
+  });
+  const duplicates = new Counter({
+    name: 'orderpay_webhook_duplicates_total',
+    help: 'Webhooks whose event had already been processed, by gateway.',
+    labelNames: ['gateway'],
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'orderpay_manual_refunds_open',
+    help: 'Refunds waiting for an operator to complete them by hand, by state (read from the database at scrape time).',
+    labelNames: ['state'],
+    registers: [registry],
+    async collect() {
+      // During a database outage the scrape still answers, without this series (a 0 would claim nobody waits).
+      this.reset();
+      try {
+        for (const [state, count] of Object.entries(await deps.countManualRefunds())) this.set({ state }, count);
+      } catch {
+        // Left out; the API's own logs and /readyz say why.
+      }
+    },
+  });
+
+  return {
+    registry,
+    responseSent: (route, method, statusCode) =>
+      responses.inc({ route, method: HTTP_METHODS.has(method) ? method : 'OTHER', code: String(statusCode) }),
+    checkoutFinished: (outcome) => checkoutRequests.inc({ outcome }),
+    webhookAnswered(gateway, statusCode, seconds) {
+      webhookDuration.observe({ gateway }, seconds);
+      webhookResponses.inc({ gateway, code: String(statusCode) });
+    },
+    webhookSignatureFailed: (gateway) => signatureFailures.inc({ gateway }),
+    webhookDuplicate: (gateway) => duplicates.inc({ gateway }),
+  };
+}
+
+// ---- Worker: order activities ----
+
+/** Terminal or payment-relevant statuses a transition into counts as; the rest (PENDING, refunds) do not. */
+const PAYMENT_OUTCOMES: Partial<Record<OrderStatus, string>> = {
+  AWAITING_PAYMENT: 'started',
+  PAID: 'paid',
+  FAILED: 'failed',
+  EXPIRED: 'expired',
+  CANCELLED: 'cancelled',
+};
+
+export interface OrderActivityMetrics {
+  /** Called once per applied transition (never for a retry that found the row already moved). */
+  orderTransitioned(event: { gateway: string; to: OrderStatus; secondsSinceCheckout: number }): void;
+  statusChecked(gateway: GatewayName, result: string): void;
+  refundSettled(event: { gateway: GatewayName; reason: string; state: string }): void;
+}
+
+/** Checkout to PAID is a person on a payment page: seconds to the order's TTL (15 minutes by default). */
+const CHECKOUT_TO_PAID_BUCKETS = [5, 10, 20, 30, 45, 60, 90, 120, 180, 300, 600, 900, 1800, 3600];
+
+export function createOrderActivityMetrics(registry: Registry): OrderActivityMetrics {
+  const payments = new Counter({
+    name: 'orderpay_payments_total',
+    help: 'Payments by gateway and outcome: started (intent created), paid, failed, expired, cancelled.',
+    labelNames: ['gateway', 'outcome'],
+    registers: [registry],
+  });
+  const checkoutToPaid = new Histogram({
+    name: 'orderpay_checkout_to_paid_seconds',
+    help: 'Time from the order being recorded to it becoming PAID, by gateway.',
+    labelNames: ['gateway'],
+    buckets: CHECKOUT_TO_PAID_BUCKETS,
+    registers: [registry],
+  });
+  const statusChecks = new Counter({
+    name: 'orderpay_payment_status_checks_total',
+    help: 'Status lookups at the gateway (polls, hints and final checks) by gateway and result.',
+    labelNames: ['gateway', 'result'],
+    registers: [registry],
+  });
+  const refunds = new Counter({
+    name: 'orderpay_refunds_total',
+    help: 'Refunds reported by the gateway, by gateway, reason and state.',
+    labelNames: ['gateway', 'reason', 'state'],
+    registers: [registry],
+  });
+
+  return {
+    orderTransitioned({ gateway, to, secondsSinceCheckout }) {
+      const outcome = PAYMENT_OUTCOMES[to];
+      if (outcome) payments.inc({ gateway, outcome });
+      if (to === 'PAID') checkoutToPaid.observe({ gateway }, Math.max(0, secondsSinceCheckout));
+    },
+    statusChecked: (gateway, result) => statusChecks.inc({ gateway, result }),
+    refundSettled: ({ gateway, reason, state }) => refunds.inc({ gateway, reason: refundReasonLabel(reason), state }),
+  };
+}
+
+/**
+ * Refund reasons as a closed set: the workflow's own reasons as they are, anything a caller typed (a cancel or
+ * admin reason) as `requested`.
+ */
+export function refundReasonLabel(reason: string): string {
+  const late = /^late_capture_after_(expired|cancelled|failed)$/.exec(reason);
+  return late ? reason : 'requested';
+}
+
+// ---- Worker ----
+
+export interface WorkerMetrics {
+  readonly registry: Registry;
+  orders: OrderActivityMetrics;
+  reconciliation: ReconciliationMetrics;
+}
+
+/** Every metric the worker process exposes on WORKER_METRICS_PORT. */
+export function createWorkerMetrics(registry: Registry): WorkerMetrics {
+  return {
+    registry,
+    orders: createOrderActivityMetrics(registry),
+    reconciliation: createReconciliationMetrics(registry),
+  };
+}
+
+// ---- Reconciliation ----
+
+/** What the reconciliation job reports; its implementation is below. */
+export interface ReconciliationMetrics {
+  discrepancy(gateway: string, kind: string): void;
+  runFinished(gateway: string, seconds: number): void;
+}
+
+const RECONCILIATION_SECONDS_BUCKETS = [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600];
+
+export function createReconciliationMetrics(registry: Registry): ReconciliationMetrics {
+  const discrepancies = new Counter({
+    name: 'orderpay_reconciliation_discrepancies_total',
+    help: 'Differences reconciliation found between the gateway and orderpay, by gateway and kind.',
+    labelNames: ['gateway', 'kind'],
+    registers: [registry],
+  });
+  const runDuration = new Histogram({
+    name: 'orderpay_reconciliation_run_duration_seconds',
+    help: 'Duration of finished reconciliation runs, by gateway.',
+    labelNames: ['gateway'],
+    buckets: RECONCILIATION_SECONDS_BUCKETS,
+    registers: [registry],
+  });
+  const lastSuccess = new Gauge({
+    name: 'orderpay_reconciliation_last_success_timestamp_seconds',
+    help: 'Unix time of the last finished reconciliation run, by gateway (alerts on missed schedules).',
+    labelNames: ['gateway'],
+    registers: [registry],
+  });
+  return {
+    discrepancy: (gateway, kind) => discrepancies.inc({ gateway, kind }),
+    runFinished(gateway, seconds) {
+      runDuration.observe({ gateway }, seconds);
+      lastSuccess.set({ gateway }, Date.now() / 1000);
+    },
+  };
+}

@@ -1,0 +1,95 @@
+// The metric factories on fresh registries: the reconciliation metrics the reconciliation job reports through, the
+// bounded refund-reason label, the worker's metrics server, and promtool accepting every metric once it has samples.
+import { Registry } from 'prom-client';
+import {
+  createApiMetrics,
+  createReconciliationMetrics,
+  createWorkerMetrics,
+  refundReasonLabel,
+  registerProcessMetrics,
+} from '../../config/metrics';
+import { startMetricsServer } from '../../config/metrics-server';
+import { createLogger } from '../../config/logger';
+import { registrySum, sampleSum } from '../support/metrics';
+import { promtool } from '../support/promtool';
+
+describe('reconciliation metrics', () => {
+  it('when discrepancies are reported and a run finishes, then the counter, the duration and the last-success time move per gateway', async () => {
+    const registry = new Registry();
+    const reconciliation = createReconciliationMetrics(registry);
+    const before = Date.now() / 1000;
+
+    reconciliation.discrepancy('stripe', 'missing_payment');
+    reconciliation.discrepancy('stripe', 'missing_payment');
+    reconciliation.discrepancy('stripe', 'amount_mismatch');
+    reconciliation.runFinished('stripe', 42);
+    const after = Date.now() / 1000;
+
+    const discrepancies = 'orderpay_reconciliation_discrepancies_total';
+    expect(await registrySum(registry, discrepancies, { gateway: 'stripe', kind: 'missing_payment' })).toBe(2);
+    expect(await registrySum(registry, discrepancies, { gateway: 'stripe', kind: 'amount_mismatch' })).toBe(1);
+    expect(await registrySum(registry, 'orderpay_reconciliation_run_duration_seconds_sum', { gateway: 'stripe' })).toBe(
+      42,
+    );
+    const lastSuccess = await registrySum(registry, 'orderpay_reconciliation_last_success_timestamp_seconds', {
+      gateway: 'stripe',
+    });
+    expect(lastSuccess).toBeGreaterThanOrEqual(before);
+    expect(lastSuccess).toBeLessThanOrEqual(after);
+  });
+});
+
+describe('refund reason label', () => {
+  it('when the workflow names a late capture, then it is kept; any other reason (caller text) is "requested"', () => {
+    expect(refundReasonLabel('late_capture_after_expired')).toBe('late_capture_after_expired');
+    expect(refundReasonLabel('late_capture_after_failed')).toBe('late_capture_after_failed');
+    expect(refundReasonLabel('customer changed their mind, call 555')).toBe('requested');
+    expect(refundReasonLabel('late_capture_after_expired; drop table')).toBe('requested');
+  });
+});
+
+describe('every metric through promtool', () => {
+  it('when every orderpay metric has samples, then promtool check metrics accepts the exposition', async () => {
+    const registry = new Registry();
+    registerProcessMetrics(registry);
+    const api = createApiMetrics(registry, { countManualRefunds: async () => ({ awaiting_manual: 3 }) });
+    const worker = createWorkerMetrics(registry);
+    api.responseSent('/orders', 'POST', 201);
+    api.checkoutFinished('created');
+    api.webhookAnswered('stripe', 200, 0.012);
+    api.webhookSignatureFailed('stripe');
+    api.webhookDuplicate('stripe');
+    worker.orders.orderTransitioned({ gateway: 'stripe', to: 'PAID', secondsSinceCheckout: 33 });
+    worker.orders.statusChecked('stripe', 'captured');
+    worker.orders.refundSettled({ gateway: 'stripe', reason: 'x', state: 'succeeded' });
+    worker.reconciliation.discrepancy('stripe', 'missing_payment');
+    worker.reconciliation.runFinished('stripe', 12);
+
+    const text = await registry.metrics();
+    expect(sampleSum(text, 'orderpay_manual_refunds_open', { state: 'awaiting_manual' })).toBe(3);
+    const result = promtool(['check', 'metrics'], text);
+    expect(result.output).toBe('');
+    expect(result.status).toBe(0);
+  });
+});
+
+describe('worker metrics server', () => {
+  it('when scraped, then GET /metrics answers the registry; other paths are 404 and other methods 405', async () => {
+    const registry = new Registry();
+    createWorkerMetrics(registry).orders.statusChecked('stripe', 'pending');
+    const server = await startMetricsServer(registry, 0, createLogger('metrics-test', 'silent'));
+    try {
+      const base = `http://127.0.0.1:${server.port}`;
+      const metrics = await fetch(`${base}/metrics`);
+      expect(metrics.status).toBe(200);
+      expect(metrics.headers.get('content-type')).toBe(registry.contentType);
+      expect(sampleSum(await metrics.text(), 'orderpay_payment_status_checks_total', { result: 'pending' })).toBe(1);
+      expect((await fetch(`${base}/other`)).status).toBe(404);
+      const post = await fetch(`${base}/metrics`, { method: 'POST' });
+      expect(post.status).toBe(405);
+      expect(post.headers.get('allow')).toBe('GET, HEAD');
+    } finally {
+      await server.stop();
+    }
+  });
+});
