@@ -29,6 +29,7 @@ import { describeError, rejectOtherMethods, toApiError } from './error-handler';
 import { validationFailed } from './errors';
 import { jsonBody } from './json-body';
 import { confirmManualRefund } from './confirm-manual-refund.use-case';
+import { reconciliationRoutes } from './reconciliation.routes';
 import { recheckOrder } from './recheck-order.use-case';
 import { refundOrder } from './refund-order.use-case';
 import { retryWebhookEvent } from './retry-webhook.use-case';
@@ -173,6 +174,7 @@ export function adminRoutes(deps: AdminRouteDeps): Router {
     })
     .all(rejectOtherMethods(['POST']));
 
+  router.use(reconciliationRoutes(deps));
   return router;
 }
 

@@ -2,7 +2,13 @@
 // with a message naming the variable; nothing reads process.env anywhere else.
 import { z } from 'zod';
 import { parseDurationMs } from '../domain/duration';
-import { DEFAULT_ORDER_TASK_QUEUE } from '../contracts/order.contract';
+import { DEFAULT_ORDER_TASK_QUEUE, GATEWAY_NAMES, type GatewayName } from '../contracts/order.contract';
+import {
+  LATE_SUCCESS_ACTIONS,
+  UNKNOWN_PAYMENT_ACTIONS,
+  type LateSuccessAction,
+  type UnknownPaymentAction,
+} from '../contracts/reconciliation.contract';
 import {
   ESEWA_UAT_FORM_URL,
   ESEWA_UAT_PRODUCT_CODE,
@@ -50,6 +56,51 @@ const optionalSecret = () =>
     .optional()
     .transform((text) => (text && text.trim().length > 0 ? text.trim() : undefined))
     .pipe(z.string().min(16, 'must be at least 16 characters').optional());
+
+/**
+ * A per-gateway choice: a default, then optional `gateway=value` overrides, e.g. `refund,khalti=accept`.
+ * Parsed to a function so every gateway, including ones added later, gets an answer.
+ */
+const perGatewayChoice = <const T extends readonly [string, ...string[]]>(choices: T, fallback: T[number]) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const parts = text
+        .split(',')
+        .map((part) => part.trim())
+        .filter((part) => part.length > 0);
+      let defaultChoice: T[number] = fallback;
+      const overrides = new Map<string, T[number]>();
+      for (const part of parts) {
+        const [left, right] = part.includes('=') ? part.split('=', 2) : [undefined, part];
+        const value = (right ?? '').trim();
+        if (!(choices as readonly string[]).includes(value)) {
+          ctx.addIssue({ code: 'custom', message: `"${value}" is not one of ${choices.join(', ')}` });
+          return z.NEVER;
+        }
+        if (left === undefined) defaultChoice = value;
+        else if ((GATEWAY_NAMES as readonly string[]).includes(left.trim())) overrides.set(left.trim(), value);
+        else {
+          ctx.addIssue({ code: 'custom', message: `unknown gateway "${left.trim()}"` });
+          return z.NEVER;
+        }
+      }
+      return (gateway: GatewayName): T[number] => overrides.get(gateway) ?? defaultChoice;
+    });
+
+/** Comma-separated gateway names; empty means none. */
+const gatewayList = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text) =>
+      text
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s.length > 0),
+    )
+    .pipe(z.array(z.enum(GATEWAY_NAMES)));
 
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/orderpay';
 export const DEFAULT_SANDBOX_URL = 'http://127.0.0.1:12111';
@@ -118,6 +169,18 @@ export const workerConfigSchema = z.object({
   WORKER_METRICS_PORT: port(9464),
   /** The Temporal SDK's Prometheus exporter (worker, workflow and activity task metrics); 0 picks a free port. */
   TEMPORAL_SDK_METRICS_PORT: port(9465),
+  /** Gateways reconciled on a schedule from their settlement API (the others from uploaded reports). */
+  RECONCILIATION_GATEWAYS: gatewayList('stripe'),
+  /** How often the schedule runs, and how far back each run reaches (plus the overlap). */
+  RECONCILIATION_INTERVAL: duration('1d'),
+  RECONCILIATION_OVERLAP: duration('1h'),
+  /** A payment that succeeded for an order we closed unpaid: refund it, or accept it as paid. */
+  RECONCILIATION_LATE_SUCCESS_ACTION: perGatewayChoice(LATE_SUCCESS_ACTIONS, 'refund' satisfies LateSuccessAction),
+  /** A payment that names no order of ours: refund it, or only record it for review. */
+  RECONCILIATION_UNKNOWN_PAYMENT_ACTION: perGatewayChoice(
+    UNKNOWN_PAYMENT_ACTIONS,
+    'refund' satisfies UnknownPaymentAction,
+  ),
 });
 export type WorkerConfig = z.infer<typeof workerConfigSchema>;
 

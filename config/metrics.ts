@@ -210,7 +210,8 @@ export function createWorkerMetrics(registry: Registry): WorkerMetrics {
 
 /** What the reconciliation job reports; its implementation is below. */
 export interface ReconciliationMetrics {
-  discrepancy(gateway: string, kind: string): void;
+  /** `count` new discrepancies of one kind found by a finished run (reruns find none: "already reconciled"). */
+  discrepancies(gateway: string, kind: string, count: number): void;
   runFinished(gateway: string, seconds: number): void;
 }
 
@@ -237,7 +238,7 @@ export function createReconciliationMetrics(registry: Registry): ReconciliationM
     registers: [registry],
   });
   return {
-    discrepancy: (gateway, kind) => discrepancies.inc({ gateway, kind }),
+    discrepancies: (gateway, kind, count) => discrepancies.inc({ gateway, kind }, count),
     runFinished(gateway, seconds) {
       runDuration.observe({ gateway }, seconds);
       lastSuccess.set({ gateway }, Date.now() / 1000);

@@ -207,7 +207,10 @@ export const orderSearchAttributes = {
   needsAttention: defineSearchAttributeKey('NeedsAttention', 'BOOL'),
 } as const;
 
-/** `name=Type` pairs for `temporal server start-dev --search-attribute` and `operator search-attribute create`. */
+/**
+ * `name=Type` pairs for `temporal server start-dev --search-attribute` and `operator search-attribute create`: the
+ * order attributes, then the reconciliation runs' (reconciliationSearchAttributes in reconciliation.contract.ts).
+ */
 export const ORDER_SEARCH_ATTRIBUTE_FLAGS = [
   'OrderStatus=Keyword',
   'Gateway=Keyword',
@@ -216,4 +219,6 @@ export const ORDER_SEARCH_ATTRIBUTE_FLAGS = [
   'Currency=Keyword',
   'ExpiresAt=Datetime',
   'NeedsAttention=Bool',
+  'ReconGateway=Keyword',
+  'ReconOpenDiscrepancies=Int',
 ] as const;

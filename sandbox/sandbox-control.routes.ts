@@ -11,10 +11,14 @@ export interface SandboxControl {
   setFaults(patch: SandboxFaultsPatch): SandboxFaults;
   stats(): unknown;
   sessions(orderId: string | undefined): CheckoutSessionObject[];
+  settlementReport(fromSeconds: number, toSeconds: number): string;
   khalti: { payments(orderId: string | undefined): KhaltiPaymentRecord[] };
   reset(): void;
 }
 
+const settlementReportQuerySchema = z
+  .object({ from: z.iso.datetime({ offset: true }), to: z.iso.datetime({ offset: true }) })
+  .refine((q) => Date.parse(q.to) > Date.parse(q.from), 'to must be after from');
 const sessionsQuerySchema = z.object({ orderId: z.string().min(1).optional() });
 
 export function createControlRouter(control: SandboxControl): express.Router {
@@ -45,6 +49,16 @@ export function createControlRouter(control: SandboxControl): express.Router {
       return;
     }
     res.json({ object: 'list', data: control.sessions(parsed.data.orderId) });
+  });
+  // What a merchant downloads from a gateway portal: the input of POST /admin/reconciliation/reports.
+  router.get('/settlement-report', (req, res) => {
+    const parsed = settlementReportQuerySchema.safeParse(req.query);
+    if (!parsed.success) {
+      res.status(400).json({ error: 'invalid_query', message: 'from and to must be ISO times, to after from' });
+      return;
+    }
+    const toSeconds = (iso: string) => Math.floor(Date.parse(iso) / 1000);
+    res.type('text/csv').send(control.settlementReport(toSeconds(parsed.data.from), toSeconds(parsed.data.to)));
   });
   router.get('/khalti/payments', (req, res) => {
     const parsed = sessionsQuerySchema.safeParse(req.query);

@@ -73,6 +73,8 @@ export interface Sandbox {
   setFaults(patch: SandboxFaultsPatch): SandboxFaults;
   stats(): SandboxStats;
   sessions(orderId?: string): CheckoutSessionObject[];
+  /** The settlement report (orderpay's CSV columns) of everything created in [fromSeconds, toSeconds). */
+  settlementReport(fromSeconds: number, toSeconds: number): string;
   /** Khalti mode (pidx payments, lookups, refunds, hosted page). */
   khalti: KhaltiSandbox;
   /** Forgets every object, stored idempotency key, counter and pending delivery; faults go back to the start values. */
@@ -165,6 +167,7 @@ export function createSandbox(options: SandboxOptions): Sandbox {
     },
     stats: () => ({ ...store.stats(), ...counters, webhooks: dispatcher.stats(), khalti: khalti.stats() }),
     sessions: (orderId) => store.sessionsForOrder(orderId),
+    settlementReport: (fromSeconds, toSeconds) => store.settlementReportCsv(fromSeconds, toSeconds),
     khalti,
     reset() {
       store.reset();

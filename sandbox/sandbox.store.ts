@@ -1,7 +1,7 @@
 // The sandbox's in-memory gateway: checkout sessions, payment intents, charges, refunds and the events their
 // changes produce. Every state change goes through here, so the HTTP layers stay thin and the rules that
 // mirror Stripe (what can be paid, expired or refunded, and which events follow) live in one place.
-import type { RefundCreateParams, SessionCreateParams } from './stripe-params.schema';
+import type { ListParams, RefundCreateParams, SessionCreateParams } from './stripe-params.schema';
 import {
   type ChargeObject,
   type CheckoutSessionObject,
@@ -408,6 +408,64 @@ export function createSandboxStore(options: SandboxStoreOptions) {
     return event;
   }
 
+  function listPaymentIntents(params: ListParams, url: string): ListObject<PaymentIntentObject> {
+    return listPage([...paymentIntents.values()], params, url);
+  }
+
+  function listRefunds(params: ListParams, url: string): ListObject<RefundObject> {
+    return listPage([...refunds.values()], params, url);
+  }
+
+  /**
+   * The settlement report a merchant would download, in orderpay's documented CSV columns: every payment intent
+   * and refund created in [from, to), as `kind,transaction_id,payment_id,order_id,status,amount_minor,currency,
+   * occurred_at`.
+   */
+  function settlementReportCsv(fromSeconds: number, toSeconds: number): string {
+    const inWindow = (created: number) => created >= fromSeconds && created < toSeconds;
+    const lines = ['kind,transaction_id,payment_id,order_id,status,amount_minor,currency,occurred_at'];
+    for (const intent of paymentIntents.values()) {
+      if (!inWindow(intent.created)) continue;
+      const status =
+        intent.status === 'succeeded'
+          ? 'succeeded'
+          : intent.status === 'canceled'
+            ? 'cancelled'
+            : intent.last_payment_error
+              ? 'failed'
+              : 'pending';
+      const amount = intent.status === 'succeeded' ? intent.amount_received : intent.amount;
+      lines.push(
+        csvLine([
+          'payment',
+          intent.id,
+          intent.id,
+          intent.metadata.orderId ?? '',
+          status,
+          amount,
+          intent.currency,
+          intent.created,
+        ]),
+      );
+    }
+    for (const refund of refunds.values()) {
+      if (!inWindow(refund.created)) continue;
+      lines.push(
+        csvLine([
+          'refund',
+          refund.id,
+          refund.payment_intent,
+          refund.metadata.orderId ?? '',
+          refund.status,
+          refund.amount,
+          refund.currency,
+          refund.created,
+        ]),
+      );
+    }
+    return `${lines.join('\n')}\n`;
+  }
+
   function sessionsForOrder(orderId: string | undefined): CheckoutSessionObject[] {
     expireDueSessions();
     return [...sessions.values()]
@@ -429,6 +487,9 @@ export function createSandboxStore(options: SandboxStoreOptions) {
     abandon,
     hostedView,
     sessionsForOrder,
+    listPaymentIntents,
+    listRefunds,
+    settlementReportCsv,
     stats: (): SandboxStoreStats => ({ ...stats, sessionsByOrderId: Object.fromEntries(sessionsByOrderId) }),
     reset() {
       sessions.clear();
@@ -466,6 +527,43 @@ export function createSandboxStore(options: SandboxStoreOptions) {
       sessionsByOrderId = new Map(snapshot.sessionsByOrderId);
     },
   };
+}
+
+export interface ListObject<T> {
+  object: 'list';
+  data: T[];
+  has_more: boolean;
+  url: string;
+}
+
+/** Stripe's list semantics: newest first, `created` bounds, `limit`, and `starting_after` the last ID seen. */
+function listPage<T extends { id: string; created: number }>(all: T[], params: ListParams, url: string): ListObject<T> {
+  const { gte, lt } = params.created ?? {};
+  const sorted = all
+    .filter((item) => (gte === undefined || item.created >= gte) && (lt === undefined || item.created < lt))
+    .sort((a, b) => b.created - a.created || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+  let from = 0;
+  if (params.starting_after !== undefined) {
+    const index = sorted.findIndex((item) => item.id === params.starting_after);
+    if (index < 0) throw resourceMissing('object', params.starting_after, 'starting_after');
+    from = index + 1;
+  }
+  const data = sorted.slice(from, from + params.limit).map((item) => structuredClone(item));
+  return { object: 'list', data, has_more: from + params.limit < sorted.length, url };
+}
+
+function csvLine(values: ReadonlyArray<string | number>): string {
+  return values
+    .map((value, index) =>
+      index === 6
+        ? String(value).toUpperCase()
+        : index === 7
+          ? new Date(Number(value) * 1000).toISOString()
+          : /[",\n\r]/.test(String(value))
+            ? `"${String(value).replace(/"/g, '""')}"`
+            : String(value),
+    )
+    .join(',');
 }
 
 function orderIdOf(session: CheckoutSessionObject): string | undefined {

@@ -9,6 +9,7 @@ import type { SandboxFaults } from './sandbox.faults';
 import type { RequestOrigin, SandboxStore } from './sandbox.store';
 import {
   expandParamsSchema,
+  listParamsSchema,
   parseParams,
   refundCreateParamsSchema,
   sessionCreateParamsSchema,
@@ -124,6 +125,9 @@ export function createStripeApiRouter(deps: StripeApiDeps): express.Router {
     '/checkout/sessions/:id/expire',
     idempotent((req, origin) => store.expireSession(String(req.params.id), origin)),
   );
+  router.get('/payment_intents', (req, res) => {
+    res.json(store.listPaymentIntents(parseParams(listParamsSchema, req.query), req.baseUrl + req.path));
+  });
   router.get('/payment_intents/:id', (req, res) => {
     const { expand } = parseParams(expandParamsSchema, req.query);
     res.json(store.retrievePaymentIntent(req.params.id, expand));
@@ -132,6 +136,9 @@ export function createStripeApiRouter(deps: StripeApiDeps): express.Router {
     '/refunds',
     idempotent((req, origin) => store.createRefund(parseParams(refundCreateParamsSchema, req.body), origin)),
   );
+  router.get('/refunds', (req, res) => {
+    res.json(store.listRefunds(parseParams(listParamsSchema, req.query), req.baseUrl + req.path));
+  });
   router.get('/refunds/:id', (req, res) => {
     res.json(store.retrieveRefund(req.params.id));
   });

@@ -50,6 +50,14 @@ export const refundCreateParamsSchema = z
   });
 export type RefundCreateParams = z.infer<typeof refundCreateParamsSchema>;
 
+/** `created[gte]`/`created[lt]` (unix seconds), `limit` (1-100, default 10) and `starting_after` (an object ID). */
+export const listParamsSchema = z.object({
+  created: z.object({ gte: integerString.optional(), lt: integerString.optional() }).optional(),
+  limit: integerString.refine((n) => n >= 1 && n <= 100, 'must be between 1 and 100').default(10),
+  starting_after: z.string().min(1).optional(),
+});
+export type ListParams = z.infer<typeof listParamsSchema>;
+
 export const expandParamsSchema = z.object({
   expand: z
     .union([z.string(), z.array(z.string())])

@@ -5,6 +5,7 @@ import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/se
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { ORDER_SEARCH_ATTRIBUTE_FLAGS, orderSearchAttributes } from '../contracts/order.contract';
+import { reconciliationSearchAttributes } from '../contracts/reconciliation.contract';
 import { ManagedProcess, type Output, type ProcessRegistry } from './supervisor';
 
 export interface WantedSearchAttribute {
@@ -13,9 +14,11 @@ export interface WantedSearchAttribute {
   type: number;
 }
 
-export const ORDER_SEARCH_ATTRIBUTES: readonly WantedSearchAttribute[] = Object.values(orderSearchAttributes).map(
-  (key) => ({ name: key.name, type: encodeSearchAttributeIndexedValueType(key.type) ?? 0 }),
-);
+/** Every custom attribute orderpay upserts: the orders' and the reconciliation runs'. */
+export const ORDER_SEARCH_ATTRIBUTES: readonly WantedSearchAttribute[] = [
+  ...Object.values(orderSearchAttributes),
+  ...Object.values(reconciliationSearchAttributes),
+].map((key) => ({ name: key.name, type: encodeSearchAttributeIndexedValueType(key.type) ?? 0 }));
 
 export interface SearchAttributePlan {
   missing: WantedSearchAttribute[];

@@ -1,6 +1,7 @@
-// Builds the order worker from injected parts; worker/main.ts wires the real ones, tests wire their own.
+// Builds the order worker (orders and reconciliation share its task queue) from injected parts; worker/main.ts wires the real ones, tests wire their own.
 import { type NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { OrderActivities } from '../activities/order-activity.types';
+import type { ReconciliationActivities } from '../activities/reconciliation-activity.types';
 import { projectPath } from '../config/paths';
 
 /** The prebuilt bundle written by scripts/build-workflow-bundle.ts (`npm run build`). */
@@ -12,7 +13,8 @@ export interface OrderWorkerOptions {
   connection: NativeConnection;
   namespace: string;
   taskQueue: string;
-  activities: OrderActivities;
+  /** The order activities, and the reconciliation ones where the worker also runs reconciliation. */
+  activities: OrderActivities & Partial<ReconciliationActivities>;
   /** 'prebuilt' in production (fast start, what was tested is what runs); 'source' in tests. */
   workflowCode: { bundlePath: string } | { workflowsPath: string } | { bundle: WorkerOptions['workflowBundle'] };
   shutdownGraceTimeMs?: number;

@@ -1,7 +1,10 @@
-// The worker process: wires the real database, gateways and Temporal connection around the order activities.
+// The worker process: wires the real database, gateways and Temporal connection around the order and
+// reconciliation activities, registers (or updates) the reconciliation schedules, and serves metrics.
+import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime } from '@temporalio/worker';
 import { Registry } from 'prom-client';
 import { createOrderActivities } from '../activities/order.activities';
+import { createReconciliationActivities } from '../activities/reconciliation.activities';
 import { loadConfig, workerConfigSchema } from '../config/env';
 import { createLogger } from '../config/logger';
 import { createWorkerMetrics, registerProcessMetrics } from '../config/metrics';
@@ -11,7 +14,11 @@ import { createEsewaGateway } from '../gateways/esewa/esewa.gateway';
 import { gatewayRegistry } from '../gateways/gateway-registry';
 import { createKhaltiGateway } from '../gateways/khalti/khalti.gateway';
 import { createStripeGateway } from '../gateways/stripe/stripe.gateway';
+import type { GatewayName } from '../contracts/order.contract';
+import type { SettlementSource } from '../gateways/settlement';
+import { createStripeSettlementSource } from '../gateways/stripe/stripe.settlement';
 import { createOrderWorker, WORKFLOW_BUNDLE_PATH } from './create-worker';
+import { ensureReconciliationSchedules } from './reconciliation-schedules';
 import { sdkLogger } from './sdk-logger';
 
 async function main(): Promise<void> {
@@ -58,14 +65,47 @@ async function main(): Promise<void> {
   });
   // Each order names its gateway; the registry routes its activities to that adapter.
   const gateways = gatewayRegistry({ stripe, esewa, khalti });
-  const activities = createOrderActivities({ pool, gateways, logger, metrics: metrics.orders });
+  // Gateways without a settlement API (eSewa, Khalti) are left out: they are reconciled from uploaded reports.
+  const settlementSources: Partial<Record<GatewayName, SettlementSource>> = {
+    stripe: createStripeSettlementSource({
+      apiBase: config.STRIPE_API_BASE,
+      secretKey: config.STRIPE_SECRET_KEY,
+      timeoutMs: config.GATEWAY_TIMEOUT,
+    }),
+  };
+  const orderActivities = createOrderActivities({ pool, gateways, logger, metrics: metrics.orders });
 
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+  const clientConnection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
+  const temporal = new Client({ connection: clientConnection, namespace: config.TEMPORAL_NAMESPACE });
+  const reconciliationActivities = createReconciliationActivities({
+    pool,
+    gateways,
+    settlementSources: (name) => settlementSources[name],
+    temporal,
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    policy: (gateway) => ({
+      lateSuccess: config.RECONCILIATION_LATE_SUCCESS_ACTION(gateway),
+      unknownPayment: config.RECONCILIATION_UNKNOWN_PAYMENT_ACTION(gateway),
+    }),
+    metrics: metrics.reconciliation,
+    logger,
+  });
+  await ensureReconciliationSchedules(
+    temporal,
+    {
+      gateways: config.RECONCILIATION_GATEWAYS,
+      taskQueue: config.TEMPORAL_TASK_QUEUE,
+      intervalMs: config.RECONCILIATION_INTERVAL,
+      overlapMs: config.RECONCILIATION_OVERLAP,
+    },
+    logger,
+  );
   const worker = await createOrderWorker({
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
-    activities,
+    activities: { ...orderActivities, ...reconciliationActivities },
     workflowCode: { bundlePath: WORKFLOW_BUNDLE_PATH },
     shutdownGraceTimeMs: config.WORKER_SHUTDOWN_GRACE,
   });
@@ -74,6 +114,7 @@ async function main(): Promise<void> {
     await worker.run();
   } finally {
     await connection.close();
+    await clientConnection.close();
     await pool.end();
     await metricsServer.stop();
     logger.info('worker stopped');

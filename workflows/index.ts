@@ -1,2 +1,7 @@
-// Every workflow the order worker runs. Exported names are wire names: renaming one breaks running orders.
+// Every workflow the worker runs. Exported names are wire names: renaming one breaks running workflows.
 export { orderWorkflow } from './order.workflow';
+export {
+  reconciliationRefundWorkflow,
+  reconciliationWorkflow,
+  scheduledReconciliationWorkflow,
+} from './reconciliation.workflow';

@@ -176,7 +176,7 @@ export function createStripeGateway(options: StripeGatewayOptions): PaymentGatew
   };
 }
 
-function createStripeClient(apiBase: string, secretKey: string, timeoutMs: number): Stripe {
+export function createStripeClient(apiBase: string, secretKey: string, timeoutMs: number): Stripe {
   const base = new URL(apiBase);
   if (base.pathname !== '/' || base.search !== '') {
     throw new Error(

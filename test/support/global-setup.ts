@@ -4,6 +4,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import pg from 'pg';
 import { randomBytes } from 'node:crypto';
 import { orderSearchAttributes } from '../../contracts/order.contract';
+import { reconciliationSearchAttributes } from '../../contracts/reconciliation.contract';
 import { migrateToLatest } from '../../db/migrate';
 import { findTemporalCli } from '../../scripts/temporal-cli';
 
@@ -29,7 +30,7 @@ export default async function globalSetup(): Promise<void> {
     server: {
       executable: { type: 'existing-path', path: findTemporalCli() },
       ip: '127.0.0.1',
-      searchAttributes: Object.values(orderSearchAttributes),
+      searchAttributes: [...Object.values(orderSearchAttributes), ...Object.values(reconciliationSearchAttributes)],
       log: { format: 'pretty', level: 'error' },
     },
   });

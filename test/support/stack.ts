@@ -36,6 +36,7 @@ export async function startStack(
     SANDBOX_PUBLIC_URL: sandboxUrl,
     SANDBOX_WEBHOOK_URL: `${apiUrl}/webhooks/stripe`,
   });
+  // No reconciliation schedule: on the shared test server it would reconcile every suite's orders at midnight.
   const workerEnv = {
     ...shared,
     STRIPE_API_BASE: sandboxUrl,
@@ -45,6 +46,7 @@ export async function startStack(
     // Free ports, so parallel suites (and a running `npm start`) never collide on the metrics defaults.
     WORKER_METRICS_PORT: '0',
     TEMPORAL_SDK_METRICS_PORT: '0',
+    RECONCILIATION_GATEWAYS: '',
     ...workerEnvOverrides,
   };
   const processes: RunningProcess[] = [sandbox];

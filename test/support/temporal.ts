@@ -10,6 +10,7 @@ import {
 } from '@temporalio/worker';
 import { randomBytes } from 'node:crypto';
 import type { OrderActivities } from '../../activities/order-activity.types';
+import type { ReconciliationActivities } from '../../activities/reconciliation-activity.types';
 import { createOrderWorker, WORKFLOWS_PATH } from '../../worker/create-worker';
 
 let runtimeInstalled = false;
@@ -63,7 +64,7 @@ export interface RunningTestWorker {
 
 /** Starts an order worker on its own task queue with the given activities; stop() waits for it to finish. */
 export async function startTestWorker(
-  activities: OrderActivities,
+  activities: OrderActivities & Partial<ReconciliationActivities>,
   taskQueue = uniqueId('tq'),
 ): Promise<RunningTestWorker> {
   installQuietRuntime();
@@ -77,13 +78,18 @@ export async function startTestWorker(
     shutdownGraceTimeMs: 1_000,
   });
   const running = worker.run();
+  let stopped: Promise<void> | undefined;
   return {
     worker,
     taskQueue,
-    async stop() {
-      if (worker.getState() === 'RUNNING') worker.shutdown();
-      await running;
-      await connection.close();
+    // Idempotent: a test may stop its worker early and the harness stops it again.
+    stop() {
+      stopped ??= (async () => {
+        if (worker.getState() === 'RUNNING') worker.shutdown();
+        await running;
+        await connection.close();
+      })();
+      return stopped;
     },
   };
 }

@@ -19,9 +19,8 @@ describe('reconciliation metrics', () => {
     const reconciliation = createReconciliationMetrics(registry);
     const before = Date.now() / 1000;
 
-    reconciliation.discrepancy('stripe', 'missing_payment');
-    reconciliation.discrepancy('stripe', 'missing_payment');
-    reconciliation.discrepancy('stripe', 'amount_mismatch');
+    reconciliation.discrepancies('stripe', 'missing_payment', 2);
+    reconciliation.discrepancies('stripe', 'amount_mismatch', 1);
     reconciliation.runFinished('stripe', 42);
     const after = Date.now() / 1000;
 
@@ -62,7 +61,7 @@ describe('every metric through promtool', () => {
     worker.orders.orderTransitioned({ gateway: 'stripe', to: 'PAID', secondsSinceCheckout: 33 });
     worker.orders.statusChecked('stripe', 'captured');
     worker.orders.refundSettled({ gateway: 'stripe', reason: 'x', state: 'succeeded' });
-    worker.reconciliation.discrepancy('stripe', 'missing_payment');
+    worker.reconciliation.discrepancies('stripe', 'missing_payment', 1);
     worker.reconciliation.runFinished('stripe', 12);
 
     const text = await registry.metrics();

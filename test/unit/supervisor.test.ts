@@ -2,6 +2,7 @@
 // supervisor wires the three processes' environments together.
 import { spawnSync } from 'node:child_process';
 import { ORDER_SEARCH_ATTRIBUTE_FLAGS, orderSearchAttributes } from '../../contracts/order.contract';
+import { reconciliationSearchAttributes } from '../../contracts/reconciliation.contract';
 import { projectPath } from '../../config/paths';
 import { devServerArgs, ORDER_SEARCH_ATTRIBUTES, planSearchAttributes } from '../../scripts/dev-temporal';
 import {
@@ -65,7 +66,15 @@ describe('search attributes', () => {
   it('when some attributes exist with the right type, then only the others are missing', () => {
     const plan = planSearchAttributes(ORDER_SEARCH_ATTRIBUTES, { OrderStatus: keyword, AmountMinor: int, Other: 1 });
     expect(plan.conflicting).toEqual([]);
-    expect(plan.missing.map((a) => a.name)).toEqual(['Gateway', 'OrderId', 'Currency', 'ExpiresAt', 'NeedsAttention']);
+    expect(plan.missing.map((a) => a.name)).toEqual([
+      'Gateway',
+      'OrderId',
+      'Currency',
+      'ExpiresAt',
+      'NeedsAttention',
+      'ReconGateway',
+      'ReconOpenDiscrepancies',
+    ]);
   });
 
   it('when an attribute exists with another type, then it is a conflict, not something to create', () => {
@@ -78,7 +87,7 @@ describe('search attributes', () => {
   // the shell script for real clusters reads from the contract). A difference would only show up as a failing
   // upsert at run time.
   it('the CLI flags, the typed keys and scripts/create-search-attributes.sh name the same attributes and types', () => {
-    const fromKeys = Object.values(orderSearchAttributes)
+    const fromKeys = [...Object.values(orderSearchAttributes), ...Object.values(reconciliationSearchAttributes)]
       .map((key) => `${key.name}=${key.type}`)
       .sort();
     const fromFlags = ORDER_SEARCH_ATTRIBUTE_FLAGS.map((flag) => {

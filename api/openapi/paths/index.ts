@@ -9,6 +9,7 @@ import { healthPaths } from './health.paths';
 import { metricsPaths } from './metrics.paths';
 import { ordersPaths } from './orders.paths';
 import { payPagePaths } from './pay-page.paths';
+import { reconciliationPaths } from './reconciliation.paths';
 import { webhooksPaths } from './webhooks.paths';
 
 export const apiPaths: ZodOpenApiPathsObject = {
@@ -19,5 +20,6 @@ export const apiPaths: ZodOpenApiPathsObject = {
   ...callbacksPaths,
   ...payPagePaths,
   ...adminPaths,
+  ...reconciliationPaths,
   ...docsPaths,
 };

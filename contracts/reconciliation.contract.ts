@@ -1,0 +1,131 @@
+// The contract of reconciliation, shared by the API, the worker and the workflows: workflow types and IDs, inputs
+// and results, discrepancy kinds, actions and search attributes. Workflow-safe: names, types and IDs only.
+import { defineSearchAttributeKey } from '@temporalio/common';
+import type { GatewayName } from './order.contract';
+
+export const RECONCILIATION_WORKFLOW_TYPE = 'reconciliationWorkflow';
+export const SCHEDULED_RECONCILIATION_WORKFLOW_TYPE = 'scheduledReconciliationWorkflow';
+export const RECONCILIATION_REFUND_WORKFLOW_TYPE = 'reconciliationRefundWorkflow';
+
+/**
+ * One gateway and window is one workflow ID, whoever starts it (the schedule, a backfill, an operator), so the same
+ * window never runs twice at once. Reruns after it finished are allowed and find everything already reconciled.
+ */
+export function reconciliationRunWorkflowId(gateway: string, windowStart: string, windowEnd: string): string {
+  return `recon-${gateway}-${windowStart}-${windowEnd}`;
+}
+
+/** One schedule per gateway; the workflows it starts get the scheduled time appended by Temporal. */
+export function reconciliationScheduleId(gateway: string): string {
+  return `recon-schedule-${gateway}`;
+}
+
+/** One refund workflow per gateway payment, ever: a payment found again, by any run, is not refunded again. */
+export function reconciliationRefundWorkflowId(gateway: string, paymentReference: string): string {
+  return `recon-refund-${gateway}-${paymentReference}`;
+}
+
+/** The gateway idempotency key (and refunds row key) of the refund of a late payment for one of our orders. */
+export function reconciliationRefundId(orderId: string): string {
+  return `refund-${orderId}-recon`;
+}
+
+/** The gateway idempotency key of the refund of a payment that belongs to no order of ours. */
+export function unknownPaymentRefundId(gateway: string, paymentReference: string): string {
+  return `recon-refund-${gateway}-${paymentReference}`;
+}
+
+export const DISCREPANCY_KINDS = [
+  /** We have the order FAILED, EXPIRED or CANCELLED, but the gateway captured the payment. */
+  'late_success',
+  /** We have it PAID, but the gateway says it failed or has no record of it. */
+  'paid_not_settled',
+  /** Both say paid, with different amounts or currencies. */
+  'amount_mismatch',
+  /** A captured gateway payment that names no order of ours. */
+  'unknown_payment',
+  /** A refund at the gateway that orderpay did not make. */
+  'refund_missing_here',
+  /** A refund orderpay recorded as succeeded that the gateway does not show. */
+  'refund_missing_there',
+  /** The order still waits for payment but the gateway captured it: its own workflow is told. */
+  'unapplied_capture',
+] as const;
+export type DiscrepancyKind = (typeof DISCREPANCY_KINDS)[number];
+
+/** What reconciliation does about a discrepancy. */
+export const RECONCILIATION_ACTIONS = ['refund', 'accept', 'flag', 'record', 'signal_workflow'] as const;
+export type ReconciliationAction = (typeof RECONCILIATION_ACTIONS)[number];
+
+export const LATE_SUCCESS_ACTIONS = ['refund', 'accept'] as const;
+export type LateSuccessAction = (typeof LATE_SUCCESS_ACTIONS)[number];
+export const UNKNOWN_PAYMENT_ACTIONS = ['refund', 'record'] as const;
+export type UnknownPaymentAction = (typeof UNKNOWN_PAYMENT_ACTIONS)[number];
+
+/** The configurable actions, per gateway (flags are not configurable: a PAID order is never flipped silently). */
+export interface ReconciliationPolicy {
+  lateSuccess: LateSuccessAction;
+  unknownPayment: UnknownPaymentAction;
+}
+
+export interface ReconciliationInput {
+  gateway: GatewayName;
+  /** ISO times; the window is [windowStart, windowEnd). */
+  windowStart: string;
+  windowEnd: string;
+  /** An uploaded settlement report to reconcile against; without it the gateway's API is read. */
+  reportId?: string;
+  /** Set by continue-as-new: the run being continued (its rows and items). */
+  runId?: string;
+  /** Set by continue-as-new: the phase and keyset cursor to go on from. */
+  resume?: { stage: 'lookups' | 'repairs'; cursor: string };
+}
+
+export interface ScheduledReconciliationInput {
+  gateway: GatewayName;
+  /** The window ends at the scheduled time and reaches back this far, plus the overlap. */
+  windowMs: number;
+  overlapMs: number;
+}
+
+export interface ReconciliationSummary {
+  runId: string;
+  gateway: GatewayName;
+  windowStart: string;
+  windowEnd: string;
+  settlementRows: number;
+  matched: number;
+  /** New discrepancies per kind found by this run. */
+  newByKind: Partial<Record<DiscrepancyKind, number>>;
+  /** Discrepancies this run saw that an earlier run had already recorded (and repaired, where it could). */
+  alreadyReconciled: number;
+  openDiscrepancies: number;
+}
+
+export type ScheduledReconciliationResult =
+  { outcome: 'completed'; summary: ReconciliationSummary } | { outcome: 'already_running'; workflowId: string };
+
+export interface ReconciliationRefundInput {
+  itemId: number;
+  gateway: GatewayName;
+  paymentReference: string;
+  amountMinor: number;
+  currency: string;
+  /** Present for a late payment of one of our orders; absent for an unknown payment. */
+  order?: { orderId: string; intentId: string };
+}
+
+export const RECONCILIATION_ERROR_TYPES = {
+  /** Non-retryable: the gateway has no settlement API and the run names no uploaded report. */
+  settlementSourceMissing: 'SettlementSourceMissing',
+  /** Non-retryable: the named report does not exist or belongs to another gateway. */
+  reportNotFound: 'ReportNotFound',
+} as const;
+
+/** Temporal's own attribute on scheduled workflows: the schedule's nominal time (also for backfills). */
+export const scheduledStartTimeAttribute = defineSearchAttributeKey('TemporalScheduledStartTime', 'DATETIME');
+
+export const reconciliationSearchAttributes = {
+  gateway: defineSearchAttributeKey('ReconGateway', 'KEYWORD'),
+  openDiscrepancies: defineSearchAttributeKey('ReconOpenDiscrepancies', 'INT'),
+} as const;

@@ -1,0 +1,247 @@
+// Reconciliation workflows.
+// - reconciliationWorkflow: one gateway and window, ID from both (reconciliationRunWorkflowId), so the same window
+//   never runs twice at once. Collect, classify set-wise, look up and repair in keyset batches; the history stays
+//   bounded because every step is a handful of activities whatever the volume, and long lookup or repair phases
+//   continue as new with their cursor.
+// - scheduledReconciliationWorkflow: what the Temporal Schedule starts. It turns the scheduled time into the window
+//   and runs the window's reconciliationWorkflow as a child under that deterministic ID.
+// - reconciliationRefundWorkflow: refunds one gateway payment, ID from the payment, so it happens exactly once.
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import {
+  ApplicationFailure,
+  ContinueAsNew,
+  continueAsNew,
+  executeChild,
+  isCancellation,
+  log,
+  proxyActivities,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { OrderActivities } from '../activities/order-activity.types';
+import type { ReconciliationActivities } from '../activities/reconciliation-activity.types';
+import { ORDER_ERROR_TYPES } from '../contracts/order.contract';
+import {
+  RECONCILIATION_ERROR_TYPES,
+  reconciliationRefundId,
+  reconciliationRunWorkflowId,
+  reconciliationSearchAttributes,
+  scheduledStartTimeAttribute,
+  type ReconciliationInput,
+  type ReconciliationRefundInput,
+  type ReconciliationSummary,
+  type ScheduledReconciliationInput,
+  type ScheduledReconciliationResult,
+} from '../contracts/reconciliation.contract';
+import { CLOSED_UNPAID_STATUSES } from '../domain/order-status';
+
+const NON_RETRYABLE = [
+  RECONCILIATION_ERROR_TYPES.reportNotFound,
+  RECONCILIATION_ERROR_TYPES.settlementSourceMissing,
+  ORDER_ERROR_TYPES.invalidTransition,
+  ORDER_ERROR_TYPES.gatewayRejected,
+  ORDER_ERROR_TYPES.orderNotFound,
+  ORDER_ERROR_TYPES.refundRecordConflict,
+  ORDER_ERROR_TYPES.invalidOrderData,
+];
+
+/** Reading a whole window and comparing it set-wise can take minutes at volume; both retry until done. */
+const bulk = proxyActivities<
+  Pick<ReconciliationActivities, 'beginReconciliationRun' | 'collectSettlementData' | 'classifySettlement'>
+>({
+  startToCloseTimeout: '30m',
+  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '2m', nonRetryableErrorTypes: NON_RETRYABLE },
+});
+
+const batches = proxyActivities<
+  Pick<
+    ReconciliationActivities,
+    'lookUpOrderStatuses' | 'repairDiscrepancies' | 'finishReconciliationRun' | 'failReconciliationRun'
+  >
+>({
+  startToCloseTimeout: '5m',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', nonRetryableErrorTypes: NON_RETRYABLE },
+});
+
+const refunds = proxyActivities<
+  Pick<OrderActivities, 'refundPayment'> & Pick<ReconciliationActivities, 'refundUnknownPayment'>
+>({
+  startToCloseTimeout: '15s',
+  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '5m', nonRetryableErrorTypes: NON_RETRYABLE },
+});
+
+const records = proxyActivities<
+  Pick<OrderActivities, 'transitionOrder'> & Pick<ReconciliationActivities, 'completeReconciliationItem'>
+>({
+  startToCloseTimeout: '10s',
+  retry: {
+    initialInterval: '500ms',
+    backoffCoefficient: 2,
+    maximumInterval: '30s',
+    nonRetryableErrorTypes: NON_RETRYABLE,
+  },
+});
+
+const LOOKUP_BATCH = 200;
+const REPAIR_BATCH = 100;
+/** Well below Temporal's limits; a long phase continues as new with its cursor. */
+const MAX_HISTORY_EVENTS = 2_000;
+
+export async function reconciliationWorkflow(input: ReconciliationInput): Promise<ReconciliationSummary> {
+  const info = workflowInfo();
+  const runId = input.runId ?? info.runId;
+  const window = { runId, gateway: input.gateway, windowStart: input.windowStart, windowEnd: input.windowEnd };
+  upsertSearchAttributes([
+    { key: reconciliationSearchAttributes.gateway, value: input.gateway },
+    { key: reconciliationSearchAttributes.openDiscrepancies, value: 0 },
+  ]);
+  const resume = input.resume;
+  try {
+    if (!resume) {
+      await bulk.beginReconciliationRun({ ...window, workflowId: info.workflowId });
+      const { reportId } = await bulk.collectSettlementData({ ...window, reportId: input.reportId });
+      await bulk.classifySettlement({ ...window, reportId });
+    }
+
+    let stage = resume?.stage ?? 'lookups';
+    let cursor = resume?.cursor ?? (stage === 'lookups' ? '' : '0');
+    while (stage === 'lookups') {
+      const batch = await batches.lookUpOrderStatuses({
+        runId,
+        gateway: input.gateway,
+        after: cursor,
+        batchSize: LOOKUP_BATCH,
+      });
+      if (batch.next === undefined) {
+        stage = 'repairs';
+        cursor = '0';
+      } else {
+        cursor = batch.next;
+        if (historyIsLong())
+          await continueAsNew<typeof reconciliationWorkflow>({ ...input, runId, resume: { stage, cursor } });
+      }
+    }
+    for (;;) {
+      const batch = await batches.repairDiscrepancies({
+        runId,
+        gateway: input.gateway,
+        after: cursor,
+        batchSize: REPAIR_BATCH,
+      });
+      if (batch.next === undefined) break;
+      cursor = batch.next;
+      if (historyIsLong())
+        await continueAsNew<typeof reconciliationWorkflow>({ ...input, runId, resume: { stage: 'repairs', cursor } });
+    }
+
+    const summary = await batches.finishReconciliationRun({ runId, gateway: input.gateway });
+    upsertSearchAttributes([
+      { key: reconciliationSearchAttributes.openDiscrepancies, value: summary.openDiscrepancies },
+    ]);
+    return summary;
+  } catch (error) {
+    // Continuing as new is not a failure: the next execution carries the run on.
+    if (isCancellation(error) || error instanceof ContinueAsNew) throw error;
+    log.error('reconciliation run failed', { runId, gateway: input.gateway, type: failureType(error) });
+    await batches.failReconciliationRun({ runId });
+    throw error;
+  }
+
+  function historyIsLong(): boolean {
+    const current = workflowInfo();
+    return current.continueAsNewSuggested || current.historyLength > MAX_HISTORY_EVENTS;
+  }
+}
+
+export async function scheduledReconciliationWorkflow(
+  input: ScheduledReconciliationInput,
+): Promise<ScheduledReconciliationResult> {
+  const info = workflowInfo();
+  // The schedule's nominal time, also for a backfill or a manual trigger; a plain start falls back to now.
+  const scheduledAt = info.typedSearchAttributes.get(scheduledStartTimeAttribute) ?? new Date(info.startTime);
+  const endMs = Math.floor(scheduledAt.getTime() / 1000) * 1000;
+  const windowEnd = new Date(endMs).toISOString();
+  const windowStart = new Date(endMs - input.windowMs - input.overlapMs).toISOString();
+  const workflowId = reconciliationRunWorkflowId(input.gateway, windowStart, windowEnd);
+  try {
+    const summary = await executeChild(reconciliationWorkflow, {
+      workflowId,
+      args: [{ gateway: input.gateway, windowStart, windowEnd }],
+    });
+    return { outcome: 'completed', summary };
+  } catch (error) {
+    if (error instanceof WorkflowExecutionAlreadyStartedError) {
+      log.info('this window is already being reconciled', { workflowId });
+      return { outcome: 'already_running', workflowId };
+    }
+    throw error;
+  }
+}
+
+export async function reconciliationRefundWorkflow(
+  input: ReconciliationRefundInput,
+): Promise<{ state: 'done' | 'failed'; outcome: string }> {
+  const { order } = input;
+  let outcome: { state: 'done' | 'failed'; outcome: string; refundId?: string; gatewayRefundId?: string };
+  try {
+    if (order) {
+      const refundId = reconciliationRefundId(order.orderId);
+      const result = await refunds.refundPayment({
+        orderId: order.orderId,
+        gateway: input.gateway,
+        intentId: order.intentId,
+        paymentReference: input.paymentReference,
+        refundId,
+        amountMinor: input.amountMinor,
+        currency: input.currency,
+        reason: 'reconciliation_late_success',
+      });
+      if (result.state === 'succeeded') {
+        await records.transitionOrder({
+          orderId: order.orderId,
+          from: [...CLOSED_UNPAID_STATUSES],
+          to: 'REFUNDED',
+          reason: 'refund_succeeded:reconciliation_late_success',
+          at: new Date().toISOString(),
+          changes: {
+            capturedAmountMinor: input.amountMinor,
+            refundedAmountMinor: input.amountMinor,
+            paymentReference: input.paymentReference,
+          },
+        });
+      }
+      outcome = {
+        state: result.state === 'succeeded' ? 'done' : 'failed',
+        outcome: result.state === 'succeeded' ? 'refunded' : 'refund_failed',
+        refundId,
+        gatewayRefundId: result.gatewayRefundId,
+      };
+    } else {
+      const result = await refunds.refundUnknownPayment({
+        gateway: input.gateway,
+        paymentReference: input.paymentReference,
+        amountMinor: input.amountMinor,
+        currency: input.currency,
+      });
+      outcome = {
+        state: result.state === 'succeeded' ? 'done' : 'failed',
+        outcome: result.state === 'succeeded' ? 'refunded' : 'refund_failed',
+        refundId: result.refundId,
+        gatewayRefundId: result.gatewayRefundId,
+      };
+    }
+  } catch (error) {
+    if (isCancellation(error)) throw error;
+    // A business refusal (the gateway refused, the order moved on): an operator looks at the item.
+    log.error('reconciliation refund failed', { itemId: input.itemId, type: failureType(error) });
+    outcome = { state: 'failed', outcome: `refund_failed:${failureType(error) ?? 'unknown'}` };
+  }
+  await records.completeReconciliationItem({ itemId: input.itemId, ...outcome });
+  return { state: outcome.state, outcome: outcome.outcome };
+}
+
+function failureType(error: unknown): string | undefined {
+  const cause = (error as { cause?: { type?: unknown } } | undefined)?.cause;
+  if (cause && typeof cause.type === 'string') return cause.type;
+  return error instanceof ApplicationFailure ? (error.type ?? undefined) : undefined;
+}
