@@ -1,6 +1,11 @@
 // The activity contract of the order workflow. The workflow imports these as types only; the
 // implementation (createOrderActivities) satisfies OrderActivities. Function names are wire names.
-import type { GatewayName, OrderStatus, OrderWorkflowInput } from '../contracts/order.contract';
+import type {
+  ConfirmManualRefundRequest,
+  GatewayName,
+  OrderStatus,
+  OrderWorkflowInput,
+} from '../contracts/order.contract';
 import type {
   CancelOutcome,
   CreatedIntent,
@@ -14,6 +19,9 @@ export type RecordOrderInput = Omit<OrderWorkflowInput, 'policy'> & { expiresAt:
 
 export type CreatePaymentIntentInput = Omit<RecordOrderInput, 'requestHash'>;
 
+/** The intent as the workflow gets it: a gateway expiry travels as ISO text, like every time in activity payloads. */
+export type CreatePaymentIntentResult = Omit<CreatedIntent, 'expiresAt'> & { expiresAt?: string };
+
 /** Activities that call a gateway name it, so the worker can route to the adapter. */
 export type PaymentLookupInput = PaymentLookupRequest & { gateway: GatewayName };
 
@@ -22,9 +30,15 @@ export type RefundPaymentInput = RefundRequest & { gateway: GatewayName };
 
 export interface RefundPaymentResult {
   gatewayRefundId: string;
-  /** Only final states: a gateway "pending" is retried by the activity until it settles. */
-  state: 'succeeded' | 'failed';
+  /**
+   * Final states, or awaiting_manual when the gateway has no refund API (the workflow then waits for an operator's
+   * confirmation). A gateway "pending" is retried by the activity until it settles.
+   */
+  state: 'succeeded' | 'failed' | 'awaiting_manual';
 }
+
+/** The operator's confirmation of a manual refund, as the workflow received it; `at` is workflow time. */
+export type RecordManualRefundInput = ConfirmManualRefundRequest & { orderId: string; at: string };
 
 /** Column changes that ride along with a status transition. Amounts are absolute values, so retries are safe. */
 export interface OrderChanges {
@@ -36,6 +50,8 @@ export interface OrderChanges {
   failureReason?: string;
   needsAttention?: boolean;
   paidAt?: string;
+  /** A gateway expiry earlier than the requested one (Khalti's expires_at). */
+  expiresAt?: string;
 }
 
 export interface TransitionOrderInput {
@@ -59,10 +75,12 @@ export interface OrderActivities {
   /** INSERT … ON CONFLICT DO NOTHING with the PENDING timeline entry; a different request hash is non-retryable. */
   recordOrder(input: RecordOrderInput): Promise<{ created: boolean }>;
   /** Creates the intent with the order ID as idempotency key and records the attempt. */
-  createPaymentIntent(input: CreatePaymentIntentInput): Promise<CreatedIntent>;
+  createPaymentIntent(input: CreatePaymentIntentInput): Promise<CreatePaymentIntentResult>;
   fetchPaymentStatus(input: PaymentLookupInput): Promise<PaymentStatus>;
   cancelPaymentIntent(input: PaymentLookupInput): Promise<CancelOutcome>;
   refundPayment(input: RefundPaymentInput): Promise<RefundPaymentResult>;
+  /** Marks an awaiting_manual refund as made, with the operator's reference; a repeat changes nothing. */
+  recordManualRefund(input: RecordManualRefundInput): Promise<{ applied: boolean }>;
   /** Conditional UPDATE on the expected prior status plus a timeline row, in one transaction. */
   transitionOrder(input: TransitionOrderInput): Promise<TransitionOrderResult>;
 }

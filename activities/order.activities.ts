@@ -15,7 +15,7 @@ import {
 } from '../db/orders.repo';
 import { findPaymentAttempt, insertPaymentAttemptIfAbsent } from '../db/payment-attempts.repo';
 import { inTransaction, type Pool } from '../db/pool';
-import { findRefund, insertRefundIfAbsent, updateRefundState } from '../db/refunds.repo';
+import { confirmManualRefund, findRefund, insertRefundIfAbsent, updateRefundState } from '../db/refunds.repo';
 import type { PaymentGateway, RefundResult } from '../gateways/gateway';
 import { orderNotFound, toActivityFailure } from './activity-errors';
 import type { OrderActivities, RefundPaymentInput } from './order-activity.types';
@@ -158,18 +158,17 @@ export function createOrderActivities(deps: OrderActivityDeps): OrderActivities 
           }
         }
         log.info({ intentId: intent.intentId }, 'payment intent created');
-        return intent;
+        const { expiresAt, ...created } = intent;
+        return expiresAt === undefined ? created : { ...created, expiresAt: expiresAt.toISOString() };
       });
     },
 
     async fetchPaymentStatus(input) {
       return run('fetchPaymentStatus', input.orderId, async (log) => {
+        const { gateway, ...lookup } = input;
         let status;
         try {
-          status = await gateways(input.gateway).fetchPaymentStatus({
-            orderId: input.orderId,
-            intentId: input.intentId,
-          });
+          status = await gateways(gateway).fetchPaymentStatus(lookup);
         } catch (error) {
           metrics.statusChecked(input.gateway, 'error');
           throw error;
@@ -189,10 +188,8 @@ export function createOrderActivities(deps: OrderActivityDeps): OrderActivities 
 
     async cancelPaymentIntent(input) {
       return run('cancelPaymentIntent', input.orderId, async (log) => {
-        const outcome = await gateways(input.gateway).cancelIntent({
-          orderId: input.orderId,
-          intentId: input.intentId,
-        });
+        const { gateway, ...lookup } = input;
+        const outcome = await gateways(gateway).cancelIntent(lookup);
         log.info({ intentId: input.intentId, outcome: outcome.outcome }, 'intent cancel');
         return outcome;
       });
@@ -211,7 +208,18 @@ export function createOrderActivities(deps: OrderActivityDeps): OrderActivities 
             details: [{ refundId: input.refundId, gatewayRefundId: result.gatewayRefundId }],
           });
         }
+        if (result.state === 'awaiting_manual') {
+          log.warn({ refundId: input.refundId, gateway: input.gateway }, 'refund needs an operator: no refund API');
+        }
         return { gatewayRefundId: result.gatewayRefundId, state: result.state };
+      });
+    },
+
+    async recordManualRefund(input) {
+      return run('recordManualRefund', input.orderId, async (log) => {
+        const applied = await confirmManualRefund(pool, input);
+        log.info({ refundId: input.refundId, actor: input.actor, applied }, 'manual refund confirmed');
+        return { applied };
       });
     },
 

@@ -431,6 +431,15 @@ export function createReconciliationActivities(deps: ReconciliationActivityDeps)
             nonRetryable: false,
           });
         }
+        if (result.state === 'awaiting_manual') {
+          // No refund API (eSewa): nothing was refunded, and only a person can do it; the case stays for them.
+          throw ApplicationFailure.create({
+            type: ORDER_ERROR_TYPES.gatewayRejected,
+            message: `refund ${refundId} needs an operator: ${input.gateway} has no refund API`,
+            nonRetryable: true,
+            details: ['manual_refund_required'],
+          });
+        }
         logger.info(
           { refundId, gatewayRefundId: result.gatewayRefundId, state: result.state },
           'unknown payment refund',

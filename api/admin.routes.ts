@@ -13,18 +13,22 @@ import { requireAdminToken } from './admin-auth';
 import {
   adminActionsQuerySchema,
   adminOrdersQuerySchema,
+  confirmManualRefundRequestSchema,
   encodeCursor,
   failedWebhooksQuerySchema,
   orderPathSchema,
+  refundPathSchema,
   refundRequestSchema,
   webhookEventPathSchema,
   type AdminOrderListBody,
+  type ConfirmManualRefundResponseBody,
   type FailedWebhookListBody,
 } from './admin.schema';
 import { idempotencyKeySchema, parseOrThrow } from './checkout.schema';
 import { describeError, rejectOtherMethods, toApiError } from './error-handler';
 import { validationFailed } from './errors';
 import { jsonBody } from './json-body';
+import { confirmManualRefund } from './confirm-manual-refund.use-case';
 import { reconciliationRoutes } from './reconciliation.routes';
 import { recheckOrder } from './recheck-order.use-case';
 import { refundOrder } from './refund-order.use-case';
@@ -113,6 +117,30 @@ export function adminRoutes(deps: AdminRouteDeps): Router {
         recheckOrder(deps, orderId),
       );
       res.status(202).json(answer);
+    })
+    .all(rejectOtherMethods(['POST']));
+
+  router
+    .route('/admin/refunds/:refundId/confirm')
+    .post(...jsonBody({ bodyRequired: true }), async (req, res) => {
+      const { refundId } = parseOrThrow(refundPathSchema, req.params);
+      const body = parseOrThrow(confirmManualRefundRequestSchema, req.body);
+      const confirmed = await audited(
+        deps,
+        res,
+        { action: 'refund.confirm_manual', target: refundId, details: { reference: body.reference } },
+        () =>
+          confirmManualRefund(
+            { ...deps, logger: res.locals.logger },
+            { refundId, reference: body.reference, note: body.note, actor: res.locals.adminActor ?? 'unknown' },
+          ),
+        (refund) => ({
+          outcome: refund.changed ? 'succeeded' : 'already_confirmed',
+          details: { orderId: refund.orderId },
+        }),
+      );
+      const answer: ConfirmManualRefundResponseBody = { refund: confirmed };
+      res.status(200).json(answer);
     })
     .all(rejectOtherMethods(['POST']));
 

@@ -109,7 +109,9 @@ export const refundResponseSchema = z
       requestId: z.string().meta({ description: 'The Idempotency-Key the refund was requested with' }),
       amount: minorUnits,
       reason: z.string(),
-      state: z.enum(['pending', 'succeeded', 'failed']),
+      state: z.enum(['pending', 'awaiting_manual', 'succeeded', 'failed']).meta({
+        description: 'awaiting_manual: the gateway has no refund API (eSewa); confirm it at /admin/refunds/…/confirm',
+      }),
     }),
     order: orderResponseSchema,
   })
@@ -206,3 +208,38 @@ export const adminActionsQuerySchema = z.strictObject({
   target: z.string().min(1).max(200).optional().meta({ description: 'An order ID, webhook event ID or run ID' }),
   limit: limit(100, 500),
 });
+
+export const refundPathSchema = z.strictObject({
+  refundId: z
+    .string()
+    .regex(/^refund-[A-Za-z0-9._-]{1,64}-[0-9]{1,6}$/, 'must be a refund ID such as refund-<orderId>-1')
+    .meta({ description: 'The refund (`refund-<orderId>-<n>`), as the order view lists it' }),
+});
+
+export const confirmManualRefundRequestSchema = z
+  .strictObject({
+    reference: z
+      .string()
+      .trim()
+      .min(1)
+      .max(200)
+      .meta({ description: 'The refund’s reference at the gateway (e.g. from the eSewa merchant portal)' }),
+    note: z.string().trim().max(1000).optional().meta({ description: 'Anything the next operator should know' }),
+  })
+  .meta({ id: 'ConfirmManualRefundRequest' });
+
+export const confirmManualRefundResponseSchema = z
+  .object({
+    refund: z.object({
+      refundId: z.string(),
+      orderId: z.string(),
+      state: z.enum(['requested', 'pending', 'awaiting_manual', 'succeeded', 'failed']),
+      amount: minorUnits,
+      currency: z.string(),
+      manualReference: z.string().nullable(),
+      confirmedBy: z.string().nullable(),
+      changed: z.boolean().meta({ description: 'false when it had been confirmed before: nothing changed' }),
+    }),
+  })
+  .meta({ id: 'ConfirmManualRefundResponse' });
+export type ConfirmManualRefundResponseBody = z.infer<typeof confirmManualRefundResponseSchema>;

@@ -6,13 +6,15 @@ import type { Logger } from '../config/logger';
 import type { ApiMetrics } from '../config/metrics';
 import type { GatewayName } from '../contracts/order.contract';
 import type { Pool } from '../db/pool';
-import type { WebhookVerifier } from '../gateways/gateway';
+import type { CallbackHandler, WebhookVerifier } from '../gateways/gateway';
 import { adminRoutes } from './admin.routes';
+import { callbacksRoutes } from './callbacks.routes';
 import { docsRoutes } from './docs.routes';
 import { errorHandler, notFoundHandler } from './error-handler';
 import { healthRoutes } from './health.routes';
 import { metricsRoutes } from './metrics.routes';
 import { ordersRoutes } from './orders.routes';
+import { payPageRoutes } from './pay-page.routes';
 import { requestContext } from './request-context';
 import { webhooksRoutes } from './webhooks.routes';
 
@@ -21,6 +23,8 @@ export interface ApiDeps {
   pool: Pool;
   temporal: Client;
   webhookVerifiers: Partial<Record<GatewayName, WebhookVerifier>>;
+  /** Wallets that send the payer's browser back (GET /callbacks/<gateway>/…); a wallet plugs its handler in here. */
+  callbackHandlers?: Partial<Record<GatewayName, CallbackHandler>>;
   logger: Logger;
   metrics: ApiMetrics;
 }
@@ -37,6 +41,8 @@ export function createApp(deps: ApiDeps): Express {
   app.use(metricsRoutes(deps));
   app.use(ordersRoutes(deps));
   app.use(webhooksRoutes(deps));
+  app.use(callbacksRoutes({ ...deps, callbackHandlers: deps.callbackHandlers ?? {} }));
+  app.use(payPageRoutes(deps));
   app.use(adminRoutes(deps));
   app.use(docsRoutes(deps));
   app.use(notFoundHandler);

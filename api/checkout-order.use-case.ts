@@ -12,6 +12,7 @@ import {
   orderSearchAttributes,
   orderWorkflowId,
   type CheckoutResult,
+  type GatewayName,
   type OrderPolicy,
   type OrderWorkflowInput,
 } from '../contracts/order.contract';
@@ -102,7 +103,7 @@ async function startOrJoinCheckout(
     customer: order.customer,
     returnUrl: order.returnUrl,
     requestHash: hash,
-    policy: orderPolicy(config),
+    policy: orderPolicy(config, order.gateway),
   };
   const startWorkflowOperation = new WithStartWorkflowOperation(ORDER_WORKFLOW_TYPE, {
     workflowId: orderWorkflowId(order.orderId),
@@ -171,16 +172,21 @@ export function operatorView(order: CheckoutBody) {
   };
 }
 
-function orderPolicy(config: ApiConfig): OrderPolicy {
-  return {
-    ttlMs: config.ORDER_TTL,
-    graceMs: config.ORDER_GRACE_PERIOD,
-    poll: {
-      initialIntervalMs: config.POLL_INITIAL_INTERVAL,
-      backoffCoefficient: config.POLL_BACKOFF_COEFFICIENT,
-      maxIntervalMs: config.POLL_MAX_INTERVAL,
-    },
+/**
+ * The order's timing, fixed at checkout (the workflow input). eSewa asks merchants to use its status API only when
+ * no answer came within five minutes, so eSewa orders poll first after ESEWA_FIRST_STATUS_CHECK.
+ */
+export function orderPolicy(config: ApiConfig, gateway: GatewayName): OrderPolicy {
+  const poll = {
+    initialIntervalMs: config.POLL_INITIAL_INTERVAL,
+    backoffCoefficient: config.POLL_BACKOFF_COEFFICIENT,
+    maxIntervalMs: config.POLL_MAX_INTERVAL,
   };
+  if (gateway === 'esewa') {
+    poll.initialIntervalMs = config.ESEWA_FIRST_STATUS_CHECK;
+    poll.maxIntervalMs = Math.max(config.POLL_MAX_INTERVAL, config.ESEWA_FIRST_STATUS_CHECK);
+  }
+  return { ttlMs: config.ORDER_TTL, graceMs: config.ORDER_GRACE_PERIOD, poll };
 }
 
 function respondToCheckout(

@@ -1,10 +1,15 @@
 // What the API accepts, parsed with zod at the edge. Nothing unparsed reaches a use case or a workflow.
 import { z } from 'zod';
-import { GATEWAY_NAMES } from '../contracts/order.contract';
+import {
+  GATEWAY_NAMES,
+  KHALTI_MIN_AMOUNT_MINOR,
+  ORDER_ID_PATTERN,
+  WALLET_CURRENCY,
+  WALLET_GATEWAYS,
+} from '../contracts/order.contract';
 import { validationFailed, type FieldProblem } from './errors';
 
-/** The same rule as the orders.order_id CHECK constraint; it is also the workflow ID suffix. */
-export const ORDER_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+export { ORDER_ID_PATTERN };
 
 /**
  * Currencies: the ISO 4217 shape, and a code ICU knows as a current currency (Node's Intl table). Checking the
@@ -35,7 +40,9 @@ const customerSchema = z.strictObject({
     .optional(),
 });
 
-export const checkoutBodySchema = z.strictObject({
+const WALLETS: readonly string[] = WALLET_GATEWAYS;
+
+const checkoutFieldsSchema = z.strictObject({
   orderId: orderIdSchema,
   /** Integer minor units (cents, paisa); floats never carry money. */
   amount: z
@@ -51,6 +58,24 @@ export const checkoutBodySchema = z.strictObject({
     .url({ protocol: /^https?$/, error: 'must be an http or https URL' })
     .max(2048)
     .optional(),
+});
+
+/** Rules that tie fields together: the wallets settle only NPR, and Khalti has a minimum amount. */
+export const checkoutBodySchema = checkoutFieldsSchema.superRefine((order, ctx) => {
+  if (WALLETS.includes(order.gateway) && order.currency !== WALLET_CURRENCY) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['currency'],
+      message: `must be ${WALLET_CURRENCY} for gateway ${order.gateway}`,
+    });
+  }
+  if (order.gateway === 'khalti' && order.amount < KHALTI_MIN_AMOUNT_MINOR) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['amount'],
+      message: `must be at least ${KHALTI_MIN_AMOUNT_MINOR} paisa (Rs ${KHALTI_MIN_AMOUNT_MINOR / 100}) for gateway khalti`,
+    });
+  }
 });
 export type CheckoutBody = z.infer<typeof checkoutBodySchema>;
 

@@ -9,6 +9,7 @@ import { createApiMetrics, MANUAL_REFUND_STATES, registerProcessMetrics } from '
 import { createPool } from '../db/pool';
 import { countRefundsInStates } from '../db/refunds.repo';
 import { createStripeWebhookVerifier } from '../gateways/stripe/stripe.webhooks';
+import { walletCallbackHandlers } from './callback-handlers';
 import { describeError } from './error-handler';
 import { startApiServer } from './server';
 import { lazyTemporalConnection } from './temporal-connection';
@@ -32,13 +33,17 @@ async function main(): Promise<void> {
     }),
   };
 
+  const callbackHandlers = walletCallbackHandlers(config);
   const registry = new Registry();
   registerProcessMetrics(registry);
   const metrics = createApiMetrics(registry, {
     countManualRefunds: () => countRefundsInStates(pool, MANUAL_REFUND_STATES),
   });
 
-  const server = await startApiServer({ config, pool, temporal, webhookVerifiers, logger, metrics }, config.PORT);
+  const server = await startApiServer(
+    { config, pool, temporal, webhookVerifiers, callbackHandlers, logger, metrics },
+    config.PORT,
+  );
 
   let stopping = false;
   const shutdown = async (signal: NodeJS.Signals) => {

@@ -1,5 +1,5 @@
-// POST /webhooks/:gateway as a story: check the signature, store the event durably, then hand it to the
-// order's workflow. The gateway gets a 2xx only once the event is stored, and a 503 whenever a retry could
+// POST /webhooks/:gateway as a story: check the signature, store the event durably, then hand it to the order's
+// workflow (recordAndDeliverPaymentEvent, which the wallets' browser callbacks share). The gateway gets a 2xx only once the event is stored, and a 503 whenever a retry could
 // still change the outcome, so a redelivery finishes what this delivery could not. Concurrent deliveries of one
 // event are serialised by a claim on its row (deliver-webhook-event.ts), and the workflow ignores an event ID it has
 // seen, so delivering twice is harmless; skipping a delivery is what must never happen.
@@ -7,7 +7,7 @@ import type { Client } from '@temporalio/client';
 import { createHash } from 'node:crypto';
 import type { Logger } from '../config/logger';
 import type { ApiMetrics } from '../config/metrics';
-import type { GatewayName } from '../contracts/order.contract';
+import type { GatewayName, PaymentEvent } from '../contracts/order.contract';
 import type { VerifiedWebhook, WebhookVerifier } from '../gateways/gateway';
 import { WebhookPayloadError, WebhookSignatureError } from '../gateways/gateway-errors';
 import type { Pool } from '../db/pool';
@@ -52,34 +52,73 @@ export async function receiveWebhook(deps: WebhookDeps, incoming: IncomingWebhoo
   if (!verifier) throw unknownGateway();
 
   const webhook = verifyWebhook(verifier, incoming, deps.metrics);
-  const logger = deps.logger.child({ gateway: incoming.gateway, eventId: webhook.eventId, orderId: webhook.orderId });
-  const stored = await storeDurably(deps.pool, verifier, incoming, webhook);
+  const outcome = await recordAndDeliverPaymentEvent(deps, {
+    gateway: incoming.gateway,
+    eventId: webhook.eventId,
+    eventType: webhook.eventType,
+    orderId: webhook.orderId,
+    rawBody: incoming.rawBody.toString('utf8'),
+    headers: storableHeaders(incoming.headers, verifier.sensitiveHeaders),
+    paymentEvent: webhook.paymentEvent,
+  });
+  // A concurrent delivery holds the event; its outcome is unknown yet, so the gateway must come back.
+  if (outcome === 'in_progress') throw webhookDeliveryInProgress();
+  return outcome === 'duplicate' ? { received: true, duplicate: true } : { received: true };
+}
+
+/** A gateway's report after its authenticity was checked as far as the gateway allows (signed, or a hint). */
+export interface PaymentEventReport {
+  gateway: GatewayName;
+  eventId: string;
+  eventType: string;
+  /** Absent when the report names no order of ours (still stored, left to reconciliation). */
+  orderId?: string;
+  /** What the audit log keeps: the webhook body, or the query string of a browser callback. */
+  rawBody: string;
+  /** Already reduced by storableHeaders. */
+  headers: Record<string, string | string[]>;
+  /** Absent for reports that do not move an order. */
+  paymentEvent?: PaymentEvent;
+}
+
+/** duplicate: stored and handled before; in_progress: another delivery of the same event holds its claim. */
+export type PaymentEventOutcome = 'duplicate' | 'ignored' | 'order_not_found' | 'delivered' | 'in_progress';
+
+/**
+ * The one way a gateway's report reaches an order, for signed webhooks and wallets' browser callbacks alike: stored
+ * in webhook_events first (unique on gateway + event ID, so a repeat is only acknowledged), then claimed and
+ * signalled to the order's workflow (deliverStoredPaymentEvent). Throws databaseUnavailable when it could not be
+ * stored and temporalUnavailable when it was stored but not delivered (the row stays `received`).
+ */
+export async function recordAndDeliverPaymentEvent(
+  deps: Pick<WebhookDeps, 'pool' | 'temporal' | 'logger'> & { metrics: Pick<ApiMetrics, 'webhookDuplicate'> },
+  report: PaymentEventReport,
+): Promise<PaymentEventOutcome> {
+  const logger = deps.logger.child({ gateway: report.gateway, eventId: report.eventId, orderId: report.orderId });
+  const stored = await storeDurably(deps.pool, report);
   if (FINAL_WEBHOOK_OUTCOMES.includes(stored.outcome)) {
-    deps.metrics.webhookDuplicate(incoming.gateway);
-    logger.info({ outcome: stored.outcome }, 'duplicate webhook acknowledged');
-    return { received: true, duplicate: true };
+    deps.metrics.webhookDuplicate(report.gateway);
+    logger.info({ outcome: stored.outcome }, 'duplicate payment event acknowledged');
+    return 'duplicate';
   }
 
-  if (!webhook.paymentEvent) {
+  if (!report.paymentEvent) {
     await recordWebhookOutcome(deps.pool, stored.id, 'ignored', { attemptedDelivery: false });
-    logger.info({ eventType: webhook.eventType }, 'webhook ignored: it does not move orders');
-    return { received: true };
+    logger.info({ eventType: report.eventType }, 'payment event ignored: it does not move orders');
+    return 'ignored';
   }
-  if (!webhook.orderId || !ORDER_ID_PATTERN.test(webhook.orderId)) {
+  if (!report.orderId || !ORDER_ID_PATTERN.test(report.orderId)) {
     await recordWebhookOutcome(deps.pool, stored.id, 'order_not_found', { attemptedDelivery: false });
-    logger.warn('webhook names no order of ours; left to reconciliation');
-    return { received: true };
+    logger.warn('payment event names no order of ours; left to reconciliation');
+    return 'order_not_found';
   }
 
   const delivery = await deliverStoredPaymentEvent(
     deps,
-    { id: stored.id, orderId: webhook.orderId, paymentEvent: webhook.paymentEvent },
+    { id: stored.id, orderId: report.orderId, paymentEvent: report.paymentEvent },
     logger,
   );
-  if (delivery.result === 'already_processed') return { received: true, duplicate: true };
-  // A concurrent delivery holds the event; its outcome is unknown yet, so the gateway must come back.
-  if (delivery.result === 'in_progress') throw webhookDeliveryInProgress();
-  return { received: true };
+  return delivery.result === 'already_processed' ? 'duplicate' : delivery.result;
 }
 
 function verifyWebhook(
@@ -99,22 +138,17 @@ function verifyWebhook(
   }
 }
 
-/** Any storage failure is a 503: the gateway keeps the event and tries again later. */
-async function storeDurably(
-  pool: Pool,
-  verifier: WebhookVerifier,
-  incoming: IncomingWebhook,
-  webhook: VerifiedWebhook,
-): Promise<StoredWebhookEvent> {
+/** Any storage failure is a 503: the sender keeps the event and tries again later. */
+async function storeDurably(pool: Pool, report: PaymentEventReport): Promise<StoredWebhookEvent> {
   try {
     return await storeWebhookEvent(pool, {
-      gateway: incoming.gateway,
-      eventId: webhook.eventId,
-      eventType: webhook.eventType,
-      orderId: webhook.orderId ?? null,
-      rawBody: incoming.rawBody.toString('utf8'),
-      headers: storableHeaders(incoming.headers, verifier.sensitiveHeaders),
-      paymentEvent: webhook.paymentEvent ?? null,
+      gateway: report.gateway,
+      eventId: report.eventId,
+      eventType: report.eventType,
+      orderId: report.orderId ?? null,
+      rawBody: report.rawBody,
+      headers: report.headers,
+      paymentEvent: report.paymentEvent ?? null,
     });
   } catch (error) {
     throw Object.assign(databaseUnavailable(), { cause: error });

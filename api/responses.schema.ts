@@ -38,7 +38,9 @@ export const orderRefundSchema = z
     amount: minorUnits,
     currency: z.string(),
     reason: z.string(),
-    state: z.string().meta({ description: 'requested, pending, succeeded or failed' }),
+    state: z.string().meta({
+      description: 'requested, pending, awaiting_manual (an operator must refund and confirm it), succeeded or failed',
+    }),
     createdAt: timestamp,
     updatedAt: timestamp,
   })

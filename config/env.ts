@@ -9,6 +9,12 @@ import {
   type LateSuccessAction,
   type UnknownPaymentAction,
 } from '../contracts/reconciliation.contract';
+import {
+  ESEWA_UAT_FORM_URL,
+  ESEWA_UAT_PRODUCT_CODE,
+  ESEWA_UAT_SECRET_KEY,
+  ESEWA_UAT_STATUS_URL,
+} from '../gateways/esewa/esewa.protocol';
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -105,6 +111,12 @@ export const SANDBOX_KHALTI_SECRET_KEY = 'live_secret_key_orderpay_sandbox';
 /** Khalti's own sandbox (KPG-2); production is https://khalti.com/api/v2/. */
 export const DEFAULT_KHALTI_BASE_URL = 'https://dev.khalti.com/api/v2/';
 
+/** eSewa ePay v2; the defaults are eSewa's UAT environment and its public test merchant (EPAYTEST). */
+const esewaMerchantFields = {
+  ESEWA_PRODUCT_CODE: z.string().min(1).default(ESEWA_UAT_PRODUCT_CODE),
+  ESEWA_SECRET_KEY: z.string().min(1).default(ESEWA_UAT_SECRET_KEY),
+};
+
 const temporalFields = {
   TEMPORAL_ADDRESS: z.string().min(1).default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
@@ -132,6 +144,11 @@ export const apiConfigSchema = z.object({
   STRIPE_WEBHOOK_TOLERANCE: duration('300s'),
   /** Bearer token of the admin API; unset (or empty) disables /admin entirely. */
   ADMIN_API_TOKEN: optionalSecret(),
+  /** GET /pay/:orderId posts the signed form here; the secret signs it and verifies the success callbacks. */
+  ESEWA_FORM_URL: url(ESEWA_UAT_FORM_URL),
+  ...esewaMerchantFields,
+  /** eSewa asks merchants to use the status API only when no answer came within five minutes. */
+  ESEWA_FIRST_STATUS_CHECK: duration('5m'),
 });
 export type ApiConfig = z.infer<typeof apiConfigSchema>;
 
@@ -140,6 +157,8 @@ export const workerConfigSchema = z.object({
   PUBLIC_BASE_URL: url('http://localhost:3000'),
   STRIPE_API_BASE: url(DEFAULT_SANDBOX_URL),
   STRIPE_SECRET_KEY: z.string().min(1).default(SANDBOX_STRIPE_SECRET_KEY),
+  ESEWA_STATUS_URL: url(ESEWA_UAT_STATUS_URL),
+  ESEWA_PRODUCT_CODE: esewaMerchantFields.ESEWA_PRODUCT_CODE,
   /** Khalti's ePayment API base, ending in /api/v2/; refunds go to /api/merchant-transaction/ on the same host. */
   KHALTI_BASE_URL: url(DEFAULT_KHALTI_BASE_URL),
   KHALTI_SECRET_KEY: z.string().min(1).default(SANDBOX_KHALTI_SECRET_KEY),
@@ -183,6 +202,9 @@ export const sandboxConfigSchema = z.object({
   SANDBOX_API_KEY: z.string().min(1).default(SANDBOX_STRIPE_SECRET_KEY),
   SANDBOX_WEBHOOK_URL: url('http://127.0.0.1:3000/webhooks/stripe'),
   SANDBOX_WEBHOOK_SECRET: z.string().min(1).default(SANDBOX_STRIPE_WEBHOOK_SECRET),
+  /** The eSewa merchant the sandbox's eSewa mode knows: the same as eSewa UAT's by default. */
+  SANDBOX_ESEWA_PRODUCT_CODE: z.string().min(1).default(ESEWA_UAT_PRODUCT_CODE),
+  SANDBOX_ESEWA_SECRET_KEY: z.string().min(1).default(ESEWA_UAT_SECRET_KEY),
   /** Khalti mode: the key clients send as `Authorization: Key <key>`. */
   SANDBOX_KHALTI_SECRET_KEY: z.string().min(1).default(SANDBOX_KHALTI_SECRET_KEY),
   /** Khalti mode: how long a payment link stays payable. */

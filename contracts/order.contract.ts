@@ -12,8 +12,17 @@ export function orderWorkflowId(orderId: string): string {
   return `order-${orderId}`;
 }
 
-export const GATEWAY_NAMES = ['stripe'] as const;
+/** Order IDs: the same rule as the orders.order_id CHECK constraint; also the workflow ID suffix. */
+export const ORDER_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+
+export const GATEWAY_NAMES = ['stripe', 'esewa', 'khalti'] as const;
 export type GatewayName = (typeof GATEWAY_NAMES)[number];
+
+/** The Nepali wallets: NPR only, the payer's browser brings the result back, and a status lookup confirms it. */
+export const WALLET_GATEWAYS = ['esewa', 'khalti'] as const satisfies readonly GatewayName[];
+export const WALLET_CURRENCY = 'NPR';
+/** Khalti refuses payments under Rs 10. */
+export const KHALTI_MIN_AMOUNT_MINOR = 1_000;
 
 export const ORDER_STATUSES = [
   'PENDING',
@@ -115,8 +124,20 @@ export interface RefundRecord {
   refundId: string;
   amountMinor: number;
   reason: string;
-  state: 'pending' | 'succeeded' | 'failed';
+  /** awaiting_manual: the gateway has no refund API (eSewa); an operator refunds and confirms it. */
+  state: 'pending' | 'awaiting_manual' | 'succeeded' | 'failed';
   requestId: string;
+  /** The operator's reference at the gateway, once a manual refund was confirmed. */
+  manualReference?: string;
+}
+
+/** An operator's word that a manual refund was made at the gateway (POST /admin/refunds/:refundId/confirm). */
+export interface ConfirmManualRefundRequest {
+  refundId: string;
+  /** The gateway's reference of the refund the operator made (e.g. from the eSewa merchant portal). */
+  reference: string;
+  note?: string;
+  actor: string;
 }
 
 export interface TimelineEntry {
@@ -151,6 +172,10 @@ export const checkoutUpdate = defineUpdate<CheckoutResult, [CheckoutRequest]>('c
 /** Before payment: cancel. After payment: full refund. */
 export const cancelOrderUpdate = defineUpdate<OrderState, [CancelOrderRequest]>('cancelOrderUpdate');
 export const refundOrderUpdate = defineUpdate<OrderState, [RefundOrderRequest]>('refundOrderUpdate');
+/** Delivers the confirmation a manual refund waits for; confirming twice is harmless. */
+export const confirmManualRefundUpdate = defineUpdate<OrderState, [ConfirmManualRefundRequest]>(
+  'confirmManualRefundUpdate',
+);
 
 /**
  * Every ApplicationFailure type of the order domain: update rejections the API maps to HTTP errors, and activity

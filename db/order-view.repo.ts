@@ -93,6 +93,19 @@ export async function findOrderSummary(pool: Pool, orderId: string): Promise<Ord
   );
 }
 
+/** Where the payer goes back to after a wallet's callback, and the status to mention if nowhere. */
+export async function findOrderReturn(
+  pool: Pool,
+  orderId: string,
+): Promise<{ status: OrderStatus; returnUrl: string | null } | undefined> {
+  const { rows } = await pool.query<{ status: OrderStatus; return_url: string | null }>(
+    'SELECT status, return_url FROM orders WHERE order_id = $1',
+    [orderId],
+  );
+  const row = rows[0];
+  return row && { status: row.status, returnUrl: row.return_url };
+}
+
 export async function findOrderStatus(pool: Pool, orderId: string): Promise<OrderStatus | undefined> {
   const { rows } = await pool.query<{ status: OrderStatus }>('SELECT status FROM orders WHERE order_id = $1', [
     orderId,

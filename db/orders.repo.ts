@@ -59,6 +59,7 @@ const CHANGE_COLUMNS = {
   failureReason: 'failure_reason',
   needsAttention: 'needs_attention',
   paidAt: 'paid_at',
+  expiresAt: 'expires_at',
 } as const satisfies Record<keyof OrderChanges, string>;
 
 export interface StatusUpdate {

@@ -1,8 +1,13 @@
 // SQL for refunds, keyed by our deterministic refund ID (also the gateway idempotency key).
 import type { Pool, PoolClient } from './pool';
 
-/** requested: row written, gateway not yet known to have it; pending: accepted, not settled; then final. */
-export type RefundState = 'requested' | 'pending' | 'succeeded' | 'failed';
+/**
+ * requested: row written, gateway not yet known to have it; pending: accepted, not settled; awaiting_manual: the
+ * gateway has no refund API and an operator must refund and confirm it; then final.
+ */
+export type RefundState = 'requested' | 'pending' | 'awaiting_manual' | 'succeeded' | 'failed';
+/** States an operator's confirmation or a gateway answer may still move. */
+const OPEN_REFUND_STATES: readonly RefundState[] = ['requested', 'pending', 'awaiting_manual'];
 
 export interface NewRefund {
   refundId: string;
@@ -15,6 +20,8 @@ export interface NewRefund {
 export interface RefundRow extends NewRefund {
   state: RefundState;
   gatewayRefundId: string | null;
+  manualReference: string | null;
+  confirmedBy: string | null;
 }
 
 /** Inserts the refund in state 'requested' unless the refund ID exists; true when this call inserted it. */
@@ -37,8 +44,11 @@ export async function findRefund(db: Pool | PoolClient, refundId: string): Promi
     reason: string;
     state: RefundState;
     gateway_refund_id: string | null;
+    manual_reference: string | null;
+    confirmed_by: string | null;
   }>(
-    `SELECT refund_id, order_id, amount_minor, currency, reason, state, gateway_refund_id
+    `SELECT refund_id, order_id, amount_minor, currency, reason, state, gateway_refund_id, manual_reference,
+            confirmed_by
      FROM refunds WHERE refund_id = $1`,
     [refundId],
   );
@@ -52,13 +62,16 @@ export async function findRefund(db: Pool | PoolClient, refundId: string): Promi
       reason: row.reason,
       state: row.state,
       gatewayRefundId: row.gateway_refund_id,
+      manualReference: row.manual_reference,
+      confirmedBy: row.confirmed_by,
     }
   );
 }
 
 /**
  * Stores what the gateway said about the refund; callers pass only states the gateway reported. Returns the state
- * the row had before, so a caller can tell a new state from a retry hearing the same answer again.
+ * the row had before, so a caller can tell a new state from a retry hearing the same answer again. A final state is
+ * never overwritten, so a retried call cannot turn a confirmed manual refund back into a task.
  */
 export async function updateRefundState(
   db: Pool | PoolClient,
@@ -67,13 +80,42 @@ export async function updateRefundState(
 ): Promise<RefundState | undefined> {
   const result = await db.query<{ previous_state: RefundState }>(
     // The locked sub-select reads the row as it was; a CTE would not (it sees nothing once the row is updated).
-    `UPDATE refunds SET state = $2, gateway_refund_id = $3, updated_at = now()
+    `UPDATE refunds
+        SET state = CASE WHEN previous.state = ANY($4::text[]) THEN $2 ELSE refunds.state END,
+            gateway_refund_id = CASE WHEN previous.state = ANY($4::text[]) THEN $3 ELSE refunds.gateway_refund_id END,
+            updated_at = now()
      FROM (SELECT refund_id, state FROM refunds WHERE refund_id = $1 FOR UPDATE) AS previous
      WHERE refunds.refund_id = previous.refund_id
      RETURNING previous.state AS previous_state`,
-    [refundId, update.state, update.gatewayRefundId],
+    [refundId, update.state, update.gatewayRefundId, OPEN_REFUND_STATES],
   );
   return result.rows[0]?.previous_state;
+}
+
+export interface ManualRefundConfirmation {
+  refundId: string;
+  reference: string;
+  note?: string;
+  actor: string;
+  at: string | Date;
+}
+
+/**
+ * Marks a manual refund as made, with the operator's reference. Only an `awaiting_manual` row moves; true when this
+ * call moved it (false for a repeated confirmation).
+ */
+export async function confirmManualRefund(
+  db: Pool | PoolClient,
+  confirmation: ManualRefundConfirmation,
+): Promise<boolean> {
+  const result = await db.query(
+    `UPDATE refunds
+        SET state = 'succeeded', manual_reference = $2, manual_note = $3, confirmed_by = $4, confirmed_at = $5,
+            updated_at = now()
+      WHERE refund_id = $1 AND state = 'awaiting_manual'`,
+    [confirmation.refundId, confirmation.reference, confirmation.note ?? null, confirmation.actor, confirmation.at],
+  );
+  return result.rowCount === 1;
 }
 
 /** How many refunds are in each of `states` (the manual-refund gauge); a state no row holds (yet) counts 0. */

@@ -25,6 +25,9 @@ export interface CreatedIntent {
 export interface PaymentLookupRequest {
   orderId: string;
   intentId: string;
+  /** The order's amount and currency; gateways whose lookup is keyed by the amount (eSewa) need them. */
+  amountMinor?: number;
+  currency?: string;
 }
 
 /**
@@ -71,7 +74,8 @@ export interface RefundRequest {
 
 export interface RefundResult {
   gatewayRefundId: string;
-  state: 'pending' | 'succeeded' | 'failed';
+  /** awaiting_manual: the gateway has no refund API; an operator refunds by hand and confirms (admin API). */
+  state: 'pending' | 'awaiting_manual' | 'succeeded' | 'failed';
 }
 
 export interface PaymentGateway {
@@ -98,4 +102,39 @@ export interface WebhookVerifier {
   verify(rawBody: Buffer, headers: Record<string, string | string[] | undefined>): VerifiedWebhook;
   /** Header names that carry secrets or signatures and must not be stored or logged in full. */
   readonly sensitiveHeaders: readonly string[];
+}
+
+/**
+ * A payer's browser coming back from a wallet (eSewa success/failure redirect, Khalti return_url), as the API saw
+ * it: `GET /callbacks/<gateway>/<path...>?<query>`.
+ */
+export interface IncomingCallback {
+  /** The path segments after `/callbacks/<gateway>/` (`['success']`, `['failure', '<transaction_uuid>']`, `[]`). */
+  path: readonly string[];
+  /** Query parameters; a repeated parameter keeps its first value. */
+  query: Readonly<Record<string, string>>;
+}
+
+/** What a callback says, once its handler has checked what it can. */
+export interface ParsedCallback {
+  /** Deterministic: the same redirect loaded twice has the same ID (the webhook_events de-duplication key). */
+  eventId: string;
+  eventType: string;
+  orderId: string;
+  /**
+   * Signed callbacks (eSewa success) carry a verified event; unsigned ones (eSewa failure, every Khalti return) an
+   * unverified hint, which makes the workflow ask the gateway's status API.
+   */
+  paymentEvent: PaymentEvent;
+  /** What to tell the payer: only a verified capture is "paid"; a hint is "processing" or "failed". */
+  payerOutcome: 'paid' | 'processing' | 'failed';
+}
+
+export interface CallbackHandler {
+  readonly gateway: GatewayName;
+  /**
+   * Throws WebhookSignatureError when a signed callback's signature is missing or wrong, and WebhookPayloadError
+   * when the callback cannot be read or names no order of ours. Never contacts the gateway.
+   */
+  parse(callback: IncomingCallback): ParsedCallback;
 }

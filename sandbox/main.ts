@@ -14,6 +14,7 @@ async function main(): Promise<void> {
     apiKey: config.SANDBOX_API_KEY,
     webhookUrl: config.SANDBOX_WEBHOOK_URL,
     webhookSecret: config.SANDBOX_WEBHOOK_SECRET,
+    esewa: { productCode: config.SANDBOX_ESEWA_PRODUCT_CODE, secretKey: config.SANDBOX_ESEWA_SECRET_KEY },
     khaltiSecretKey: config.SANDBOX_KHALTI_SECRET_KEY,
     khaltiExpiryMs: config.SANDBOX_KHALTI_EXPIRY,
     logger,

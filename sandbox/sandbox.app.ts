@@ -3,6 +3,9 @@
 import express from 'express';
 import { SANDBOX_KHALTI_SECRET_KEY } from '../config/env';
 import { createLogger, type Logger } from '../config/logger';
+import { ESEWA_UAT_PRODUCT_CODE, ESEWA_UAT_SECRET_KEY } from '../gateways/esewa/esewa.protocol';
+import { createEsewaSandboxRouter } from './esewa.routes';
+import { createEsewaStore } from './esewa.store';
 import { createIdempotencyStore } from './idempotency.store';
 import {
   createKhaltiSandbox,
@@ -51,6 +54,8 @@ export interface SandboxOptions {
    * Without it the sandbox forgets everything when it stops. A damaged file makes createSandbox throw.
    */
   stateFile?: string;
+  /** The eSewa merchant the eSewa mode accepts forms from and signs callbacks for (default: eSewa UAT's). */
+  esewa?: { productCode: string; secretKey: string };
   /** Khalti mode: the key clients must send as `Authorization: Key <key>`. */
   khaltiSecretKey?: string;
   /** How long a Khalti payment link stays payable (default 60 minutes). */
@@ -110,6 +115,7 @@ export function createSandbox(options: SandboxOptions): Sandbox {
     },
   });
   const idempotency = createIdempotencyStore();
+  const esewa = createEsewaStore({ now, onChange: () => persistence?.schedule() });
   const khalti = createKhaltiSandbox({
     publicUrl: options.publicUrl,
     secretKey: options.khaltiSecretKey ?? SANDBOX_KHALTI_SECRET_KEY,
@@ -127,6 +133,7 @@ export function createSandbox(options: SandboxOptions): Sandbox {
       store.restore(saved.store);
       idempotency.restore(saved.idempotency);
       dispatcher.resume(saved.webhooks ?? []);
+      esewa.restore(saved.esewa ?? []);
       if (saved.khalti) khalti.restore(saved.khalti);
       logger.info(
         { stateFile, sessions: saved.store.sessions.length, pendingWebhooks: saved.webhooks?.length ?? 0 },
@@ -140,6 +147,7 @@ export function createSandbox(options: SandboxOptions): Sandbox {
         store: store.snapshot(),
         idempotency: idempotency.snapshot(),
         webhooks: dispatcher.pending(),
+        esewa: esewa.snapshot(),
         khalti: khalti.snapshot(),
       }),
       (error) => logger.error({ err: error, stateFile }, 'sandbox state could not be saved'),
@@ -164,6 +172,7 @@ export function createSandbox(options: SandboxOptions): Sandbox {
     reset() {
       store.reset();
       idempotency.clear();
+      esewa.reset();
       dispatcher.reset();
       khalti.reset();
       Object.assign(counters, emptyCounters());
@@ -207,6 +216,18 @@ export function createSandbox(options: SandboxOptions): Sandbox {
     }),
   );
   app.use('/pay', createPaymentPageRouter(store));
+  app.use(
+    createEsewaSandboxRouter({
+      store: esewa,
+      productCode: options.esewa?.productCode ?? ESEWA_UAT_PRODUCT_CODE,
+      secretKey: options.esewa?.secretKey ?? ESEWA_UAT_SECRET_KEY,
+      publicUrl: options.publicUrl,
+      faults: () => faults,
+      random,
+      logger,
+      counters,
+    }),
+  );
   app.use('/api', khalti.apiRouter);
   app.use('/khalti-pay', khalti.pageRouter);
   app.use('/_sandbox', createControlRouter(sandbox));

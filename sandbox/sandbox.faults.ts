@@ -22,8 +22,14 @@ export const sandboxFaultsSchema = z.strictObject({
    * back. The result is stored under the idempotency key, so a retry with the same key gets the real answer.
    */
   apiErrorAfterCommitRate: rate,
-  /** Added to every /v1 request before it is handled. */
+  /** Added to every /v1 request (and eSewa status request) before it is handled. */
   apiLatencyMs: millis,
+  /**
+   * Share of wallet status requests answered with the wallet's outage body and HTTP 200 (eSewa:
+   * `{"code":0,"error_message":"Service is currently unavailable"}`). The webhook knobs above also apply to the
+   * wallets' browser callbacks: dropped, delivered twice, delayed.
+   */
+  statusOutageRate: rate,
 });
 export type SandboxFaults = z.infer<typeof sandboxFaultsSchema>;
 
@@ -40,4 +46,5 @@ export const NO_FAULTS: SandboxFaults = {
   apiErrorRate: 0,
   apiErrorAfterCommitRate: 0,
   apiLatencyMs: 0,
+  statusOutageRate: 0,
 };

@@ -5,6 +5,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
+import type { EsewaSnapshot } from './esewa.store';
 import type { IdempotencySnapshot } from './idempotency.store';
 import type { KhaltiStoreSnapshot } from './khalti.store';
 import type { SandboxStoreSnapshot } from './sandbox.store';
@@ -16,6 +17,8 @@ export interface SandboxSnapshot {
   idempotency: IdempotencySnapshot;
   /** Deliveries not yet acknowledged or abandoned; absent in files written before they were kept. */
   webhooks?: PendingWebhook[];
+  /** eSewa transactions; absent in files written before the eSewa mode existed. */
+  esewa?: EsewaSnapshot;
   /** Khalti mode's payments; absent in files written before it existed. */
   khalti?: KhaltiStoreSnapshot;
 }
@@ -44,6 +47,11 @@ const snapshotEnvelope = z.object({
   }),
   idempotency: z.array(z.tuple([z.string(), z.looseObject({ fingerprint: z.string(), answer: z.looseObject({}) })])),
   webhooks: z.array(z.object({ eventId: z.string(), eventType: z.string(), payload: z.string() })).optional(),
+  esewa: z
+    .array(
+      z.tuple([z.string(), z.looseObject({ transactionUuid: z.string(), status: z.string(), totalPaisa: z.number() })]),
+    )
+    .optional(),
   // Lookups and expiry read every payment's status, expiry and transaction ID right after loading.
   khalti: z
     .object({

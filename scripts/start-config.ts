@@ -73,6 +73,9 @@ export function childEnvironment(
   const derived: Record<string, string> = {
     PUBLIC_BASE_URL: `http://localhost:${config.PORT}`,
     STRIPE_API_BASE: sandbox,
+    // Every gateway points at the sandbox: its eSewa mode answers at eSewa's own paths.
+    ESEWA_FORM_URL: `${sandbox}/api/epay/main/v2/form`,
+    ESEWA_STATUS_URL: `${sandbox}/api/epay/transaction/status/`,
     KHALTI_BASE_URL: `${sandbox}/api/v2/`,
     SANDBOX_PUBLIC_URL: sandbox,
     SANDBOX_WEBHOOK_URL: `${api}/webhooks/stripe`,

@@ -10,6 +10,9 @@ import { createLogger } from '../config/logger';
 import { createWorkerMetrics, registerProcessMetrics } from '../config/metrics';
 import { startMetricsServer } from '../config/metrics-server';
 import { createPool } from '../db/pool';
+import { createEsewaGateway } from '../gateways/esewa/esewa.gateway';
+import { gatewayRegistry } from '../gateways/gateway-registry';
+import { createKhaltiGateway } from '../gateways/khalti/khalti.gateway';
 import { createStripeGateway } from '../gateways/stripe/stripe.gateway';
 import type { GatewayName } from '../contracts/order.contract';
 import type { SettlementSource } from '../gateways/settlement';
@@ -48,7 +51,20 @@ async function main(): Promise<void> {
     timeoutMs: config.GATEWAY_TIMEOUT,
     publicBaseUrl: config.PUBLIC_BASE_URL,
   });
-  const gateways = { stripe };
+  const esewa = createEsewaGateway({
+    statusUrl: config.ESEWA_STATUS_URL,
+    productCode: config.ESEWA_PRODUCT_CODE,
+    publicBaseUrl: config.PUBLIC_BASE_URL,
+    timeoutMs: config.GATEWAY_TIMEOUT,
+  });
+  const khalti = createKhaltiGateway({
+    baseUrl: config.KHALTI_BASE_URL,
+    secretKey: config.KHALTI_SECRET_KEY,
+    timeoutMs: config.GATEWAY_TIMEOUT,
+    publicBaseUrl: config.PUBLIC_BASE_URL,
+  });
+  // Each order names its gateway; the registry routes its activities to that adapter.
+  const gateways = gatewayRegistry({ stripe, esewa, khalti });
   // Gateways without a settlement API (eSewa, Khalti) are left out: they are reconciled from uploaded reports.
   const settlementSources: Partial<Record<GatewayName, SettlementSource>> = {
     stripe: createStripeSettlementSource({
@@ -57,19 +73,14 @@ async function main(): Promise<void> {
       timeoutMs: config.GATEWAY_TIMEOUT,
     }),
   };
-  const orderActivities = createOrderActivities({
-    pool,
-    gateways: (name) => gateways[name],
-    logger,
-    metrics: metrics.orders,
-  });
+  const orderActivities = createOrderActivities({ pool, gateways, logger, metrics: metrics.orders });
 
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   const clientConnection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
   const temporal = new Client({ connection: clientConnection, namespace: config.TEMPORAL_NAMESPACE });
   const reconciliationActivities = createReconciliationActivities({
     pool,
-    gateways: (name) => gateways[name],
+    gateways,
     settlementSources: (name) => settlementSources[name],
     temporal,
     taskQueue: config.TEMPORAL_TASK_QUEUE,

@@ -8,6 +8,7 @@ import {
   condition,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -18,16 +19,19 @@ import {
   ORDER_ERROR_TYPES,
   cancelOrderUpdate,
   checkoutUpdate,
+  confirmManualRefundUpdate,
   orderSearchAttributes,
   orderStateQuery,
   paymentEventSignal,
   refundOrderUpdate,
   type CheckoutResult,
+  type ConfirmManualRefundRequest,
   type OrderState,
   type OrderStatus,
   type OrderWorkflowInput,
   type PaymentEvent,
   type RefundOrderRequest,
+  type RefundRecord,
 } from '../contracts/order.contract';
 import { CLOSED_UNPAID_STATUSES, REFUNDABLE_STATUSES, statusesLeadingTo } from '../domain/order-status';
 import { pollDelayMs } from '../domain/poll-schedule';
@@ -43,7 +47,7 @@ const NON_RETRYABLE = [
 ];
 
 /** Database writes: retried until the database is back, because the order must be recorded. */
-const db = proxyActivities<Pick<OrderActivities, 'recordOrder' | 'transitionOrder'>>({
+const db = proxyActivities<Pick<OrderActivities, 'recordOrder' | 'transitionOrder' | 'recordManualRefund'>>({
   startToCloseTimeout: '10s',
   retry: {
     initialInterval: '500ms',
@@ -116,7 +120,8 @@ interface PendingRefund {
 
 export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderState> {
   const { orderId, policy } = input;
-  const expiresAtMs = Date.now() + policy.ttlMs;
+  /** Shortened once if the gateway's intent expires before orderpay's TTL (Khalti's expires_at). */
+  let expiresAtMs = Date.now() + policy.ttlMs;
   const state: OrderState = {
     orderId,
     gateway: input.gateway,
@@ -146,6 +151,18 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
   let acceptingRequests = true;
   const refundQueue: PendingRefund[] = [];
   const settledRefundRequests = new Set<string>();
+  /** Operators' confirmations of manual refunds, by refund ID; a refund awaiting_manual waits for its entry. */
+  const manualConfirmations = new Map<string, ConfirmManualRefundRequest>();
+  /** Manual refunds whose confirmation has been recorded and counted. */
+  const settledManualRefunds = new Set<string>();
+  /** Every lookup names the order's amount: eSewa's status API is keyed by it. */
+  const lookupOf = (intentId: string) => ({
+    orderId,
+    gateway: input.gateway,
+    intentId,
+    amountMinor: input.amountMinor,
+    currency: input.currency,
+  });
 
   // ---- Handlers: validate and enqueue; the main loop acts. ----
   setHandler(orderStateQuery, () => state);
@@ -240,6 +257,25 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
     },
   );
 
+  setHandler(
+    confirmManualRefundUpdate,
+    async (request) => {
+      if (!manualConfirmations.has(request.refundId)) manualConfirmations.set(request.refundId, request);
+      await condition(() => settledManualRefunds.has(request.refundId));
+      return state;
+    },
+    {
+      validator: ({ refundId }) => {
+        const refund = state.refunds.find((r) => r.refundId === refundId);
+        // Confirming a refund that is already confirmed answers with the order, so the admin call is idempotent.
+        if (refund?.state === 'awaiting_manual' || settledManualRefunds.has(refundId)) return;
+        throw invalidTransition(
+          refund ? `refund ${refundId} is ${refund.state}, not awaiting_manual` : `no refund ${refundId} on this order`,
+        );
+      },
+    },
+  );
+
   function refundableRemainder(): number {
     const queued = refundQueue.reduce((sum, r) => sum + r.amountMinor, 0);
     return state.capturedAmountMinor - state.refundedAmountMinor - queued;
@@ -291,9 +327,19 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
       });
       state.intentId = intent.intentId;
       state.paymentUrl = intent.paymentUrl;
+      const gatewayExpiryMs = intent.expiresAt === undefined ? NaN : Date.parse(intent.expiresAt);
+      // The order must not outlive the intent: a payer could no longer pay, yet the order would still wait.
+      const shortenTtl =
+        Number.isFinite(gatewayExpiryMs) && gatewayExpiryMs < expiresAtMs && patched('ttl-capped-by-gateway-expiry');
+      if (shortenTtl) {
+        expiresAtMs = gatewayExpiryMs;
+        state.expiresAt = new Date(expiresAtMs).toISOString();
+        upsertSearchAttributes([{ key: orderSearchAttributes.expiresAt, value: new Date(expiresAtMs) }]);
+      }
       await transition('AWAITING_PAYMENT', 'intent_created', {
         intentId: intent.intentId,
         paymentUrl: intent.paymentUrl,
+        ...(shortenTtl ? { expiresAt: state.expiresAt } : {}),
       });
     } catch (error) {
       if (isCancellation(error)) throw error;
@@ -375,8 +421,8 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
     if (!state.intentId) return;
     state.pollCount += 1;
     try {
-      const status = await polls.fetchPaymentStatus({ orderId, gateway: input.gateway, intentId: state.intentId });
-      await applyOutcome(outcomeOf(status), `${trigger}:${status.gatewayStatus}`);
+      const status = await polls.fetchPaymentStatus(lookupOf(state.intentId));
+      await applyStatus(status, `${trigger}:${status.gatewayStatus}`);
     } catch (error) {
       if (isCancellation(error)) throw error;
       // The next poll, the TTL's final check or reconciliation will try again.
@@ -387,10 +433,9 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
   async function expire(): Promise<void> {
     const intentId = state.intentId;
     if (!intentId) return;
-    const lookup = { orderId, gateway: input.gateway, intentId };
     try {
-      const finalStatus = await closing.fetchPaymentStatus(lookup);
-      await applyOutcome(outcomeOf(finalStatus), `final_check:${finalStatus.gatewayStatus}`);
+      const finalStatus = await closing.fetchPaymentStatus(lookupOf(intentId));
+      await applyStatus(finalStatus, `final_check:${finalStatus.gatewayStatus}`);
       if (state.status !== 'AWAITING_PAYMENT') return;
     } catch (error) {
       if (isCancellation(error)) throw error;
@@ -420,7 +465,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
     const intentId = state.intentId;
     if (intentId) {
       try {
-        const result = await closing.cancelPaymentIntent({ orderId, gateway: input.gateway, intentId });
+        const result = await closing.cancelPaymentIntent(lookupOf(intentId));
         if (result.outcome === 'already_captured') {
           await applyOutcome({ kind: 'captured', ...result }, 'cancel_found_capture');
           return;
@@ -433,6 +478,12 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
       }
     }
     await transition(status, reason);
+  }
+
+  /** A status lookup's answer: an operator is told first when the gateway asks for it (eSewa AMBIGUOUS, Khalti Pending). */
+  async function applyStatus(status: PaymentStatus, source: string): Promise<void> {
+    if (status.needsAttention) await flagForAttention(`gateway_status:${status.gatewayStatus}`);
+    await applyOutcome(outcomeOf(status), source);
   }
 
   /** Moves the order forward on what the gateway said; stale or duplicate outcomes change nothing. */
@@ -495,10 +546,10 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
   async function refundCaptured(amountMinor: number, reason: string, requestId?: string): Promise<void> {
     if (amountMinor <= 0 || !state.intentId) return;
     const refundId = `refund-${orderId}-${state.refunds.length + 1}`;
-    const record = { refundId, amountMinor, reason, state: 'pending' as const, requestId: requestId ?? refundId };
+    const record: RefundRecord = { refundId, amountMinor, reason, state: 'pending', requestId: requestId ?? refundId };
     state.refunds.push(record);
     const index = state.refunds.length - 1;
-    let outcome: 'succeeded' | 'failed';
+    let outcome: 'succeeded' | 'failed' | 'awaiting_manual';
     try {
       const result = await refunds.refundPayment({
         orderId,
@@ -515,6 +566,19 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
       if (isCancellation(error)) throw error;
       outcome = 'failed';
     }
+    if (outcome === 'awaiting_manual') {
+      // No refund API (eSewa): an operator refunds by hand. Nothing counts as refunded until they confirm, and the
+      // workflow cannot close meanwhile, because this wait has no timeout.
+      state.refunds[index] = { ...record, state: 'awaiting_manual' };
+      await flagForAttention('manual_refund_required');
+      await condition(() => manualConfirmations.has(refundId));
+      const confirmation = manualConfirmations.get(refundId);
+      if (confirmation) {
+        await db.recordManualRefund({ ...confirmation, orderId, at: new Date().toISOString() });
+        record.manualReference = confirmation.reference;
+      }
+      outcome = 'succeeded';
+    }
     state.refunds[index] = { ...record, state: outcome };
     if (outcome === 'failed') {
       log.error('refund failed', { orderId, refundId });
@@ -528,6 +592,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
       capturedAmountMinor: state.capturedAmountMinor,
       paymentReference: state.paymentReference ?? undefined,
     });
+    if (record.manualReference !== undefined) settledManualRefunds.add(refundId);
   }
 
   async function flagForAttention(reason: string): Promise<void> {

@@ -3,6 +3,7 @@
 import { Client } from '@temporalio/client';
 import { createOrderActivities } from '../../activities/order.activities';
 import type { ApiDeps } from '../../api/app';
+import { walletCallbackHandlers } from '../../api/callback-handlers';
 import { startApiServer, type RunningApiServer } from '../../api/server';
 import { lazyTemporalConnection } from '../../api/temporal-connection';
 import { apiConfigSchema, type ApiConfig } from '../../config/env';
@@ -185,12 +186,14 @@ export async function startApiHarness(options: ApiHarnessOptions = {}): Promise<
     workerMetrics,
     config,
     async startApi(deps = {}) {
+      const apiConfig = deps.config ?? config({ TEMPORAL_TASK_QUEUE: liveWorker.taskQueue });
       const server = await startApiServer(
         {
-          config: deps.config ?? config({ TEMPORAL_TASK_QUEUE: liveWorker.taskQueue }),
+          config: apiConfig,
           pool: deps.pool ?? pool,
           temporal: deps.temporal ?? liveTemporal,
           webhookVerifiers,
+          callbackHandlers: walletCallbackHandlers(apiConfig),
           logger,
           metrics: deps.metrics ?? apiTestMetrics(deps.pool ?? pool),
         },

@@ -40,6 +40,8 @@ export async function startStack(
   const workerEnv = {
     ...shared,
     STRIPE_API_BASE: sandboxUrl,
+    ESEWA_STATUS_URL: `${sandboxUrl}/api/epay/transaction/status/`,
+    KHALTI_BASE_URL: `${sandboxUrl}/api/v2/`,
     WORKER_SHUTDOWN_GRACE: '1s',
     // Free ports, so parallel suites (and a running `npm start`) never collide on the metrics defaults.
     WORKER_METRICS_PORT: '0',
@@ -54,7 +56,12 @@ export async function startStack(
     return worker;
   };
   const worker = startWorker();
-  const api = startService('api', { ...shared, PORT: String(apiPort), ...apiEnv });
+  const api = startService('api', {
+    ...shared,
+    PORT: String(apiPort),
+    ESEWA_FORM_URL: `${sandboxUrl}/api/epay/main/v2/form`,
+    ...apiEnv,
+  });
   processes.push(api);
   const stack: Stack = {
     apiUrl,

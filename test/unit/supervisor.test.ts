@@ -135,6 +135,8 @@ describe('childEnvironment', () => {
       SANDBOX_PORT: '13000',
       PUBLIC_BASE_URL: 'http://localhost:4000',
       STRIPE_API_BASE: 'http://127.0.0.1:13000',
+      ESEWA_FORM_URL: 'http://127.0.0.1:13000/api/epay/main/v2/form',
+      ESEWA_STATUS_URL: 'http://127.0.0.1:13000/api/epay/transaction/status/',
       KHALTI_BASE_URL: 'http://127.0.0.1:13000/api/v2/',
       SANDBOX_PUBLIC_URL: 'http://127.0.0.1:13000',
       SANDBOX_WEBHOOK_URL: 'http://127.0.0.1:4000/webhooks/stripe',

@@ -5,10 +5,13 @@ import {
   adminActionsQuerySchema,
   adminOrderListSchema,
   adminOrdersQuerySchema,
+  confirmManualRefundRequestSchema,
+  confirmManualRefundResponseSchema,
   failedWebhookListSchema,
   failedWebhooksQuerySchema,
   orderPathSchema,
   recheckResponseSchema,
+  refundPathSchema,
   refundRequestSchema,
   refundResponseSchema,
   webhookEventPathSchema,
@@ -81,6 +84,24 @@ export const adminPaths: ZodOpenApiPathsObject = {
         '202': json('The lookup is requested; read the order for its result', recheckResponseSchema),
         '404': error('`order_not_found` or `admin_disabled`'),
         '409': error('`order_closed`: the workflow has completed (after its grace window)'),
+      },
+    },
+  },
+  '/admin/refunds/{refundId}/confirm': {
+    post: {
+      ...admin,
+      summary: 'Confirm a manual refund (eSewa has no refund API): the operator refunded at the gateway',
+      description:
+        'The order’s workflow has been waiting for this: it records the reference and only then reports the money ' +
+        'refunded. Confirming again answers 200 with `changed: false`.',
+      requestParams: { path: refundPathSchema },
+      requestBody: { required: true, content: { 'application/json': { schema: confirmManualRefundRequestSchema } } },
+      responses: {
+        ...adminErrors,
+        '200': json('Confirmed (or confirmed before)', confirmManualRefundResponseSchema),
+        '404': error('`refund_not_found` or `admin_disabled`'),
+        '409': error('`refund_not_awaiting_manual` or `order_closed`'),
+        '415': error('`unsupported_media_type`'),
       },
     },
   },

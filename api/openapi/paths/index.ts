@@ -3,10 +3,12 @@
 // its `<area>.paths.ts` next to these and one line below.
 import type { ZodOpenApiPathsObject } from 'zod-openapi';
 import { adminPaths } from './admin.paths';
+import { callbacksPaths } from './callbacks.paths';
 import { docsPaths } from './docs.paths';
 import { healthPaths } from './health.paths';
 import { metricsPaths } from './metrics.paths';
 import { ordersPaths } from './orders.paths';
+import { payPagePaths } from './pay-page.paths';
 import { reconciliationPaths } from './reconciliation.paths';
 import { webhooksPaths } from './webhooks.paths';
 
@@ -15,6 +17,8 @@ export const apiPaths: ZodOpenApiPathsObject = {
   ...metricsPaths,
   ...ordersPaths,
   ...webhooksPaths,
+  ...callbacksPaths,
+  ...payPagePaths,
   ...adminPaths,
   ...reconciliationPaths,
   ...docsPaths,

@@ -1,0 +1,26 @@
+// The few HTML pages the API shows payers' browsers (the eSewa form, callback results and honest errors).
+// Every value is escaped; pages are never cached, since they describe a moment of an order.
+import type { Response } from 'express';
+
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
+}
+
+/** `body` must already be HTML with every value escaped. */
+export function sendHtmlPage(res: Response, status: number, title: string, body: string): void {
+  res
+    .status(status)
+    .setHeader('Cache-Control', 'no-store')
+    .setHeader('Referrer-Policy', 'no-referrer')
+    .type('html')
+    .send(
+      `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" ` +
+        `content="width=device-width, initial-scale=1"><title>${escapeHtml(title)}</title></head>` +
+        `<body style="font-family:sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem">` +
+        `<h1>${escapeHtml(title)}</h1>${body}</body></html>`,
+    );
+}
+
+export function paragraph(text: string): string {
+  return `<p>${escapeHtml(text)}</p>`;
+}

@@ -1,0 +1,69 @@
+// GET /pay/:orderId: eSewa's payment starts with a form POST from the payer's browser, so this page serves a
+// self-submitting form with the signed fields, built from the order row. Only an order awaiting payment gets one;
+// anything else gets an honest page, so a closed order cannot be paid from an old link.
+import { Router } from 'express';
+import type { ApiConfig } from '../config/env';
+import type { Pool } from '../db/pool';
+import { findOrderSummary } from '../db/order-view.repo';
+import { buildEsewaForm, type EsewaMerchant } from '../gateways/esewa/esewa.protocol';
+import { orderIdSchema } from './checkout.schema';
+import { rejectOtherMethods } from './error-handler';
+import { escapeHtml, paragraph, sendHtmlPage } from './html.view';
+
+export interface PayPageDeps {
+  config: Pick<ApiConfig, 'ESEWA_FORM_URL' | 'ESEWA_PRODUCT_CODE' | 'ESEWA_SECRET_KEY' | 'PUBLIC_BASE_URL'>;
+  pool: Pool;
+}
+
+export function esewaMerchantOf(config: PayPageDeps['config']): EsewaMerchant {
+  return {
+    formUrl: config.ESEWA_FORM_URL,
+    productCode: config.ESEWA_PRODUCT_CODE,
+    secretKey: config.ESEWA_SECRET_KEY,
+    publicBaseUrl: config.PUBLIC_BASE_URL,
+  };
+}
+
+export function payPageRoutes(deps: PayPageDeps): Router {
+  const router = Router();
+  const esewa = esewaMerchantOf(deps.config);
+  router
+    .route('/pay/:orderId')
+    .get(async (req, res) => {
+      const orderId = orderIdSchema.safeParse(req.params.orderId);
+      const order = orderId.success ? await findOrderSummary(deps.pool, orderId.data) : undefined;
+      if (!order || order.gateway !== 'esewa') {
+        sendHtmlPage(res, 404, 'No such payment', paragraph('orderpay has no eSewa payment for this link.'));
+        return;
+      }
+      // Past its expiry the order is about to close: a payment now would only be refunded.
+      if (order.status === 'AWAITING_PAYMENT' && Date.parse(order.expiresAt) <= Date.now()) {
+        sendHtmlPage(res, 409, 'This order cannot be paid', paragraph(`Order ${order.orderId} has expired.`));
+        return;
+      }
+      if (order.status !== 'AWAITING_PAYMENT') {
+        sendHtmlPage(
+          res,
+          409,
+          'This order cannot be paid',
+          paragraph(`Order ${order.orderId} is ${order.status.toLowerCase().replace('_', ' ')}; nothing was charged.`),
+        );
+        return;
+      }
+      const fields = buildEsewaForm(esewa, { orderId: order.orderId, amountMinor: order.amountMinor });
+      const inputs = Object.entries(fields)
+        .map(([name, value]) => `<input type="hidden" name="${escapeHtml(name)}" value="${escapeHtml(value)}">`)
+        .join('');
+      sendHtmlPage(
+        res,
+        200,
+        'Redirecting to eSewa',
+        `<form id="esewa" method="POST" action="${escapeHtml(esewa.formUrl)}">${inputs}` +
+          `<p>Order ${escapeHtml(order.orderId)}: Rs ${escapeHtml(fields.total_amount)}</p>` +
+          `<button type="submit">Pay with eSewa</button></form>` +
+          `<script>document.getElementById('esewa').submit();</script>`,
+      );
+    })
+    .all(rejectOtherMethods(['GET', 'HEAD']));
+  return router;
+}
