@@ -1,7 +1,9 @@
 // Settlement report storage against the real PostgreSQL: a report's rows are checked against their report once per
-// statement (the trigger that replaced a per-row foreign key), and an ingest keeps every line, rejected or not.
+// statement (the trigger that replaced a per-row foreign key), an ingest keeps every line, rejected or not, and
+// classification resolves rows to orders by order ID or, when a row has none, by payment reference.
 import { Readable } from 'node:stream';
 import { createPool, type Pool } from '../../db/pool';
+import { classifySettlement, insertRunIfAbsent } from '../../db/reconciliation.repo';
 import { ingestSettlementReport, listReportErrors } from '../../db/settlement-reports.repo';
 import { parseSettlementCsv, SETTLEMENT_CSV_COLUMNS } from '../../gateways/settlement-csv';
 import { uniqueId } from '../support/temporal';
@@ -104,5 +106,74 @@ describe('storing a settlement report', () => {
       transaction_id: 'pay,2',
       occurred_at: new Date('2031-03-01T00:15:00Z'),
     });
+  });
+});
+
+describe('classifying a settlement report', () => {
+  test('when rows carry no order ID, then they are matched by payment reference; paid orders without a row get a lookup', async () => {
+    // A window of its own: the lookup step looks at every order of the gateway created in it.
+    const start = new Date('2032-07-14T00:00:00Z');
+    const end = new Date('2032-07-15T00:00:00Z');
+    const created = new Date('2032-07-14T01:00:00Z');
+    const id = uniqueId('classify');
+    const order = (suffix: string, status: string, amountMinor: number, paymentReference: string | null) =>
+      pool.query(
+        `INSERT INTO orders (order_id, amount_minor, currency, gateway, status, request_hash, intent_id,
+                             payment_reference, captured_amount_minor, expires_at, created_at, updated_at)
+         VALUES ($1, $2, 'USD', 'stripe', $3, 'seeded', $4, $5, $6, $7, $7, $7)`,
+        [
+          `${id}-${suffix}`,
+          amountMinor,
+          status,
+          `cs_${id}-${suffix}`,
+          paymentReference,
+          status === 'PAID' ? amountMinor : 0,
+          created,
+        ],
+      );
+    await order('by-ref', 'PAID', 1_000, `pay_${id}_a`);
+    await order('by-ref-differs', 'PAID', 1_000, `pay_${id}_b`);
+    await order('by-id', 'PAID', 1_000, `pay_${id}_c`);
+    await order('not-in-report', 'PAID', 1_000, `pay_${id}_d`);
+    const at = '2032-07-14T02:00:00Z';
+    const reportId = uniqueId('report');
+    await ingestSettlementReport(
+      pool,
+      { reportId, gateway: 'stripe', source: 'upload', windowStart: start, windowEnd: end },
+      parseSettlementCsv(
+        Readable.from([
+          [
+            SETTLEMENT_CSV_COLUMNS.join(','),
+            `payment,pay_${id}_a,,,succeeded,1000,USD,${at}`,
+            `payment,pay_${id}_b,,,succeeded,1500,USD,${at}`,
+            `payment,pay_${id}_c,,${id}-by-id,succeeded,1000,USD,${at}`,
+            `payment,pay_${id}_x,,,succeeded,300,USD,${at}`,
+          ].join('\n'),
+        ]),
+      ),
+    );
+    const runId = uniqueId('run');
+    const window = { windowStart: start.toISOString(), windowEnd: end.toISOString() };
+    await insertRunIfAbsent(pool, { runId, workflowId: runId, gateway: 'stripe', ...window });
+
+    const result = await classifySettlement(pool, {
+      runId,
+      reportId,
+      gateway: 'stripe',
+      ...window,
+      lateSuccess: 'refund',
+      unknownPayment: 'record',
+    });
+
+    expect(result).toEqual({ matched: 2, lookups: 1 });
+    const findings = await pool.query<{ subject: string; kind: string; order_id: string | null }>(
+      'SELECT subject, kind, order_id FROM reconciliation_findings WHERE run_id = $1 ORDER BY subject',
+      [runId],
+    );
+    expect(findings.rows).toEqual([
+      { subject: `lookup:${id}-not-in-report`, kind: 'needs_lookup', order_id: `${id}-not-in-report` },
+      { subject: `payment:pay_${id}_b`, kind: 'amount_mismatch', order_id: `${id}-by-ref-differs` },
+      { subject: `payment:pay_${id}_x`, kind: 'unknown_payment', order_id: null },
+    ]);
   });
 });
