@@ -8,7 +8,7 @@ import type {
   ReconciliationAction,
   UnknownPaymentAction,
 } from '../contracts/reconciliation.contract';
-import type { OrderStatus } from '../contracts/order.contract';
+import type { GatewayName, OrderStatus } from '../contracts/order.contract';
 import { inTransaction, type Pool, type PoolClient } from './pool';
 
 export interface NewRun {
@@ -403,7 +403,8 @@ export interface RunTotals {
 
 /**
  * Counts what the run saw and closes it. Open discrepancies are those that wait for someone: flagged or failed
- * (an operator), or pending (a later run). A refund a refund workflow is carrying out (in_progress) is not open.
+ * (an operator), or pending (a later run), or a refund waiting for an operator to make it by hand (a wallet
+ * without refund API). A refund a refund workflow is carrying out by itself (in_progress) is not open.
  */
 export async function finishRun(pool: Pool, runId: string): Promise<RunTotals> {
   return inTransaction(pool, async (client) => {
@@ -415,7 +416,9 @@ export async function finishRun(pool: Pool, runId: string): Promise<RunTotals> {
     );
     const open = await client.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM reconciliation_run_items ri JOIN reconciliation_items i ON i.item_id = ri.item_id
-        WHERE ri.run_id = $1 AND i.state IN ('pending', 'flagged', 'failed')`,
+        WHERE ri.run_id = $1
+          AND (i.state IN ('pending', 'flagged', 'failed')
+               OR (i.state = 'in_progress' AND i.outcome = 'manual_refund_required'))`,
       [runId],
     );
     const lookupMatched = await client.query<{ n: number }>(
@@ -616,4 +619,20 @@ export async function findRun(
       gatewayRefundId: i.gateway_refund_id,
     })),
   };
+}
+
+/** The late payment whose reconciliation refund is `refundId` (its workflow waits there for a manual confirmation). */
+export async function findItemByRefundId(
+  pool: Pool,
+  orderId: string,
+  refundId: string,
+): Promise<{ gateway: GatewayName; paymentReference: string } | undefined> {
+  const result = await pool.query<{ gateway: GatewayName; payment_reference: string }>(
+    `SELECT gateway, payment_reference FROM reconciliation_items
+      WHERE order_id = $1 AND refund_id = $2 AND payment_reference IS NOT NULL
+      ORDER BY item_id LIMIT 1`,
+    [orderId, refundId],
+  );
+  const row = result.rows[0];
+  return row ? { gateway: row.gateway, paymentReference: row.payment_reference } : undefined;
 }
