@@ -5,6 +5,7 @@ import { parse, type CsvError } from 'csv-parse';
 import type { Readable } from 'node:stream';
 import { z } from 'zod';
 import type { ReportLine } from '../db/settlement-reports.repo';
+import { rupeesToPaisa } from '../domain/money';
 import { SETTLEMENT_ROW_KINDS, SETTLEMENT_ROW_STATUSES, type SettlementRow } from './settlement';
 
 /** The documented columns, in any order; a header naming others is refused. */
@@ -18,7 +19,12 @@ export const SETTLEMENT_CSV_COLUMNS = [
   'currency',
   'occurred_at',
 ] as const;
-type Column = (typeof SETTLEMENT_CSV_COLUMNS)[number];
+/**
+ * Instead of amount_minor: the amount in major units as wallet portals print it ("1500", "1,500.50"), converted
+ * exactly to paisa with domain/money.ts. NPR only, the wallets' currency.
+ */
+export const SETTLEMENT_CSV_MAJOR_AMOUNT = 'amount';
+type Column = (typeof SETTLEMENT_CSV_COLUMNS)[number] | typeof SETTLEMENT_CSV_MAJOR_AMOUNT;
 
 export class SettlementCsvHeaderError extends Error {
   override readonly name = 'SettlementCsvHeaderError';
@@ -54,7 +60,15 @@ const rowSchema = z
   });
 
 /** Parses one record (already mapped to the header's columns). */
-export function parseSettlementRecord(record: Record<Column, string>): SettlementRow | { problem: string } {
+export function parseSettlementRecord(record: Partial<Record<Column, string>>): SettlementRow | { problem: string } {
+  const rupees = record[SETTLEMENT_CSV_MAJOR_AMOUNT];
+  if (rupees !== undefined) {
+    if (record.currency?.toUpperCase() !== 'NPR')
+      return { problem: 'amount in rupees is for NPR only: use amount_minor' };
+    const paisa = rupeesToPaisa(rupees);
+    if (paisa === undefined) return { problem: 'amount must be rupees with at most two decimals, such as 1500.50' };
+    record = { ...record, amount_minor: String(paisa) };
+  }
   const parsed = rowSchema.safeParse(record);
   if (!parsed.success) {
     return {
@@ -115,7 +129,9 @@ export async function* parseSettlementCsv(input: Readable): AsyncIterable<Report
       yield malformed(info.lines, `expected ${columns.length} fields, got ${record.length}`, raw);
       continue;
     }
-    const mapped = Object.fromEntries(columns.map((column, i) => [column, record[i] ?? ''])) as Record<Column, string>;
+    const mapped = Object.fromEntries(columns.map((column, i) => [column, record[i] ?? ''])) as Partial<
+      Record<Column, string>
+    >;
     const row = parseSettlementRecord(mapped);
     yield 'problem' in row ? malformed(info.lines, row.problem, raw) : { lineNo: info.lines, row };
   }
@@ -125,12 +141,17 @@ export async function* parseSettlementCsv(input: Readable): AsyncIterable<Report
 
 function headerColumns(record: string[]): Column[] {
   const names = record.map((name) => name.toLowerCase());
-  const known = new Set<string>(SETTLEMENT_CSV_COLUMNS);
+  // The amount either in minor units (amount_minor) or in rupees (amount), not both.
+  const required: readonly string[] = names.includes(SETTLEMENT_CSV_MAJOR_AMOUNT)
+    ? SETTLEMENT_CSV_COLUMNS.map((name) => (name === 'amount_minor' ? SETTLEMENT_CSV_MAJOR_AMOUNT : name))
+    : SETTLEMENT_CSV_COLUMNS;
+  const known = new Set<string>(required);
   const unknown = names.filter((name) => !known.has(name));
-  const missing = SETTLEMENT_CSV_COLUMNS.filter((name) => !names.includes(name));
+  const missing = required.filter((name) => !names.includes(name));
   if (unknown.length > 0 || missing.length > 0 || new Set(names).size !== names.length) {
     throw new SettlementCsvHeaderError(
       `the header must name the columns ${SETTLEMENT_CSV_COLUMNS.join(', ')} once each` +
+        ` (or ${SETTLEMENT_CSV_MAJOR_AMOUNT} in rupees instead of amount_minor)` +
         (missing.length > 0 ? `; missing: ${missing.join(', ')}` : '') +
         (unknown.length > 0 ? `; unknown: ${unknown.slice(0, 5).join(', ')}` : ''),
     );

@@ -13,6 +13,8 @@ import { uniqueId } from '../support/temporal';
 jest.setTimeout(120_000);
 
 const HEADER = 'kind,transaction_id,payment_id,order_id,status,amount_minor,currency,occurred_at';
+/** As a wallet portal's export reads: the amount in rupees. */
+const RUPEE_HEADER = 'kind,transaction_id,payment_id,order_id,status,amount,currency,occurred_at';
 
 let harness: ReconHarness;
 
@@ -24,14 +26,14 @@ function at(minutes: number): string {
   return new Date(harness.window.start.getTime() + minutes * 60_000).toISOString();
 }
 
-async function upload(gateway: 'esewa' | 'khalti', lines: string[]): Promise<string> {
+async function upload(gateway: 'esewa' | 'khalti', lines: string[], header = HEADER): Promise<string> {
   const search = new URLSearchParams({
     gateway,
     windowStart: harness.window.start.toISOString(),
     windowEnd: harness.window.end.toISOString(),
   }).toString();
   const response = await http(harness.api.url, 'POST', `/admin/reconciliation/reports?${search}`, {
-    body: [HEADER, ...lines].join('\n'),
+    body: [header, ...lines].join('\n'),
     headers: { ...adminHeaders, 'content-type': 'text/csv' },
   });
   if (response.status !== 201) throw new Error(`report refused: ${response.status} ${response.text}`);
@@ -103,7 +105,12 @@ describe('Khalti from an uploaded settlement file', () => {
         paymentReference: `txn_${orderId}`,
       });
     }
-    const reportId = await upload('khalti', [`payment,txn_${differs},,${differs},succeeded,149950,NPR,${at(5)}`]);
+    // Rs 1,499.50 in the portal's file: 50 paisa short of the order's Rs 1,500.
+    const reportId = await upload(
+      'khalti',
+      [`payment,txn_${differs},,${differs},succeeded,"1,499.50",NPR,${at(5)}`],
+      RUPEE_HEADER,
+    );
 
     const { summary } = await harness.reconcile({ gateway: 'khalti', reportId });
 
@@ -114,6 +121,11 @@ describe('Khalti from an uploaded settlement file', () => {
       ['amount_mismatch', differs, 'flagged'],
       ['paid_not_settled', missing, 'flagged'],
     ]);
+    const mismatch = await harness.pool.query<{ gateway_amount_minor: number }>(
+      `SELECT gateway_amount_minor FROM reconciliation_items WHERE order_id = $1`,
+      [differs],
+    );
+    expect(mismatch.rows).toEqual([{ gateway_amount_minor: 149_950 }]);
     expect(await orderRow(missing)).toMatchObject({ status: 'PAID', needs_attention: true });
     expect(await orderRow(differs)).toMatchObject({ status: 'PAID', needs_attention: true });
     expect(harness.sandbox.sandbox.stats().khalti.refunds).toBe(0);
@@ -132,7 +144,11 @@ describe('eSewa from an uploaded settlement file', () => {
       amountMinor: 250_000,
       intentId: `esewa_${late}`,
     });
-    const reportId = await upload('esewa', [`payment,${reference},,${late},succeeded,250000,NPR,${at(5)}`]);
+    const reportId = await upload(
+      'esewa',
+      [`payment,${reference},,${late},succeeded,2500.00,NPR,${at(5)}`],
+      RUPEE_HEADER,
+    );
     const refundId = `refund-${late}-recon`;
 
     const { summary } = await harness.reconcile({ gateway: 'esewa', reportId });
@@ -188,5 +204,49 @@ describe('eSewa from an uploaded settlement file', () => {
     expect(rerun.summary.alreadyReconciled).toBe(1);
     expect(rerun.summary.openDiscrepancies).toBe(0);
     expect(await refundRows(late)).toHaveLength(1);
+  });
+});
+
+describe('a wallet portal file with amounts in rupees', () => {
+  test('when a rupee amount is not exact paisa or the currency is not NPR, then that line is reported and the others are kept', async () => {
+    harness = await startReconHarness();
+    const search = new URLSearchParams({
+      gateway: 'esewa',
+      windowStart: harness.window.start.toISOString(),
+      windowEnd: harness.window.end.toISOString(),
+    }).toString();
+    const csv = [
+      RUPEE_HEADER,
+      `payment,ref-1,,,succeeded,"1,000.50",NPR,${at(1)}`, // line 2: good, 100050 paisa
+      `payment,ref-2,,,succeeded,10.005,NPR,${at(2)}`, // line 3: a tenth of a paisa
+      `payment,ref-3,,,succeeded,1e3,NPR,${at(3)}`, // line 4: not a rupee amount
+      `payment,ref-4,,,succeeded,10.50,USD,${at(4)}`, // line 5: rupees, but not NPR
+    ].join('\n');
+
+    const response = await http(harness.api.url, 'POST', `/admin/reconciliation/reports?${search}`, {
+      body: csv,
+      headers: { ...adminHeaders, 'content-type': 'text/csv' },
+    });
+
+    expect(response.status).toBe(201);
+    expect(response.body).toMatchObject({ rowsTotal: 4, rowsAccepted: 1, rowsRejected: 3 });
+    expect(response.body.errors.map((e: { lineNo: number; code: string }) => [e.lineNo, e.code])).toEqual([
+      [3, 'malformed'],
+      [4, 'malformed'],
+      [5, 'malformed'],
+    ]);
+    expect(response.body.errors[2].message).toMatch(/NPR only/);
+    const stored = await harness.pool.query<{ amount_minor: number }>(
+      'SELECT amount_minor FROM reconciliation_report_rows WHERE report_id = $1 AND line_no = 2',
+      [response.body.reportId],
+    );
+    expect(stored.rows).toEqual([{ amount_minor: 100_050 }]);
+
+    const both = await http(harness.api.url, 'POST', `/admin/reconciliation/reports?${search}`, {
+      body: `${RUPEE_HEADER},amount_minor\n`,
+      headers: { ...adminHeaders, 'content-type': 'text/csv' },
+    });
+    expect(both.status).toBe(400);
+    expect(both.body.error.code).toBe('invalid_report');
   });
 });
