@@ -621,16 +621,19 @@ export async function findRun(
   };
 }
 
-/** The late payment whose reconciliation refund is `refundId` (its workflow waits there for a manual confirmation). */
+/** The late payment whose reconciliation refund is `refundId`: its refund workflow waits for the confirmation. */
 export async function findItemByRefundId(
   pool: Pool,
   orderId: string,
   refundId: string,
 ): Promise<{ gateway: GatewayName; paymentReference: string } | undefined> {
   const result = await pool.query<{ gateway: GatewayName; payment_reference: string }>(
+    // The item names the refund once its workflow has reported the manual task; a confirmation that comes in just
+    // before that finds the order's late payment item that started the workflow.
     `SELECT gateway, payment_reference FROM reconciliation_items
-      WHERE order_id = $1 AND refund_id = $2 AND payment_reference IS NOT NULL
-      ORDER BY item_id LIMIT 1`,
+      WHERE order_id = $1 AND payment_reference IS NOT NULL
+        AND (refund_id = $2 OR (refund_id IS NULL AND kind = 'late_success' AND action = 'refund'))
+      ORDER BY refund_id IS NULL, item_id LIMIT 1`,
     [orderId, refundId],
   );
   const row = result.rows[0];

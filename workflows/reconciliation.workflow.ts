@@ -191,7 +191,6 @@ export async function reconciliationRefundWorkflow(
   let confirmation: ConfirmManualRefundRequest | undefined;
   /** Set once the confirmation is recorded and the order refunded: a confirming update answers only then. */
   let confirmed = false;
-  let waitingForOperator = false;
   const waitingRefundId = order ? reconciliationRefundId(order.orderId) : undefined;
   setHandler(
     confirmReconciliationManualRefundUpdate,
@@ -202,7 +201,9 @@ export async function reconciliationRefundWorkflow(
     },
     {
       validator: ({ refundId }) => {
-        if (refundId !== waitingRefundId || (confirmation === undefined && !waitingForOperator)) {
+        // Any time once started: the API lets a confirmation through only for a refunds row in awaiting_manual, and
+        // one that arrives while the refund activity is still reporting that state is kept until the wait.
+        if (refundId !== waitingRefundId) {
           throw ApplicationFailure.create({
             type: ORDER_ERROR_TYPES.invalidTransition,
             message: `refund ${refundId} does not wait for a manual confirmation here`,
@@ -228,7 +229,6 @@ export async function reconciliationRefundWorkflow(
       if (result.state === 'awaiting_manual') {
         // No refund API (eSewa): the refunds row waits for an operator, as in the order workflow. Nothing counts as
         // refunded until they confirm; the wait has no timeout, so the case cannot be lost.
-        waitingForOperator = true;
         await records.markManualRefundRequired({
           itemId: input.itemId,
           orderId: order.orderId,
