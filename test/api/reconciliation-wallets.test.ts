@@ -1,7 +1,8 @@
 // Reconciling eSewa and Khalti from the settlement files their merchant portals give (uploaded as CSV), against the
 // sandbox's Khalti and eSewa, real PostgreSQL and Temporal: a late Khalti payment is refunded through Khalti's
 // refund API exactly once; a late eSewa payment (no refund API) becomes a manual refund an operator confirms with
-// POST /admin/refunds/:refundId/confirm, the same way as in the order workflow; a PAID order missing from the file
+// POST /admin/refunds/:refundId/confirm, the same way as in the order workflow; a PAID order (Khalti or eSewa,
+// each asked by its status API) missing from the file
 // and an amount that differs in paisa are flagged.
 import { reconciliationRefundWorkflowId } from '../../contracts/reconciliation.contract';
 import { http, postJson } from '../support/api-harness';
@@ -204,6 +205,35 @@ describe('eSewa from an uploaded settlement file', () => {
     expect(rerun.summary.alreadyReconciled).toBe(1);
     expect(rerun.summary.openDiscrepancies).toBe(0);
     expect(await refundRows(late)).toHaveLength(1);
+  });
+});
+
+describe('eSewa orders missing from the file', () => {
+  test('when an eSewa order is PAID here but neither the file nor eSewa has the payment, then it is flagged, not flipped', async () => {
+    harness = await startReconHarness();
+    const missing = uniqueId('esewa-missing');
+    await harness.seedOrder({
+      orderId: missing,
+      gateway: 'esewa',
+      status: 'PAID',
+      amountMinor: 100_000,
+      capturedAmountMinor: 100_000,
+      intentId: `esewa_${missing}`,
+      paymentReference: '000MISS',
+    });
+    // eSewa's status check (keyed by the amount) is asked and knows nothing of it.
+    const reportId = await upload('esewa', [`payment,000OTHER,,,succeeded,500,NPR,${at(5)}`], RUPEE_HEADER);
+
+    const { summary } = await harness.reconcile({ gateway: 'esewa', reportId });
+    await harness.settleRefundWorkflows();
+
+    expect(summary.newByKind).toEqual({ paid_not_settled: 1, unknown_payment: 1 });
+    const run = await getRun(harness, summary.runId);
+    const item = (run.body.items as Array<{ kind: string; orderId: string | null }>).find(
+      (candidate) => candidate.orderId === missing,
+    );
+    expect(item).toMatchObject({ kind: 'paid_not_settled', state: 'flagged' });
+    expect(await orderRow(missing)).toMatchObject({ status: 'PAID', needs_attention: true });
   });
 });
 
