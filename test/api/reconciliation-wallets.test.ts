@@ -1,9 +1,8 @@
 // Reconciling eSewa and Khalti from the settlement files their merchant portals give (uploaded as CSV), against the
 // sandbox's Khalti and eSewa, real PostgreSQL and Temporal: a late Khalti payment is refunded through Khalti's
 // refund API exactly once; a late eSewa payment (no refund API) becomes a manual refund an operator confirms with
-// POST /admin/refunds/:refundId/confirm, the same way as in the order workflow; a PAID order (Khalti or eSewa,
-// each asked by its status API) missing from the file
-// and an amount that differs in paisa are flagged.
+// POST /admin/refunds/:refundId/confirm, the same way as in the order workflow; a PAID order missing from the file
+// (Khalti or eSewa, each asked through its status API) and an amount that differs in paisa are flagged.
 import { reconciliationRefundWorkflowId } from '../../contracts/reconciliation.contract';
 import { http, postJson } from '../support/api-harness';
 import { recordHistoryIfAsked } from '../support/histories';
