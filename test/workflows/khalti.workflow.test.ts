@@ -109,16 +109,21 @@ type Order = Awaited<ReturnType<typeof startOrder>>;
 
 /**
  * The payer presses a button on Khalti's page; the browser follows the redirect to return_url when there is one.
- * Returns whether the browser came back.
+ * Returns where it went, or undefined when it never came back.
  */
-async function payer(order: Order, action: 'pay' | 'pending' | 'cancel'): Promise<boolean> {
+async function payer(order: Order, action: 'pay' | 'pending' | 'cancel'): Promise<string | undefined> {
   const response = await submitKhaltiPage(order.checkout.paymentUrl ?? '', action);
   const location = response.headers.get('location');
-  if (response.status !== 303 || !location) return false;
+  if (response.status !== 303 || !location) return undefined;
   expect(location.startsWith(`${returnUrlBase()}${KHALTI_CALLBACK_PATH}?`)).toBe(true);
+  await browserReturns(location);
+  return location;
+}
+
+async function browserReturns(location: string): Promise<void> {
   const back = await fetch(location, { redirect: 'manual' });
+  // 303 only once the workflow took the signal.
   expect(back.status).toBe(303);
-  return true;
 }
 
 function returnUrlBase(): string {
@@ -140,7 +145,7 @@ describe('Khalti order workflow', () => {
   it('when the payer pays and the return arrives, then the workflow looks the pidx up and the order is PAID', async () => {
     const order = await startOrder('kh-cb');
     expect(order.checkout).toMatchObject({ status: 'AWAITING_PAYMENT', intentId: khaltiPayment(order).pidx });
-    expect(await payer(order, 'pay')).toBe(true);
+    expect(await payer(order, 'pay')).toBeDefined();
 
     const state = await finishOrder(order, 'khalti-paid-by-return');
     // The return is unsigned, so the one lookup it triggers is what made the order PAID.
@@ -150,19 +155,19 @@ describe('Khalti order workflow', () => {
   });
 
   it('when the return arrives twice, then the order is PAID once and nothing is refunded', async () => {
-    const order = await startOrder('kh-dup');
+    const order = await startOrder('kh-dup', { graceMs: 3_000 });
     sandbox.sandbox.setFaults({ webhookDuplicateRate: 1 });
-    expect(await payer(order, 'pay')).toBe(true);
+    const location = await payer(order, 'pay');
     await eventually(async () => (returns.length >= 2 ? true : undefined), { what: 'the repeated return' });
+    await waitForOrderState(order, 'paid', (state) => state.status === 'PAID');
+    // The payer refreshes the return page while the order is still open for late events.
+    await browserReturns(location ?? '');
 
     const state = await finishOrder(order, 'khalti-return-twice');
-    expect(returns.map((url) => url.searchParams.get('pidx'))).toEqual([
-      order.checkout.intentId,
-      order.checkout.intentId,
-    ]);
+    expect(returns.map((url) => url.searchParams.get('pidx'))).toEqual(Array(3).fill(order.checkout.intentId));
     expect(state).toMatchObject({ status: 'PAID', capturedAmountMinor: AMOUNT, refundedAmountMinor: 0, refunds: [] });
     expect(state.timeline.filter((entry) => entry.status === 'PAID')).toHaveLength(1);
-    // The repeated hint carries the same event ID, so it made no second lookup.
+    // Every repeat carries the same event ID, so none made a second lookup.
     expect(state.pollCount).toBe(1);
     expect(khaltiPayment(order)).toMatchObject({ status: 'Completed', refunds: [] });
   });
@@ -170,7 +175,7 @@ describe('Khalti order workflow', () => {
   it('when the return never arrives, then the lookup poll finds the payment', async () => {
     const order = await startOrder('kh-poll', { poll: FAST_POLLS });
     sandbox.sandbox.setFaults({ webhookDropRate: 1 });
-    expect(await payer(order, 'pay')).toBe(false);
+    expect(await payer(order, 'pay')).toBeUndefined();
 
     const state = await finishOrder(order, 'khalti-paid-by-poll');
     expect(returns).toEqual([]);
@@ -180,7 +185,7 @@ describe('Khalti order workflow', () => {
 
   it('when Khalti says Pending, then the order is held and flagged while polling goes on, and PAID once Completed', async () => {
     const order = await startOrder('kh-pend', { poll: FAST_POLLS });
-    expect(await payer(order, 'pending')).toBe(true);
+    expect(await payer(order, 'pending')).toBeDefined();
     const held = await waitForOrderState(order, 'Pending flagged', (state) => state.needsAttention);
     const polled = held.pollCount;
     const still = await waitForOrderState(order, 'polls while Pending', (state) => state.pollCount >= polled + 2);
@@ -200,7 +205,7 @@ describe('Khalti order workflow', () => {
   it('when the payer cancels and the return is lost, then the lookup reads the HTTP 400 "User canceled" and the order closes', async () => {
     const order = await startOrder('kh-cancel', { poll: FAST_POLLS });
     sandbox.sandbox.setFaults({ webhookDropRate: 1 });
-    expect(await payer(order, 'cancel')).toBe(false);
+    expect(await payer(order, 'cancel')).toBeUndefined();
 
     const state = await finishOrder(order, 'khalti-user-canceled');
     expect(state.status).toBe('EXPIRED');
@@ -210,8 +215,12 @@ describe('Khalti order workflow', () => {
   });
 
   it('when nobody pays, then the order expires after the final lookup', async () => {
+    const lookupsBefore = sandbox.sandbox.khalti.stats().lookups;
     const order = await startOrder('kh-exp', { ttlMs: 2_000 });
     const state = await finishOrder(order, 'khalti-expired');
+    // The final check, then the lookup that stands in for KPG-2's missing cancel call.
+    expect(sandbox.sandbox.khalti.stats().lookups - lookupsBefore).toBe(2);
+    expect(khaltiPayment(order).status).toBe('Initiated');
     expect(state).toMatchObject({ status: 'EXPIRED', pollCount: 0 });
     expect(state.timeline.at(-1)?.reason).toBe('ttl_elapsed');
     expect(await orderRow(pool, order.orderId)).toMatchObject({ status: 'EXPIRED' });
@@ -219,7 +228,7 @@ describe('Khalti order workflow', () => {
 
   it("when Khalti's link expires before the TTL, then the order expires at Khalti's expires_at, read from an HTTP 400 Expired lookup", async () => {
     sandboxClockSkewMs = -(DEFAULT_KHALTI_EXPIRY_MS - 2_000);
-    const order = await startOrder('kh-kexp', { ttlMs: 60_000, poll: FAST_POLLS });
+    const order = await startOrder('kh-kexp', { ttlMs: 60_000 });
     sandboxClockSkewMs = 0;
     const khaltiExpiresAt = khaltiPayment(order).expiresAt;
     expect(khaltiExpiresAt).toBeLessThan(Date.now() + 60_000 - 30_000);
@@ -227,8 +236,8 @@ describe('Khalti order workflow', () => {
     expect((await orderRow(pool, order.orderId))?.expires_at.getTime()).toBe(khaltiExpiresAt);
 
     const state = await finishOrder(order, 'khalti-link-expiry-caps-ttl');
-    expect(state.status).toBe('EXPIRED');
-    expect(state.needsAttention).toBe(false);
+    expect(state).toMatchObject({ status: 'EXPIRED', needsAttention: false, pollCount: 0 });
+    expect(state.timeline.at(-1)?.reason).toBe('intent_closed_at_gateway:final_check:Expired');
     expect(khaltiPayment(order).status).toBe('Expired');
   });
 
@@ -236,7 +245,7 @@ describe('Khalti order workflow', () => {
     const order = await startOrder('kh-late', { ttlMs: 1_500, graceMs: 3_000 });
     await waitForOrderState(order, 'expired', (state) => state.status === 'EXPIRED');
     // Khalti's link outlives the order, and the payer still had the page open.
-    expect(await payer(order, 'pay')).toBe(true);
+    expect(await payer(order, 'pay')).toBeDefined();
 
     const state = await finishOrder(order, 'khalti-late-capture-refunded');
     expect(state).toMatchObject({ status: 'REFUNDED', refundedAmountMinor: AMOUNT });
