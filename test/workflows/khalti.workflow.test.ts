@@ -11,7 +11,7 @@ import { Registry } from 'prom-client';
 import { createOrderActivities } from '../../activities/order.activities';
 import { createLogger } from '../../config/logger';
 import { createOrderActivityMetrics } from '../../config/metrics';
-import { orderStateQuery, paymentEventSignal, type PollPolicy } from '../../contracts/order.contract';
+import { orderStateQuery, orderWorkflowId, paymentEventSignal, type PollPolicy } from '../../contracts/order.contract';
 import { gatewayRegistry } from '../../gateways/gateway-registry';
 import { createKhaltiCallbackHandler } from '../../gateways/khalti/khalti.callback-handler';
 import { KHALTI_CALLBACK_PATH, createKhaltiGateway } from '../../gateways/khalti/khalti.gateway';
@@ -49,7 +49,7 @@ beforeAll(async () => {
     returns.push(url);
     void (async () => {
       const parsed = callbacks.parse({ path: [], query: Object.fromEntries(url.searchParams) });
-      await client.workflow.getHandle(`order-${parsed.orderId}`).signal(paymentEventSignal, parsed.paymentEvent);
+      await client.workflow.getHandle(orderWorkflowId(parsed.orderId)).signal(paymentEventSignal, parsed.paymentEvent);
     })().then(
       () => res.writeHead(303, { location: 'https://shop.example/done' }).end(),
       () => res.writeHead(400).end(),
