@@ -52,6 +52,16 @@ export interface ReconciliationActivities {
   refundUnknownPayment(
     input: Omit<ReconciliationRefundInput, 'order' | 'itemId'>,
   ): Promise<{ gatewayRefundId: string; state: 'succeeded' | 'failed'; refundId: string }>;
+  /**
+   * A late payment's refund waits for an operator (the wallet has no refund API): the item stays in progress with
+   * outcome manual_refund_required and the refund's ID, and the order is flagged for attention. Idempotent.
+   */
+  markManualRefundRequired(input: {
+    itemId: number;
+    orderId: string;
+    refundId: string;
+    gatewayRefundId?: string;
+  }): Promise<void>;
   completeReconciliationItem(input: {
     itemId: number;
     state: 'done' | 'failed';

@@ -86,6 +86,9 @@ export function createReconciliationActivities(deps: ReconciliationActivityDeps)
     const status = await gateways(gateway).fetchPaymentStatus({
       orderId: candidate.orderId,
       intentId: candidate.intentId,
+      // eSewa's status check is keyed by the amount as well.
+      amountMinor: candidate.amountMinor,
+      currency: candidate.currency,
     });
     const ours = {
       ourStatus: candidate.status,
@@ -448,6 +451,28 @@ export function createReconciliationActivities(deps: ReconciliationActivityDeps)
       });
     },
 
+    async markManualRefundRequired(input) {
+      return run('markManualRefundRequired', input.orderId, async () => {
+        // The order first: once the item says manual_refund_required, the order is flagged too.
+        await flagOrderForAttention(pool, input.orderId, MANUAL_REFUND_REQUIRED);
+        await updateItem(
+          pool,
+          input.itemId,
+          {
+            state: 'in_progress',
+            outcome: MANUAL_REFUND_REQUIRED,
+            refundId: input.refundId,
+            ...(input.gatewayRefundId ? { gatewayRefundId: input.gatewayRefundId } : {}),
+          },
+          ['pending', 'in_progress'],
+        );
+        logger.warn(
+          { itemId: input.itemId, orderId: input.orderId, refundId: input.refundId },
+          'late payment refund needs an operator: confirm it at POST /admin/refunds/:refundId/confirm',
+        );
+      });
+    },
+
     async completeReconciliationItem(input) {
       return run('completeReconciliationItem', String(input.itemId), async () => {
         await updateItem(
@@ -465,6 +490,8 @@ export function createReconciliationActivities(deps: ReconciliationActivityDeps)
     },
   };
 }
+
+const MANUAL_REFUND_REQUIRED = 'manual_refund_required';
 
 async function* numbered(rows: AsyncIterable<SettlementRow>): AsyncIterable<ReportLine[]> {
   let lineNo = 0;

@@ -212,8 +212,15 @@ export const adminActionsQuerySchema = z.strictObject({
 export const refundPathSchema = z.strictObject({
   refundId: z
     .string()
-    .regex(/^refund-[A-Za-z0-9._-]{1,64}-[0-9]{1,6}$/, 'must be a refund ID such as refund-<orderId>-1')
-    .meta({ description: 'The refund (`refund-<orderId>-<n>`), as the order view lists it' }),
+    .regex(
+      /^refund-[A-Za-z0-9._-]{1,64}-(?:[0-9]{1,6}|recon)$/,
+      'must be a refund ID such as refund-<orderId>-1 (or refund-<orderId>-recon)',
+    )
+    .meta({
+      description:
+        'The refund (`refund-<orderId>-<n>`), as the order view lists it, or `refund-<orderId>-recon`: the refund ' +
+        'of a late payment reconciliation found after the order closed',
+    }),
 });
 
 export const confirmManualRefundRequestSchema = z

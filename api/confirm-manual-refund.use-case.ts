@@ -1,12 +1,19 @@
 // POST /admin/refunds/:refundId/confirm as a story: an operator refunded an eSewa payment by hand (ePay v2 has no
 // refund API) and says so, with the eSewa reference. The refund row names the order; the order's workflow, which
 // has been waiting for exactly this, records it and only then counts the money as refunded. Confirming twice is
-// harmless. The route records every attempt in the admin audit log.
+// harmless. The route records every attempt in the admin audit log. A late payment found by reconciliation after
+// its order closed is refunded by a reconciliation refund workflow, which waits for the same confirmation.
 import type { Client } from '@temporalio/client';
 import type { ApiConfig } from '../config/env';
 import type { Logger } from '../config/logger';
 import { ORDER_ERROR_TYPES, confirmManualRefundUpdate, orderWorkflowId } from '../contracts/order.contract';
+import {
+  confirmReconciliationManualRefundUpdate,
+  reconciliationRefundId,
+  reconciliationRefundWorkflowId,
+} from '../contracts/reconciliation.contract';
 import type { Pool } from '../db/pool';
+import { findItemByRefundId } from '../db/reconciliation.repo';
 import { findRefund, type RefundRow } from '../db/refunds.repo';
 import { ApiError, orderClosed, temporalUnavailable } from './errors';
 import { withTemporalDeadline } from './temporal-calls';
@@ -56,12 +63,29 @@ export async function confirmManualRefund(
   if (refund.state === 'succeeded' && refund.manualReference !== null) return view(refund, false);
   if (refund.state !== 'awaiting_manual') throw refundNotAwaitingManual(command.refundId, refund.state);
 
+  const request = {
+    refundId: command.refundId,
+    reference: command.reference,
+    note: command.note,
+    actor: command.actor,
+  };
   try {
-    await withTemporalDeadline(deps.temporal, deps.config.CHECKOUT_TIMEOUT, () =>
-      deps.temporal.workflow.getHandle(orderWorkflowId(refund.orderId)).executeUpdate(confirmManualRefundUpdate, {
-        args: [{ refundId: command.refundId, reference: command.reference, note: command.note, actor: command.actor }],
-      }),
-    );
+    // A late payment's refund (reconciliation) waits in its reconciliation refund workflow, any other in the order's.
+    const late =
+      refund.refundId === reconciliationRefundId(refund.orderId)
+        ? await findItemByRefundId(deps.pool, refund.orderId, refund.refundId)
+        : undefined;
+    await withTemporalDeadline(deps.temporal, deps.config.CHECKOUT_TIMEOUT, async () => {
+      if (late) {
+        await deps.temporal.workflow
+          .getHandle(reconciliationRefundWorkflowId(late.gateway, late.paymentReference))
+          .executeUpdate(confirmReconciliationManualRefundUpdate, { args: [request] });
+      } else {
+        await deps.temporal.workflow
+          .getHandle(orderWorkflowId(refund.orderId))
+          .executeUpdate(confirmManualRefundUpdate, { args: [request] });
+      }
+    });
   } catch (error) {
     throw explain(refund, error);
   }

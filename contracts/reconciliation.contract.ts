@@ -1,7 +1,8 @@
 // The contract of reconciliation, shared by the API, the worker and the workflows: workflow types and IDs, inputs
 // and results, discrepancy kinds, actions and search attributes. Workflow-safe: names, types and IDs only.
 import { defineSearchAttributeKey } from '@temporalio/common';
-import type { GatewayName } from './order.contract';
+import { defineUpdate } from '@temporalio/workflow';
+import type { ConfirmManualRefundRequest, GatewayName } from './order.contract';
 
 export const RECONCILIATION_WORKFLOW_TYPE = 'reconciliationWorkflow';
 export const SCHEDULED_RECONCILIATION_WORKFLOW_TYPE = 'scheduledReconciliationWorkflow';
@@ -114,6 +115,16 @@ export interface ReconciliationRefundInput {
   /** Present for a late payment of one of our orders; absent for an unknown payment. */
   order?: { orderId: string; intentId: string };
 }
+
+/**
+ * An operator's confirmation of a manual refund (a wallet without refund API, eSewa) that a reconciliation refund
+ * workflow waits for: the same update name and request as the order workflow's confirmManualRefundUpdate, so
+ * POST /admin/refunds/:refundId/confirm (and the Temporal CLI) confirm both the same way.
+ */
+export const confirmReconciliationManualRefundUpdate = defineUpdate<
+  { refundId: string; confirmed: true },
+  [ConfirmManualRefundRequest]
+>('confirmManualRefundUpdate');
 
 export const RECONCILIATION_ERROR_TYPES = {
   /** Non-retryable: the gateway has no settlement API and the run names no uploaded report. */

@@ -8,7 +8,7 @@ import type {
   ReconciliationAction,
   UnknownPaymentAction,
 } from '../contracts/reconciliation.contract';
-import type { OrderStatus } from '../contracts/order.contract';
+import type { GatewayName, OrderStatus } from '../contracts/order.contract';
 import { inTransaction, type Pool, type PoolClient } from './pool';
 
 export interface NewRun {
@@ -412,7 +412,8 @@ export interface RunTotals {
 
 /**
  * Counts what the run saw and closes it. Open discrepancies are those that wait for someone: flagged or failed
- * (an operator), or pending (a later run). A refund a refund workflow is carrying out (in_progress) is not open.
+ * (an operator), or pending (a later run), or a refund waiting for an operator to make it by hand (a wallet
+ * without refund API). A refund a refund workflow is carrying out by itself (in_progress) is not open.
  */
 export async function finishRun(pool: Pool, runId: string): Promise<RunTotals> {
   return inTransaction(pool, async (client) => {
@@ -424,7 +425,9 @@ export async function finishRun(pool: Pool, runId: string): Promise<RunTotals> {
     );
     const open = await client.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM reconciliation_run_items ri JOIN reconciliation_items i ON i.item_id = ri.item_id
-        WHERE ri.run_id = $1 AND i.state IN ('pending', 'flagged', 'failed')`,
+        WHERE ri.run_id = $1
+          AND (i.state IN ('pending', 'flagged', 'failed')
+               OR (i.state = 'in_progress' AND i.outcome = 'manual_refund_required'))`,
       [runId],
     );
     const lookupMatched = await client.query<{ n: number }>(
@@ -625,4 +628,23 @@ export async function findRun(
       gatewayRefundId: i.gateway_refund_id,
     })),
   };
+}
+
+/** The late payment whose reconciliation refund is `refundId`: its refund workflow waits for the confirmation. */
+export async function findItemByRefundId(
+  pool: Pool,
+  orderId: string,
+  refundId: string,
+): Promise<{ gateway: GatewayName; paymentReference: string } | undefined> {
+  const result = await pool.query<{ gateway: GatewayName; payment_reference: string }>(
+    // The item names the refund once its workflow has reported the manual task; a confirmation that comes in just
+    // before that finds the order's late payment item that started the workflow.
+    `SELECT gateway, payment_reference FROM reconciliation_items
+      WHERE order_id = $1 AND payment_reference IS NOT NULL
+        AND (refund_id = $2 OR (refund_id IS NULL AND kind = 'late_success' AND action = 'refund'))
+      ORDER BY refund_id IS NULL, item_id LIMIT 1`,
+    [orderId, refundId],
+  );
+  const row = result.rows[0];
+  return row ? { gateway: row.gateway, paymentReference: row.payment_reference } : undefined;
 }

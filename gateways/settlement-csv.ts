@@ -12,6 +12,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { Readable } from 'node:stream';
 import { z } from 'zod';
 import type { ReportLine } from '../db/settlement-reports.repo';
+import { rupeesToPaisa } from '../domain/money';
 import { SETTLEMENT_ROW_KINDS, SETTLEMENT_ROW_STATUSES, type SettlementRow } from './settlement';
 
 /** The documented columns, in any order; a header naming others is refused. */
@@ -25,7 +26,12 @@ export const SETTLEMENT_CSV_COLUMNS = [
   'currency',
   'occurred_at',
 ] as const;
-type Column = (typeof SETTLEMENT_CSV_COLUMNS)[number];
+/**
+ * Instead of amount_minor: the amount in major units as wallet portals print it ("1500", "1,500.50"), converted
+ * exactly to paisa with domain/money.ts. NPR only, the wallets' currency.
+ */
+export const SETTLEMENT_CSV_MAJOR_AMOUNT = 'amount';
+type Column = (typeof SETTLEMENT_CSV_COLUMNS)[number] | typeof SETTLEMENT_CSV_MAJOR_AMOUNT;
 
 export class SettlementCsvHeaderError extends Error {
   override readonly name = 'SettlementCsvHeaderError';
@@ -71,7 +77,15 @@ const KINDS: ReadonlySet<string> = new Set(SETTLEMENT_ROW_KINDS);
 const STATUSES: ReadonlySet<string> = new Set(SETTLEMENT_ROW_STATUSES);
 
 /** Parses one record (already mapped to the header's columns). */
-export function parseSettlementRecord(record: Record<Column, string>): SettlementRow | { problem: string } {
+export function parseSettlementRecord(record: Partial<Record<Column, string>>): SettlementRow | { problem: string } {
+  const rupees = record[SETTLEMENT_CSV_MAJOR_AMOUNT];
+  if (rupees !== undefined) {
+    if (record.currency?.toUpperCase() !== 'NPR')
+      return { problem: 'amount in rupees is for NPR only: use amount_minor' };
+    const paisa = rupeesToPaisa(rupees);
+    if (paisa === undefined) return { problem: 'amount must be rupees with at most two decimals, such as 1500.50' };
+    record = { ...record, amount_minor: String(paisa) };
+  }
   return checkRecord(record) ?? parseWithSchema(record);
 }
 
@@ -79,18 +93,29 @@ export function parseSettlementRecord(record: Record<Column, string>): Settlemen
  * settlementRecordSchema's rules written out, for the million rows that pass them: undefined when any fails,
  * and then the schema names the problems.
  */
-function checkRecord(r: Record<Column, string>): SettlementRow | undefined {
+function checkRecord(r: Partial<Record<Column, string>>): SettlementRow | undefined {
   const { kind, transaction_id: transactionId, payment_id: paymentId, order_id: orderId, status } = r;
+  const { amount_minor: amount, currency, occurred_at: occurredAt } = r;
+  if (
+    kind === undefined ||
+    transactionId === undefined ||
+    paymentId === undefined ||
+    orderId === undefined ||
+    status === undefined ||
+    amount === undefined ||
+    currency === undefined ||
+    occurredAt === undefined
+  ) {
+    return undefined;
+  }
   if (!KINDS.has(kind) || !STATUSES.has(status)) return undefined;
   if (transactionId.length > 255 || !PRINTABLE_REFERENCE.test(transactionId)) return undefined;
   if (paymentId === '' ? kind !== 'payment' : paymentId.length > 255 || !PRINTABLE_REFERENCE.test(paymentId)) {
     return undefined;
   }
   if (orderId !== '' && !ORDER_ID.test(orderId)) return undefined;
-  if (!AMOUNT_MINOR.test(r.amount_minor) || !CURRENCY.test(r.currency) || !OCCURRED_AT.test(r.occurred_at)) {
-    return undefined;
-  }
-  const amountMinor = Number(r.amount_minor);
+  if (!AMOUNT_MINOR.test(amount) || !CURRENCY.test(currency) || !OCCURRED_AT.test(occurredAt)) return undefined;
+  const amountMinor = Number(amount);
   if (!(amountMinor > 0)) return undefined;
   return {
     kind: kind as SettlementRow['kind'],
@@ -99,8 +124,8 @@ function checkRecord(r: Record<Column, string>): SettlementRow | undefined {
     ...(orderId === '' ? {} : { orderId }),
     status: status as SettlementRow['status'],
     amountMinor,
-    currency: r.currency.toUpperCase(),
-    occurredAt: utcTime(r.occurred_at),
+    currency: currency.toUpperCase(),
+    occurredAt: utcTime(occurredAt),
   };
 }
 
@@ -111,7 +136,7 @@ function utcTime(occurredAt: string): string {
   return UTC_TO_THE_MILLISECOND.test(occurredAt) ? occurredAt : new Date(occurredAt).toISOString();
 }
 
-function parseWithSchema(record: Record<Column, string>): SettlementRow | { problem: string } {
+function parseWithSchema(record: Partial<Record<Column, string>>): SettlementRow | { problem: string } {
   const parsed = settlementRecordSchema.safeParse(record);
   if (!parsed.success) {
     return {
@@ -174,7 +199,6 @@ export async function* parseSettlementCsv(input: Readable): AsyncIterable<Report
 /** Turns records into report lines: the first one is the header, every other one a row or a malformed line. */
 class RecordReader {
   private columns: Column[] | undefined;
-  private at: Record<Column, number> | undefined;
 
   read(item: ParsedRecord | SkippedRecord): ReportLine | undefined {
     if ('skipped' in item) {
@@ -184,25 +208,17 @@ class RecordReader {
       };
     }
     const { record, raw, info } = item;
-    if (this.columns === undefined || this.at === undefined) {
+    if (this.columns === undefined) {
       this.columns = headerColumns(record);
-      this.at = Object.fromEntries(this.columns.map((column, i) => [column, i])) as Record<Column, number>;
       return undefined;
     }
-    if (record.length !== this.columns.length) {
-      return malformed(info.lines, `expected ${this.columns.length} fields, got ${record.length}`, raw);
+    const columns = this.columns;
+    if (record.length !== columns.length) {
+      return malformed(info.lines, `expected ${columns.length} fields, got ${record.length}`, raw);
     }
-    const at = this.at;
-    const row = parseSettlementRecord({
-      kind: record[at.kind] ?? '',
-      transaction_id: record[at.transaction_id] ?? '',
-      payment_id: record[at.payment_id] ?? '',
-      order_id: record[at.order_id] ?? '',
-      status: record[at.status] ?? '',
-      amount_minor: record[at.amount_minor] ?? '',
-      currency: record[at.currency] ?? '',
-      occurred_at: record[at.occurred_at] ?? '',
-    });
+    const mapped: Partial<Record<Column, string>> = {};
+    for (let i = 0; i < columns.length; i += 1) mapped[columns[i] as Column] = record[i] ?? '';
+    const row = parseSettlementRecord(mapped);
     return 'problem' in row ? malformed(info.lines, row.problem, raw) : { lineNo: info.lines, row };
   }
 
@@ -428,12 +444,17 @@ async function* csvParseRest(
 
 function headerColumns(record: string[]): Column[] {
   const names = record.map((name) => name.toLowerCase());
-  const known = new Set<string>(SETTLEMENT_CSV_COLUMNS);
+  // The amount either in minor units (amount_minor) or in rupees (amount), not both.
+  const required: readonly string[] = names.includes(SETTLEMENT_CSV_MAJOR_AMOUNT)
+    ? SETTLEMENT_CSV_COLUMNS.map((name) => (name === 'amount_minor' ? SETTLEMENT_CSV_MAJOR_AMOUNT : name))
+    : SETTLEMENT_CSV_COLUMNS;
+  const known = new Set<string>(required);
   const unknown = names.filter((name) => !known.has(name));
-  const missing = SETTLEMENT_CSV_COLUMNS.filter((name) => !names.includes(name));
+  const missing = required.filter((name) => !names.includes(name));
   if (unknown.length > 0 || missing.length > 0 || new Set(names).size !== names.length) {
     throw new SettlementCsvHeaderError(
       `the header must name the columns ${SETTLEMENT_CSV_COLUMNS.join(', ')} once each` +
+        ` (or ${SETTLEMENT_CSV_MAJOR_AMOUNT} in rupees instead of amount_minor)` +
         (missing.length > 0 ? `; missing: ${missing.join(', ')}` : '') +
         (unknown.length > 0 ? `; unknown: ${unknown.slice(0, 5).join(', ')}` : ''),
     );

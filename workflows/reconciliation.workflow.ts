@@ -8,21 +8,25 @@
 // - reconciliationRefundWorkflow: refunds one gateway payment, ID from the payment, so it happens exactly once.
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import {
+  allHandlersFinished,
   ApplicationFailure,
   ContinueAsNew,
+  condition,
   continueAsNew,
   executeChild,
   isCancellation,
   log,
   proxyActivities,
+  setHandler,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { OrderActivities } from '../activities/order-activity.types';
 import type { ReconciliationActivities } from '../activities/reconciliation-activity.types';
-import { ORDER_ERROR_TYPES } from '../contracts/order.contract';
+import { ORDER_ERROR_TYPES, type ConfirmManualRefundRequest } from '../contracts/order.contract';
 import {
   RECONCILIATION_ERROR_TYPES,
+  confirmReconciliationManualRefundUpdate,
   reconciliationRefundId,
   reconciliationRunWorkflowId,
   reconciliationSearchAttributes,
@@ -64,14 +68,15 @@ const batches = proxyActivities<
 });
 
 const refunds = proxyActivities<
-  Pick<OrderActivities, 'refundPayment'> & Pick<ReconciliationActivities, 'refundUnknownPayment'>
+  Pick<OrderActivities, 'refundPayment' | 'recordManualRefund'> & Pick<ReconciliationActivities, 'refundUnknownPayment'>
 >({
   startToCloseTimeout: '15s',
   retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '5m', nonRetryableErrorTypes: NON_RETRYABLE },
 });
 
 const records = proxyActivities<
-  Pick<OrderActivities, 'transitionOrder'> & Pick<ReconciliationActivities, 'completeReconciliationItem'>
+  Pick<OrderActivities, 'transitionOrder'> &
+    Pick<ReconciliationActivities, 'completeReconciliationItem' | 'markManualRefundRequired'>
 >({
   startToCloseTimeout: '10s',
   retry: {
@@ -183,6 +188,31 @@ export async function reconciliationRefundWorkflow(
 ): Promise<{ state: 'done' | 'failed'; outcome: string }> {
   const { order } = input;
   let outcome: { state: 'done' | 'failed'; outcome: string; refundId?: string; gatewayRefundId?: string };
+  let confirmation: ConfirmManualRefundRequest | undefined;
+  /** Set once the confirmation is recorded and the order refunded: a confirming update answers only then. */
+  let confirmed = false;
+  const waitingRefundId = order ? reconciliationRefundId(order.orderId) : undefined;
+  setHandler(
+    confirmReconciliationManualRefundUpdate,
+    async (request) => {
+      confirmation ??= request;
+      await condition(() => confirmed);
+      return { refundId: request.refundId, confirmed: true as const };
+    },
+    {
+      validator: ({ refundId }) => {
+        // Any time once started: the API lets a confirmation through only for a refunds row in awaiting_manual, and
+        // one that arrives while the refund activity is still reporting that state is kept until the wait.
+        if (refundId !== waitingRefundId) {
+          throw ApplicationFailure.create({
+            type: ORDER_ERROR_TYPES.invalidTransition,
+            message: `refund ${refundId} does not wait for a manual confirmation here`,
+            nonRetryable: true,
+          });
+        }
+      },
+    },
+  );
   try {
     if (order) {
       const refundId = reconciliationRefundId(order.orderId);
@@ -196,7 +226,21 @@ export async function reconciliationRefundWorkflow(
         currency: input.currency,
         reason: 'reconciliation_late_success',
       });
-      if (result.state === 'succeeded') {
+      if (result.state === 'awaiting_manual') {
+        // No refund API (eSewa): the refunds row waits for an operator, as in the order workflow. Nothing counts as
+        // refunded until they confirm; the wait has no timeout, so the case cannot be lost.
+        await records.markManualRefundRequired({
+          itemId: input.itemId,
+          orderId: order.orderId,
+          refundId,
+          gatewayRefundId: result.gatewayRefundId,
+        });
+        await condition(() => confirmation !== undefined);
+        if (confirmation) {
+          await refunds.recordManualRefund({ ...confirmation, orderId: order.orderId, at: new Date().toISOString() });
+        }
+      }
+      if (result.state === 'succeeded' || result.state === 'awaiting_manual') {
         await records.transitionOrder({
           orderId: order.orderId,
           from: [...CLOSED_UNPAID_STATUSES],
@@ -210,12 +254,15 @@ export async function reconciliationRefundWorkflow(
           },
         });
       }
-      outcome = {
-        state: result.state === 'succeeded' ? 'done' : 'failed',
-        outcome: result.state === 'succeeded' ? 'refunded' : 'refund_failed',
-        refundId,
-        gatewayRefundId: result.gatewayRefundId,
-      };
+      outcome =
+        result.state === 'failed'
+          ? { state: 'failed', outcome: 'refund_failed', refundId, gatewayRefundId: result.gatewayRefundId }
+          : {
+              state: 'done',
+              outcome: result.state === 'awaiting_manual' ? 'refunded_manually' : 'refunded',
+              refundId,
+              gatewayRefundId: result.gatewayRefundId,
+            };
     } else {
       const result = await refunds.refundUnknownPayment({
         gateway: input.gateway,
@@ -237,6 +284,9 @@ export async function reconciliationRefundWorkflow(
     outcome = { state: 'failed', outcome: `refund_failed:${failureType(error) ?? 'unknown'}` };
   }
   await records.completeReconciliationItem({ itemId: input.itemId, ...outcome });
+  // The operator's confirmation answers once the order is refunded and the item done.
+  confirmed = true;
+  await condition(allHandlersFinished);
   return { state: outcome.state, outcome: outcome.outcome };
 }
 

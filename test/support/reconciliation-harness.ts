@@ -1,6 +1,7 @@
 // Reconciliation against real parts: the sandbox (Stripe over HTTP) with its clock moved into a window (in the
 // future) that belongs to one test, the test database, the Temporal dev server with an order + reconciliation worker, and
-// the API with the admin token. Orders are written straight into the database as a workflow would have left them,
+// the API with the admin token. The worker also routes eSewa and Khalti (at the same sandbox), reconciled from
+// uploaded reports. Orders are written straight into the database as a workflow would have left them,
 // so each case can be set up exactly, while payments and refunds really happen at the sandbox.
 import { type Client } from '@temporalio/client';
 import { randomInt } from 'node:crypto';
@@ -14,15 +15,18 @@ import {
 import { startApiServer, type RunningApiServer } from '../../api/server';
 import { Registry } from 'prom-client';
 import { createOrderActivityMetrics, createReconciliationMetrics } from '../../config/metrics';
-import type { OrderStatus } from '../../contracts/order.contract';
+import type { GatewayName, OrderStatus } from '../../contracts/order.contract';
 import type { ReconciliationPolicy, ReconciliationSummary } from '../../contracts/reconciliation.contract';
 import { createPool, type Pool } from '../../db/pool';
+import { createEsewaGateway } from '../../gateways/esewa/esewa.gateway';
 import type { PaymentGateway } from '../../gateways/gateway';
+import { gatewayRegistry } from '../../gateways/gateway-registry';
+import { createKhaltiGateway } from '../../gateways/khalti/khalti.gateway';
 import { createStripeGateway } from '../../gateways/stripe/stripe.gateway';
 import { createStripeSettlementSource } from '../../gateways/stripe/stripe.settlement';
 import type { RunningSandbox } from '../../sandbox/server';
 import { apiTestConfig, apiTestLogger, apiTestMetrics, http, postJson, type HttpResult } from './api-harness';
-import { startTestSandbox, submitPaymentPage, TEST_STRIPE_KEY } from './sandbox';
+import { startTestSandbox, submitKhaltiPage, submitPaymentPage, TEST_KHALTI_KEY, TEST_STRIPE_KEY } from './sandbox';
 import { connectTestClient, startTestWorker, uniqueId, type RunningTestWorker } from './temporal';
 
 export const ADMIN_TOKEN = 'recon-admin-token-0123456789';
@@ -49,6 +53,8 @@ export interface ReconHarness {
     amountMinor: number,
     options?: { pay?: boolean },
   ): Promise<{ intentId: string; paymentReference: string | undefined }>;
+  /** A Khalti payment at the sandbox for the order ID, paid by the payer: its pidx and transaction ID. */
+  khaltiPayment(orderId: string, amountMinor: number): Promise<{ intentId: string; paymentReference: string }>;
   seedOrder(order: SeedOrder): Promise<void>;
   /** Starts a run over the test window through the admin API and waits for its summary. */
   reconcile(body?: Record<string, unknown>): Promise<{ response: HttpResult; summary: ReconciliationSummary }>;
@@ -65,6 +71,8 @@ export interface SeedOrder {
   intentId: string;
   paymentReference?: string;
   capturedAmountMinor?: number;
+  /** stripe unless told. */
+  gateway?: GatewayName;
 }
 
 export interface ReconHarnessOptions {
@@ -90,11 +98,27 @@ export async function startReconHarness(options: ReconHarnessOptions = {}): Prom
   const stripeOptions = { apiBase: sandbox.url, secretKey: TEST_STRIPE_KEY, timeoutMs: 5_000 };
   const gateway = createStripeGateway({ ...stripeOptions, publicBaseUrl: 'http://shop.test' });
   const settlement = createStripeSettlementSource(stripeOptions);
+  const khalti = createKhaltiGateway({
+    baseUrl: `${sandbox.url}/api/v2/`,
+    secretKey: TEST_KHALTI_KEY,
+    timeoutMs: 5_000,
+    publicBaseUrl: 'http://shop.test',
+  });
+  const gateways = gatewayRegistry({
+    stripe: gateway,
+    esewa: createEsewaGateway({
+      statusUrl: `${sandbox.url}/api/epay/transaction/status/`,
+      productCode: 'EPAYTEST',
+      publicBaseUrl: 'http://shop.test',
+      timeoutMs: 5_000,
+    }),
+    khalti,
+  });
   const taskQueue = uniqueId('recon-tq');
   const workerMetrics = new Registry();
   const deps: ReconciliationActivityDeps = {
     pool,
-    gateways: () => gateway,
+    gateways,
     settlementSources: (name) => (name === 'stripe' ? settlement : undefined),
     temporal: options.activityTemporal ? options.activityTemporal(temporal) : temporal,
     taskQueue,
@@ -108,7 +132,7 @@ export async function startReconHarness(options: ReconHarnessOptions = {}): Prom
       // Orders the worker records are created on the sandbox clock, inside the test's window.
       ...createOrderActivities({
         pool,
-        gateways: () => gateway,
+        gateways,
         logger: apiTestLogger,
         metrics: createOrderActivityMetrics(workerMetrics),
         clock: () => new Date(sandboxClock()),
@@ -163,21 +187,36 @@ export async function startReconHarness(options: ReconHarnessOptions = {}): Prom
       const [session] = sandbox.sandbox.sessions(orderId);
       return { intentId: intent.intentId, paymentReference: session?.payment_intent ?? undefined };
     },
+    async khaltiPayment(orderId, amountMinor) {
+      const intent = await khalti.createIntent({
+        orderId,
+        amountMinor,
+        currency: 'NPR',
+        expiresAt: new Date(sandboxClock() + 15 * 60_000),
+        idempotencyKey: orderId,
+      });
+      const response = await submitKhaltiPage(intent.paymentUrl, 'pay');
+      if (response.status >= 400) throw new Error(`sandbox refused the Khalti payment: ${response.status}`);
+      const [payment] = sandbox.sandbox.khalti.payments(orderId);
+      if (!payment?.transactionId) throw new Error('the Khalti payment has no transaction ID');
+      return { intentId: intent.intentId, paymentReference: payment.transactionId };
+    },
     async seedOrder(order) {
       const createdAt = new Date(sandboxClock());
       await pool.query(
         `INSERT INTO orders (order_id, amount_minor, currency, gateway, status, request_hash, intent_id,
                              payment_reference, captured_amount_minor, expires_at, created_at, updated_at)
-         VALUES ($1, $2, $3, 'stripe', $4, 'seeded', $5, $6, $7, $8, $8, $8)`,
+         VALUES ($1, $2, $3, $9, $4, 'seeded', $5, $6, $7, $8, $8, $8)`,
         [
           order.orderId,
           order.amountMinor,
-          order.currency ?? 'USD',
+          order.currency ?? (order.gateway && order.gateway !== 'stripe' ? 'NPR' : 'USD'),
           order.status,
           order.intentId,
           order.paymentReference ?? null,
           order.capturedAmountMinor ?? 0,
           createdAt,
+          order.gateway ?? 'stripe',
         ],
       );
     },

@@ -2,21 +2,16 @@
 // the real eSewa adapter talking HTTP to the sandbox's eSewa mode. The payer acts on the sandbox; the success
 // callback the API would receive is parsed by the real callback handler and signalled, as the API does.
 // With RECORD_HISTORIES=1 each path saves its history for the replay suite (test/replay).
-import { type Client, WithStartWorkflowOperation } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import pg from 'pg';
 import { Registry } from 'prom-client';
 import { createOrderActivities } from '../../activities/order.activities';
 import { createOrderActivityMetrics } from '../../config/metrics';
 import { createLogger } from '../../config/logger';
 import {
-  ORDER_WORKFLOW_TYPE,
-  checkoutUpdate,
   confirmManualRefundUpdate,
   orderStateQuery,
-  orderWorkflowId,
   paymentEventSignal,
-  type OrderState,
-  type OrderWorkflowInput,
   type PollPolicy,
 } from '../../contracts/order.contract';
 import { createEsewaCallbackHandler } from '../../gateways/esewa/esewa.callbacks';
@@ -26,8 +21,7 @@ import { esewaTransactionUuid } from '../../gateways/esewa/esewa.transaction-id'
 import type { PaymentGateway } from '../../gateways/gateway';
 import { gatewayRegistry } from '../../gateways/gateway-registry';
 import type { RunningSandbox } from '../../sandbox/server';
-import { recordHistoryIfAsked } from '../support/histories';
-import { eventually } from '../support/processes';
+import { finishOrder, orderRow, startOrderWorkflow, waitForOrderState } from '../support/order-workflow';
 import { startTestSandbox } from '../support/sandbox';
 import { connectTestClient, type RunningTestWorker, startTestWorker, uniqueId } from '../support/temporal';
 
@@ -86,7 +80,7 @@ afterEach(() => {
 
 async function startOrder(prefix: string, options: { ttlMs?: number; graceMs?: number; poll?: PollPolicy } = {}) {
   const orderId = `${uniqueId(prefix)}.x_y`;
-  const input: OrderWorkflowInput = {
+  return startOrderWorkflow(client, worker.taskQueue, {
     orderId,
     amountMinor: 1_000_00,
     currency: 'NPR',
@@ -94,17 +88,7 @@ async function startOrder(prefix: string, options: { ttlMs?: number; graceMs?: n
     description: 'Momo for two',
     requestHash: `hash-${orderId}`,
     policy: { ttlMs: options.ttlMs ?? 30_000, graceMs: options.graceMs ?? 500, poll: options.poll ?? RARE_POLLS },
-  };
-  const checkout = await client.workflow.executeUpdateWithStart(checkoutUpdate, {
-    args: [{ requestHash: input.requestHash }],
-    startWorkflowOperation: new WithStartWorkflowOperation(ORDER_WORKFLOW_TYPE, {
-      workflowId: orderWorkflowId(orderId),
-      taskQueue: worker.taskQueue,
-      args: [input],
-      workflowIdConflictPolicy: 'USE_EXISTING',
-    }),
   });
-  return { orderId, input, checkout, handle: client.workflow.getHandle(orderWorkflowId(orderId)) };
 }
 type Order = Awaited<ReturnType<typeof startOrder>>;
 
@@ -151,29 +135,9 @@ async function forceStatus(order: Order, status: string): Promise<void> {
   expect(response.status).toBe(200);
 }
 
-async function waitFor(order: Order, what: string, test: (state: OrderState) => boolean): Promise<OrderState> {
-  return eventually(
-    async () => {
-      const state = await order.handle.query(orderStateQuery);
-      return test(state) ? state : undefined;
-    },
-    { what },
-  );
-}
-
-async function finish(order: Order, pathName: string): Promise<OrderState> {
-  const state = (await order.handle.result()) as OrderState;
-  await recordHistoryIfAsked(order.handle, pathName);
-  return state;
-}
-
-async function dbOrder(orderId: string) {
-  const { rows } = await pool.query<{ status: string; needs_attention: boolean; expires_at: Date }>(
-    'SELECT status, needs_attention, expires_at FROM orders WHERE order_id = $1',
-    [orderId],
-  );
-  return rows[0];
-}
+const waitFor = waitForOrderState;
+const finish = finishOrder;
+const dbOrder = (orderId: string) => orderRow(pool, orderId);
 
 describe('eSewa order workflow', () => {
   it('when the payer pays and the signed success callback arrives, then the order is PAID', async () => {

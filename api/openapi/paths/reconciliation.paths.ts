@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { ZodOpenApiPathsObject } from 'zod-openapi';
-import { SETTLEMENT_CSV_COLUMNS } from '../../../gateways/settlement-csv';
+import { SETTLEMENT_CSV_COLUMNS, SETTLEMENT_CSV_MAJOR_AMOUNT } from '../../../gateways/settlement-csv';
 import {
   idParam,
   itemLimitSchema,
@@ -55,7 +55,9 @@ export const reconciliationPaths: ZodOpenApiPathsObject = {
     post: {
       ...admin,
       summary: 'Upload a settlement report (CSV, streamed); every line is kept, rejected lines are reported',
-      description: `Header naming the columns ${SETTLEMENT_CSV_COLUMNS.join(', ')} (any order).`,
+      description:
+        `Header naming the columns ${SETTLEMENT_CSV_COLUMNS.join(', ')} (any order); for NPR, ` +
+        `\`${SETTLEMENT_CSV_MAJOR_AMOUNT}\` in rupees ("1,500.50") may replace amount_minor.`,
       requestParams: { query: reportQuerySchema },
       requestBody: { required: true, content: { 'text/csv': { schema: z.string() } } },
       responses: {
