@@ -5,7 +5,9 @@
 // Speed: almost every line of a real report is plain printable ASCII without quotes, so such a line is split on
 // commas here directly. Anything else (a quote, a tab or other whitespace csv-parse trims, a non-ASCII character, a
 // lone CR) goes to csv-parse, which stays the authority on CSV: a stretch of such lines is parsed by it as one
-// piece, and after a CSV error (a broken quote can swallow the lines after it) csv-parse reads the rest of the file.
+// piece. After a CSV error the record's lines up to the one csv-parse names are one malformed line and reading
+// resumes at the next line (csv-parse itself may drop the rest of the buffer after some errors). A quote never
+// closed makes the rest of the file one malformed record, its raw text holding every line.
 import { parse, type CsvError, type Options as CsvOptions } from 'csv-parse';
 import { parse as parseSync } from 'csv-parse/sync';
 import { StringDecoder } from 'node:string_decoder';
@@ -252,6 +254,13 @@ async function* csvRecords(input: Readable): AsyncIterable<Array<ParsedRecord | 
     let text: string;
     if (next.done) {
       text = pending + decoder.end();
+      if (island !== '') {
+        // A quote still open at the end of the file: its lines are read again, now knowing where the file ends.
+        text = island + text;
+        lineNo = islandStart;
+        island = '';
+        islandQuotes = 0;
+      }
     } else if (delimiter === undefined && pending === '' && Buffer.isBuffer(next.value) && isUtf16Bom(next.value)) {
       // Only csv-parse decodes UTF-16 (it switches on the BOM): the whole file is its.
       yield* csvParseRest(0, undefined, next.value, chunks, undefined);
@@ -268,8 +277,9 @@ async function* csvRecords(input: Readable): AsyncIterable<Array<ParsedRecord | 
       }
       const firstLine = text.slice(0, firstNewline === -1 ? text.length : firstNewline);
       const cr = firstLine.indexOf('\r');
-      if (firstNewline === -1 || firstLine.includes('"') || (cr !== -1 && cr !== firstLine.length - 1)) {
-        // One line only, a quoted header or a lone CR: csv-parse discovers the record delimiter and reads it all.
+      if (firstNewline === -1 || countQuotes(firstLine) % 2 === 1 || (cr !== -1 && cr !== firstLine.length - 1)) {
+        // One line only, a header with a line break in quotes or a lone CR: csv-parse discovers the record
+        // delimiter and reads it all.
         yield* csvParseRest(0, undefined, text, next.done ? undefined : chunks, decoder);
         return;
       }
@@ -311,36 +321,34 @@ async function* csvRecords(input: Readable): AsyncIterable<Array<ParsedRecord | 
       }
       island += line;
       islandQuotes += countQuotes(line);
-      if (islandQuotes % 2 === 1 || (!delimited && newline !== -1)) continue;
-      // Quotes closed at a record delimiter: unless csv-parse met an error (after which it may read on into the
-      // next lines), it now stands at the start of a record, as it would reading the whole file.
-      const parsed = parseIsland(island, islandStart, delimiter);
-      if (parsed === undefined) {
-        if (batch.length > 0) yield batch;
-        yield* csvParseRest(
-          islandStart,
-          delimiter,
-          island + text.slice(start),
-          next.done ? undefined : chunks,
-          decoder,
-        );
-        return;
-      }
+      const atEnd = next.done === true && start >= text.length;
+      if (!atEnd && (islandQuotes % 2 === 1 || (!delimited && newline !== -1))) continue;
+      // Quotes closed at a record delimiter (or the file ended): csv-parse now stands at the start of a record.
+      const islandLines = lineNo - islandStart;
+      const parsed = parseIsland(island, islandStart, islandLines, delimiter);
       batch.push(...parsed.records);
-      carry = island.slice(nthLineEnd(island, parsed.lastLine));
-      carryLines = lineNo - islandStart - parsed.lastLine;
-      island = '';
+      island = island.slice(nthLineEnd(island, parsed.lastLine));
       islandQuotes = 0;
+      if (parsed.failed) {
+        // The stretch's lines after the malformed record are read again, plain ones by the fast path.
+        lineNo = islandStart + parsed.lastLine;
+        if (island !== '') {
+          text = island + text.slice(start);
+          start = 0;
+        }
+        island = '';
+        continue;
+      }
+      carry = island;
+      carryLines = islandLines - parsed.lastLine;
+      island = '';
     }
     pending = text.slice(start);
     if (batch.length > 0) {
       yield batch;
       batch = [];
     }
-    if (next.done) {
-      if (island !== '') yield* csvParseRest(islandStart, delimiter, island, undefined, decoder);
-      return;
-    }
+    if (next.done) return;
   }
 }
 
@@ -354,33 +362,59 @@ function countQuotes(text: string): number {
   return count;
 }
 
-/** Where the text after its first `lines` lines starts. */
+/** Where the text after its first `lines` lines starts (its end if it has no more). */
 function nthLineEnd(text: string, lines: number): number {
   let at = 0;
-  for (let i = 0; i < lines; i += 1) at = text.indexOf('\n', at) + 1;
+  for (let i = 0; i < lines; i += 1) {
+    const newline = text.indexOf('\n', at);
+    if (newline === -1) return text.length;
+    at = newline + 1;
+  }
   return at;
 }
 
-/** csv-parse's records of a stretch of lines, and the line (counted within it) where the last one ends. */
+/**
+ * csv-parse's records of a stretch of `lineCount` lines, and the line (counted within it) where the last one ends.
+ * After an error, only the records before it count: the lines from the last of them to the line the error names
+ * are one malformed record (the errors csv-parse met on that line in its message) and reading goes on from the next
+ * line.
+ */
 function parseIsland(
   text: string,
   linesBefore: number,
+  lineCount: number,
   delimiter: string,
-): { records: ParsedRecord[]; lastLine: number } | undefined {
-  let failed = false;
-  const records = parseSync(text, {
+): { records: Array<ParsedRecord | SkippedRecord>; lastLine: number; failed: boolean } {
+  const errors: CsvError[] = [];
+  const parsed = parseSync(text, {
     ...CSV_OPTIONS,
     record_delimiter: delimiter,
-    on_skip: () => {
-      failed = true;
+    on_skip: (error: CsvError | undefined) => {
+      if (error) errors.push(error);
       return undefined;
     },
   }) as unknown as ParsedRecord[];
-  if (failed) return undefined;
-  return {
-    records: records.map((r) => ({ record: r.record, raw: r.raw, info: { lines: r.info.lines + linesBefore } })),
-    lastLine: records.at(-1)?.info.lines ?? 0, // csv-parse's count, within the stretch
-  };
+  const first = errors[0];
+  const errorLine = first === undefined ? Infinity : Math.min(Math.max(Number(first.lines), 1), lineCount);
+  const good = parsed.filter((r) => r.info.lines < errorLine);
+  const records: Array<ParsedRecord | SkippedRecord> = good.map((r) => ({
+    record: r.record,
+    raw: r.raw,
+    info: { lines: r.info.lines + linesBefore },
+  }));
+  const lastGood = good.at(-1)?.info.lines ?? 0; // csv-parse's count, within the stretch
+  if (first === undefined) return { records, lastLine: lastGood, failed: false };
+  const message = errors
+    // After a broken closing quote csv-parse reads on as if in quotes to where the stretch ends: not another error.
+    .filter((e) => e === first || (Number(e.lines) === Number(first.lines) && e.code !== 'CSV_QUOTE_NOT_CLOSED'))
+    .map((e) =>
+      // csv-parse counts from where it started reading; the message names the line in the file.
+      e.message.replace(/\bat line (\d+)\b/g, (_, line: string) => `at line ${Number(line) + linesBefore}`),
+    )
+    .join('; ');
+  const raw = text.slice(nthLineEnd(text, lastGood), nthLineEnd(text, errorLine)).replace(/\r?\n$/, '');
+  records.push({ skipped: { lines: errorLine + linesBefore, message, raw } });
+  return { records, lastLine: errorLine, failed: true };
 }
 
 /** csv-parse reads the rest of the file, starting with `first`; its line numbers continue after `linesBefore`. */

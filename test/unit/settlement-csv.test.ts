@@ -2,7 +2,8 @@
 // what it replaced: csv-parse reading the whole file and the zod row schema checking every row. Each case (and a
 // few thousand generated files with quotes, embedded commas, CRLF, BOM, empty lines, trailing commas, huge and
 // non-integer amounts, fed in chunks cut anywhere) must give the same lines, numbers, rows and messages.
-import { parse, type CsvError } from 'csv-parse';
+import type { CsvError } from 'csv-parse';
+import { parse as parseSync } from 'csv-parse/sync';
 import { Readable } from 'node:stream';
 import type { ReportLine } from '../../db/settlement-reports.repo';
 import {
@@ -16,41 +17,84 @@ import {
 type Column = (typeof SETTLEMENT_CSV_COLUMNS)[number];
 const HEADER = SETTLEMENT_CSV_COLUMNS.join(',');
 
+const CSV_OPTIONS = {
+  raw: true,
+  info: true,
+  trim: true,
+  skip_empty_lines: true,
+  relax_column_count: true,
+  skip_records_with_error: true,
+} as const;
+
+type Item = { record: string[]; raw: string; info: { lines: number } } | { skipped: ReportLine };
+
+/** Where the text after its first `lines` lines starts (its end if it has no more). */
+function afterLines(text: string, lines: number): number {
+  let at = 0;
+  for (let i = 0; i < lines && at < text.length; i += 1) {
+    const newline = text.indexOf('\n', at);
+    at = newline === -1 ? text.length : newline + 1;
+  }
+  return at;
+}
+
 /**
- * The reference: csv-parse over the whole file, zod on every row (the implementation before the fast path), except
- * that two CSV errors on one line make one malformed line (they used to make two, and a duplicate key in COPY).
+ * csv-parse over a whole text (a UTF-16 file in one piece); after its first error, the lines from the last good
+ * record to the line the error names are one malformed line and csv-parse starts again on the next line.
+ */
+function referenceItems(text: string | Buffer): Item[] {
+  if (typeof text !== 'string') {
+    return parseSync(text, { ...CSV_OPTIONS, bom: true }) as unknown as Item[];
+  }
+  const items: Item[] = [];
+  const firstLine = text.slice(0, text.indexOf('\n') + 1);
+  const delimiter = firstLine.endsWith('\r\n') && !firstLine.slice(0, -2).includes('\r') ? '\r\n' : '\n';
+  let rest = text;
+  let before = 0;
+  while (rest !== '') {
+    const errors: CsvError[] = [];
+    const records = parseSync(rest, {
+      ...CSV_OPTIONS,
+      bom: before === 0,
+      ...(before === 0 ? {} : { record_delimiter: delimiter }),
+      on_skip: (error: CsvError | undefined) => {
+        if (error) errors.push(error);
+        return undefined;
+      },
+    }) as unknown as Array<{ record: string[]; raw: string; info: { lines: number } }>;
+    const lineCount = rest.split('\n').length - (rest.endsWith('\n') ? 1 : 0);
+    const at = (e: CsvError) => Math.min(Math.max(Number(e.lines), 1), lineCount);
+    const errorLine = errors[0] === undefined ? Infinity : at(errors[0]);
+    const good = records.filter((r) => r.info.lines < errorLine);
+    items.push(...good.map((r) => ({ ...r, info: { lines: r.info.lines + before } })));
+    if (errors[0] === undefined) break;
+    const lastGood = good.at(-1)?.info.lines ?? 0;
+    const message = errors
+      .filter((e) => e === errors[0] || (e.lines === errors[0]?.lines && e.code !== 'CSV_QUOTE_NOT_CLOSED'))
+      .map((e) => e.message.replace(/\bat line (\d+)\b/g, (_, n: string) => `at line ${Number(n) + before}`))
+      .join('; ');
+    const raw = rest.slice(afterLines(rest, lastGood), afterLines(rest, errorLine)).replace(/\r?\n$/, '');
+    items.push({ skipped: { lineNo: errorLine + before, error: { code: 'malformed', message, raw } } });
+    rest = rest.slice(afterLines(rest, errorLine));
+    before += errorLine;
+  }
+  return items;
+}
+
+/**
+ * The reference: csv-parse over the whole file (starting again on the line after each error), zod on every row
+ * (the implementation before the fast path).
  */
 async function reference(text: string | Buffer): Promise<ReportLine[]> {
   const out: ReportLine[] = [];
-  const parser = Readable.from([typeof text === 'string' ? Buffer.from(text) : text]).pipe(
-    parse({
-      raw: true,
-      info: true,
-      bom: true,
-      trim: true,
-      skip_empty_lines: true,
-      relax_column_count: true,
-      skip_records_with_error: true,
-      on_skip: (error: CsvError | undefined, raw: string | undefined) => {
-        const lineNo = Number(error?.lines ?? 0);
-        const message = error?.message ?? 'unreadable CSV record';
-        const same = out.find((line) => line.lineNo === lineNo && 'error' in line);
-        if (same && 'error' in same) {
-          same.error.message = `${same.error.message}; ${message}`;
-          if ((raw ?? '').length > same.error.raw.length) same.error.raw = raw ?? '';
-        } else {
-          out.push({ lineNo, error: { code: 'malformed', message, raw: raw ?? '' } });
-        }
-        return undefined;
-      },
-    }),
-  );
+  const parser = referenceItems(text);
   let columns: Column[] | undefined;
-  for await (const { record, raw, info } of parser as AsyncIterable<{
-    record: string[];
-    raw: string;
-    info: { lines: number };
-  }>) {
+  for (const item of parser) {
+    if ('skipped' in item) {
+      out.push(item.skipped);
+      continue;
+    }
+    const { record, raw, info } = item;
     if (columns === undefined) {
       columns = record.map((name) => name.toLowerCase()) as Column[];
       continue;
@@ -195,14 +239,78 @@ describe('parsing a settlement CSV', () => {
     for (let cut = 1; cut < Math.min(Buffer.byteLength(text), 120); cut += 7) await expectSameAsReference(text, [cut]);
   });
 
-  test('when a broken quote is never closed, then its line is one malformed line with both errors', async () => {
+  test('when a broken quote ends the file, then its line is one malformed line with the error csv-parse named', async () => {
     const lines = await expectSameAsReference(
       `${HEADER}\n${GOOD}\npayment,"pi_2"x,,,succeeded,5,USD,2025-01-01T00:00:00Z\n`,
     );
     expect(lines.map((l) => l.lineNo)).toEqual([2, 3]);
     expect(lines[1]).toMatchObject({
-      error: { code: 'malformed', message: expect.stringMatching(/^Invalid Closing Quote.*; Quote Not Closed/) },
+      error: {
+        code: 'malformed',
+        message: expect.stringMatching(/^Invalid Closing Quote: got "x" at line 3 /),
+        raw: 'payment,"pi_2"x,,,succeeded,5,USD,2025-01-01T00:00:00Z',
+      },
     });
+  });
+
+  const good = (i: number) => `payment,pi_${i},,ord-${i},succeeded,${i},USD,2025-01-01T00:00:00Z`;
+
+  test.each([
+    ['a closing quote then a space and a character', 'payment,"pi_x" x,,,succeeded,5,USD,2025-01-01T00:00:00Z'],
+    ['a character right after a closing quote', 'payment,"pi_x"x,,,succeeded,5,USD,2025-01-01T00:00:00Z'],
+    ['a quote inside an unquoted field', 'payment,pi"x,,,succeeded,5,USD,2025-01-01T00:00:00Z'],
+  ])(
+    'when a line has %s, then it is reported once and every line after it is stored with its own number',
+    async (_name, bad) => {
+      // 3000 lines (about 180 KB): the lines after the bad one fill the chunk it is in and several more.
+      const text = [HEADER, good(1), bad, ...Array.from({ length: 3000 }, (_, i) => good(i + 2))].join('\n') + '\n';
+      for (const cuts of [[], [65_536, 131_072], [Buffer.byteLength(text) / 2]]) {
+        const lines = await fast(text, cuts);
+        const errors = lines.filter((l) => 'error' in l);
+        expect(errors).toEqual([{ lineNo: 3, error: expect.objectContaining({ code: 'malformed', raw: bad }) }]);
+        const rows = lines.filter((l) => 'row' in l);
+        expect(rows).toHaveLength(3001);
+        for (const line of rows) {
+          if (!('row' in line)) continue;
+          const i = line.lineNo === 2 ? 1 : line.lineNo - 2;
+          expect(line.row.transactionId).toBe(`pi_${i}`);
+        }
+      }
+      await expectSameAsReference(text, [70_000]);
+    },
+  );
+
+  test('when a quote opens and never closes, then the rest of the file is one malformed record holding every line', async () => {
+    const opened = 'payment,"pi_x,,,succeeded,5,USD,2025-01-01T00:00:00Z';
+    const after = Array.from({ length: 2000 }, (_, i) => good(i + 2));
+    const text = [HEADER, good(1), opened, ...after].join('\n') + '\n';
+    for (const cuts of [[], [65_536], [100, 70_000]]) {
+      const lines = await fast(text, cuts);
+      expect(lines).toHaveLength(2);
+      expect(lines[0]).toMatchObject({ lineNo: 2, row: { transactionId: 'pi_1' } });
+      // csv-parse reads everything after the quote as one field: the error names the last line of the file, and
+      // the raw text holds the opening line and all lines after it.
+      expect(lines[1]).toEqual({
+        lineNo: 2003,
+        error: {
+          code: 'malformed',
+          message: expect.stringMatching(/^Quote Not Closed/),
+          raw: [opened, ...after].join('\n'),
+        },
+      });
+    }
+  });
+
+  test('when a quote opened mid-file closes lines later, then the lines between are one malformed record and reading goes on', async () => {
+    const text =
+      [HEADER, good(1), 'payment,"pi_x,,,succeeded', good(2), good(3), 'x" y,5', good(4), good(5)].join('\n') + '\n';
+    const lines = await expectSameAsReference(text, [40, 200]);
+    expect(lines.map((l) => [l.lineNo, 'row' in l ? l.row.transactionId : l.error.raw])).toEqual([
+      [2, 'pi_1'],
+      [6, ['payment,"pi_x,,,succeeded', good(2), good(3), 'x" y,5'].join('\n')],
+      [7, 'pi_4'],
+      [8, 'pi_5'],
+    ]);
   });
 
   test('when the file is UTF-16 with a BOM, then csv-parse decodes it', async () => {
