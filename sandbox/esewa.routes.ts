@@ -9,7 +9,7 @@ import { paisaToRupees, rupeesToPaisa } from '../domain/money';
 import { ESEWA_FORM_SIGNED_FIELDS, ESEWA_STATUSES, encodeEsewaCallbackData } from '../gateways/esewa/esewa.protocol';
 import { signEsewaFields, splitFieldNames, verifyEsewaSignature } from '../gateways/esewa/esewa.signature';
 import type { EsewaStore, EsewaTransaction } from './esewa.store';
-import { escapeHtml, formatMinorAmount } from './payment-page.view';
+import { escapeHtml, formatMinorAmount, sandboxPage, type SandboxBanner } from './payment-page.view';
 import type { SandboxFaults } from './sandbox.faults';
 
 export interface EsewaSandboxDeps {
@@ -255,12 +255,14 @@ function page(res: Response, status: number, title: string, message: string): vo
     .send(layout(title, `<p>${escapeHtml(message)}</p>`));
 }
 
+const ESEWA_BANNER: SandboxBanner = {
+  text: 'orderpay sandbox: eSewa ePay v2. No real money moves here.',
+  background: '#e6f6e6',
+  border: '#41a124',
+};
+
 function layout(title: string, body: string): string {
-  return (
-    `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title></head>` +
-    `<body style="font-family:sans-serif;max-width:32rem;margin:3rem auto"><h1>${escapeHtml(title)}</h1>` +
-    `${body}</body></html>`
-  );
+  return sandboxPage(title, `<h1>${escapeHtml(title)}</h1>${body}`, ESEWA_BANNER);
 }
 
 function sleep(ms: number): Promise<void> {

@@ -1,30 +1,16 @@
 // Khalti's hosted payment page, as the sandbox shows it: plain HTML forms, no script, so a test or a person with curl
 // can pay as easily as a browser. Every value shown comes from a caller, so everything interpolated is escaped.
 import type { KhaltiPaymentRecord } from './khalti.store';
-import { escapeHtml, formatMinorAmount } from './payment-page.view';
+import { escapeHtml, formatMinorAmount, sandboxPage, type SandboxBanner } from './payment-page.view';
+
+const KHALTI_BANNER: SandboxBanner = {
+  text: 'orderpay sandbox: Khalti ePayment. No real money moves here.',
+  background: '#efe6fb',
+  border: '#5c2d91',
+};
 
 function layout(title: string, body: string): string {
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escapeHtml(title)}</title>
-<style>
-  body { font-family: system-ui, sans-serif; max-width: 32rem; margin: 3rem auto; padding: 0 1rem; color: #1a1a1a; }
-  .banner { background: #efe6fb; border: 1px solid #5c2d91; padding: .5rem .75rem; border-radius: .375rem; font-size: .9rem; }
-  dl { display: grid; grid-template-columns: max-content 1fr; gap: .25rem 1rem; }
-  dt { color: #555; }
-  form { display: inline-block; margin: 1rem .5rem 0 0; }
-  button { font-size: 1rem; padding: .5rem 1.25rem; cursor: pointer; }
-</style>
-</head>
-<body>
-<p class="banner">orderpay sandbox: Khalti ePayment. No real money moves here.</p>
-${body}
-</body>
-</html>
-`;
+  return sandboxPage(title, body, KHALTI_BANNER);
 }
 
 function summary(payment: KhaltiPaymentRecord): string {

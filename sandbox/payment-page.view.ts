@@ -42,7 +42,21 @@ export function escapeHtml(text: string): string {
     .replace(/'/g, '&#39;');
 }
 
-function layout(title: string, body: string): string {
+/** The strip at the top of every sandbox page, coloured per gateway so a tester sees which one they are on. */
+export interface SandboxBanner {
+  text: string;
+  background: string;
+  border: string;
+}
+
+const STRIPE_BANNER: SandboxBanner = {
+  text: 'orderpay sandbox gateway: no real money moves here.',
+  background: '#fff4d6',
+  border: '#e0c36a',
+};
+
+/** The one page shell of the sandbox's hosted pages (Stripe, eSewa, Khalti). `body` must already be escaped. */
+export function sandboxPage(title: string, body: string, banner: SandboxBanner = STRIPE_BANNER): string {
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -51,7 +65,7 @@ function layout(title: string, body: string): string {
 <title>${escapeHtml(title)}</title>
 <style>
   body { font-family: system-ui, sans-serif; max-width: 32rem; margin: 3rem auto; padding: 0 1rem; color: #1a1a1a; }
-  .banner { background: #fff4d6; border: 1px solid #e0c36a; padding: .5rem .75rem; border-radius: .375rem; font-size: .9rem; }
+  .banner { background: ${banner.background}; border: 1px solid ${banner.border}; padding: .5rem .75rem; border-radius: .375rem; font-size: .9rem; }
   .error { background: #fde2e1; border-color: #e08a86; }
   dl { display: grid; grid-template-columns: max-content 1fr; gap: .25rem 1rem; }
   dt { color: #555; }
@@ -60,7 +74,7 @@ function layout(title: string, body: string): string {
 </style>
 </head>
 <body>
-<p class="banner">orderpay sandbox gateway: no real money moves here.</p>
+<p class="banner">${escapeHtml(banner.text)}</p>
 ${body}
 </body>
 </html>
@@ -83,7 +97,7 @@ export function renderPaymentPage(view: HostedSessionView): string {
   const declined = declineMessage
     ? `<p class="banner error" role="alert">${escapeHtml(declineMessage)} You can try again.</p>`
     : '';
-  return layout(
+  return sandboxPage(
     `Pay ${formatMinorAmount(session.amount_total, session.currency)}`,
     `<h1>Checkout</h1>
 ${declined}
@@ -101,14 +115,14 @@ export function renderClosedPage(view: Pick<HostedSessionView, 'session' | 'prod
     session.status === 'complete'
       ? 'This checkout session has already been paid. It cannot be paid again.'
       : 'This checkout session has expired. It can no longer be paid.';
-  return layout(
+  return sandboxPage(
     'Checkout closed',
     `<h1>Checkout closed</h1>\n<p role="alert">${reason}</p>\n${summary(session, productName)}`,
   );
 }
 
 export function renderNotFoundPage(sessionId: string): string {
-  return layout(
+  return sandboxPage(
     'Checkout not found',
     `<h1>Checkout not found</h1>\n<p>No checkout session ${escapeHtml(sessionId)}.</p>`,
   );
