@@ -18,6 +18,7 @@ import {
   type HttpResult,
 } from '../support/api-harness';
 import { uniqueId } from '../support/temporal';
+import { paymentSucceeded } from '../support/stripe-events';
 
 const SECRET = 'whsec_admin_webhooks_test';
 const TOKEN = 'admin-webhooks-token-0123456789';
@@ -49,28 +50,6 @@ async function createOrder(amount = 4200): Promise<string> {
   const response = await postJson(api.url, '/orders', { orderId, amount, currency: 'USD', gateway: 'stripe' });
   expect(response.status).toBe(201);
   return orderId;
-}
-
-function paymentSucceeded(orderId: string, amount: number) {
-  const eventId = `evt_${uniqueId('d')}`;
-  const payload = JSON.stringify({
-    id: eventId,
-    object: 'event',
-    type: 'payment_intent.succeeded',
-    created: Math.floor(Date.now() / 1000),
-    data: {
-      object: {
-        id: `pi_${uniqueId('p')}`,
-        object: 'payment_intent',
-        amount,
-        amount_received: amount,
-        currency: 'usd',
-        status: 'succeeded',
-        metadata: { orderId },
-      },
-    },
-  });
-  return { eventId, payload };
 }
 
 const postSigned = (baseUrl: string, payload: string) =>

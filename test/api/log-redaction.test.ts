@@ -15,6 +15,7 @@ import { http, postJson, startApiHarness, type ApiHarness } from '../support/api
 import { eventually } from '../support/processes';
 import { startTestSandbox, submitPaymentPage, TEST_STRIPE_KEY } from '../support/sandbox';
 import { uniqueId } from '../support/temporal';
+import { paymentSucceeded } from '../support/stripe-events';
 
 jest.setTimeout(90_000);
 
@@ -81,29 +82,6 @@ function signed(payload: string, secret = WEBHOOK_SECRET) {
   };
 }
 
-function paymentEventPayload(orderId: string, amount: number) {
-  return JSON.stringify({
-    id: `evt_${uniqueId('r')}`,
-    object: 'event',
-    type: 'payment_intent.succeeded',
-    created: Math.floor(Date.now() / 1000),
-    data: {
-      object: {
-        id: `pi_${uniqueId('p')}`,
-        object: 'payment_intent',
-        amount,
-        amount_received: amount,
-        currency: 'usd',
-        status: 'succeeded',
-        receipt_email: PLANTED.email,
-        description: DIRTY_TEXT,
-        metadata: { orderId, note: DIRTY_TEXT },
-        shipping: { name: PLANTED.name, phone: PLANTED.phone },
-      },
-    },
-  });
-}
-
 async function driveEveryApiRoute(): Promise<string[]> {
   const orderId = uniqueId('redact');
   const checkout = { orderId, amount: 2_000, currency: 'USD', gateway: 'stripe', description: DIRTY_TEXT };
@@ -125,7 +103,14 @@ async function driveEveryApiRoute(): Promise<string[]> {
   await http(api.url, 'GET', `/orders/${PLANTED.pan}`, { headers: NOISY_HEADERS });
   await http(api.url, 'GET', `/orders/${encodeURIComponent(PLANTED.email)}`);
   // Webhooks: signed (delivered, then a duplicate), forged, unparseable, for an unknown gateway.
-  const payload = paymentEventPayload(orderId, 2_000);
+  const { payload } = paymentSucceeded(orderId, 2_000, {
+    extra: {
+      receipt_email: PLANTED.email,
+      description: DIRTY_TEXT,
+      metadata: { note: DIRTY_TEXT },
+      shipping: { name: PLANTED.name, phone: PLANTED.phone },
+    },
+  });
   harness.gateway.payerPays(orderId);
   expect((await http(api.url, 'POST', '/webhooks/stripe', { body: payload, headers: signed(payload) })).status).toBe(
     200,

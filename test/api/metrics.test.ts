@@ -8,6 +8,7 @@ import { http, postJson, startApiHarness, type ApiHarness } from '../support/api
 import { hasSample, sampleSum } from '../support/metrics';
 import { eventually } from '../support/processes';
 import { uniqueId } from '../support/temporal';
+import { paymentSucceeded } from '../support/stripe-events';
 
 const SECRET = 'whsec_metrics_test';
 
@@ -26,26 +27,6 @@ async function scrape(server: RunningApiServer = api): Promise<string> {
   expect(response.status).toBe(200);
   expect(response.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
   return response.text;
-}
-
-function paymentSucceeded(orderId: string, amount: number, eventId = `evt_${uniqueId('m')}`) {
-  return JSON.stringify({
-    id: eventId,
-    object: 'event',
-    type: 'payment_intent.succeeded',
-    created: Math.floor(Date.now() / 1000),
-    data: {
-      object: {
-        id: `pi_${uniqueId('p')}`,
-        object: 'payment_intent',
-        amount,
-        amount_received: amount,
-        currency: 'usd',
-        status: 'succeeded',
-        metadata: { orderId },
-      },
-    },
-  });
 }
 
 const signed = (payload: string, secret = SECRET) => ({
@@ -94,7 +75,7 @@ describe('GET /metrics', () => {
     expect(
       (await postJson(server.url, '/orders', { orderId, amount: 900, currency: 'USD', gateway: 'stripe' })).status,
     ).toBe(201);
-    const payload = paymentSucceeded(orderId, 900);
+    const { payload } = paymentSucceeded(orderId, 900);
     expect(
       (await http(server.url, 'POST', '/webhooks/stripe', { body: payload, headers: signed(payload) })).status,
     ).toBe(200);

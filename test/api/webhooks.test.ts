@@ -8,6 +8,7 @@ import { orderWorkflowId } from '../../contracts/order.contract';
 import type { Pool } from '../../db/pool';
 import { http, postJson, startApiHarness, type ApiHarness } from '../support/api-harness';
 import { uniqueId } from '../support/temporal';
+import { paymentSucceeded, stripeEvent } from '../support/stripe-events';
 
 const SECRET = 'whsec_webhooks_test';
 
@@ -29,31 +30,6 @@ beforeAll(async () => {
 });
 
 afterAll(() => harness?.stop());
-
-function stripeEvent(type: string, object: Record<string, unknown>, eventId = `evt_${uniqueId('t')}`) {
-  return {
-    eventId,
-    payload: JSON.stringify({
-      id: eventId,
-      object: 'event',
-      type,
-      created: Math.floor(Date.now() / 1000),
-      data: { object },
-    }),
-  };
-}
-
-function paymentSucceeded(orderId: string, amount: number, currency = 'usd') {
-  return stripeEvent('payment_intent.succeeded', {
-    id: `pi_${uniqueId('p')}`,
-    object: 'payment_intent',
-    amount,
-    amount_received: amount,
-    currency,
-    status: 'succeeded',
-    metadata: { orderId },
-  });
-}
 
 /** The raw payload as sent, since the signature covers its exact bytes; answers only status and body. */
 async function postWebhook(baseUrl: string, payload: string, headers: Record<string, string>, gatewayName = 'stripe') {

@@ -3,8 +3,7 @@
 import type { Client } from '@temporalio/client';
 import { createPool, type Pool } from '../../db/pool';
 import { orderStateQuery, orderWorkflowId } from '../../contracts/order.contract';
-import { eventually } from '../support/processes';
-import { sessionCount, startStack, type Stack } from '../support/stack';
+import { sessionCount, startStack, waitForPaidOrder, type Stack } from '../support/stack';
 import { connectTestClient, uniqueId } from '../support/temporal';
 
 jest.setTimeout(120_000);
@@ -50,17 +49,7 @@ describe('checkout to PAID across real processes', () => {
     const paid = await fetch(`${paymentUrl}/pay`, { method: 'POST', redirect: 'manual' });
     expect(paid.status).toBe(303);
 
-    const order = await eventually(
-      async () => {
-        const response = await fetch(`${stack.apiUrl}/orders/${orderId}`);
-        const body = (await response.json()) as { status: string; timeline: { status: string; reason: string }[] };
-        return body.status === 'PAID' ? body : undefined;
-      },
-      { timeoutMs: 15_000, what: 'order PAID' },
-    ).catch((error: unknown) => {
-      console.error(stack.logs());
-      throw error;
-    });
+    const order = await waitForPaidOrder(stack, orderId);
     expect(order.timeline.find((entry) => entry.status === 'PAID')?.reason).toMatch(/webhook/);
 
     const workflowState = await temporal.workflow.getHandle(orderWorkflowId(orderId)).query(orderStateQuery);

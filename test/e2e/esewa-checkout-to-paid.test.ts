@@ -4,8 +4,7 @@
 import type { Client } from '@temporalio/client';
 import { orderStateQuery, orderWorkflowId } from '../../contracts/order.contract';
 import { createPool, type Pool } from '../../db/pool';
-import { eventually } from '../support/processes';
-import { startStack, type Stack } from '../support/stack';
+import { startStack, waitForPaidOrder, type Stack } from '../support/stack';
 import { connectTestClient, uniqueId } from '../support/temporal';
 
 jest.setTimeout(120_000);
@@ -80,17 +79,7 @@ describe('eSewa checkout to PAID across real processes', () => {
       `https://shop.example/done?orderId=${orderId}&gateway=esewa&outcome=paid`,
     );
 
-    const order = await eventually(
-      async () => {
-        const response = await fetch(`${stack.apiUrl}/orders/${orderId}`);
-        const view = (await response.json()) as { status: string; timeline: { status: string; reason: string }[] };
-        return view.status === 'PAID' ? view : undefined;
-      },
-      { timeoutMs: 15_000, what: 'order PAID' },
-    ).catch((error: unknown) => {
-      console.error(stack.logs());
-      throw error;
-    });
+    const order = await waitForPaidOrder(stack, orderId);
     expect(order.timeline.find((entry) => entry.status === 'PAID')?.reason).toBe('payment_captured:webhook:captured');
     expect(await temporal.workflow.getHandle(orderWorkflowId(orderId)).query(orderStateQuery)).toMatchObject({
       status: 'PAID',

@@ -1,8 +1,7 @@
 // End to end with real processes for Khalti: checkout (the worker initiates at the sandbox's Khalti mode), the
 // hosted page, the unsigned return to the API's /callbacks/khalti (a hint), the workflow's lookup, PAID.
 import { createPool, type Pool } from '../../db/pool';
-import { eventually } from '../support/processes';
-import { startStack, type Stack } from '../support/stack';
+import { startStack, waitForPaidOrder, type Stack } from '../support/stack';
 import { uniqueId } from '../support/temporal';
 
 jest.setTimeout(120_000);
@@ -52,17 +51,7 @@ describe('Khalti checkout to PAID across real processes', () => {
       `https://shop.example/done?orderId=${orderId}&gateway=khalti&outcome=processing`,
     );
 
-    const order = await eventually(
-      async () => {
-        const response = await fetch(`${stack.apiUrl}/orders/${orderId}`);
-        const view = (await response.json()) as { status: string; timeline: { status: string; reason: string }[] };
-        return view.status === 'PAID' ? view : undefined;
-      },
-      { timeoutMs: 15_000, what: 'order PAID' },
-    ).catch((error: unknown) => {
-      console.error(stack.logs());
-      throw error;
-    });
+    const order = await waitForPaidOrder(stack, orderId);
     expect(order.timeline.find((entry) => entry.status === 'PAID')?.reason).toBe('payment_captured:hint:Completed');
     const events = await db.query<{ outcome: string }>(
       "SELECT outcome FROM webhook_events WHERE gateway = 'khalti' AND order_id = $1",

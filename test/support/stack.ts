@@ -1,6 +1,6 @@
 // The whole system as real processes (sandbox, worker, api) against the test run's Temporal and PostgreSQL.
 import { uniqueId } from './temporal';
-import { freePort, type RunningProcess, startService, waitForHttp } from './processes';
+import { eventually, freePort, type RunningProcess, startService, waitForHttp } from './processes';
 
 export interface Stack {
   apiUrl: string;
@@ -102,4 +102,24 @@ export async function sessionCount(sandboxUrl: string, orderId: string): Promise
   const body = (await response.json()) as { data?: unknown[] };
   if (!Array.isArray(body.data)) throw new Error(`unexpected /_sandbox/sessions body: ${JSON.stringify(body)}`);
   return body.data.length;
+}
+
+export interface OrderViewWithTimeline {
+  status: string;
+  timeline: { status: string; reason: string }[];
+}
+
+/** Reads the order through the API until it is PAID; on a timeout the processes' logs are printed to explain why. */
+export async function waitForPaidOrder(stack: Stack, orderId: string): Promise<OrderViewWithTimeline> {
+  return eventually(
+    async () => {
+      const response = await fetch(`${stack.apiUrl}/orders/${orderId}`);
+      const view = (await response.json()) as OrderViewWithTimeline;
+      return view.status === 'PAID' ? view : undefined;
+    },
+    { timeoutMs: 15_000, what: 'order PAID' },
+  ).catch((error: unknown) => {
+    console.error(stack.logs());
+    throw error;
+  });
 }
