@@ -104,24 +104,26 @@ export function createReconciliationActivities(deps: ReconciliationActivityDeps)
     const matches = status.amountMinor === candidate.amountMinor && status.currency === candidate.currency;
     const orderSubject = `order:${candidate.orderId}`;
     const base = { orderId: candidate.orderId, ...ours, ...theirs };
+    const paymentReference = status.paymentReference ?? candidate.intentId;
+    // The same subject as a settlement row of this payment, so either way it is one discrepancy.
+    const paymentSubject = `payment:${paymentReference}`;
     switch (candidate.status) {
       case 'PAID':
       case 'PARTIALLY_REFUNDED':
         if (!captured) return { subject: orderSubject, kind: 'paid_not_settled', ...base };
-        // The same subject as a settlement row of this payment, so either way it is one discrepancy.
         return {
-          subject: `payment:${status.paymentReference ?? candidate.intentId}`,
+          subject: paymentSubject,
           kind: matches ? 'matched' : 'amount_mismatch',
-          paymentReference: status.paymentReference ?? candidate.intentId,
+          paymentReference,
           ...base,
         };
       case 'PENDING':
       case 'AWAITING_PAYMENT':
         return captured
           ? {
-              subject: `payment:${status.paymentReference ?? candidate.intentId}`,
+              subject: paymentSubject,
               kind: 'unapplied_capture',
-              paymentReference: status.paymentReference ?? candidate.intentId,
+              paymentReference,
               ...base,
             }
           : undefined;
@@ -130,9 +132,9 @@ export function createReconciliationActivities(deps: ReconciliationActivityDeps)
       case 'CANCELLED':
         return captured && candidate.capturedAmountMinor === 0
           ? {
-              subject: `payment:${status.paymentReference ?? candidate.intentId}`,
+              subject: paymentSubject,
               kind: 'late_success',
-              paymentReference: status.paymentReference ?? candidate.intentId,
+              paymentReference,
               ...base,
             }
           : undefined;
@@ -209,6 +211,7 @@ export function createReconciliationActivities(deps: ReconciliationActivityDeps)
     return inTransaction(pool, async (client) => {
       const current = (await lockOrder(client, orderId))?.status;
       if (current === undefined || !CLOSED_UNPAID_STATUSES.includes(current)) return false;
+      const now = new Date();
       const updated = await updateOrderStatus(client, {
         orderId,
         from: CLOSED_UNPAID_STATUSES,
@@ -216,7 +219,7 @@ export function createReconciliationActivities(deps: ReconciliationActivityDeps)
         changes: {
           capturedAmountMinor: item.gatewayAmountMinor ?? 0,
           ...(item.paymentReference ? { paymentReference: item.paymentReference } : {}),
-          paidAt: new Date().toISOString(),
+          paidAt: now.toISOString(),
         },
       });
       if (updated) {
@@ -225,7 +228,7 @@ export function createReconciliationActivities(deps: ReconciliationActivityDeps)
           from: current,
           to: 'PAID',
           reason: 'reconciliation_accepted_late_payment',
-          at: new Date(),
+          at: now,
         });
       }
       return updated;
@@ -392,16 +395,13 @@ export function createReconciliationActivities(deps: ReconciliationActivityDeps)
           }
           metrics.runFinished(input.gateway, totals.durationMs / 1000);
         }
-        const row = await pool.query<{ window_start: Date; window_end: Date }>(
-          'SELECT window_start, window_end FROM reconciliation_runs WHERE run_id = $1',
-          [input.runId],
-        );
-        logger.info({ runId: input.runId, gateway: input.gateway, ...totals }, 'reconciliation run finished');
+        const { windowStart, windowEnd, ...counts } = totals;
+        logger.info({ runId: input.runId, gateway: input.gateway, ...counts }, 'reconciliation run finished');
         return {
           runId: input.runId,
           gateway: input.gateway,
-          windowStart: row.rows[0]?.window_start.toISOString() ?? '',
-          windowEnd: row.rows[0]?.window_end.toISOString() ?? '',
+          windowStart: windowStart?.toISOString() ?? '',
+          windowEnd: windowEnd?.toISOString() ?? '',
           settlementRows: totals.settlementRows,
           matched: totals.matched,
           newByKind: totals.newByKind,

@@ -19,10 +19,10 @@ const ACTOR_PATTERN = /^[A-Za-z0-9._@:+-]{1,64}$/;
 /** Used when the operator did not name themself: the token is shared, so this is all that is known. */
 export const ANONYMOUS_ADMIN_ACTOR = 'admin-token';
 
-export const adminDisabled = () =>
+const adminDisabled = () =>
   new ApiError(404, 'admin_disabled', 'the admin API is disabled; set ADMIN_API_TOKEN to enable it');
 
-export const adminUnauthorized = () =>
+const adminUnauthorized = () =>
   new ApiError(401, 'unauthorized', 'a valid admin bearer token is required', undefined, {
     'WWW-Authenticate': 'Bearer realm="orderpay-admin"',
   });

@@ -67,7 +67,7 @@ export const webhookEventPathSchema = z.strictObject({
     .meta({ description: 'The stored event (the `id` in the dead-letter list)' }),
 });
 
-export const orderListPositionSchema = z.strictObject({
+const orderListPositionSchema = z.strictObject({
   createdAt: z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/),
   orderId: orderIdSchema,
 });
@@ -128,7 +128,7 @@ export const recheckResponseSchema = z
   })
   .meta({ id: 'AdminRecheckResponse' });
 
-export const adminOrderListItemSchema = z
+const adminOrderListItemSchema = z
   .object({
     orderId: z.string(),
     status: orderStatusSchema,
@@ -153,7 +153,7 @@ export const adminOrderListSchema = z
   .meta({ id: 'AdminOrderList' });
 export type AdminOrderListBody = z.infer<typeof adminOrderListSchema>;
 
-export const webhookEventSummarySchema = z
+const webhookEventSummarySchema = z
   .object({
     id: z.number().int(),
     gateway: gatewayNameSchema,

@@ -157,7 +157,7 @@ async function explainTimeout(temporal: Client, orderId: string, cause: unknown)
  * What the Web UI and `temporal workflow describe` show next to the search attributes: a one-line summary, details
  * and a memo. Only IDs, amounts and the gateway: description and customer can carry personal data, so never here.
  */
-export function operatorView(order: CheckoutBody) {
+function operatorView(order: CheckoutBody) {
   const amount = `${order.amount} ${order.currency} (minor units)`;
   return {
     staticSummary: `Order ${order.orderId}: ${amount} via ${order.gateway}`,
@@ -176,7 +176,7 @@ export function operatorView(order: CheckoutBody) {
  * The order's timing, fixed at checkout (the workflow input). eSewa asks merchants to use its status API only when
  * no answer came within five minutes, so eSewa orders poll first after ESEWA_FIRST_STATUS_CHECK.
  */
-export function orderPolicy(config: ApiConfig, gateway: GatewayName): OrderPolicy {
+function orderPolicy(config: ApiConfig, gateway: GatewayName): OrderPolicy {
   const poll = {
     initialIntervalMs: config.POLL_INITIAL_INTERVAL,
     backoffCoefficient: config.POLL_BACKOFF_COEFFICIENT,

@@ -9,8 +9,6 @@ import {
 } from '../contracts/order.contract';
 import { validationFailed, type FieldProblem } from './errors';
 
-export { ORDER_ID_PATTERN };
-
 /**
  * Currencies: the ISO 4217 shape, and a code ICU knows as a current currency (Node's Intl table). Checking the
  * table here turns a typo such as "USX" into a 400 naming the field instead of a workflow that fails at the

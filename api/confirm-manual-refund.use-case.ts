@@ -45,10 +45,10 @@ export interface ConfirmedRefund {
   changed: boolean;
 }
 
-export const refundNotFound = (refundId: string) =>
+const refundNotFound = (refundId: string) =>
   new ApiError(404, 'refund_not_found', 'no refund with this ID', { refundId });
 
-export const refundNotAwaitingManual = (refundId: string, state: string) =>
+const refundNotAwaitingManual = (refundId: string, state: string) =>
   new ApiError(409, 'refund_not_awaiting_manual', 'the refund does not wait for a manual confirmation', {
     refundId,
     state,

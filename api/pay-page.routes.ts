@@ -15,7 +15,7 @@ export interface PayPageDeps {
   pool: Pool;
 }
 
-export function esewaMerchantOf(config: PayPageDeps['config']): EsewaMerchant {
+function esewaMerchantOf(config: PayPageDeps['config']): EsewaMerchant {
   return {
     formUrl: config.ESEWA_FORM_URL,
     productCode: config.ESEWA_PRODUCT_CODE,

@@ -7,7 +7,7 @@ import type { Client } from '@temporalio/client';
 import { createHash } from 'node:crypto';
 import type { Logger } from '../config/logger';
 import type { ApiMetrics } from '../config/metrics';
-import type { GatewayName, PaymentEvent } from '../contracts/order.contract';
+import { ORDER_ID_PATTERN, type GatewayName, type PaymentEvent } from '../contracts/order.contract';
 import type { VerifiedWebhook, WebhookVerifier } from '../gateways/gateway';
 import { WebhookPayloadError, WebhookSignatureError } from '../gateways/gateway-errors';
 import type { Pool } from '../db/pool';
@@ -17,7 +17,6 @@ import {
   storeWebhookEvent,
   type StoredWebhookEvent,
 } from '../db/webhook-events.repo';
-import { ORDER_ID_PATTERN } from './checkout.schema';
 import { deliverStoredPaymentEvent } from './deliver-webhook-event';
 import {
   databaseUnavailable,

@@ -3,7 +3,7 @@
 // admin.routes.ts; every action is written to admin_actions.
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
-import { type Request, type Response, Router } from 'express';
+import { type Response, Router } from 'express';
 import type { ApiConfig } from '../config/env';
 import type { GatewayName } from '../contracts/order.contract';
 import {
@@ -16,6 +16,7 @@ import type { Pool } from '../db/pool';
 import { findRun, listRuns } from '../db/reconciliation.repo';
 import { findReport, ingestSettlementReport, listReportErrors } from '../db/settlement-reports.repo';
 import { parseSettlementCsv, SettlementCsvHeaderError } from '../gateways/settlement-csv';
+import { ANONYMOUS_ADMIN_ACTOR } from './admin-auth';
 import { parseOrThrow } from './checkout.schema';
 import {
   BACKFILL_WINDOW_MS,
@@ -69,7 +70,7 @@ export function reconciliationRoutes(deps: ReconciliationRouteDeps): Router {
       }
       const runs = [];
       for (const input of windows) runs.push(await startRun(deps, input));
-      await audit(req, res, deps.pool, 'reconciliation.start', windows[0]?.gateway, 'succeeded', {
+      await audit(res, deps.pool, 'reconciliation.start', windows[0]?.gateway, 'succeeded', {
         body: 'reportId' in body ? body : { ...body, from: body.from.toISOString(), to: body.to.toISOString() },
         runs: runs.map((r) => ({ workflowId: r.workflowId, status: r.status })),
       });
@@ -114,13 +115,13 @@ export function reconciliationRoutes(deps: ReconciliationRouteDeps): Router {
         );
       } catch (error) {
         if (error instanceof SettlementCsvHeaderError) {
-          await audit(req, res, deps.pool, 'reconciliation.report_upload', reportId, 'invalid_report');
+          await audit(res, deps.pool, 'reconciliation.report_upload', reportId, 'invalid_report');
           throw invalidReport(error.message);
         }
         throw error;
       }
       const errors = await listReportErrors(deps.pool, reportId, REPORT_ERRORS_IN_RESPONSE);
-      await audit(req, res, deps.pool, 'reconciliation.report_upload', reportId, 'succeeded', {
+      await audit(res, deps.pool, 'reconciliation.report_upload', reportId, 'succeeded', {
         gateway: query.gateway,
         rowsTotal: summary.rowsTotal,
         rowsRejected: summary.rowsRejected,
@@ -144,7 +145,7 @@ export function reconciliationRoutes(deps: ReconciliationRouteDeps): Router {
 }
 
 /** Consecutive one-day windows covering [from, to); the last one may be shorter. */
-export function backfillWindows(gatewayName: GatewayName, from: Date, to: Date): ReconciliationInput[] {
+function backfillWindows(gatewayName: GatewayName, from: Date, to: Date): ReconciliationInput[] {
   const windows: ReconciliationInput[] = [];
   for (let start = from.getTime(); start < to.getTime(); start += BACKFILL_WINDOW_MS) {
     const end = Math.min(start + BACKFILL_WINDOW_MS, to.getTime());
@@ -180,7 +181,6 @@ async function startRun(deps: ReconciliationRouteDeps, input: ReconciliationInpu
 }
 
 async function audit(
-  _req: Request,
   res: Response,
   pool: Pool,
   action: string,
@@ -189,7 +189,7 @@ async function audit(
   details?: Record<string, unknown>,
 ): Promise<void> {
   await recordAdminAction(pool, {
-    actor: res.locals.adminActor ?? 'admin-token',
+    actor: res.locals.adminActor ?? ANONYMOUS_ADMIN_ACTOR,
     action,
     ...(target === undefined ? {} : { target }),
     requestId: res.locals.requestId,

@@ -1,7 +1,7 @@
 // The reconciliation admin API's request and response shapes: parsed with these, documented from these.
 import { z } from 'zod';
-import { GATEWAY_NAMES } from '../contracts/order.contract';
 import { DISCREPANCY_KINDS, RECONCILIATION_ACTIONS } from '../contracts/reconciliation.contract';
+import { gatewayParamSchema as gateway } from './checkout.schema';
 
 /** A backfill is split into windows of one day each, each its own run (and workflow ID). */
 export const BACKFILL_WINDOW_MS = 24 * 60 * 60 * 1000;
@@ -11,7 +11,6 @@ const isoTime = z.iso.datetime({ offset: true }).transform((text) => new Date(te
 /** zod runs object refinements even when a field failed; a failed field is already reported. */
 const span = (from: unknown, to: unknown) =>
   from instanceof Date && to instanceof Date ? to.getTime() - from.getTime() : Number.NaN;
-const gateway = z.enum(GATEWAY_NAMES);
 
 export const startRunsSchema = z.union([
   z.strictObject({ gateway, reportId: z.string().min(1).max(200) }),

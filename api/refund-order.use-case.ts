@@ -6,7 +6,7 @@ import type { ApiConfig } from '../config/env';
 import type { Logger } from '../config/logger';
 import { ORDER_ERROR_TYPES, orderWorkflowId, refundOrderUpdate, type OrderState } from '../contracts/order.contract';
 import { findIdempotencyRecord, saveIdempotencyRecord } from '../db/idempotency.repo';
-import { findOrderView } from '../db/order-view.repo';
+import { findOrderStatus, findOrderView } from '../db/order-view.repo';
 import type { Pool } from '../db/pool';
 import type { RefundRequestBody, RefundResponseBody } from './admin.schema';
 import { describeError, errorBody } from './error-handler';
@@ -25,14 +25,14 @@ import { requestHash } from './request-hash';
 import { probeOrderWorkflow, withTemporalDeadline } from './temporal-calls';
 import { applicationFailureType, isTemporalUnavailableError, isWorkflowNotFoundError } from './temporal-errors';
 
-export const ADMIN_REFUND_SCOPE = 'POST /admin/orders/:orderId/refunds';
+const ADMIN_REFUND_SCOPE = 'POST /admin/orders/:orderId/refunds';
 const REFUND_PENDING_RETRY_AFTER_SECONDS = 5;
 
 /**
  * The workflow's refund requestId for a key. Refunds the workflow makes on its own carry their refund ID
  * (`refund-<orderId>-<n>`) as requestId; an operator's key could be spelled the same, so admin keys get a prefix.
  */
-export function adminRefundRequestId(idempotencyKey: string): string {
+function adminRefundRequestId(idempotencyKey: string): string {
   return `admin:${idempotencyKey}`;
 }
 
@@ -135,11 +135,10 @@ async function explainRefundFailure({ pool, temporal }: RefundDeps, orderId: str
     return refundExceedsRefundable(orderId, refundable);
   }
   if (failureType === ORDER_ERROR_TYPES.invalidTransition) {
-    const order = await findOrderView(pool, orderId);
-    return invalidTransition(orderId, order?.status);
+    return invalidTransition(orderId, await findOrderStatus(pool, orderId));
   }
   if (isWorkflowNotFoundError(error)) {
-    return (await findOrderView(pool, orderId)) ? orderClosed(orderId) : orderNotFound(orderId);
+    return (await findOrderStatus(pool, orderId)) ? orderClosed(orderId) : orderNotFound(orderId);
   }
   if (isTemporalUnavailableError(error)) {
     const workflow = await probeOrderWorkflow(temporal, orderId);

@@ -32,7 +32,7 @@ export const checkoutResponseSchema = z
   .meta({ id: 'CheckoutResponse' });
 export type CheckoutResponseBody = z.infer<typeof checkoutResponseSchema>;
 
-export const orderRefundSchema = z
+const orderRefundSchema = z
   .object({
     refundId: z.string().meta({ description: '`refund-<orderId>-<n>`, also the gateway idempotency key' }),
     amount: minorUnits,

@@ -1,6 +1,7 @@
 // /webhooks/:gateway: the body stays raw bytes, because the signature is over exactly what was sent.
 import express, { type NextFunction, type Request, type Response, Router } from 'express';
 import type { ApiMetrics } from '../config/metrics';
+import type { GatewayName } from '../contracts/order.contract';
 import { gatewayParamSchema } from './checkout.schema';
 import { rejectOtherMethods } from './error-handler';
 import { unknownGateway } from './errors';
@@ -35,8 +36,7 @@ export function webhooksRoutes(deps: WebhookDeps & { metrics: ApiMetrics }): Rou
 function timeWebhook({ metrics, webhookVerifiers }: WebhookDeps & { metrics: ApiMetrics }) {
   return (req: Request, res: Response, next: NextFunction): void => {
     const startedAt = process.hrtime.bigint();
-    const parsed = gatewayParamSchema.safeParse(req.params.gateway);
-    const gateway = parsed.success && webhookVerifiers[parsed.data] ? parsed.data : 'unknown';
+    const gateway = knownGateway(req, webhookVerifiers) ?? 'unknown';
     res.on('finish', () => {
       const seconds = Number(process.hrtime.bigint() - startedAt) / 1e9;
       metrics.webhookAnswered(gateway, res.statusCode, seconds);
@@ -48,7 +48,12 @@ function timeWebhook({ metrics, webhookVerifiers }: WebhookDeps & { metrics: Api
 /** Checked before the body is read, so an unknown gateway costs nothing. */
 function requireKnownGateway({ webhookVerifiers }: WebhookDeps) {
   return (req: Request, _res: Response, next: NextFunction): void => {
-    const gateway = gatewayParamSchema.safeParse(req.params.gateway);
-    next(gateway.success && webhookVerifiers[gateway.data] ? undefined : unknownGateway());
+    next(knownGateway(req, webhookVerifiers) ? undefined : unknownGateway());
   };
+}
+
+/** The path's gateway if it is one we verify webhooks for. */
+function knownGateway(req: Request, webhookVerifiers: WebhookDeps['webhookVerifiers']): GatewayName | undefined {
+  const gateway = gatewayParamSchema.safeParse(req.params.gateway);
+  return gateway.success && webhookVerifiers[gateway.data] ? gateway.data : undefined;
 }

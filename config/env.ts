@@ -36,17 +36,20 @@ export const duration = (fallback: string) =>
 
 export const port = (fallback: number) => z.coerce.number().int().min(0).max(65_535).default(fallback);
 const url = (fallback: string) => z.url().default(fallback);
+/** The non-blank, trimmed items of a comma-separated value. */
+function splitCommaList(text: string): string[] {
+  return text
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item.length > 0);
+}
+
 /** Comma-separated list, so secrets can be rotated: every listed secret is accepted. */
 const secretList = (fallback: string) =>
   z
     .string()
     .default(fallback)
-    .transform((text) =>
-      text
-        .split(',')
-        .map((s) => s.trim())
-        .filter((s) => s.length > 0),
-    )
+    .transform(splitCommaList)
     .pipe(z.array(z.string()).min(1, 'at least one secret is required'));
 
 /** An optional secret: unset or blank means "not configured", never an empty secret that anything would match. */
@@ -66,10 +69,7 @@ const perGatewayChoice = <const T extends readonly [string, ...string[]]>(choice
     .string()
     .default(fallback)
     .transform((text, ctx) => {
-      const parts = text
-        .split(',')
-        .map((part) => part.trim())
-        .filter((part) => part.length > 0);
+      const parts = splitCommaList(text);
       let defaultChoice: T[number] = fallback;
       const overrides = new Map<string, T[number]>();
       for (const part of parts) {
@@ -94,12 +94,7 @@ const gatewayList = (fallback: string) =>
   z
     .string()
     .default(fallback)
-    .transform((text) =>
-      text
-        .split(',')
-        .map((s) => s.trim())
-        .filter((s) => s.length > 0),
-    )
+    .transform(splitCommaList)
     .pipe(z.array(z.enum(GATEWAY_NAMES)));
 
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/orderpay';

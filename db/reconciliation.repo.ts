@@ -9,6 +9,7 @@ import type {
   UnknownPaymentAction,
 } from '../contracts/reconciliation.contract';
 import type { GatewayName, OrderStatus } from '../contracts/order.contract';
+import { insertStatusHistory } from './orders.repo';
 import { inTransaction, type Pool, type PoolClient } from './pool';
 
 export interface NewRun {
@@ -384,17 +385,20 @@ export async function updateItem(
 /** Marks the order for an operator (orders.needs_attention) with a timeline entry; once. */
 export async function flagOrderForAttention(pool: Pool, orderId: string, reason: string): Promise<boolean> {
   return inTransaction(pool, async (client) => {
-    const result = await client.query<{ status: string }>(
+    const result = await client.query<{ status: OrderStatus }>(
       `UPDATE orders SET needs_attention = true, updated_at = now()
         WHERE order_id = $1 AND NOT needs_attention RETURNING status`,
       [orderId],
     );
     const status = result.rows[0]?.status;
     if (status === undefined) return false;
-    await client.query(
-      `INSERT INTO order_status_history (order_id, from_status, to_status, reason) VALUES ($1, $2, $2, $3)`,
-      [orderId, status, `needs_attention:${reason}`],
-    );
+    await insertStatusHistory(client, {
+      orderId,
+      from: status,
+      to: status,
+      reason: `needs_attention:${reason}`,
+      at: new Date(),
+    });
     return true;
   });
 }
@@ -406,8 +410,19 @@ export interface RunTotals {
   alreadyReconciled: number;
   openDiscrepancies: number;
   durationMs: number;
+  /** The run's window; undefined only for a run ID that was never begun. */
+  windowStart: Date | undefined;
+  windowEnd: Date | undefined;
   /** False when the run was already finished (a retried activity): nothing was updated. */
   finishedNow: boolean;
+}
+
+interface FinishedRunRow {
+  settlement_rows: number;
+  settlement_matched: number;
+  duration_ms: number;
+  window_start: Date;
+  window_end: Date;
 }
 
 /**
@@ -445,13 +460,13 @@ export async function finishRun(pool: Pool, runId: string): Promise<RunTotals> {
       else alreadyReconciled += row.n;
     }
     const openDiscrepancies = open.rows[0]?.n ?? 0;
-    const updated = await client.query<{ settlement_rows: number; settlement_matched: number; duration_ms: number }>(
+    const updated = await client.query<FinishedRunRow>(
       `UPDATE reconciliation_runs
           SET status = 'completed', finished_at = now(), open_discrepancies = $2,
               duration_ms = (extract(epoch FROM now() - started_at) * 1000)::bigint,
               counts = $3
         WHERE run_id = $1 AND status = 'running'
-        RETURNING settlement_rows, settlement_matched, duration_ms`,
+        RETURNING settlement_rows, settlement_matched, duration_ms, window_start, window_end`,
       [
         runId,
         openDiscrepancies,
@@ -461,8 +476,9 @@ export async function finishRun(pool: Pool, runId: string): Promise<RunTotals> {
     const row =
       updated.rows[0] ??
       (
-        await client.query<{ settlement_rows: number; settlement_matched: number; duration_ms: number }>(
-          'SELECT settlement_rows, settlement_matched, duration_ms FROM reconciliation_runs WHERE run_id = $1',
+        await client.query<FinishedRunRow>(
+          `SELECT settlement_rows, settlement_matched, duration_ms, window_start, window_end
+             FROM reconciliation_runs WHERE run_id = $1`,
           [runId],
         )
       ).rows[0];
@@ -473,6 +489,8 @@ export async function finishRun(pool: Pool, runId: string): Promise<RunTotals> {
       alreadyReconciled,
       openDiscrepancies,
       durationMs: row?.duration_ms ?? 0,
+      windowStart: row?.window_start,
+      windowEnd: row?.window_end,
       finishedNow: updated.rowCount === 1,
     };
   });

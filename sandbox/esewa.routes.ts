@@ -10,7 +10,7 @@ import { ESEWA_FORM_SIGNED_FIELDS, ESEWA_STATUSES, encodeEsewaCallbackData } fro
 import { signEsewaFields, splitFieldNames, verifyEsewaSignature } from '../gateways/esewa/esewa.signature';
 import type { EsewaStore, EsewaTransaction } from './esewa.store';
 import { escapeHtml, formatMinorAmount, sandboxPage, type SandboxBanner } from './payment-page.view';
-import type { SandboxFaults } from './sandbox.faults';
+import { delay, drawInjectedApiError, type SandboxFaults } from './sandbox.faults';
 
 export interface EsewaSandboxDeps {
   store: EsewaStore;
@@ -24,7 +24,7 @@ export interface EsewaSandboxDeps {
 }
 
 /** eSewa's answer while its status service is down, with HTTP 200. */
-export const ESEWA_OUTAGE_BODY = { code: 0, error_message: 'Service is currently unavailable' };
+const ESEWA_OUTAGE_BODY = { code: 0, error_message: 'Service is currently unavailable' };
 /** What eSewa signs in the success callback, in its order. */
 const CALLBACK_SIGNED_FIELDS = 'transaction_code,status,total_amount,transaction_uuid,product_code,signed_field_names';
 
@@ -128,8 +128,7 @@ export function createEsewaSandboxRouter(deps: EsewaSandboxDeps): express.Router
   router.get('/api/epay/transaction/status/', async (req, res) => {
     deps.counters.apiRequests += 1;
     const current = faults();
-    if (current.apiLatencyMs > 0) await sleep(current.apiLatencyMs);
-    if (random() < current.apiErrorRate) {
+    if (await drawInjectedApiError(current, random)) {
       deps.counters.injectedApiErrors += 1;
       res.status(500).type('text').send('Internal Server Error');
       return;
@@ -189,7 +188,7 @@ export function createEsewaSandboxRouter(deps: EsewaSandboxDeps): express.Router
       logger.info({ fault: 'callback_dropped' }, 'esewa callback not delivered');
       return page(res, 200, title, 'You may close this window.');
     }
-    if (current.webhookDelayMs > 0) await sleep(current.webhookDelayMs);
+    if (current.webhookDelayMs > 0) await delay(current.webhookDelayMs);
     if (random() < current.webhookDuplicateRate) {
       fetch(location, { redirect: 'manual' }).then(
         (response) => logger.info({ status: response.status }, 'esewa callback delivered twice'),
@@ -263,8 +262,4 @@ const ESEWA_BANNER: SandboxBanner = {
 
 function layout(title: string, body: string): string {
   return sandboxPage(title, `<h1>${escapeHtml(title)}</h1>${body}`, ESEWA_BANNER);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -7,7 +7,7 @@ import express, { type Request, type Response } from 'express';
 import { z } from 'zod';
 import type { Logger } from '../config/logger';
 import { KHALTI_MIN_AMOUNT_PAISA } from '../gateways/khalti/khalti.schemas';
-import type { SandboxFaults } from './sandbox.faults';
+import { drawInjectedApiError, type SandboxFaults } from './sandbox.faults';
 import type { KhaltiPaymentRecord, KhaltiStore } from './khalti.store';
 
 export interface KhaltiApiCounters {
@@ -74,9 +74,7 @@ export function createKhaltiApiRouter(options: KhaltiApiOptions): express.Router
 
   router.use(async (req, res, next) => {
     counters.requests += 1;
-    const { apiLatencyMs, apiErrorRate } = faults();
-    if (apiLatencyMs > 0) await new Promise((resolve) => setTimeout(resolve, apiLatencyMs));
-    if (random() < apiErrorRate) {
+    if (await drawInjectedApiError(faults(), random)) {
       counters.injectedErrors += 1;
       serverError(res);
       return;
@@ -180,7 +178,7 @@ export function createKhaltiApiRouter(options: KhaltiApiOptions): express.Router
   return router;
 }
 
-export function lookupBody(payment: KhaltiPaymentRecord) {
+function lookupBody(payment: KhaltiPaymentRecord) {
   return {
     pidx: payment.pidx,
     total_amount: payment.amount,
@@ -191,7 +189,7 @@ export function lookupBody(payment: KhaltiPaymentRecord) {
   };
 }
 
-export function nepalTime(epochMs: number): string {
+function nepalTime(epochMs: number): string {
   return new Date(epochMs + NEPAL_OFFSET_MS).toISOString().replace('Z', '+05:45');
 }
 

@@ -5,7 +5,7 @@
 import express, { type Response } from 'express';
 import { z } from 'zod';
 import type { Logger } from '../config/logger';
-import type { SandboxFaults } from './sandbox.faults';
+import { delay, type SandboxFaults } from './sandbox.faults';
 import type { KhaltiPageOutcome, KhaltiPaymentRecord, KhaltiStore } from './khalti.store';
 import {
   renderKhaltiClosedPage,
@@ -90,7 +90,7 @@ export function createKhaltiPageRouter(options: KhaltiPageOptions): KhaltiPageRo
       return sendHtml(res, 200, renderKhaltiNoReturnPage(outcome.payment, 'Done. You can close this window.'));
     }
     const repeat = random() < current.webhookDuplicateRate;
-    if (current.webhookDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, current.webhookDelayMs));
+    if (current.webhookDelayMs > 0) await delay(current.webhookDelayMs);
     stats.returned += 1;
     res.redirect(303, location);
     if (repeat) {
@@ -131,7 +131,7 @@ export function createKhaltiPageRouter(options: KhaltiPageOptions): KhaltiPageRo
  * The merchant's return_url with Khalti's callback query, in Khalti's order. Cancelled and pending payments have
  * no transaction yet, so its fields are present and empty, as Khalti sends them.
  */
-export function khaltiReturnUrl(payment: KhaltiPaymentRecord): string {
+function khaltiReturnUrl(payment: KhaltiPaymentRecord): string {
   const url = new URL(payment.returnUrl);
   const transaction = payment.status === 'Completed' ? (payment.transactionId ?? '') : '';
   const fields: [string, string][] = [

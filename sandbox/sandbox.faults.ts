@@ -48,3 +48,16 @@ export const NO_FAULTS: SandboxFaults = {
   apiLatencyMs: 0,
   statusOutageRate: 0,
 };
+
+/**
+ * The API fault knobs for one request, the same for every mode: wait apiLatencyMs, then draw whether this request
+ * fails with an injected server error (true). Each mode counts it and answers in its own gateway's error format.
+ */
+export async function drawInjectedApiError(current: SandboxFaults, random: () => number): Promise<boolean> {
+  if (current.apiLatencyMs > 0) await delay(current.apiLatencyMs);
+  return random() < current.apiErrorRate;
+}
+
+export function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,6 +1,7 @@
 // The sandbox's in-memory gateway: checkout sessions, payment intents, charges, refunds and the events their
 // changes produce. Every state change goes through here, so the HTTP layers stay thin and the rules that
 // mirror Stripe (what can be paid, expired or refunded, and which events follow) live in one place.
+import { SETTLEMENT_CSV_COLUMNS } from '../gateways/settlement-csv';
 import type { ListParams, RefundCreateParams, SessionCreateParams } from './stripe-params.schema';
 import {
   type ChargeObject,
@@ -423,7 +424,7 @@ export function createSandboxStore(options: SandboxStoreOptions) {
    */
   function settlementReportCsv(fromSeconds: number, toSeconds: number): string {
     const inWindow = (created: number) => created >= fromSeconds && created < toSeconds;
-    const lines = ['kind,transaction_id,payment_id,order_id,status,amount_minor,currency,occurred_at'];
+    const lines = [SETTLEMENT_CSV_COLUMNS.join(',')];
     for (const intent of paymentIntents.values()) {
       if (!inWindow(intent.created)) continue;
       const status =
@@ -443,8 +444,8 @@ export function createSandboxStore(options: SandboxStoreOptions) {
           intent.metadata.orderId ?? '',
           status,
           amount,
-          intent.currency,
-          intent.created,
+          intent.currency.toUpperCase(),
+          isoTime(intent.created),
         ]),
       );
     }
@@ -458,8 +459,8 @@ export function createSandboxStore(options: SandboxStoreOptions) {
           refund.metadata.orderId ?? '',
           refund.status,
           refund.amount,
-          refund.currency,
-          refund.created,
+          refund.currency.toUpperCase(),
+          isoTime(refund.created),
         ]),
       );
     }
@@ -554,16 +555,13 @@ function listPage<T extends { id: string; created: number }>(all: T[], params: L
 
 function csvLine(values: ReadonlyArray<string | number>): string {
   return values
-    .map((value, index) =>
-      index === 6
-        ? String(value).toUpperCase()
-        : index === 7
-          ? new Date(Number(value) * 1000).toISOString()
-          : /[",\n\r]/.test(String(value))
-            ? `"${String(value).replace(/"/g, '""')}"`
-            : String(value),
-    )
+    .map(String)
+    .map((value) => (/[",\n\r]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value))
     .join(',');
+}
+
+function isoTime(epochSeconds: number): string {
+  return new Date(epochSeconds * 1000).toISOString();
 }
 
 function orderIdOf(session: CheckoutSessionObject): string | undefined {

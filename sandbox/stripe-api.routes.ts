@@ -5,7 +5,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type { Logger } from '../config/logger';
 import { requestFingerprint, type IdempotencyStore, type StoredAnswer } from './idempotency.store';
-import type { SandboxFaults } from './sandbox.faults';
+import { drawInjectedApiError, type SandboxFaults } from './sandbox.faults';
 import type { RequestOrigin, SandboxStore } from './sandbox.store';
 import {
   expandParamsSchema,
@@ -42,9 +42,7 @@ export function createStripeApiRouter(deps: StripeApiDeps): express.Router {
   router.use(authenticate(deps.apiKey));
   router.use(async (_req, res, next) => {
     counters.apiRequests += 1;
-    const current = faults();
-    if (current.apiLatencyMs > 0) await sleep(current.apiLatencyMs);
-    if (random() < current.apiErrorRate) {
+    if (await drawInjectedApiError(faults(), random)) {
       counters.injectedApiErrors += 1;
       sendInjectedApiError(res);
       return;
@@ -223,8 +221,4 @@ function isBodyParserError(error: unknown): boolean {
     typeof (error as { type: unknown }).type === 'string' &&
     'status' in error
   );
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

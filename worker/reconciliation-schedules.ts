@@ -50,9 +50,7 @@ export async function ensureReconciliationSchedules(
       outcomes.push({ gateway, scheduleId, outcome: 'created' });
     } catch (error) {
       if (!(error instanceof ScheduleAlreadyRunning)) throw error;
-      await client.schedule
-        .getHandle(scheduleId)
-        .update((previous) => ({ ...previous, spec, action, policies, state: previous.state }));
+      await client.schedule.getHandle(scheduleId).update((previous) => ({ ...previous, spec, action, policies }));
       outcomes.push({ gateway, scheduleId, outcome: 'updated' });
     }
     logger.info(

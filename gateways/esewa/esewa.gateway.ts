@@ -13,7 +13,8 @@ import type {
   RefundRequest,
   RefundResult,
 } from '../gateway';
-import { GatewayRejectedError, GatewayUnavailableError } from '../gateway-errors';
+import { httpUrlSchema, timeoutMsSchema } from '../gateway-options.schema';
+import { GatewayRejectedError, GatewayUnavailableError, retryAfterMs } from '../gateway-errors';
 import {
   ESEWA_CURRENCY,
   esewaErrorResponseSchema,
@@ -33,10 +34,10 @@ export interface EsewaGatewayOptions {
 }
 
 const optionsSchema = z.object({
-  statusUrl: z.url({ protocol: /^https?$/ }),
+  statusUrl: httpUrlSchema,
   productCode: z.string().min(1),
-  publicBaseUrl: z.url({ protocol: /^https?$/ }),
-  timeoutMs: z.number().int().positive(),
+  publicBaseUrl: httpUrlSchema,
+  timeoutMs: timeoutMsSchema,
 });
 
 /** The manual task's reference until an operator confirms it. */
@@ -76,7 +77,7 @@ export function createEsewaGateway(options: EsewaGatewayOptions): PaymentGateway
     if (response.status >= 500 || response.status === 429 || response.status === 408) {
       throw new GatewayUnavailableError(
         `esewa ${operation}: HTTP ${response.status}`,
-        retryAfterMs(response),
+        retryAfterMs(response.headers.get('retry-after') ?? undefined),
         response.status,
       );
     }
@@ -190,9 +191,4 @@ function parseJson(text: string): unknown {
   } catch {
     return undefined;
   }
-}
-
-function retryAfterMs(response: Response): number | undefined {
-  const seconds = Number(response.headers.get('retry-after'));
-  return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : undefined;
 }

@@ -45,12 +45,12 @@ export interface EsewaFormFields {
   signature: string;
 }
 
-export function esewaSuccessUrl(publicBaseUrl: string): string {
+function esewaSuccessUrl(publicBaseUrl: string): string {
   return `${trimSlash(publicBaseUrl)}/callbacks/esewa/success`;
 }
 
 /** The failure redirect carries nothing signed, so the transaction rides in the path (eSewa appends `?data=`). */
-export function esewaFailureUrl(publicBaseUrl: string, transactionUuid: string): string {
+function esewaFailureUrl(publicBaseUrl: string, transactionUuid: string): string {
   return `${trimSlash(publicBaseUrl)}/callbacks/esewa/failure/${transactionUuid}`;
 }
 

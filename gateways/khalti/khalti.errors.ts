@@ -1,6 +1,5 @@
 // Turns what Khalti answers (or fails to answer) into the two errors activities understand: retry it, or give up.
-import { GatewayRejectedError, GatewayUnavailableError } from '../gateway-errors';
-import { retryAfterMs } from '../stripe/stripe.errors';
+import { GatewayRejectedError, GatewayUnavailableError, retryAfterMs } from '../gateway-errors';
 import { khaltiErrorBodySchema } from './khalti.schemas';
 
 /** One HTTP exchange with Khalti, already read: the status and the body parsed as JSON when it was JSON. */

@@ -20,6 +20,7 @@ import type {
   RefundRequest,
   RefundResult,
 } from '../gateway';
+import { httpUrlSchema, timeoutMsSchema } from '../gateway-options.schema';
 import { GatewayRejectedError, GatewayUnavailableError } from '../gateway-errors';
 import { khaltiHttpError, khaltiNetworkError, khaltiShapeError, type KhaltiResponse } from './khalti.errors';
 import {
@@ -49,24 +50,18 @@ export interface KhaltiGatewayOptions {
 }
 
 const optionsSchema = z.object({
-  baseUrl: z.url({ protocol: /^https?$/ }),
+  baseUrl: httpUrlSchema,
   secretKey: z.string().min(1),
-  timeoutMs: z.number().int().positive(),
-  publicBaseUrl: z.url({ protocol: /^https?$/ }),
+  timeoutMs: timeoutMsSchema,
+  publicBaseUrl: httpUrlSchema,
 });
 
 /** Khalti shows purchase_order_name to the payer; long descriptions are cut rather than refused. */
 const MAX_ORDER_NAME_LENGTH = 100;
 
-/**
- * The port, named 'khalti'. A type of its own until 'khalti' joins GATEWAY_NAMES (the shared gateway wiring); from
- * then on it is simply a PaymentGateway.
- */
-export type KhaltiGateway = Omit<PaymentGateway, 'name'> & { readonly name: 'khalti' };
-
 type LookupOutcome = { kind: 'found'; lookup: KhaltiLookupResponse } | { kind: 'not_found' };
 
-export function createKhaltiGateway(options: KhaltiGatewayOptions): KhaltiGateway {
+export function createKhaltiGateway(options: KhaltiGatewayOptions): PaymentGateway {
   const { baseUrl, secretKey, timeoutMs, publicBaseUrl } = optionsSchema.parse(options);
   const fetchImpl = options.fetch ?? fetch;
   const apiBase = new URL(baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`);

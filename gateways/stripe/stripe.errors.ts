@@ -1,7 +1,7 @@
 // Translates what the Stripe SDK throws into the two errors activities understand: retry it, or give up.
 import Stripe from 'stripe';
 import { z } from 'zod';
-import { GatewayRejectedError, GatewayUnavailableError } from '../gateway-errors';
+import { GatewayRejectedError, GatewayUnavailableError, retryAfterMs } from '../gateway-errors';
 
 type StripeSdkError = InstanceType<typeof Stripe.errors.StripeError>;
 
@@ -42,14 +42,4 @@ export function toGatewayError(error: unknown, operation: string): Error {
 /** Stripe's own error code when it sent one, else its error type (`invalid_request_error`, `idempotency_error`). */
 function stripeCodeOf(error: StripeSdkError): string {
   return error.code ?? error.rawType ?? 'stripe_error';
-}
-
-/** Retry-After is either delta-seconds or an HTTP date (RFC 9110 §10.2.3). */
-export function retryAfterMs(header: string | undefined, now: number = Date.now()): number | undefined {
-  if (header === undefined) return undefined;
-  const trimmed = header.trim();
-  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
-  const at = Date.parse(trimmed);
-  if (Number.isNaN(at)) return undefined;
-  return Math.max(0, at - now);
 }

@@ -12,6 +12,7 @@ import type {
   RefundRequest,
   RefundResult,
 } from '../gateway';
+import { httpUrlSchema, timeoutMsSchema } from '../gateway-options.schema';
 import { GatewayRejectedError, GatewayUnavailableError } from '../gateway-errors';
 import { toGatewayError } from './stripe.errors';
 import {
@@ -35,10 +36,10 @@ export interface StripeGatewayOptions {
 }
 
 const optionsSchema = z.object({
-  apiBase: z.url({ protocol: /^https?$/ }),
+  apiBase: httpUrlSchema,
   secretKey: z.string().min(1),
-  timeoutMs: z.number().int().positive(),
-  publicBaseUrl: z.url({ protocol: /^https?$/ }),
+  timeoutMs: timeoutMsSchema,
+  publicBaseUrl: httpUrlSchema,
 });
 
 /**

@@ -7,10 +7,10 @@ import type { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { CreateIntentRequest } from '../../gateways/gateway';
+import type { CreateIntentRequest, PaymentGateway } from '../../gateways/gateway';
 import { GatewayRejectedError, GatewayUnavailableError } from '../../gateways/gateway-errors';
 import { parseKhaltiCallback } from '../../gateways/khalti/khalti.callback';
-import { createKhaltiGateway, type KhaltiGateway } from '../../gateways/khalti/khalti.gateway';
+import { createKhaltiGateway } from '../../gateways/khalti/khalti.gateway';
 import type { RunningSandbox } from '../../sandbox/server';
 import {
   eventually,
@@ -25,10 +25,10 @@ const SHOP_URL = 'http://shop.test';
 const MINUTE = 60_000;
 
 let running: RunningSandbox;
-let gateway: KhaltiGateway;
+let gateway: PaymentGateway;
 let clock: number;
 
-function gatewayFor(overrides: Partial<Parameters<typeof createKhaltiGateway>[0]> = {}): KhaltiGateway {
+function gatewayFor(overrides: Partial<Parameters<typeof createKhaltiGateway>[0]> = {}): PaymentGateway {
   return createKhaltiGateway({
     baseUrl: `${running.url}/api/v2/`,
     secretKey: TEST_KHALTI_KEY,

@@ -1,7 +1,8 @@
 // Proves how Stripe SDK errors become retryable (GatewayUnavailableError) or final (GatewayRejectedError).
 import Stripe from 'stripe';
 import { z } from 'zod';
-import { retryAfterMs, toGatewayError } from '../../gateways/stripe/stripe.errors';
+import { retryAfterMs } from '../../gateways/gateway-errors';
+import { toGatewayError } from '../../gateways/stripe/stripe.errors';
 import { GatewayRejectedError, GatewayUnavailableError } from '../../gateways/gateway-errors';
 
 const { errors } = Stripe;
