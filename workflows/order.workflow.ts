@@ -482,7 +482,9 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
 
   /** A status lookup's answer: an operator is told first when the gateway asks for it (eSewa AMBIGUOUS, Khalti Pending). */
   async function applyStatus(status: PaymentStatus, source: string): Promise<void> {
-    if (status.needsAttention) await flagForAttention(`gateway_status:${status.gatewayStatus}`);
+    if (status.needsAttention || hasLegacyAttention(status)) {
+      await flagForAttention(`gateway_status:${status.gatewayStatus}`);
+    }
     await applyOutcome(outcomeOf(status), source);
   }
 
@@ -628,6 +630,15 @@ function failureType(error: unknown): string | undefined {
   const cause = (error as { cause?: { type?: unknown } } | undefined)?.cause;
   if (cause && typeof cause.type === 'string') return cause.type;
   return error instanceof ApplicationFailure ? (error.type ?? undefined) : undefined;
+}
+
+/**
+ * Lookups recorded before `needsAttention` existed said the same thing as `attention: "<reason>"`. Orders in flight
+ * then still hold such results in their histories, and must flag the order exactly as they did when recorded.
+ */
+function hasLegacyAttention(status: PaymentStatus): boolean {
+  const { attention } = status as PaymentStatus & { attention?: unknown };
+  return typeof attention === 'string' && attention.length > 0;
 }
 
 /** What a signed event or a status lookup says, in one shape; a capture without amounts never matches an order. */

@@ -17,5 +17,6 @@ export async function recordHistoryIfAsked(handle: WorkflowHandle, pathName: str
     ['workflow', 'show', '--workflow-id', handle.workflowId, '--address', testTemporalAddress(), '--output', 'json'],
     { maxBuffer: 64 * 1024 * 1024 },
   );
-  await writeFile(`${HISTORIES_DIR}/${pathName}.json`, stdout);
+  // 'wx': a recorded history stands for orders in flight and is never replaced; record a new path under a new name.
+  await writeFile(`${HISTORIES_DIR}/${pathName}.json`, stdout, { flag: 'wx' });
 }
