@@ -14,9 +14,21 @@ const GRPC = {
   notFound: 5,
   alreadyExists: 6,
   resourceExhausted: 8,
+  failedPrecondition: 9,
   unavailable: 14,
 };
-const OUTAGE_CODES = new Set([GRPC.cancelled, GRPC.deadlineExceeded, GRPC.resourceExhausted, GRPC.unavailable]);
+/**
+ * FAILED_PRECONDITION is what an update gets while the workflow's last task failed and is being retried (a worker
+ * killed mid-task, a task that lost a race with a new event): the workflow answers once a worker completes the
+ * task, so the caller should try again, as in an outage.
+ */
+const OUTAGE_CODES = new Set([
+  GRPC.cancelled,
+  GRPC.deadlineExceeded,
+  GRPC.resourceExhausted,
+  GRPC.failedPrecondition,
+  GRPC.unavailable,
+]);
 const MAX_CAUSE_DEPTH = 6;
 
 function causes(error: unknown): unknown[] {

@@ -13,6 +13,8 @@ export interface Stack {
   startWorker(): RunningProcess;
   /** SIGKILLs every worker process started so far. */
   killWorkers(): Promise<void>;
+  /** SIGKILLs the API process and starts a new one on the same port with the same environment. */
+  restartApi(): Promise<void>;
   stop(): Promise<void>;
   logs(): string;
 }
@@ -56,12 +58,13 @@ export async function startStack(
     return worker;
   };
   const worker = startWorker();
-  const api = startService('api', {
+  const apiProcessEnv = {
     ...shared,
     PORT: String(apiPort),
     ESEWA_FORM_URL: `${sandboxUrl}/api/epay/main/v2/form`,
     ...apiEnv,
-  });
+  };
+  const api = startService('api', apiProcessEnv);
   processes.push(api);
   const stack: Stack = {
     apiUrl,
@@ -73,6 +76,13 @@ export async function startStack(
     startWorker,
     async killWorkers() {
       await Promise.all(processes.filter((p) => p.name === 'worker').map((p) => p.stop('SIGKILL')));
+    },
+    async restartApi() {
+      await Promise.all(processes.filter((p) => p.name === 'api').map((p) => p.stop('SIGKILL')));
+      const next = startService('api', apiProcessEnv);
+      processes.push(next);
+      stack.api = next;
+      await waitForHttp(`${apiUrl}/healthz`);
     },
     logs: () => processes.map((p) => `--- ${p.name} ---\n${p.output()}`).join('\n'),
     async stop() {

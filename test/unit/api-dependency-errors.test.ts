@@ -51,6 +51,7 @@ describe('Temporal errors', () => {
   test.each([
     ['UNAVAILABLE inside a ServiceError', new ServiceError('down', { cause: grpcError(14) })],
     ['DEADLINE_EXCEEDED', grpcError(4)],
+    ['FAILED_PRECONDITION (the workflow task failed and is retried)', new ServiceError('wft', { cause: grpcError(9) })],
     ['an update RPC timeout', new WorkflowUpdateRPCTimeoutOrCancelledError('timeout')],
   ])('when it is %s, then it is an outage', (_case, error) => {
     expect(isTemporalUnavailableError(error)).toBe(true);
