@@ -25,14 +25,14 @@ afterAll(async () => {
 });
 
 async function orderStatus(orderId: string): Promise<string> {
-  const body = (await (await fetch(`${stack.apiUrl}/orders/${orderId}`)).json()) as { status: string };
+  const body = (await (await stack.fetch(`/orders/${orderId}`)).json()) as { status: string };
   return body.status;
 }
 
 describe('logs of the real processes', () => {
   it('when an order with personal data is paid and refunded, then no process logs the data, and worker activity lines name the order and workflow', async () => {
     const orderId = uniqueId('e2e-logs');
-    const created = await fetch(`${stack.apiUrl}/orders`, {
+    const created = await stack.fetch(`/orders`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: 'Bearer caller-secret-0123456789' },
       body: JSON.stringify({
@@ -48,7 +48,7 @@ describe('logs of the real processes', () => {
     const { paymentUrl } = (await created.json()) as { paymentUrl: string };
     expect((await fetch(`${paymentUrl}/pay`, { method: 'POST', redirect: 'manual' })).status).toBe(303);
     await eventually(async () => ((await orderStatus(orderId)) === 'PAID' ? true : undefined), { what: 'PAID' });
-    const cancel = await fetch(`${stack.apiUrl}/orders/${orderId}/cancel`, {
+    const cancel = await stack.fetch(`/orders/${orderId}/cancel`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ reason: DIRTY }),
