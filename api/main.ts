@@ -41,8 +41,10 @@ async function main(): Promise<void> {
     countManualRefunds: () => countRefundsInStates(pool, MANUAL_REFUND_STATES),
   });
 
-  if (config.ORDERPAY_BOOTSTRAP_API_KEY)
-    registerBootstrapKeyWhenReachable(pool, config.ORDERPAY_BOOTSTRAP_API_KEY, logger);
+  // Before listening, so the key works from the first request (unless PostgreSQL is down: then in the background).
+  if (config.ORDERPAY_BOOTSTRAP_API_KEY) {
+    await registerBootstrapKeyWhenReachable(pool, config.ORDERPAY_BOOTSTRAP_API_KEY, logger);
+  }
 
   const server = await startApiServer(
     { config, pool, temporal, webhookVerifiers, callbackHandlers, logger, metrics },

@@ -68,12 +68,15 @@ describe('admin API authentication', () => {
     ['a prefix of the token', bearer(TOKEN.slice(0, -1))],
     ['the token as Basic credentials', { authorization: `Basic ${Buffer.from(`x:${TOKEN}`).toString('base64')}` }],
     ['an empty bearer', { authorization: 'Bearer ' }],
-  ])('when the request carries %s, then it gets 401 unauthenticated with a Bearer challenge', async (_case, headers) => {
-    const response = await http(enabled.url, 'GET', '/admin/actions', { headers });
-    expect(response.status).toBe(401);
-    expect(response.body.error.code).toBe('unauthenticated');
-    expect(response.headers.get('www-authenticate')).toMatch(/^Bearer /);
-  });
+  ])(
+    'when the request carries %s, then it gets 401 unauthenticated with a Bearer challenge',
+    async (_case, headers) => {
+      const response = await http(enabled.url, 'GET', '/admin/actions', { headers });
+      expect(response.status).toBe(401);
+      expect(response.body.error.code).toBe('unauthenticated');
+      expect(response.headers.get('www-authenticate')).toMatch(/^Bearer /);
+    },
+  );
 
   it('when the app is walked, then it serves the admin routes (the list below is not empty)', () => {
     expect(adminRoutes.map((route) => `${route.method} ${route.path}`)).toEqual(
