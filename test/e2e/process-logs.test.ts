@@ -2,13 +2,21 @@
 // carrying card-like numbers and contact data in every free-text field is paid and then cancelled (a refund), and
 // their combined output holds none of it, while the worker's activity lines name the order and its workflow.
 import { orderWorkflowId } from '../../contracts/order.contract';
+import { merchantAuthorization, TEST_API_KEY } from '../support/api-keys';
 import { eventually } from '../support/processes';
 import { startStack, type Stack } from '../support/stack';
 import { uniqueId } from '../support/temporal';
 
 jest.setTimeout(120_000);
 
-const PLANTED = ['4111111111111111', '4242 4242 4242 4242', 'ramona.q@example.test', '+977-9800000001', 'Quimby'];
+const PLANTED = [
+  '4111111111111111',
+  '4242 4242 4242 4242',
+  'ramona.q@example.test',
+  '+977-9800000001',
+  'Quimby',
+  TEST_API_KEY,
+];
 const DIRTY = 'card 4111111111111111 / 4242 4242 4242 4242 for ramona.q@example.test, +977-9800000001';
 
 let stack: Stack;
@@ -34,7 +42,7 @@ describe('logs of the real processes', () => {
     const orderId = uniqueId('e2e-logs');
     const created = await stack.fetch(`/orders`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: 'Bearer caller-secret-0123456789' },
+      headers: { 'content-type': 'application/json', authorization: merchantAuthorization },
       body: JSON.stringify({
         orderId,
         amount: 1_500,
