@@ -1,56 +1,37 @@
-// Bearer-token guard for /admin. Without ADMIN_API_TOKEN the admin API does not exist (404 admin_disabled);
-// with it, a request needs `Authorization: Bearer <token>` (401 otherwise). The operator names themself in
-// X-Admin-Actor, which goes into the admin audit log with every action.
-import { createHash, timingSafeEqual } from 'node:crypto';
+// The door of /admin: an API key with the `admin` scope (or ADMIN_API_TOKEN, the bootstrap admin credential), else
+// 401/403. Refunds are also open to keys with `refunds:write`, so a merchant's server can refund without being an
+// operator. The operator names themself in X-Admin-Actor, which goes into the admin audit log with every action;
+// without it the key's name is the actor.
 import type { NextFunction, Request, Response } from 'express';
-import { ApiError } from './errors';
+import type { ApiKeyScope } from './api-key';
+import { requireScope, type Authenticate } from './api-key-auth';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
   namespace Express {
     interface Locals {
-      /** Who is acting, for the admin audit log; set by requireAdminToken. */
+      /** Who is acting, for the admin audit log; set by requireAdminAccess. */
       adminActor?: string;
     }
   }
 }
 
 const ACTOR_PATTERN = /^[A-Za-z0-9._@:+-]{1,64}$/;
-/** Used when the operator did not name themself: the token is shared, so this is all that is known. */
-export const ANONYMOUS_ADMIN_ACTOR = 'admin-token';
+const REFUND_ROUTE = /^\/admin\/orders\/[^/]+\/refunds\/?$/;
 
-const adminDisabled = () =>
-  new ApiError(404, 'admin_disabled', 'the admin API is disabled; set ADMIN_API_TOKEN to enable it');
+function scopesFor(req: Request): readonly ApiKeyScope[] {
+  return req.method === 'POST' && REFUND_ROUTE.test(req.originalUrl.split('?', 1)[0] ?? '')
+    ? ['admin', 'refunds:write']
+    : ['admin'];
+}
 
-const adminUnauthorized = () =>
-  new ApiError(401, 'unauthorized', 'a valid admin bearer token is required', undefined, {
-    'WWW-Authenticate': 'Bearer realm="orderpay-admin"',
-  });
-
-export function requireAdminToken(token: string | undefined) {
-  // Digests have equal lengths, so the comparison takes the same time whatever the caller sent.
-  const expected = token ? digest(token) : undefined;
-  return (req: Request, res: Response, next: NextFunction): void => {
-    if (!expected) {
-      next(adminDisabled());
-      return;
-    }
-    const offered = bearerToken(req.get('authorization'));
-    if (offered === undefined || !timingSafeEqual(digest(offered), expected)) {
-      next(adminUnauthorized());
-      return;
-    }
-    const actor = req.get('x-admin-actor');
-    res.locals.adminActor = actor && ACTOR_PATTERN.test(actor) ? actor : ANONYMOUS_ADMIN_ACTOR;
-    next();
+export function requireAdminAccess(authenticate: Authenticate) {
+  const checkScope = requireScope(authenticate, scopesFor);
+  return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
+    await checkScope(req, res, () => {
+      const actor = req.get('x-admin-actor');
+      res.locals.adminActor = actor && ACTOR_PATTERN.test(actor) ? actor : (res.locals.principal?.name ?? 'unknown');
+      next();
+    });
   };
-}
-
-function bearerToken(header: string | undefined): string | undefined {
-  const match = header ? /^Bearer[ ]+([^\s]+)\s*$/i.exec(header) : null;
-  return match?.[1];
-}
-
-function digest(text: string): Buffer {
-  return createHash('sha256').update(text, 'utf8').digest();
 }

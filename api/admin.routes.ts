@@ -1,4 +1,4 @@
-// /admin: the operators' API. Every route below sits behind the bearer token (requireAdminToken), and every
+// /admin: the operators' API. Every route below sits behind an admin API key (requireAdminAccess), and every
 // action that changes something is written to admin_actions with the operator, the target and the outcome, before
 // the answer is sent. Routes parse, call a use case and answer; the OpenAPI entries live in openapi/paths/admin.paths.ts.
 import type { Client } from '@temporalio/client';
@@ -9,7 +9,9 @@ import { listAdminActions, recordAdminAction, type AdminActionRecord } from '../
 import { listOrders } from '../db/order-view.repo';
 import type { Pool } from '../db/pool';
 import { listUndeliveredWebhookEvents } from '../db/webhook-events.repo';
-import { requireAdminToken } from './admin-auth';
+import { requireAdminAccess } from './admin-auth';
+import { createApiKeyAuthenticator } from './api-key-auth';
+import { apiKeysRoutes } from './api-keys.routes';
 import {
   adminActionsQuerySchema,
   adminOrdersQuerySchema,
@@ -43,7 +45,7 @@ export interface AdminRouteDeps {
 
 export function adminRoutes(deps: AdminRouteDeps): Router {
   const router = Router();
-  router.use('/admin', requireAdminToken(deps.config.ADMIN_API_TOKEN));
+  router.use('/admin', requireAdminAccess(createApiKeyAuthenticator(deps)));
 
   router
     .route('/admin/actions')
@@ -175,6 +177,7 @@ export function adminRoutes(deps: AdminRouteDeps): Router {
     .all(rejectOtherMethods(['POST']));
 
   router.use(reconciliationRoutes(deps));
+  router.use(apiKeysRoutes(deps));
   return router;
 }
 

@@ -13,6 +13,7 @@ import { walletCallbackHandlers } from './callback-handlers';
 import { describeError } from './error-handler';
 import { startApiServer } from './server';
 import { lazyTemporalConnection } from './temporal-connection';
+import { registerBootstrapKeyWhenReachable } from './bootstrap-api-key';
 
 /** Longer than the server's stop grace (10s), so a clean stop always wins. */
 const SHUTDOWN_DEADLINE_MS = 15_000;
@@ -39,6 +40,11 @@ async function main(): Promise<void> {
   const metrics = createApiMetrics(registry, {
     countManualRefunds: () => countRefundsInStates(pool, MANUAL_REFUND_STATES),
   });
+
+  // Before listening, so the key works from the first request (unless PostgreSQL is down: then in the background).
+  if (config.ORDERPAY_BOOTSTRAP_API_KEY) {
+    await registerBootstrapKeyWhenReachable(pool, config.ORDERPAY_BOOTSTRAP_API_KEY, logger);
+  }
 
   const server = await startApiServer(
     { config, pool, temporal, webhookVerifiers, callbackHandlers, logger, metrics },

@@ -16,7 +16,7 @@ import type { Pool } from '../db/pool';
 import { findRun, listRuns } from '../db/reconciliation.repo';
 import { findReport, ingestSettlementReport, listReportErrors } from '../db/settlement-reports.repo';
 import { parseSettlementCsv, SettlementCsvHeaderError } from '../gateways/settlement-csv';
-import { ANONYMOUS_ADMIN_ACTOR } from './admin-auth';
+import { ADMIN_TOKEN_PRINCIPAL } from './api-key-auth';
 import { parseOrThrow } from './checkout.schema';
 import {
   BACKFILL_WINDOW_MS,
@@ -189,7 +189,7 @@ async function audit(
   details?: Record<string, unknown>,
 ): Promise<void> {
   await recordAdminAction(pool, {
-    actor: res.locals.adminActor ?? ANONYMOUS_ADMIN_ACTOR,
+    actor: res.locals.adminActor ?? ADMIN_TOKEN_PRINCIPAL.name,
     action,
     ...(target === undefined ? {} : { target }),
     requestId: res.locals.requestId,

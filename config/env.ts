@@ -123,28 +123,65 @@ const commonFields = {
   ...temporalFields,
 };
 
-export const apiConfigSchema = z.object({
-  ...commonFields,
-  PORT: port(3000),
-  /** The address payers and gateways reach the API on; used for return and callback URLs. */
-  PUBLIC_BASE_URL: url('http://localhost:3000'),
-  ORDER_TTL: duration('15m'),
-  ORDER_GRACE_PERIOD: duration('1h'),
-  POLL_INITIAL_INTERVAL: duration('30s'),
-  POLL_BACKOFF_COEFFICIENT: z.coerce.number().min(1).max(10).default(2),
-  POLL_MAX_INTERVAL: duration('5m'),
-  /** How long POST /orders waits for the gateway intent before answering 503 (the order carries on). */
-  CHECKOUT_TIMEOUT: duration('10s'),
-  STRIPE_WEBHOOK_SECRETS: secretList(SANDBOX_STRIPE_WEBHOOK_SECRET),
-  STRIPE_WEBHOOK_TOLERANCE: duration('300s'),
-  /** Bearer token of the admin API; unset (or empty) disables /admin entirely. */
-  ADMIN_API_TOKEN: optionalSecret(),
-  /** GET /pay/:orderId posts the signed form here; the secret signs it and verifies the success callbacks. */
-  ESEWA_FORM_URL: url(ESEWA_UAT_FORM_URL),
-  ...esewaMerchantFields,
-  /** eSewa asks merchants to use the status API only when no answer came within five minutes. */
-  ESEWA_FIRST_STATUS_CHECK: duration('5m'),
-});
+/** `production` issues `op_live_` keys and insists on real secrets; anything else issues `op_test_` keys. */
+export const orderpayEnvField = z.string().trim().min(1).default('development');
+
+/** The development HMAC key for payer client secrets; production refuses to start with it (or without a key). */
+export const DEVELOPMENT_CLIENT_SECRET_KEY = 'orderpay-development-client-secret-key-not-for-production';
+
+export const apiConfigSchema = z
+  .object({
+    ...commonFields,
+    ORDERPAY_ENV: orderpayEnvField,
+    /** Registered at start (every merchant scope) unless already known: scripts, CI and containers get a known key. */
+    ORDERPAY_BOOTSTRAP_API_KEY: z
+      .string()
+      .optional()
+      .transform((text) => (text && text.trim().length > 0 ? text.trim() : undefined))
+      .pipe(
+        z
+          .string()
+          .regex(
+            /^op_(?:live|test)_[A-Za-z0-9_-]{24,200}$/,
+            'must be op_live_ or op_test_ and 24+ letters, digits, _ or -',
+          )
+          .optional(),
+      ),
+    /** The HMAC key payer client secrets are derived from (never stored); at least 32 characters. */
+    ORDERPAY_CLIENT_SECRET_KEY: z
+      .string()
+      .optional()
+      .transform((text) => (text && text.trim().length > 0 ? text.trim() : undefined))
+      .pipe(z.string().min(32, 'must be at least 32 characters').optional()),
+    PORT: port(3000),
+    /** The address payers and gateways reach the API on; used for return and callback URLs. */
+    PUBLIC_BASE_URL: url('http://localhost:3000'),
+    ORDER_TTL: duration('15m'),
+    ORDER_GRACE_PERIOD: duration('1h'),
+    POLL_INITIAL_INTERVAL: duration('30s'),
+    POLL_BACKOFF_COEFFICIENT: z.coerce.number().min(1).max(10).default(2),
+    POLL_MAX_INTERVAL: duration('5m'),
+    /** How long POST /orders waits for the gateway intent before answering 503 (the order carries on). */
+    CHECKOUT_TIMEOUT: duration('10s'),
+    STRIPE_WEBHOOK_SECRETS: secretList(SANDBOX_STRIPE_WEBHOOK_SECRET),
+    STRIPE_WEBHOOK_TOLERANCE: duration('300s'),
+    /** Bearer token of the admin API; unset (or empty) disables /admin entirely. */
+    ADMIN_API_TOKEN: optionalSecret(),
+    /** GET /pay/:orderId posts the signed form here; the secret signs it and verifies the success callbacks. */
+    ESEWA_FORM_URL: url(ESEWA_UAT_FORM_URL),
+    ...esewaMerchantFields,
+    /** eSewa asks merchants to use the status API only when no answer came within five minutes. */
+    ESEWA_FIRST_STATUS_CHECK: duration('5m'),
+  })
+  .superRefine((config, ctx) => {
+    if (config.ORDERPAY_ENV === 'production' && !config.ORDERPAY_CLIENT_SECRET_KEY) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['ORDERPAY_CLIENT_SECRET_KEY'],
+        message: 'is required when ORDERPAY_ENV=production',
+      });
+    }
+  });
 export type ApiConfig = z.infer<typeof apiConfigSchema>;
 
 export const workerConfigSchema = z.object({

@@ -75,6 +75,9 @@ const CREDENTIALS = [
   /\bKey\s+[A-Za-z0-9_]{8,}/g,
   /\b(?:live|test)_(?:secret|public)_key_[A-Za-z0-9_]+/g,
   /\b(?:sk|rk|pk|whsec)_(?:test_|live_)?[A-Za-z0-9_]{6,}/g,
+  // orderpay's own API keys (op_live_…, op_test_…) and the secret half of a payer's client secret.
+  /\bop_(?:live|test)_[A-Za-z0-9_-]{8,}/g,
+  /_secret_[A-Za-z0-9_-]{16,}/g,
   // The signature part of a Stripe-Signature header (t=…,v1=…).
   /\bv[01]=[0-9a-f]{16,}/g,
 ];

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { ConfigError, loadConfig } from '../config/env';
 import { projectPath, projectRoot } from '../config/paths';
 import { migrateToLatest } from '../db/migrate';
+import { ensureDevApiKey } from './dev-api-key';
 import { connectWhenReady, ensureSearchAttributes, startDevTemporal } from './dev-temporal';
 import { startEmbeddedPostgres } from './embedded-postgres';
 import {
@@ -177,7 +178,14 @@ function fatal(output: Output, stack: Stack, reason: string): void {
 function printBanner(
   output: Output,
   config: StartConfig,
-  wiring: { temporalAddress: string; devServer: boolean; databaseUrl: string; embedded: boolean; dataDir: string },
+  wiring: {
+    temporalAddress: string;
+    devServer: boolean;
+    databaseUrl: string;
+    embedded: boolean;
+    dataDir: string;
+    apiKey: string;
+  },
 ): void {
   const ui = `http://localhost:${config.TEMPORAL_UI_PORT}`;
   const ns = config.TEMPORAL_NAMESPACE;
@@ -185,6 +193,8 @@ function printBanner(
     '',
     'orderpay is running',
     `  API               http://localhost:${config.PORT}`,
+    `  API key           ${wiring.apiKey}`,
+    ...(wiring.apiKey.startsWith('op_') ? [`                    export ORDERPAY_KEY=${wiring.apiKey}`] : []),
     `  Sandbox gateway   http://localhost:${config.SANDBOX_PORT}`,
     `  Metrics           http://localhost:${config.PORT}/metrics (api), ` +
       `http://localhost:${config.WORKER_METRICS_PORT}/metrics (worker), ` +
@@ -278,6 +288,10 @@ async function main(): Promise<void> {
       temporalAddress: temporal.value.address,
       sandboxStateFile: paths.sandboxStateFile,
     });
+    // The development key: the API registers it as its bootstrap key. A key the caller set wins and is not printed.
+    const callerKey = env.ORDERPAY_BOOTSTRAP_API_KEY?.trim();
+    env.ORDERPAY_BOOTSTRAP_API_KEY = callerKey || ensureDevApiKey(paths.dataDir, env.ORDERPAY_ENV ?? 'development');
+    const apiKey = callerKey ? '(ORDERPAY_BOOTSTRAP_API_KEY)' : env.ORDERPAY_BOOTSTRAP_API_KEY;
     // Like .data/temporal and .data/postgres, .data/sandbox exists from the first start (the sandbox would create it
     // on its own as well).
     if (env.SANDBOX_STATE_FILE === paths.sandboxStateFile) {
@@ -315,6 +329,7 @@ async function main(): Promise<void> {
       databaseUrl: database.value.databaseUrl,
       embedded: database.value.embedded,
       dataDir: path.relative(process.cwd(), paths.dataDir) || '.',
+      apiKey,
     });
     output.log(`started in ${((Date.now() - started) / 1000).toFixed(1)}s`);
   } catch (error) {

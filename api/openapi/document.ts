@@ -26,7 +26,14 @@ export function createOpenApiDocument(options: { serverUrl?: string } = {}): Ret
         adminBearer: {
           type: 'http',
           scheme: 'bearer',
-          description: 'ADMIN_API_TOKEN; name yourself in X-Admin-Actor for the audit log',
+          description:
+            'An API key with the `admin` scope (or ADMIN_API_TOKEN); refunds also accept `refunds:write`. ' +
+            'Name yourself in X-Admin-Actor for the audit log (default: the key’s name)',
+        },
+        apiKey: {
+          type: 'http',
+          scheme: 'bearer',
+          description: 'A merchant API key (`op_live_…` / `op_test_…`) with the scope the route names',
         },
       },
     },

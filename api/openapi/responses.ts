@@ -36,9 +36,17 @@ export const commonErrors: ZodOpenApiResponsesObject = {
   },
 };
 
+/** What every route behind an API key can answer before it runs. */
+export const keyErrors: ZodOpenApiResponsesObject = {
+  '401': {
+    ...error('`unauthenticated`: no API key, or an unknown or revoked one'),
+    headers: z.object({ 'www-authenticate': z.string().meta({ description: '`Bearer realm="orderpay"`' }) }),
+  },
+  '403': error('`forbidden`: the key lacks the scope this route needs (`details.requiredScope`)'),
+};
+
 /** What every /admin route can answer before it runs. */
 export const adminErrors: ZodOpenApiResponsesObject = {
   ...commonErrors,
-  '401': error('`unauthorized`: no or wrong `Authorization: Bearer <ADMIN_API_TOKEN>`'),
-  '404': error('`admin_disabled` when ADMIN_API_TOKEN is not set; the route may add its own 404 codes'),
+  ...keyErrors,
 };

@@ -12,6 +12,7 @@ import { orderStateQuery, orderWorkflowId } from '../../contracts/order.contract
 import { createStripeGateway } from '../../gateways/stripe/stripe.gateway';
 import { sdkLogger } from '../../worker/sdk-logger';
 import { http, postJson, startApiHarness, type ApiHarness } from '../support/api-harness';
+import { TEST_API_KEY } from '../support/api-keys';
 import { eventually } from '../support/processes';
 import { startTestSandbox, submitPaymentPage, TEST_STRIPE_KEY } from '../support/sandbox';
 import { uniqueId } from '../support/temporal';
@@ -37,6 +38,9 @@ const PLANTED = {
   stripeKey: TEST_STRIPE_KEY,
   cookie: 'sessioncookie0123456789',
   bearer: 'caller-bearer-secret-0123456789',
+  apiKey: TEST_API_KEY,
+  // Filled in by the checkout below: the payer's client secret.
+  clientSecret: 'not-yet-known-client-secret',
 };
 const CUSTOMER = { name: PLANTED.name, email: PLANTED.email, phone: PLANTED.localPhone };
 const DIRTY_TEXT = `card ${PLANTED.pan} / ${PLANTED.panGrouped} / ${PLANTED.panDashed}, reach ${PLANTED.email} or ${PLANTED.phone}`;
@@ -64,9 +68,9 @@ beforeAll(async () => {
 
 afterAll(() => harness?.stop());
 
-/** Headers a careless client or proxy sends along. */
+/** Headers a careless client or proxy sends along, with the merchant's API key. */
 const NOISY_HEADERS = {
-  authorization: `Bearer ${PLANTED.bearer}`,
+  authorization: `Bearer ${PLANTED.apiKey}`,
   cookie: `session=${PLANTED.cookie}`,
   'x-customer-email': PLANTED.email,
 };
@@ -87,6 +91,15 @@ async function driveEveryApiRoute(): Promise<string[]> {
   const checkout = { orderId, amount: 2_000, currency: 'USD', gateway: 'stripe', description: DIRTY_TEXT };
   const created = await postJson(api.url, '/orders', { ...checkout, customer: CUSTOMER }, NOISY_HEADERS);
   expect(created.status).toBe(201);
+  PLANTED.clientSecret = created.body.clientSecret as string;
+  // The payer's status read (secret in the query string), a wrong secret, and the key where it does not belong.
+  await http(api.url, 'GET', `/orders/${orderId}/status?client_secret=${encodeURIComponent(PLANTED.clientSecret)}`);
+  await http(api.url, 'GET', `/orders/${orderId}/status?client_secret=${encodeURIComponent(PLANTED.apiKey)}`);
+  await http(api.url, 'GET', '/admin/actions', { headers: { authorization: `Bearer ${PLANTED.apiKey}` } });
+  await http(api.url, 'GET', `/orders/${orderId}`, { headers: { authorization: `Bearer ${PLANTED.bearer}` } });
+  logger
+    .child({ requestId: 'careless' })
+    .info({ note: `leaked ${PLANTED.apiKey} and ${PLANTED.clientSecret}` }, `careless ${PLANTED.apiKey}`);
   // Replay, conflict, invalid and malformed bodies, and a wrong media type, each with the data in them.
   await postJson(api.url, '/orders', { ...checkout, customer: CUSTOMER }, NOISY_HEADERS);
   await postJson(api.url, '/orders', { ...checkout, amount: 2_001, customer: CUSTOMER }, NOISY_HEADERS);
@@ -282,6 +295,10 @@ describe('scrubText', () => {
     expect(scrubText('t=1700000000,v1=0123456789abcdef0123')).toBe('t=1700000000,[redacted:credential]');
     expect(scrubText('Authorization: Key live_secret_key_0123abcd')).toBe('Authorization: [redacted:credential]');
     expect(scrubText('khalti test_secret_key_0123abcd')).toBe('khalti [redacted:credential]');
+    expect(scrubText('key op_live_AbC-12_xyz0123456789 and op_test_QQQQQQQQQQQQ')).toBe(
+      'key [redacted:credential] and [redacted:credential]',
+    );
+    expect(scrubText('payer ord-1_secret_3q2-x_Yk9aBcDeFgHiJkLm')).toBe('payer ord-1[redacted:credential]');
     expect(scrubText('order ord-42 is PAID at 2030-01-02T03:04:05.000Z')).toBe(
       'order ord-42 is PAID at 2030-01-02T03:04:05.000Z',
     );

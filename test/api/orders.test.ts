@@ -267,11 +267,14 @@ describe('POST /orders checkout', () => {
       amount: 2599,
       currency: 'USD',
       gateway: 'stripe',
+      clientSecret: expect.stringMatching(new RegExp(`^${orderId}_secret_`)),
     });
     expect(result.headers.get('idempotent-replayed')).toBeNull();
     expect(await orderRow(orderId)).toMatchObject({ status: 'AWAITING_PAYMENT', amount_minor: 2599 });
+    // The payer's client secret is derived on every answer, never stored.
+    const { clientSecret: _derived, ...stored } = result.body as Record<string, unknown>;
     expect(await idempotencyRows(orderId)).toEqual([
-      { response_status: 201, response_body: result.body, order_id: orderId },
+      { response_status: 201, response_body: stored, order_id: orderId },
     ]);
   });
 

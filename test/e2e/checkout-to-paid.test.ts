@@ -26,7 +26,7 @@ afterAll(async () => {
 });
 
 async function createOrder(orderId: string) {
-  const response = await fetch(`${stack.apiUrl}/orders`, {
+  const response = await stack.fetch(`/orders`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ orderId, amount: 2_500, currency: 'USD', gateway: 'stripe', description: 'Two tickets' }),
@@ -70,7 +70,7 @@ describe('checkout to PAID across real processes', () => {
   it('when the same checkout request is sent again, then the stored response is replayed and no second intent exists', async () => {
     const orderId = uniqueId('e2e-replay');
     const first = await createOrder(orderId);
-    const second = await fetch(`${stack.apiUrl}/orders`, {
+    const second = await stack.fetch(`/orders`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ orderId, amount: 2_500, currency: 'USD', gateway: 'stripe', description: 'Two tickets' }),

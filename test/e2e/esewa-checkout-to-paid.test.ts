@@ -38,7 +38,7 @@ function hiddenFields(html: string): Record<string, string> {
 describe('eSewa checkout to PAID across real processes', () => {
   it('when the payer pays on the sandbox eSewa page, then the signed redirect makes the order PAID and the payer returns to the shop', async () => {
     const orderId = uniqueId('e2e-esewa');
-    const created = await fetch(`${stack.apiUrl}/orders`, {
+    const created = await stack.fetch(`/orders`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({

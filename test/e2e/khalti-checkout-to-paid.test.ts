@@ -23,7 +23,7 @@ afterAll(async () => {
 describe('Khalti checkout to PAID across real processes', () => {
   it('when the payer pays on the sandbox Khalti page, then the unsigned return makes the workflow look it up and the order is PAID', async () => {
     const orderId = uniqueId('e2e-khalti');
-    const created = await fetch(`${stack.apiUrl}/orders`, {
+    const created = await stack.fetch(`/orders`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({

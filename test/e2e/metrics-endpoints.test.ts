@@ -32,7 +32,7 @@ afterAll(async () => {
 
 async function payOneOrder(): Promise<void> {
   const orderId = uniqueId('e2e-metrics');
-  const created = await fetch(`${stack.apiUrl}/orders`, {
+  const created = await stack.fetch(`/orders`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ orderId, amount: 1_200, currency: 'USD', gateway: 'stripe' }),
@@ -42,7 +42,7 @@ async function payOneOrder(): Promise<void> {
   expect((await fetch(`${paymentUrl}/pay`, { method: 'POST', redirect: 'manual' })).status).toBe(303);
   await eventually(
     async () => {
-      const order = (await (await fetch(`${stack.apiUrl}/orders/${orderId}`)).json()) as { status: string };
+      const order = (await (await stack.fetch(`/orders/${orderId}`)).json()) as { status: string };
       return order.status === 'PAID' ? true : undefined;
     },
     { timeoutMs: 20_000, what: 'order PAID' },

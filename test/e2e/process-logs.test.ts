@@ -2,13 +2,21 @@
 // carrying card-like numbers and contact data in every free-text field is paid and then cancelled (a refund), and
 // their combined output holds none of it, while the worker's activity lines name the order and its workflow.
 import { orderWorkflowId } from '../../contracts/order.contract';
+import { merchantAuthorization, TEST_API_KEY } from '../support/api-keys';
 import { eventually } from '../support/processes';
 import { startStack, type Stack } from '../support/stack';
 import { uniqueId } from '../support/temporal';
 
 jest.setTimeout(120_000);
 
-const PLANTED = ['4111111111111111', '4242 4242 4242 4242', 'ramona.q@example.test', '+977-9800000001', 'Quimby'];
+const PLANTED = [
+  '4111111111111111',
+  '4242 4242 4242 4242',
+  'ramona.q@example.test',
+  '+977-9800000001',
+  'Quimby',
+  TEST_API_KEY,
+];
 const DIRTY = 'card 4111111111111111 / 4242 4242 4242 4242 for ramona.q@example.test, +977-9800000001';
 
 let stack: Stack;
@@ -25,16 +33,16 @@ afterAll(async () => {
 });
 
 async function orderStatus(orderId: string): Promise<string> {
-  const body = (await (await fetch(`${stack.apiUrl}/orders/${orderId}`)).json()) as { status: string };
+  const body = (await (await stack.fetch(`/orders/${orderId}`)).json()) as { status: string };
   return body.status;
 }
 
 describe('logs of the real processes', () => {
   it('when an order with personal data is paid and refunded, then no process logs the data, and worker activity lines name the order and workflow', async () => {
     const orderId = uniqueId('e2e-logs');
-    const created = await fetch(`${stack.apiUrl}/orders`, {
+    const created = await stack.fetch(`/orders`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: 'Bearer caller-secret-0123456789' },
+      headers: { 'content-type': 'application/json', authorization: merchantAuthorization },
       body: JSON.stringify({
         orderId,
         amount: 1_500,
@@ -48,7 +56,7 @@ describe('logs of the real processes', () => {
     const { paymentUrl } = (await created.json()) as { paymentUrl: string };
     expect((await fetch(`${paymentUrl}/pay`, { method: 'POST', redirect: 'manual' })).status).toBe(303);
     await eventually(async () => ((await orderStatus(orderId)) === 'PAID' ? true : undefined), { what: 'PAID' });
-    const cancel = await fetch(`${stack.apiUrl}/orders/${orderId}/cancel`, {
+    const cancel = await stack.fetch(`/orders/${orderId}/cancel`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ reason: DIRTY }),

@@ -30,7 +30,7 @@ async function setFaults(faults: Record<string, unknown>): Promise<void> {
 }
 
 async function orderStatus(orderId: string): Promise<string | undefined> {
-  const response = await fetch(`${stack.apiUrl}/orders/${orderId}`);
+  const response = await stack.fetch(`/orders/${orderId}`);
   if (response.status !== 200) return undefined;
   return ((await response.json()) as { status: string }).status;
 }
@@ -46,7 +46,7 @@ describe('worker SIGKILL mid-flight', () => {
   it('when the worker dies while the intent is being created, then a new worker completes checkout with exactly one intent', async () => {
     const orderId = uniqueId('crash-intent');
     await setFaults({ apiLatencyMs: 3_000 });
-    const checkout = fetch(`${stack.apiUrl}/orders`, {
+    const checkout = stack.fetch(`/orders`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ orderId, amount: 1_000, currency: 'EUR', gateway: 'stripe' }),
@@ -84,7 +84,7 @@ describe('worker SIGKILL mid-flight', () => {
 
   it('when the payer pays while no worker runs, then the next worker makes the order PAID from the stored signal', async () => {
     const orderId = uniqueId('crash-wait');
-    const response = await fetch(`${stack.apiUrl}/orders`, {
+    const response = await stack.fetch(`/orders`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ orderId, amount: 4_200, currency: 'GBP', gateway: 'stripe' }),

@@ -18,6 +18,7 @@ import {
 import { countRefundsInStates } from '../../db/refunds.repo';
 import { createPool, type Pool } from '../../db/pool';
 import { createStripeWebhookVerifier } from '../../gateways/stripe/stripe.webhooks';
+import { registerTestApiKey, withDefaultKey } from './api-keys';
 import { FakeGateway } from './fake-gateway';
 import { freePort } from './processes';
 import { connectTestClient, startTestWorker, testTemporalAddress, type RunningTestWorker } from './temporal';
@@ -58,14 +59,18 @@ export interface HttpResult {
   body: any;
 }
 
-/** One real HTTP request; the body is the parsed JSON, or undefined when the response is empty or not JSON. */
+/**
+ * One real HTTP request; the body is the parsed JSON, or undefined when the response is empty or not JSON.
+ * Merchant routes (/orders…) carry the test API key unless the request names its own Authorization or `withoutKey`.
+ */
 export async function http(
   baseUrl: string,
   method: string,
   path: string,
-  init: { body?: string; headers?: Record<string, string> } = {},
+  init: { body?: string; headers?: Record<string, string>; withoutKey?: boolean } = {},
 ): Promise<HttpResult> {
-  const response = await fetch(`${baseUrl}${path}`, { method, body: init.body, headers: init.headers });
+  const headers = withDefaultKey(path, init.headers, init.withoutKey);
+  const response = await fetch(`${baseUrl}${path}`, { method, body: init.body, headers });
   const text = await response.text();
   let body: unknown;
   try {
@@ -166,6 +171,7 @@ export async function startApiHarness(options: ApiHarnessOptions = {}): Promise<
   }
 
   try {
+    await registerTestApiKey(pool);
     worker = await startWorker();
     temporal = await connectTestClient();
   } catch (error) {

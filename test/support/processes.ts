@@ -3,6 +3,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import net from 'node:net';
 import { projectPath } from '../../config/paths';
+import { TEST_API_KEY } from './api-keys';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -36,8 +37,10 @@ const ENTRY_POINTS: Record<ServiceName, string> = {
 export function startService(name: ServiceName, env: Record<string, string>): RunningProcess {
   const entry = projectPath(ENTRY_POINTS[name]);
   if (!existsSync(entry)) throw new Error(`${entry} is missing: run \`npm run build\` first (npm test does)`);
+  // Every spawned API knows the test harnesses' merchant key (registered once, however many APIs start).
+  const defaults = name === 'api' ? { ORDERPAY_BOOTSTRAP_API_KEY: TEST_API_KEY } : {};
   const child = spawn(process.execPath, [entry], {
-    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', ...env },
+    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', ...defaults, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -1,4 +1,5 @@
 // The whole system as real processes (sandbox, worker, api) against the test run's Temporal and PostgreSQL.
+import { withDefaultKey } from './api-keys';
 import { uniqueId } from './temporal';
 import { eventually, freePort, type RunningProcess, startService, waitForHttp } from './processes';
 
@@ -7,6 +8,8 @@ export interface Stack {
   sandboxUrl: string;
   taskQueue: string;
   api: RunningProcess;
+  /** fetch on the API; merchant routes carry the test API key unless the caller sends its own Authorization. */
+  fetch(path: string, init?: { method?: string; body?: string; headers?: Record<string, string> }): Promise<Response>;
   sandbox: RunningProcess;
   worker: RunningProcess;
   /** Starts a new worker process (after the old one was killed). */
@@ -74,6 +77,7 @@ export async function startStack(
     sandbox,
     worker,
     startWorker,
+    fetch: (path, init = {}) => fetch(`${apiUrl}${path}`, { ...init, headers: withDefaultKey(path, init.headers) }),
     async killWorkers() {
       await Promise.all(processes.filter((p) => p.name === 'worker').map((p) => p.stop('SIGKILL')));
     },
@@ -123,7 +127,7 @@ export interface OrderViewWithTimeline {
 export async function waitForPaidOrder(stack: Stack, orderId: string): Promise<OrderViewWithTimeline> {
   return eventually(
     async () => {
-      const response = await fetch(`${stack.apiUrl}/orders/${orderId}`);
+      const response = await stack.fetch(`/orders/${orderId}`);
       const view = (await response.json()) as OrderViewWithTimeline;
       return view.status === 'PAID' ? view : undefined;
     },

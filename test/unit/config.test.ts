@@ -70,8 +70,20 @@ describe('process configuration', () => {
     ['PUBLIC_BASE_URL', 'not a url'],
     ['STRIPE_WEBHOOK_SECRETS', ' , '],
     ['LOG_LEVEL', 'loud'],
+    ['ORDERPAY_BOOTSTRAP_API_KEY', 'op_test_short'],
+    ['ORDERPAY_BOOTSTRAP_API_KEY', 'sk_test_0123456789abcdefghijklmnopqrstuvwxyz'],
+    ['ORDERPAY_CLIENT_SECRET_KEY', 'too-short'],
   ])('when %s is %p, then start-up fails with a message naming the variable', (name, value) => {
     expect(() => loadConfig(apiConfigSchema, { [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig(apiConfigSchema, { [name]: value })).toThrow(new RegExp(`\\b${name}\\b`));
+  });
+
+  it('when ORDERPAY_ENV is production without ORDERPAY_CLIENT_SECRET_KEY, then start-up fails naming it', () => {
+    expect(() => loadConfig(apiConfigSchema, { ORDERPAY_ENV: 'production' })).toThrow(/ORDERPAY_CLIENT_SECRET_KEY/);
+    const key = 'a-production-client-secret-key-0123456789';
+    expect(loadConfig(apiConfigSchema, { ORDERPAY_ENV: 'production', ORDERPAY_CLIENT_SECRET_KEY: key })).toMatchObject({
+      ORDERPAY_ENV: 'production',
+      ORDERPAY_CLIENT_SECRET_KEY: key,
+    });
   });
 });

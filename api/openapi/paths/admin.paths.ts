@@ -61,7 +61,7 @@ export const adminPaths: ZodOpenApiPathsObject = {
           ...json('Refunded (also replayed with Idempotent-Replayed: true)', refundResponseSchema),
           headers: replayedHeader,
         },
-        '404': error('`order_not_found` or `admin_disabled`'),
+        '404': error('`order_not_found`'),
         '409': error('`idempotency_conflict`, `invalid_transition` (not paid) or `order_closed`'),
         '415': error('`unsupported_media_type`'),
         '422': error('`refund_exceeds_refundable`: details.refundableAmount is what is left'),
@@ -82,7 +82,7 @@ export const adminPaths: ZodOpenApiPathsObject = {
       responses: {
         ...adminErrors,
         '202': json('The lookup is requested; read the order for its result', recheckResponseSchema),
-        '404': error('`order_not_found` or `admin_disabled`'),
+        '404': error('`order_not_found`'),
         '409': error('`order_closed`: the workflow has completed (after its grace window)'),
       },
     },
@@ -99,7 +99,7 @@ export const adminPaths: ZodOpenApiPathsObject = {
       responses: {
         ...adminErrors,
         '200': json('Confirmed (or confirmed before)', confirmManualRefundResponseSchema),
-        '404': error('`refund_not_found` or `admin_disabled`'),
+        '404': error('`refund_not_found`'),
         '409': error('`refund_not_awaiting_manual` or `order_closed`'),
         '415': error('`unsupported_media_type`'),
       },
@@ -121,7 +121,7 @@ export const adminPaths: ZodOpenApiPathsObject = {
       responses: {
         ...adminErrors,
         '200': json('Delivered, or no open workflow (left to reconciliation)', webhookRetryResponseSchema),
-        '404': error('`webhook_event_not_found` or `admin_disabled`'),
+        '404': error('`webhook_event_not_found`'),
         '409': error('`webhook_already_processed`, `webhook_retry_in_progress` or `webhook_not_retryable`'),
       },
     },

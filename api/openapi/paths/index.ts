@@ -3,6 +3,7 @@
 // its `<area>.paths.ts` next to these and one line below.
 import type { ZodOpenApiPathsObject } from 'zod-openapi';
 import { adminPaths } from './admin.paths';
+import { apiKeysPaths } from './api-keys.paths';
 import { callbacksPaths } from './callbacks.paths';
 import { docsPaths } from './docs.paths';
 import { healthPaths } from './health.paths';
@@ -20,6 +21,7 @@ export const apiPaths: ZodOpenApiPathsObject = {
   ...callbacksPaths,
   ...payPagePaths,
   ...adminPaths,
+  ...apiKeysPaths,
   ...reconciliationPaths,
   ...docsPaths,
 };

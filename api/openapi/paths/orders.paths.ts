@@ -1,19 +1,29 @@
 import { z } from 'zod';
 import type { ZodOpenApiPathsObject } from 'zod-openapi';
 import { cancelBodySchema, checkoutBodySchema, idempotencyKeySchema, orderIdSchema } from '../../checkout.schema';
-import { checkoutResponseSchema, orderResponseSchema } from '../../responses.schema';
-import { commonErrors, error, json, replayedHeader, retryAfterHeader } from '../responses';
+import { checkoutAnswerSchema, orderStatusQuerySchema, publicOrderStatusSchema } from '../../order-status.schema';
+import { orderResponseSchema } from '../../responses.schema';
+import { commonErrors, error, json, keyErrors, replayedHeader, retryAfterHeader } from '../responses';
+
+/** A merchant route: an API key with `scope` (the description says which). */
+const merchant = (scope: string) => ({
+  tags: ['orders'],
+  security: [{ apiKey: [] }],
+  description: `Needs an API key with the \`${scope}\` scope.`,
+});
 
 const orderPath = z.object({ orderId: orderIdSchema.meta({ description: 'The merchant’s order ID' }) });
 
 export const ordersPaths: ZodOpenApiPathsObject = {
   '/orders': {
     post: {
-      tags: ['orders'],
+      ...merchant('orders:write'),
       summary: 'Create an order and its payment intent (idempotent)',
       description:
+        'Needs an API key with the `orders:write` scope. ' +
         'Starts the order workflow and waits up to CHECKOUT_TIMEOUT for the hosted payment page. The same request ' +
-        'again answers 200 with `Idempotent-Replayed: true`; a different request under the same key or order ID is a 409.',
+        'again answers 200 with `Idempotent-Replayed: true`; a different request under the same key or order ID is a 409. ' +
+        'The answer carries the order’s `clientSecret` for the payer’s browser (GET /orders/{orderId}/status).',
       requestParams: {
         header: z.object({
           'idempotency-key': idempotencyKeySchema.optional().meta({ description: 'Defaults to the order ID' }),
@@ -25,11 +35,12 @@ export const ordersPaths: ZodOpenApiPathsObject = {
       },
       responses: {
         ...commonErrors,
+        ...keyErrors,
         '200': {
-          ...json('The same request was answered before (Idempotent-Replayed: true)', checkoutResponseSchema),
+          ...json('The same request was answered before (Idempotent-Replayed: true)', checkoutAnswerSchema),
           headers: replayedHeader,
         },
-        '201': json('Order created; send the payer to paymentUrl', checkoutResponseSchema),
+        '201': json('Order created; send the payer to paymentUrl', checkoutAnswerSchema),
         '409': error('`idempotency_conflict` or `order_closed`'),
         '415': error('`unsupported_media_type`'),
         '502': error('`gateway_rejected`: the gateway refused to create the payment'),
@@ -42,11 +53,12 @@ export const ordersPaths: ZodOpenApiPathsObject = {
   },
   '/orders/{orderId}': {
     get: {
-      tags: ['orders'],
+      ...merchant('orders:read'),
       summary: 'Read an order with its refunds, attempts and timeline',
       requestParams: { path: orderPath },
       responses: {
         ...commonErrors,
+        ...keyErrors,
         '200': json('The order', orderResponseSchema),
         '404': error('`order_not_found`'),
       },
@@ -54,12 +66,13 @@ export const ordersPaths: ZodOpenApiPathsObject = {
   },
   '/orders/{orderId}/cancel': {
     post: {
-      tags: ['orders'],
+      ...merchant('orders:write'),
       summary: 'Cancel an order; after payment this is a full refund',
       requestParams: { path: orderPath },
       requestBody: { content: { 'application/json': { schema: cancelBodySchema.meta({ id: 'CancelRequest' }) } } },
       responses: {
         ...commonErrors,
+        ...keyErrors,
         '200': json('The order after the cancellation', orderResponseSchema),
         '404': error('`order_not_found`'),
         '409': error('`invalid_transition` or `order_closed`'),
@@ -68,6 +81,21 @@ export const ordersPaths: ZodOpenApiPathsObject = {
           ...error('`cancel_pending` (repeat the request or read the order), or a dependency is down'),
           headers: retryAfterHeader,
         },
+      },
+    },
+  },
+  '/orders/{orderId}/status': {
+    get: {
+      tags: ['orders'],
+      summary: 'The payer’s view of an order: status, amount, currency and expiry (client secret, no API key)',
+      description:
+        'For the payer’s browser, which must never hold an API key. A wrong or missing `client_secret` answers the ' +
+        'same 404 as an unknown order. No customer data, refunds or return URL.',
+      requestParams: { path: orderPath, query: orderStatusQuerySchema },
+      responses: {
+        ...commonErrors,
+        '200': json('The order’s public status', publicOrderStatusSchema),
+        '404': error('`order_not_found`: no such order, or not its client secret'),
       },
     },
   },

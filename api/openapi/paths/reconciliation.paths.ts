@@ -28,7 +28,7 @@ export const reconciliationPaths: ZodOpenApiPathsObject = {
       responses: {
         ...adminErrors,
         '202': json('The runs started (or already running)', startedRunsSchema),
-        '404': error('`report_not_found` or `admin_disabled`'),
+        '404': error('`report_not_found`'),
         '415': error('`unsupported_media_type`'),
       },
     },
@@ -47,7 +47,7 @@ export const reconciliationPaths: ZodOpenApiPathsObject = {
       responses: {
         ...adminErrors,
         '200': json('The run', runDetailSchema),
-        '404': error('`run_not_found` or `admin_disabled`'),
+        '404': error('`run_not_found`'),
       },
     },
   },
@@ -76,7 +76,7 @@ export const reconciliationPaths: ZodOpenApiPathsObject = {
       responses: {
         ...adminErrors,
         '200': json('The report', reportSchema),
-        '404': error('`report_not_found` or `admin_disabled`'),
+        '404': error('`report_not_found`'),
       },
     },
   },
