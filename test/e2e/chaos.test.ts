@@ -9,6 +9,7 @@ import { Worker } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
 import { orderStateQuery, orderWorkflowId, type OrderState } from '../../contracts/order.contract';
 import { createPool, type Pool } from '../../db/pool';
+import { withDefaultKey } from '../support/api-keys';
 import { eventually, type RunningProcess } from '../support/processes';
 import { startStack, type Stack } from '../support/stack';
 import { connectTestClient, uniqueId, workflowBundle } from '../support/temporal';
@@ -95,7 +96,8 @@ async function callApi(path: string, init: RequestInit, accept: (status: number)
   let last = '';
   for (let attempt = 0; attempt < 60; attempt += 1) {
     try {
-      const response = await fetch(`${stack.apiUrl}${path}`, init);
+      const headers = withDefaultKey(path, init.headers as Record<string, string> | undefined);
+      const response = await fetch(`${stack.apiUrl}${path}`, { ...init, headers });
       if (accept(response.status)) return response;
       last = `${response.status} ${await response.text()}`;
     } catch (error) {
