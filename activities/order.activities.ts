@@ -20,6 +20,7 @@ import {
   findRefund,
   insertRefundIfAbsent,
   lockOrderLedger,
+  lockRefundNoWait,
   markSentToGateway,
   recordLateCapture,
   sumRefundsOfPayment,
@@ -110,6 +111,7 @@ export function createOrderActivities(deps: OrderActivityDeps): OrderActivities 
     return inTransaction(pool, async (client) => {
       const ledger = await lockOrderLedger(client, input.orderId);
       if (ledger === undefined) throw orderNotFound(input.orderId);
+      await lockRefundNoWait(client, input.refundId);
       let row = await findRefund(client, input.refundId);
       if (row) {
         // The refund ID is the gateway idempotency key: reusing it for another amount would make the gateway
@@ -202,7 +204,7 @@ export function createOrderActivities(deps: OrderActivityDeps): OrderActivities 
       return prepared.result;
     }
     const { result, previous } = await inTransaction(pool, async (client) => {
-      await client.query('SELECT 1 FROM refunds WHERE refund_id = $1 FOR UPDATE NOWAIT', [input.refundId]);
+      await lockRefundNoWait(client, input.refundId);
       const current = await findRefund(client, input.refundId);
       if (current && (current.state === 'succeeded' || current.state === 'failed')) {
         const final = { gatewayRefundId: current.gatewayRefundId ?? input.refundId, state: current.state };

@@ -112,6 +112,14 @@ export async function sumRefundsOfPayment(
   return Number(result.rows[0]?.total ?? 0);
 }
 
+/**
+ * Locks the refund row, if there is one, without waiting: while one attempt talks to the gateway, another attempt of
+ * the same refund fails at once with SQLSTATE 55P03 (lock_not_available, retryable) instead of queueing behind it.
+ */
+export async function lockRefundNoWait(client: PoolClient, refundId: string): Promise<void> {
+  await client.query('SELECT 1 FROM refunds WHERE refund_id = $1 FOR UPDATE NOWAIT', [refundId]);
+}
+
 /** Marks the refund as about to reach the gateway; from then on a retry must assume the gateway may have it. */
 export async function markSentToGateway(db: Pool | PoolClient, refundId: string, at: Date): Promise<void> {
   await db.query('UPDATE refunds SET sent_to_gateway_at = COALESCE(sent_to_gateway_at, $2) WHERE refund_id = $1', [
