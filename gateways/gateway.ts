@@ -82,7 +82,7 @@ export interface RefundRequest {
   refundedBeforeMinor?: number;
   /**
    * True when an earlier attempt of this refund may have reached the gateway (its answer was lost, or the worker
-   * died before recording it); false or absent when the gateway has certainly never seen it.
+   * died before recording it); false when the gateway has certainly never seen it. Absent counts as true.
    */
   previouslyAttempted?: boolean;
 }

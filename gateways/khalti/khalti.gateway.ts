@@ -218,7 +218,8 @@ export function createKhaltiGateway(options: KhaltiGatewayOptions): PaymentGatew
       totalAmountMinor: payment.total_amount,
       refundedBeforeMinor,
       amountMinor: request.amountMinor,
-      previouslyAttempted: request.previouslyAttempted ?? false,
+      // Absent (a caller that does not track attempts): assume the gateway may have it, the side that never pays twice.
+      previouslyAttempted: request.previouslyAttempted ?? true,
     });
     if (decision === 'already_refunded') return { gatewayRefundId, state: 'succeeded' };
     if (decision !== 'refund') {

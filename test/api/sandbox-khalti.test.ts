@@ -510,7 +510,14 @@ describe('refunds', () => {
     await gateway.refund({ ...lookup, refundId: 'portal', amountMinor: 20_000, currency: 'NPR', reason: 'r' });
 
     const error = await gateway
-      .refund({ ...lookup, refundId: 'r1', amountMinor: 50_000, currency: 'NPR', reason: 'r' })
+      .refund({
+        ...lookup,
+        refundId: 'r1',
+        amountMinor: 50_000,
+        currency: 'NPR',
+        reason: 'r',
+        previouslyAttempted: false,
+      })
       .catch((e: unknown) => e);
 
     expect(error).toMatchObject({ code: 'refund_ledger_mismatch' });
