@@ -558,6 +558,9 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
         gateway: input.gateway,
         intentId: state.intentId,
         paymentReference: state.paymentReference ?? undefined,
+        // What this payment captured: the refund's ledger check needs it when the order row does not hold the
+        // capture yet (a late capture after the order closed unpaid, a capture of the wrong amount).
+        capturedAmountMinor: state.capturedAmountMinor,
         refundId,
         amountMinor,
         currency: input.currency,
