@@ -21,7 +21,7 @@ import type {
   RefundResult,
 } from '../gateway';
 import { httpUrlSchema, timeoutMsSchema } from '../gateway-options.schema';
-import { GatewayRejectedError, GatewayUnavailableError } from '../gateway-errors';
+import { GatewayRejectedError } from '../gateway-errors';
 import { khaltiHttpError, khaltiNetworkError, khaltiShapeError, type KhaltiResponse } from './khalti.errors';
 import {
   isKhaltiStatus,
