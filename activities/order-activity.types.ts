@@ -25,16 +25,32 @@ export type CreatePaymentIntentResult = Omit<CreatedIntent, 'expiresAt'> & { exp
 /** Activities that call a gateway name it, so the worker can route to the adapter. */
 export type PaymentLookupInput = PaymentLookupRequest & { gateway: GatewayName };
 
-/** refundId is `refund-<orderId>-<seq>`: the refunds row key and the gateway idempotency key. */
-export type RefundPaymentInput = RefundRequest & { gateway: GatewayName };
+/**
+ * refundId is `refund-<orderId>-<seq>`: the refunds row key and the gateway idempotency key. paymentReference names
+ * the payment refunded: absent or the order's own for the order's capture, another one for a second (duplicate)
+ * capture of the same order. The activity fills the gateway-only fields of RefundRequest itself.
+ */
+export type RefundPaymentInput = Omit<
+  RefundRequest,
+  'gatewayRefundId' | 'refundedBeforeMinor' | 'previouslyAttempted'
+> & {
+  gateway: GatewayName;
+  /**
+   * What the payment being refunded captured, as the workflow knows it. Needed for a payment the order row does not
+   * hold: a late capture after the order closed unpaid (recorded on the order row by the refund), or a second capture.
+   */
+  capturedAmountMinor?: number;
+};
 
 export interface RefundPaymentResult {
+  /** The gateway's own reference (Stripe re_…, Khalti transaction_id; eSewa: `manual-<refundId>` until confirmed). */
   gatewayRefundId: string;
   /**
    * Final states, or awaiting_manual when the gateway has no refund API (the workflow then waits for an operator's
-   * confirmation). A gateway "pending" is retried by the activity until it settles.
+   * confirmation). A gateway "pending" is retried by the activity until it settles or until it has been pending for
+   * REFUND_PENDING_LIMIT; then it is returned as `pending` (the workflow flags the order for a person).
    */
-  state: 'succeeded' | 'failed' | 'awaiting_manual';
+  state: 'succeeded' | 'failed' | 'awaiting_manual' | 'pending';
 }
 
 /** The operator's confirmation of a manual refund, as the workflow received it; `at` is workflow time. */

@@ -15,10 +15,23 @@ import {
 } from '../db/orders.repo';
 import { findPaymentAttempt, insertPaymentAttemptIfAbsent } from '../db/payment-attempts.repo';
 import { inTransaction, type Pool } from '../db/pool';
-import { confirmManualRefund, findRefund, insertRefundIfAbsent, updateRefundState } from '../db/refunds.repo';
-import type { PaymentGateway, RefundResult } from '../gateways/gateway';
+import {
+  confirmManualRefund,
+  findRefund,
+  insertRefundIfAbsent,
+  lockOrderLedger,
+  lockRefundNoWait,
+  markSentToGateway,
+  recordLateCapture,
+  sumRefundsOfPayment,
+  updateRefundState,
+  type OrderLedger,
+  type RefundRow,
+  type RefundState,
+} from '../db/refunds.repo';
+import type { PaymentGateway } from '../gateways/gateway';
 import { orderNotFound, toActivityFailure } from './activity-errors';
-import type { OrderActivities, RefundPaymentInput } from './order-activity.types';
+import type { OrderActivities, RefundPaymentInput, RefundPaymentResult } from './order-activity.types';
 
 /** Resolves the adapter for an order's gateway. */
 export type GatewayRegistry = (name: GatewayName) => PaymentGateway;
@@ -29,11 +42,45 @@ export interface OrderActivityDeps {
   logger: Logger;
   metrics: OrderActivityMetrics;
   clock?: () => Date;
+  /**
+   * How long a refund may stay pending at the gateway (from its first pending answer) before refundPayment stops
+   * retrying and returns it as `pending` (REFUND_PENDING_LIMIT); default 72 hours.
+   */
+  refundPendingLimitMs?: number;
+}
+
+const DEFAULT_REFUND_PENDING_LIMIT_MS = 72 * 60 * 60_000;
+/** Refunds that hold (or may hold) money of a payment: everything but a gateway's final refusal. */
+const LIVE_REFUND_STATES: readonly RefundState[] = ['requested', 'pending', 'awaiting_manual', 'succeeded'];
+
+type PreparedRefund =
+  | { kind: 'final'; result: RefundPaymentResult }
+  | {
+      kind: 'call';
+      previouslyAttempted: boolean;
+      refundedBeforeMinor: number;
+      pendingSince: Date | null;
+    };
+
+/**
+ * The payment a refund is made against. The order's own payment when the input names none, the order's, or the
+ * order knows none yet (a late capture); its refunds may carry no reference. Any other reference is a second
+ * capture of the same order, whose refunds count on their own.
+ */
+function paymentOf(
+  input: RefundPaymentInput,
+  ledger: OrderLedger,
+  row: RefundRow | undefined,
+): { paymentReference: string | null; ownPayment: boolean } {
+  const reference = row ? row.paymentReference : (input.paymentReference ?? null);
+  const ownPayment = reference === null || ledger.paymentReference === null || reference === ledger.paymentReference;
+  return { paymentReference: ownPayment ? (ledger.paymentReference ?? reference) : reference, ownPayment };
 }
 
 export function createOrderActivities(deps: OrderActivityDeps): OrderActivities {
   const { pool, gateways, logger, metrics } = deps;
   const clock = deps.clock ?? (() => new Date());
+  const refundPendingLimitMs = deps.refundPendingLimitMs ?? DEFAULT_REFUND_PENDING_LIMIT_MS;
 
   /**
    * Runs an activity body with a logger bound to the order and, under Temporal, to the workflow and attempt, and
@@ -47,46 +94,142 @@ export function createOrderActivities(deps: OrderActivityDeps): OrderActivities 
       const failure = toActivityFailure(error, { orderId });
       const type = failure instanceof ApplicationFailure ? failure.type : undefined;
       const retryable = !(failure instanceof ApplicationFailure && failure.nonRetryable);
-      log.warn({ type, retryable, err: failure }, 'order activity failed');
+      // The original error, not its translation: a defect's stack stays in the worker log, out of the history.
+      log.warn({ type, retryable, err: error }, 'order activity failed');
       throw failure;
     }
   }
 
-  async function refundAtGateway(input: RefundPaymentInput, log: Logger): Promise<RefundResult> {
-    const inserted = await insertRefundIfAbsent(pool, input);
-    if (!inserted) {
-      const existing = await findRefund(pool, input.refundId);
-      // The refund ID is the gateway idempotency key: reusing it for another amount would make the gateway
-      // replay (or refuse) the first refund while we believed we had asked for a different one.
-      if (
-        existing &&
-        (existing.orderId !== input.orderId ||
-          existing.amountMinor !== input.amountMinor ||
-          existing.currency !== input.currency)
-      ) {
-        throw ApplicationFailure.create({
-          type: ORDER_ERROR_TYPES.refundRecordConflict,
-          message: `refund ${input.refundId} is already recorded for a different order, amount or currency`,
-          nonRetryable: true,
-          details: [
-            {
-              refundId: input.refundId,
-              recorded: { orderId: existing.orderId, amountMinor: existing.amountMinor, currency: existing.currency },
-            },
-          ],
-        });
+  /**
+   * Step 1, under the order's row lock: record the refund, or find its row. A refund already recorded as final
+   * never goes further. A new refund must fit the ledger: its amount plus every other non-failed refund against the
+   * same payment (succeeded, pending, requested, awaiting an operator) must not exceed what that payment captured.
+   * A refused refund leaves no row (the transaction rolls back). The row is marked as sent before the gateway call,
+   * so a later attempt knows the gateway may have it.
+   */
+  async function prepareRefund(input: RefundPaymentInput, at: Date): Promise<PreparedRefund> {
+    return inTransaction(pool, async (client) => {
+      const ledger = await lockOrderLedger(client, input.orderId);
+      if (ledger === undefined) throw orderNotFound(input.orderId);
+      await lockRefundNoWait(client, input.refundId);
+      let row = await findRefund(client, input.refundId);
+      if (row) {
+        // The refund ID is the gateway idempotency key: reusing it for another amount would make the gateway
+        // replay (or refuse) the first refund while we believed we had asked for a different one.
+        if (row.orderId !== input.orderId || row.amountMinor !== input.amountMinor || row.currency !== input.currency) {
+          throw ApplicationFailure.create({
+            type: ORDER_ERROR_TYPES.refundRecordConflict,
+            message: `refund ${input.refundId} is already recorded for a different order, amount or currency`,
+            nonRetryable: true,
+            details: [
+              {
+                refundId: input.refundId,
+                recorded: { orderId: row.orderId, amountMinor: row.amountMinor, currency: row.currency },
+              },
+            ],
+          });
+        }
+        if (row.state === 'succeeded' || row.state === 'failed') {
+          return {
+            kind: 'final',
+            result: { gatewayRefundId: row.gatewayRefundId ?? input.refundId, state: row.state },
+          };
+        }
       }
-    }
-    const result = await gateways(input.gateway).refund({
-      orderId: input.orderId,
-      intentId: input.intentId,
-      paymentReference: input.paymentReference,
-      refundId: input.refundId,
-      amountMinor: input.amountMinor,
-      currency: input.currency,
-      reason: input.reason,
+      const payment = paymentOf(input, ledger, row);
+      if (!row) {
+        let capturedAmountMinor = payment.ownPayment ? ledger.capturedAmountMinor : (input.capturedAmountMinor ?? 0);
+        if (payment.ownPayment && capturedAmountMinor === 0 && (input.capturedAmountMinor ?? 0) > 0) {
+          // A capture after the order closed unpaid: the order row learns it here, so the ledger covers it.
+          capturedAmountMinor = input.capturedAmountMinor ?? 0;
+          await recordLateCapture(client, input.orderId, {
+            amountMinor: capturedAmountMinor,
+            paymentReference: input.paymentReference,
+          });
+        }
+        const otherRefundsMinor = await sumRefundsOfPayment(client, {
+          ...payment,
+          orderId: input.orderId,
+          exceptRefundId: input.refundId,
+          states: LIVE_REFUND_STATES,
+        });
+        if (otherRefundsMinor + input.amountMinor > capturedAmountMinor) {
+          throw ApplicationFailure.create({
+            type: ORDER_ERROR_TYPES.refundExceedsCaptured,
+            message: `refund ${input.refundId} of ${input.amountMinor} exceeds what is left of the capture (${capturedAmountMinor} captured, ${otherRefundsMinor} refunded or in flight)`,
+            nonRetryable: true,
+            details: [
+              {
+                refundId: input.refundId,
+                amountMinor: input.amountMinor,
+                capturedAmountMinor,
+                otherRefundsMinor,
+              },
+            ],
+          });
+        }
+        await insertRefundIfAbsent(client, {
+          ...input,
+          ...(payment.paymentReference === null ? {} : { paymentReference: payment.paymentReference }),
+        });
+        row = await findRefund(client, input.refundId);
+        if (!row) throw new Error(`refund ${input.refundId} vanished inside its own transaction`);
+      }
+      const refundedBeforeMinor = await sumRefundsOfPayment(client, {
+        ...payment,
+        orderId: input.orderId,
+        exceptRefundId: input.refundId,
+        states: ['succeeded'],
+      });
+      await markSentToGateway(client, input.refundId, at);
+      return {
+        kind: 'call',
+        previouslyAttempted: row.sentToGatewayAt !== null,
+        refundedBeforeMinor,
+        pendingSince: row.pendingSince,
+      };
     });
-    const previous = await updateRefundState(pool, input.refundId, result);
+  }
+
+  /**
+   * Step 2: ask the gateway, holding the refund row's lock (NOWAIT) until its answer is stored. An attempt that
+   * outlived its timeout and the retry that started meanwhile can therefore never talk to the gateway at the same
+   * time: the second fails at once with SQLSTATE 55P03 (retryable) and, on its next try, finds the answer stored.
+   */
+  async function refundAtGateway(input: RefundPaymentInput, log: Logger): Promise<RefundPaymentResult> {
+    const at = clock();
+    const prepared = await prepareRefund(input, at);
+    if (prepared.kind === 'final') {
+      log.info({ refundId: input.refundId, state: prepared.result.state }, 'refund already final; gateway not asked');
+      return prepared.result;
+    }
+    const { result, previous } = await inTransaction(pool, async (client) => {
+      await lockRefundNoWait(client, input.refundId);
+      const current = await findRefund(client, input.refundId);
+      if (current && (current.state === 'succeeded' || current.state === 'failed')) {
+        const final = { gatewayRefundId: current.gatewayRefundId ?? input.refundId, state: current.state };
+        return { result: final, previous: current.state };
+      }
+      const answer = await gateways(input.gateway).refund({
+        orderId: input.orderId,
+        intentId: input.intentId,
+        paymentReference: input.paymentReference,
+        refundId: input.refundId,
+        amountMinor: input.amountMinor,
+        currency: input.currency,
+        reason: input.reason,
+        ...(current?.gatewayRefundId ? { gatewayRefundId: current.gatewayRefundId } : {}),
+        refundedBeforeMinor: prepared.refundedBeforeMinor,
+        previouslyAttempted: prepared.previouslyAttempted,
+      });
+      const stored = await updateRefundState(client, input.refundId, {
+        state: answer.state,
+        // A manual refund has no gateway reference until the operator confirms it (confirmManualRefund).
+        gatewayRefundId: answer.state === 'awaiting_manual' ? null : answer.gatewayRefundId,
+        at,
+      });
+      return { result: answer, previous: stored };
+    });
     // Counted when the state is new, so a retry hearing the same answer again does not count twice.
     if (previous !== result.state) {
       metrics.refundSettled({ gateway: input.gateway, reason: input.reason, state: result.state });
@@ -100,7 +243,24 @@ export function createOrderActivities(deps: OrderActivityDeps): OrderActivities 
       },
       'refund state from gateway',
     );
-    return result;
+    if (result.state !== 'pending') return { gatewayRefundId: result.gatewayRefundId, state: result.state };
+    const pendingSince = prepared.pendingSince ?? at;
+    if (at.getTime() - pendingSince.getTime() >= refundPendingLimitMs) {
+      // Retrying for ever would only ask again; the workflow flags the order and a person follows the refund up.
+      log.warn(
+        { refundId: input.refundId, gatewayRefundId: result.gatewayRefundId, pendingSince: pendingSince.toISOString() },
+        'refund still pending at the gateway past the limit; handed back to the workflow',
+      );
+      return { gatewayRefundId: result.gatewayRefundId, state: 'pending' };
+    }
+    // Retryable on purpose: the workflow sees the refund once it is final (or past the limit), and every retry
+    // retrieves the recorded gateway refund instead of creating one, so it cannot refund twice.
+    throw ApplicationFailure.create({
+      type: ORDER_ERROR_TYPES.refundPending,
+      message: `refund ${input.refundId} is pending at the gateway`,
+      nonRetryable: false,
+      details: [{ refundId: input.refundId, gatewayRefundId: result.gatewayRefundId }],
+    });
   }
 
   return {
@@ -198,16 +358,6 @@ export function createOrderActivities(deps: OrderActivityDeps): OrderActivities 
     async refundPayment(input) {
       return run('refundPayment', input.orderId, async (log) => {
         const result = await refundAtGateway(input, log);
-        if (result.state === 'pending') {
-          // Retryable on purpose: the workflow sees the refund only once it is final, and every retry asks the
-          // gateway again with the same key, so it cannot refund twice.
-          throw ApplicationFailure.create({
-            type: ORDER_ERROR_TYPES.refundPending,
-            message: `refund ${input.refundId} is pending at the gateway`,
-            nonRetryable: false,
-            details: [{ refundId: input.refundId, gatewayRefundId: result.gatewayRefundId }],
-          });
-        }
         if (result.state === 'awaiting_manual') {
           log.warn({ refundId: input.refundId, gateway: input.gateway }, 'refund needs an operator: no refund API');
         }

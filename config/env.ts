@@ -196,6 +196,8 @@ export const workerConfigSchema = z.object({
   KHALTI_SECRET_KEY: z.string().min(1).default(SANDBOX_KHALTI_SECRET_KEY),
   /** Per-call timeout for gateway HTTP requests; Temporal retries the activity. */
   GATEWAY_TIMEOUT: duration('10s'),
+  /** How long a refund may stay pending at the gateway before refundPayment hands it back to the workflow. */
+  REFUND_PENDING_LIMIT: duration('72h'),
   WORKER_SHUTDOWN_GRACE: duration('10s'),
   /** orderpay's own worker metrics (GET /metrics); 0 picks a free port. */
   WORKER_METRICS_PORT: port(9464),

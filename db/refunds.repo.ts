@@ -15,24 +15,117 @@ export interface NewRefund {
   amountMinor: number;
   currency: string;
   reason: string;
+  /** The payment the refund is made against (absent: the order's own payment, whose reference is not known). */
+  paymentReference?: string;
 }
 
-export interface RefundRow extends NewRefund {
+export interface RefundRow extends Omit<NewRefund, 'paymentReference'> {
   state: RefundState;
+  /**
+   * The gateway's own reference, as its settlement data shows it: Stripe's refund ID, Khalti's transaction_id of
+   * the refunded payment, eSewa's reference as the operator confirmed it (null while the manual refund waits).
+   */
   gatewayRefundId: string | null;
+  paymentReference: string | null;
   manualReference: string | null;
   confirmedBy: string | null;
+  /** Null until the first gateway call was about to be made: the gateway has certainly never seen this refund. */
+  sentToGatewayAt: Date | null;
+  /** When the gateway first answered 'pending'. */
+  pendingSince: Date | null;
 }
 
 /** Inserts the refund in state 'requested' unless the refund ID exists; true when this call inserted it. */
 export async function insertRefundIfAbsent(db: Pool | PoolClient, refund: NewRefund): Promise<boolean> {
   const result = await db.query(
-    `INSERT INTO refunds (refund_id, order_id, amount_minor, currency, reason, state)
-     VALUES ($1, $2, $3, $4, $5, 'requested')
+    `INSERT INTO refunds (refund_id, order_id, amount_minor, currency, reason, state, payment_reference)
+     VALUES ($1, $2, $3, $4, $5, 'requested', $6)
      ON CONFLICT (refund_id) DO NOTHING`,
-    [refund.refundId, refund.orderId, refund.amountMinor, refund.currency, refund.reason],
+    [
+      refund.refundId,
+      refund.orderId,
+      refund.amountMinor,
+      refund.currency,
+      refund.reason,
+      refund.paymentReference ?? null,
+    ],
   );
   return result.rowCount === 1;
+}
+
+/** What a refund is checked against: the order's capture, read under a row lock held until the transaction ends. */
+export interface OrderLedger {
+  capturedAmountMinor: number;
+  paymentReference: string | null;
+}
+
+/**
+ * Locks the order row (SELECT … FOR UPDATE) and reads its capture. Every refund of the order takes this lock before
+ * it checks the sum, so two refunds of one order cannot both pass the check on the same money.
+ */
+export async function lockOrderLedger(client: PoolClient, orderId: string): Promise<OrderLedger | undefined> {
+  const result = await client.query<{ captured_amount_minor: number; payment_reference: string | null }>(
+    'SELECT captured_amount_minor, payment_reference FROM orders WHERE order_id = $1 FOR UPDATE',
+    [orderId],
+  );
+  const row = result.rows[0];
+  return row && { capturedAmountMinor: row.captured_amount_minor, paymentReference: row.payment_reference };
+}
+
+/**
+ * Records a capture the order row does not know yet (a payment after the order closed unpaid), so the ledger has
+ * something to check refunds against. Only fills what is still empty: a recorded capture is never rewritten.
+ */
+export async function recordLateCapture(
+  client: PoolClient,
+  orderId: string,
+  capture: { amountMinor: number; paymentReference?: string },
+): Promise<void> {
+  await client.query(
+    `UPDATE orders SET captured_amount_minor = $2, payment_reference = COALESCE(payment_reference, $3),
+                       updated_at = now()
+      WHERE order_id = $1 AND captured_amount_minor = 0`,
+    [orderId, capture.amountMinor, capture.paymentReference ?? null],
+  );
+}
+
+/**
+ * The sum of the order's refunds against one payment, other than `exceptRefundId`, in the given states.
+ * `ownPayment`: the order's own capture, whose refunds may carry no reference (recorded before it was known).
+ */
+export async function sumRefundsOfPayment(
+  db: Pool | PoolClient,
+  query: {
+    orderId: string;
+    paymentReference: string | null;
+    ownPayment: boolean;
+    exceptRefundId: string;
+    states: readonly RefundState[];
+  },
+): Promise<number> {
+  const result = await db.query<{ total: number }>(
+    `SELECT COALESCE(sum(amount_minor), 0)::bigint AS total FROM refunds
+      WHERE order_id = $1 AND refund_id <> $2 AND state = ANY($3::text[])
+        AND (payment_reference = $4 OR ($5 AND payment_reference IS NULL))`,
+    [query.orderId, query.exceptRefundId, query.states, query.paymentReference, query.ownPayment],
+  );
+  return Number(result.rows[0]?.total ?? 0);
+}
+
+/**
+ * Locks the refund row, if there is one, without waiting: while one attempt talks to the gateway, another attempt of
+ * the same refund fails at once with SQLSTATE 55P03 (lock_not_available, retryable) instead of queueing behind it.
+ */
+export async function lockRefundNoWait(client: PoolClient, refundId: string): Promise<void> {
+  await client.query('SELECT 1 FROM refunds WHERE refund_id = $1 FOR UPDATE NOWAIT', [refundId]);
+}
+
+/** Marks the refund as about to reach the gateway; from then on a retry must assume the gateway may have it. */
+export async function markSentToGateway(db: Pool | PoolClient, refundId: string, at: Date): Promise<void> {
+  await db.query('UPDATE refunds SET sent_to_gateway_at = COALESCE(sent_to_gateway_at, $2) WHERE refund_id = $1', [
+    refundId,
+    at,
+  ]);
 }
 
 export async function findRefund(db: Pool | PoolClient, refundId: string): Promise<RefundRow | undefined> {
@@ -44,11 +137,14 @@ export async function findRefund(db: Pool | PoolClient, refundId: string): Promi
     reason: string;
     state: RefundState;
     gateway_refund_id: string | null;
+    payment_reference: string | null;
     manual_reference: string | null;
     confirmed_by: string | null;
+    sent_to_gateway_at: Date | null;
+    pending_since: Date | null;
   }>(
-    `SELECT refund_id, order_id, amount_minor, currency, reason, state, gateway_refund_id, manual_reference,
-            confirmed_by
+    `SELECT refund_id, order_id, amount_minor, currency, reason, state, gateway_refund_id, payment_reference,
+            manual_reference, confirmed_by, sent_to_gateway_at, pending_since
      FROM refunds WHERE refund_id = $1`,
     [refundId],
   );
@@ -62,8 +158,11 @@ export async function findRefund(db: Pool | PoolClient, refundId: string): Promi
       reason: row.reason,
       state: row.state,
       gatewayRefundId: row.gateway_refund_id,
+      paymentReference: row.payment_reference,
       manualReference: row.manual_reference,
       confirmedBy: row.confirmed_by,
+      sentToGatewayAt: row.sent_to_gateway_at,
+      pendingSince: row.pending_since,
     }
   );
 }
@@ -71,23 +170,29 @@ export async function findRefund(db: Pool | PoolClient, refundId: string): Promi
 /**
  * Stores what the gateway said about the refund; callers pass only states the gateway reported. Returns the state
  * the row had before, so a caller can tell a new state from a retry hearing the same answer again. A final state is
- * never overwritten, so a retried call cannot turn a confirmed manual refund back into a task.
+ * never overwritten, so a retried call cannot turn a confirmed manual refund back into a task. A null
+ * gatewayRefundId (a manual refund not yet made) keeps what the row holds; `at` starts pending_since once.
  */
 export async function updateRefundState(
   db: Pool | PoolClient,
   refundId: string,
-  update: { state: Exclude<RefundState, 'requested'>; gatewayRefundId: string },
+  update: { state: Exclude<RefundState, 'requested'>; gatewayRefundId: string | null; at?: Date },
 ): Promise<RefundState | undefined> {
   const result = await db.query<{ previous_state: RefundState }>(
     // The locked sub-select reads the row as it was; a CTE would not (it sees nothing once the row is updated).
     `UPDATE refunds
         SET state = CASE WHEN previous.state = ANY($4::text[]) THEN $2 ELSE refunds.state END,
-            gateway_refund_id = CASE WHEN previous.state = ANY($4::text[]) THEN $3 ELSE refunds.gateway_refund_id END,
+            gateway_refund_id = CASE WHEN previous.state = ANY($4::text[])
+                                     THEN COALESCE($3, refunds.gateway_refund_id)
+                                     ELSE refunds.gateway_refund_id END,
+            pending_since = CASE WHEN previous.state = ANY($4::text[]) AND $2 = 'pending'
+                                 THEN COALESCE(refunds.pending_since, $5::timestamptz)
+                                 ELSE refunds.pending_since END,
             updated_at = now()
      FROM (SELECT refund_id, state FROM refunds WHERE refund_id = $1 FOR UPDATE) AS previous
      WHERE refunds.refund_id = previous.refund_id
      RETURNING previous.state AS previous_state`,
-    [refundId, update.state, update.gatewayRefundId, OPEN_REFUND_STATES],
+    [refundId, update.state, update.gatewayRefundId, OPEN_REFUND_STATES, update.at ?? new Date()],
   );
   return result.rows[0]?.previous_state;
 }
@@ -102,7 +207,8 @@ export interface ManualRefundConfirmation {
 
 /**
  * Marks a manual refund as made, with the operator's reference. Only an `awaiting_manual` row moves; true when this
- * call moved it (false for a repeated confirmation).
+ * call moved it (false for a repeated confirmation). The operator's reference is the gateway's (eSewa's) own
+ * reference for the refund, so it also becomes gateway_refund_id, the column reconciliation matches on.
  */
 export async function confirmManualRefund(
   db: Pool | PoolClient,
@@ -110,7 +216,7 @@ export async function confirmManualRefund(
 ): Promise<boolean> {
   const result = await db.query(
     `UPDATE refunds
-        SET state = 'succeeded', manual_reference = $2, manual_note = $3, confirmed_by = $4, confirmed_at = $5,
+        SET state = 'succeeded', manual_reference = $2, gateway_refund_id = $2, manual_note = $3, confirmed_by = $4, confirmed_at = $5,
             updated_at = now()
       WHERE refund_id = $1 AND state = 'awaiting_manual'`,
     [confirmation.refundId, confirmation.reference, confirmation.note ?? null, confirmation.actor, confirmation.at],

@@ -70,9 +70,25 @@ export interface RefundRequest {
   amountMinor: number;
   currency: string;
   reason: string;
+  /**
+   * The gateway's refund ID from an earlier answer for this refund. When set, the adapter looks the refund up and
+   * never creates it again: the gateway may have forgotten the idempotency key (Stripe keeps them 24 hours).
+   */
+  gatewayRefundId?: string;
+  /**
+   * What orderpay refunded on this payment before this refund (succeeded refunds, minor units). Gateways that keep
+   * no refund IDs (Khalti) compare it with what they say is refunded to tell whether this refund already happened.
+   */
+  refundedBeforeMinor?: number;
+  /**
+   * True when an earlier attempt of this refund may have reached the gateway (its answer was lost, or the worker
+   * died before recording it); false when the gateway has certainly never seen it. Absent counts as true.
+   */
+  previouslyAttempted?: boolean;
 }
 
 export interface RefundResult {
+  /** The gateway's own reference (see RefundRow.gatewayRefundId in db/refunds.repo.ts for what each one is). */
   gatewayRefundId: string;
   /** awaiting_manual: the gateway has no refund API; an operator refunds by hand and confirms (admin API). */
   state: 'pending' | 'awaiting_manual' | 'succeeded' | 'failed';

@@ -4,7 +4,7 @@ import express from 'express';
 import { z } from 'zod';
 import { sandboxFaultsPatchSchema, type SandboxFaults, type SandboxFaultsPatch } from './sandbox.faults';
 import type { KhaltiPaymentRecord } from './khalti.store';
-import type { CheckoutSessionObject } from './stripe.objects';
+import { SandboxApiError, type CheckoutSessionObject, type RefundObject } from './stripe.objects';
 
 export interface SandboxControl {
   faults(): SandboxFaults;
@@ -13,6 +13,8 @@ export interface SandboxControl {
   sessions(orderId: string | undefined): CheckoutSessionObject[];
   settlementReport(fromSeconds: number, toSeconds: number): string;
   khalti: { payments(orderId: string | undefined): KhaltiPaymentRecord[] };
+  /** Settles a Stripe refund held pending by the refundsPending fault. */
+  settleRefund(refundId: string, status: 'succeeded' | 'failed' | 'canceled'): RefundObject;
   reset(): void;
 }
 
@@ -20,6 +22,7 @@ const settlementReportQuerySchema = z
   .object({ from: z.iso.datetime({ offset: true }), to: z.iso.datetime({ offset: true }) })
   .refine((q) => Date.parse(q.to) > Date.parse(q.from), 'to must be after from');
 const sessionsQuerySchema = z.object({ orderId: z.string().min(1).optional() });
+const settleRefundSchema = z.strictObject({ status: z.enum(['succeeded', 'failed', 'canceled']) });
 
 export function createControlRouter(control: SandboxControl): express.Router {
   const router = express.Router();
@@ -67,6 +70,19 @@ export function createControlRouter(control: SandboxControl): express.Router {
       return;
     }
     res.json({ object: 'list', data: control.khalti.payments(parsed.data.orderId) });
+  });
+  router.post('/refunds/:id/settle', (req: express.Request<{ id: string }>, res) => {
+    const parsed = settleRefundSchema.safeParse(req.body ?? {});
+    if (!parsed.success) {
+      res.status(400).json({ error: 'invalid_settlement', message: 'status must be succeeded, failed or canceled' });
+      return;
+    }
+    try {
+      res.json(control.settleRefund(req.params.id, parsed.data.status));
+    } catch (error) {
+      if (!(error instanceof SandboxApiError)) throw error;
+      res.status(error.status).json(error.toBody());
+    }
   });
   router.post('/reset', (_req, res) => {
     control.reset();

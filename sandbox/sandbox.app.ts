@@ -24,7 +24,7 @@ import {
 } from './sandbox.persistence';
 import { createSandboxStore, type SandboxStoreStats } from './sandbox.store';
 import { createStripeApiRouter, type ApiCounters } from './stripe-api.routes';
-import type { CheckoutSessionObject } from './stripe.objects';
+import type { CheckoutSessionObject, RefundObject } from './stripe.objects';
 import {
   createWebhookDispatcher,
   DEFAULT_WEBHOOK_RETRY,
@@ -77,6 +77,8 @@ export interface Sandbox {
   settlementReport(fromSeconds: number, toSeconds: number): string;
   /** Khalti mode (pidx payments, lookups, refunds, hosted page). */
   khalti: KhaltiSandbox;
+  /** Settles a Stripe refund held pending by the refundsPending fault (POST /_sandbox/refunds/:id/settle). */
+  settleRefund(refundId: string, status: 'succeeded' | 'failed' | 'canceled'): RefundObject;
   /** Forgets every object, stored idempotency key, counter and pending delivery; faults go back to the start values. */
   reset(): void;
   /**
@@ -169,6 +171,11 @@ export function createSandbox(options: SandboxOptions): Sandbox {
     sessions: (orderId) => store.sessionsForOrder(orderId),
     settlementReport: (fromSeconds, toSeconds) => store.settlementReportCsv(fromSeconds, toSeconds),
     khalti,
+    settleRefund: (refundId, status) => {
+      const refund = store.settleRefund(refundId, status);
+      persistence?.schedule();
+      return refund;
+    },
     reset() {
       store.reset();
       idempotency.clear();

@@ -30,6 +30,16 @@ export const sandboxFaultsSchema = z.strictObject({
    * wallets' browser callbacks: dropped, delivered twice, delayed.
    */
   statusOutageRate: rate,
+  /**
+   * New Stripe refunds stay `pending` until settled with POST /_sandbox/refunds/:id/settle
+   * (`{"status": "succeeded" | "failed" | "canceled"}`).
+   */
+  refundsPending: z.boolean(),
+  /**
+   * Stripe idempotency keys are neither kept nor replayed, as at Stripe 24 hours after first use: a repeated POST
+   * with an old key acts again.
+   */
+  forgetIdempotencyKeys: z.boolean(),
 });
 export type SandboxFaults = z.infer<typeof sandboxFaultsSchema>;
 
@@ -47,6 +57,8 @@ export const NO_FAULTS: SandboxFaults = {
   apiErrorAfterCommitRate: 0,
   apiLatencyMs: 0,
   statusOutageRate: 0,
+  refundsPending: false,
+  forgetIdempotencyKeys: false,
 };
 
 /**

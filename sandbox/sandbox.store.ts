@@ -338,7 +338,15 @@ export function createSandboxStore(options: SandboxStoreOptions) {
     return view;
   }
 
-  function createRefund(params: RefundCreateParams, origin: RequestOrigin): RefundObject {
+  /**
+   * Creates a refund, `succeeded` at once, or `pending` (options.pending, the refundsPending fault) until
+   * settleRefund decides it. A pending refund holds its amount on the charge, as at Stripe; a failed one gives it back.
+   */
+  function createRefund(
+    params: RefundCreateParams,
+    origin: RequestOrigin,
+    options: { pending?: boolean } = {},
+  ): RefundObject {
     const charge = chargeToRefund(params);
     const remaining = charge.amount - charge.amount_refunded;
     if (remaining === 0) {
@@ -365,14 +373,34 @@ export function createSandboxStore(options: SandboxStoreOptions) {
       metadata: params.metadata ?? {},
       payment_intent: charge.payment_intent,
       reason: params.reason ?? null,
-      status: 'succeeded',
+      status: options.pending ? 'pending' : 'succeeded',
     };
     refunds.set(refund.id, refund);
     charge.amount_refunded += amount;
     charge.refunded = charge.amount_refunded === charge.amount;
     stats.refundsCreated += 1;
-    stats.refundedAmountMinor += amount;
-    emit('charge.refunded', charge, origin);
+    if (refund.status === 'succeeded') {
+      stats.refundedAmountMinor += amount;
+      emit('charge.refunded', charge, origin);
+    }
+    return refund;
+  }
+
+  /** Settles a pending refund (the control API): succeeded, or failed/canceled with its amount back on the charge. */
+  function settleRefund(id: string, status: 'succeeded' | 'failed' | 'canceled'): RefundObject {
+    const refund = retrieveRefund(id);
+    if (refund.status !== 'pending') {
+      throw new SandboxApiError(400, 'invalid_request_error', `Refund ${id} is ${refund.status}, not pending.`);
+    }
+    refund.status = status;
+    const charge = charges.get(refund.charge);
+    if (status === 'succeeded') {
+      stats.refundedAmountMinor += refund.amount;
+      if (charge) emit('charge.refunded', charge);
+    } else if (charge) {
+      charge.amount_refunded -= refund.amount;
+      charge.refunded = charge.amount_refunded === charge.amount;
+    }
     return refund;
   }
 
@@ -481,6 +509,7 @@ export function createSandboxStore(options: SandboxStoreOptions) {
     expireDueSessions,
     retrievePaymentIntent,
     createRefund,
+    settleRefund,
     retrieveRefund,
     retrieveEvent,
     pay,

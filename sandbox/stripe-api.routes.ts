@@ -60,6 +60,7 @@ export function createStripeApiRouter(deps: StripeApiDeps): express.Router {
       const key = req.get('Idempotency-Key');
       const params: unknown = req.body ?? {};
       const fingerprint = requestFingerprint(req.method, req.baseUrl + req.path, params);
+      const remembers = !faults().forgetIdempotencyKeys;
       if (key !== undefined) {
         if (key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
           sendError(
@@ -70,7 +71,9 @@ export function createStripeApiRouter(deps: StripeApiDeps): express.Router {
           );
           return;
         }
-        const found = idempotency.lookup(key, fingerprint);
+        const found: ReturnType<IdempotencyStore['lookup']> = remembers
+          ? idempotency.lookup(key, fingerprint)
+          : { kind: 'new' };
         if (found.kind === 'replay') {
           counters.idempotentReplays += 1;
           res.set('Idempotent-Replayed', 'true').set('Idempotency-Key', key);
@@ -99,7 +102,7 @@ export function createStripeApiRouter(deps: StripeApiDeps): express.Router {
         answer = { status: error.status, body: error.toBody() };
         replayable = error.replayable;
       }
-      if (key !== undefined && replayable) idempotency.save(key, fingerprint, answer);
+      if (key !== undefined && replayable && remembers) idempotency.save(key, fingerprint, answer);
       if (random() < faults().apiErrorAfterCommitRate) {
         counters.injectedApiErrors += 1;
         logger.debug({ path: req.path }, 'answered 500 after the change was made (fault injection)');
@@ -132,7 +135,9 @@ export function createStripeApiRouter(deps: StripeApiDeps): express.Router {
   });
   router.post(
     '/refunds',
-    idempotent((req, origin) => store.createRefund(parseParams(refundCreateParamsSchema, req.body), origin)),
+    idempotent((req, origin) =>
+      store.createRefund(parseParams(refundCreateParamsSchema, req.body), origin, { pending: faults().refundsPending }),
+    ),
   );
   router.get('/refunds', (req, res) => {
     res.json(store.listRefunds(parseParams(listParamsSchema, req.query), req.baseUrl + req.path));

@@ -77,7 +77,8 @@ export interface RefundObject {
   metadata: Metadata;
   payment_intent: string;
   reason: string | null;
-  status: 'succeeded';
+  /** pending until settled through POST /_sandbox/refunds/:id/settle when the refundsPending fault is on. */
+  status: 'pending' | 'succeeded' | 'failed' | 'canceled';
 }
 
 export type EventDataObject = CheckoutSessionObject | PaymentIntentObject | ChargeObject | RefundObject;

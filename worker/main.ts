@@ -73,7 +73,13 @@ async function main(): Promise<void> {
       timeoutMs: config.GATEWAY_TIMEOUT,
     }),
   };
-  const orderActivities = createOrderActivities({ pool, gateways, logger, metrics: metrics.orders });
+  const orderActivities = createOrderActivities({
+    pool,
+    gateways,
+    logger,
+    metrics: metrics.orders,
+    refundPendingLimitMs: config.REFUND_PENDING_LIMIT,
+  });
 
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   const clientConnection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });

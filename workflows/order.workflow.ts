@@ -558,12 +558,17 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
         gateway: input.gateway,
         intentId: state.intentId,
         paymentReference: state.paymentReference ?? undefined,
+        // What this payment captured: the refund's ledger check needs it when the order row does not hold the
+        // capture yet (a late capture after the order closed unpaid, a capture of the wrong amount).
+        capturedAmountMinor: state.capturedAmountMinor,
         refundId,
         amountMinor,
         currency: input.currency,
         reason,
       });
-      outcome = result.state;
+      // Stop-gap until the workflow handles a refund returned still pending (past REFUND_PENDING_LIMIT): it is not
+      // refunded, so it is flagged like a failed one rather than counted.
+      outcome = result.state === 'pending' ? 'failed' : result.state;
     } catch (error) {
       if (isCancellation(error)) throw error;
       outcome = 'failed';

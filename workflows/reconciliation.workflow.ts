@@ -221,6 +221,8 @@ export async function reconciliationRefundWorkflow(
         gateway: input.gateway,
         intentId: order.intentId,
         paymentReference: input.paymentReference,
+        // The capture being refunded: the refund's ledger check needs it, the closed order row does not hold it.
+        capturedAmountMinor: input.amountMinor,
         refundId,
         amountMinor: input.amountMinor,
         currency: input.currency,

@@ -7,8 +7,8 @@
 //   one was never shown to anyone, so nobody can pay it, and it expires at Khalti on its own. The order uses the pidx
 //   it recorded and never looks at another one.
 // - No cancel: cancelIntent reports what a lookup says (see there).
-// - No refund ID and no refunded amount in the lookup: refund() looks up first so a retried full refund is seen as
-//   done; an ambiguous failure of a partial refund is not retried blindly (see there).
+// - No refund ID and no refunded amount in the lookup: refund() looks up first and decides from the amounts whether
+//   this refund already happened (refundDecisionOf); only when the amounts cannot tell is it left to an operator.
 import { z } from 'zod';
 import type {
   CancelOutcome,
@@ -21,7 +21,7 @@ import type {
   RefundResult,
 } from '../gateway';
 import { httpUrlSchema, timeoutMsSchema } from '../gateway-options.schema';
-import { GatewayRejectedError, GatewayUnavailableError } from '../gateway-errors';
+import { GatewayRejectedError } from '../gateway-errors';
 import { khaltiHttpError, khaltiNetworkError, khaltiShapeError, type KhaltiResponse } from './khalti.errors';
 import {
   isKhaltiStatus,
@@ -31,6 +31,7 @@ import {
   khaltiLookupResponseSchema,
   khaltiRefundResponseSchema,
   type KhaltiInitiateRequest,
+  type KhaltiStatus,
   type KhaltiLookupResponse,
 } from './khalti.schemas';
 
@@ -176,13 +177,14 @@ export function createKhaltiGateway(options: KhaltiGatewayOptions): PaymentGatew
 
   /**
    * Refunds through `POST /api/merchant-transaction/<transaction_id>/refund/`: no body for the whole payment,
-   * `{"amount"}` in paisa for part of it. A lookup comes first, both for the transaction ID and so that a retried
-   * full refund finds the payment Refunded and reports success without refunding twice.
+   * `{"amount"}` in paisa for part of it. Khalti answers `{"detail": "Transaction refund successful."}`: no refund
+   * ID, and no idempotency key to send. So a lookup comes first, and whether this refund already happened is decided
+   * from the amounts (refundDecisionOf): what Khalti says is refunded against what orderpay refunded on the payment
+   * before this refund. The refund's gateway reference is the payment's transaction_id, the reference Khalti's
+   * statements show for its refunds.
    *
-   * A partial refund is the one thing a lookup cannot confirm (it says "Partially Refunded", never how much). So
-   * when a partial refund gets no clear answer (no response, a 5xx), it is not retried: it fails as
-   * `refund_outcome_unknown` for an operator to check in Khalti's merchant portal, rather than risk paying twice.
-   * A refused connection or a 429 changed nothing and is retried.
+   * A lost answer (no response, a 5xx) is retried like any transient fault: the retry's lookup tells whether the
+   * refund went through, except when the amounts cannot (refund_outcome_unknown, for an operator).
    */
   async function refund(request: RefundRequest): Promise<RefundResult> {
     if (!Number.isSafeInteger(request.amountMinor) || request.amountMinor <= 0) {
@@ -196,39 +198,45 @@ export function createKhaltiGateway(options: KhaltiGatewayOptions): PaymentGatew
       throw new GatewayRejectedError(`khalti refund: no payment ${request.intentId}`, 'no_captured_payment', 404);
     }
     const payment = before.lookup;
-    const gatewayRefundId = `${payment.transaction_id ?? request.paymentReference ?? request.intentId}:${request.refundId}`;
-    if (payment.status === 'Refunded') return { gatewayRefundId, state: 'succeeded' };
-    if ((payment.status !== 'Completed' && payment.status !== 'Partially Refunded') || !payment.transaction_id) {
+    const refundable = ['Completed', 'Partially Refunded', 'Refunded'].includes(payment.status);
+    if (!refundable || !payment.transaction_id) {
       throw new GatewayRejectedError(
         `khalti refund: pidx ${request.intentId} has no captured payment (status ${payment.status})`,
         'no_captured_payment',
       );
     }
-    const whole = payment.status === 'Completed' && request.amountMinor === payment.total_amount;
-    if (request.amountMinor > payment.total_amount) {
+    const gatewayRefundId = payment.transaction_id;
+    const refundedBeforeMinor = request.refundedBeforeMinor ?? 0;
+    if (refundedBeforeMinor + request.amountMinor > payment.total_amount) {
       throw new GatewayRejectedError(
-        `khalti refund: ${request.amountMinor} paisa exceeds the payment of ${payment.total_amount}`,
+        `khalti refund: ${request.amountMinor} paisa after ${refundedBeforeMinor} refunded exceeds the payment of ${payment.total_amount}`,
         'amount_too_large',
       );
     }
-    const url = new URL(`${encodeURIComponent(payment.transaction_id)}/refund/`, refundBase);
-    let response: KhaltiResponse;
-    try {
-      response = await post(url, whole ? undefined : { amount: request.amountMinor }, 'refund');
-    } catch (error) {
-      if (!whole && isAmbiguous(error)) throw outcomeUnknown(request, error);
-      throw error;
+    const decision = refundDecisionOf({
+      status: payment.status as KhaltiStatus,
+      totalAmountMinor: payment.total_amount,
+      refundedBeforeMinor,
+      amountMinor: request.amountMinor,
+      // Absent (a caller that does not track attempts): assume the gateway may have it, the side that never pays twice.
+      previouslyAttempted: request.previouslyAttempted ?? true,
+    });
+    if (decision === 'already_refunded') return { gatewayRefundId, state: 'succeeded' };
+    if (decision !== 'refund') {
+      throw new GatewayRejectedError(
+        decision === 'outcome_unknown'
+          ? `khalti refund ${request.refundId}: Khalti says ${payment.status}, which fits both ${refundedBeforeMinor} and ${refundedBeforeMinor + request.amountMinor} paisa refunded; check Khalti's merchant portal`
+          : `khalti refund ${request.refundId}: Khalti says ${payment.status} while orderpay refunded ${refundedBeforeMinor} of ${payment.total_amount} paisa before this refund; check Khalti's merchant portal`,
+        decision === 'outcome_unknown' ? 'refund_outcome_unknown' : 'refund_ledger_mismatch',
+      );
     }
+    const whole = payment.status === 'Completed' && request.amountMinor === payment.total_amount;
+    const url = new URL(`${encodeURIComponent(payment.transaction_id)}/refund/`, refundBase);
+    const response = await post(url, whole ? undefined : { amount: request.amountMinor }, 'refund');
     if (response.status >= 200 && response.status < 300) {
       const parsed = khaltiRefundResponseSchema.safeParse(response.body ?? {});
       if (!parsed.success) throw khaltiShapeError('refund', describeIssues(parsed.error));
       return { gatewayRefundId, state: 'succeeded' };
-    }
-    if (response.status >= 500 && !whole) throw outcomeUnknown(request, khaltiHttpError(response, 'refund'));
-    if (response.status >= 400 && response.status < 500 && response.status !== 429) {
-      // "Already refunded" from a retry whose first answer was lost: the lookup says whether the money is back.
-      const after = await lookup(request.intentId, 'refund');
-      if (after.kind === 'found' && after.lookup.status === 'Refunded') return { gatewayRefundId, state: 'succeeded' };
     }
     throw khaltiHttpError(response, 'refund');
   }
@@ -270,6 +278,44 @@ export function paymentStatusOf(lookup: KhaltiLookupResponse): PaymentStatus {
   }
 }
 
+export type KhaltiRefundDecision = 'refund' | 'already_refunded' | 'outcome_unknown' | 'ledger_mismatch';
+
+/**
+ * Whether a refund still has to be sent, from the amounts. Khalti's lookup says how much of the payment is refunded
+ * only through its status: Completed is none, Refunded is all of it, Partially Refunded is something in between.
+ * Before this refund, orderpay refunded `refundedBeforeMinor`; if this refund happened, Khalti holds that plus
+ * `amountMinor`. An attempt that never reached Khalti (previouslyAttempted false) can only find `refundedBeforeMinor`.
+ * - already_refunded: only "this refund happened" fits what Khalti says;
+ * - refund: only "it did not" fits;
+ * - outcome_unknown: both fit (a second partial refund whose earlier attempt got no answer, leaving the payment
+ *   Partially Refunded either way);
+ * - ledger_mismatch: neither fits: money moved at Khalti that orderpay did not send (or the reverse).
+ */
+export function refundDecisionOf(refund: {
+  status: KhaltiStatus;
+  totalAmountMinor: number;
+  refundedBeforeMinor: number;
+  amountMinor: number;
+  previouslyAttempted: boolean;
+}): KhaltiRefundDecision {
+  const { totalAmountMinor: total, refundedBeforeMinor: before, previouslyAttempted } = refund;
+  const after = before + refund.amountMinor;
+  const fits = (refunded: (amount: number) => boolean) => ({
+    notYet: refunded(before),
+    done: previouslyAttempted && refunded(after),
+  });
+  const { notYet, done } =
+    refund.status === 'Completed'
+      ? fits((amount) => amount === 0)
+      : refund.status === 'Refunded'
+        ? fits((amount) => amount === total)
+        : fits((amount) => amount > 0 && amount < total);
+  if (notYet && done) return 'outcome_unknown';
+  if (done) return 'already_refunded';
+  if (notYet) return 'refund';
+  return 'ledger_mismatch';
+}
+
 /** `https://khalti.com/api/v2/` → `https://khalti.com/api/merchant-transaction/`: refunds live outside /api/v2/. */
 export function refundBaseOf(apiBase: URL): URL {
   const root = apiBase.pathname.replace(/api\/v2\/?$/, '');
@@ -301,21 +347,6 @@ function customerInfoOf(request: CreateIntentRequest): Pick<KhaltiInitiateReques
       ...(phone === undefined ? {} : { phone }),
     },
   };
-}
-
-/** No answer, or a 5xx: Khalti may or may not have acted. A refused connection or a 429 means it did not. */
-function isAmbiguous(error: unknown): boolean {
-  if (!(error instanceof GatewayUnavailableError)) return false;
-  if (error.httpStatus === 429) return false;
-  return !/ECONNREFUSED/.test(error.message);
-}
-
-function outcomeUnknown(request: RefundRequest, cause: unknown): GatewayRejectedError {
-  const reason = cause instanceof Error ? cause.message : String(cause);
-  return new GatewayRejectedError(
-    `khalti refund ${request.refundId}: no clear answer to a partial refund (${reason}); check Khalti's merchant portal before retrying`,
-    'refund_outcome_unknown',
-  );
 }
 
 function describeIssues(error: z.ZodError): string {

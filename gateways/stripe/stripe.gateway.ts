@@ -137,9 +137,24 @@ export function createStripeGateway(options: StripeGatewayOptions): PaymentGatew
     );
   }
 
+  /**
+   * Creates the refund once; from then on retrieves it. Once the first answer gave us Stripe's refund ID
+   * (request.gatewayRefundId), a retry never calls refunds.create again: Stripe forgets idempotency keys after 24
+   * hours, and a create after that would refund a second time. failed and canceled refunds are final failures.
+   */
   async function refund(request: RefundRequest): Promise<RefundResult> {
     assertMinorAmount(request.amountMinor, 'amountMinor');
     try {
+      if (request.gatewayRefundId !== undefined) {
+        const retrieved = stripeRefundSchema.parse(await stripe.refunds.retrieve(request.gatewayRefundId));
+        if (retrieved.amount !== request.amountMinor) {
+          throw new GatewayRejectedError(
+            `stripe refund: ${retrieved.id} is for ${retrieved.amount}, not ${request.amountMinor}`,
+            'refund_mismatch',
+          );
+        }
+        return { gatewayRefundId: retrieved.id, state: refundStateOf(retrieved.status) };
+      }
       const paymentIntent = request.paymentReference ?? (await paymentIntentOfSession(request.intentId));
       const created = await stripe.refunds.create(
         {

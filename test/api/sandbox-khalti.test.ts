@@ -324,9 +324,11 @@ describe('refunds', () => {
     };
 
     const first = await gateway.refund(refund);
-    const retried = await gateway.refund(refund);
+    const retried = await gateway.refund({ ...refund, previouslyAttempted: true });
 
-    expect(first.state).toBe('succeeded');
+    // Khalti gives refunds no ID: the reference is the refunded payment's transaction_id, as its statements show.
+    const [payment] = running.sandbox.khalti.payments(request.orderId);
+    expect(first).toEqual({ gatewayRefundId: payment?.transactionId, state: 'succeeded' });
     expect(retried).toEqual(first);
     expect(running.sandbox.stats().khalti).toMatchObject({ refunds: 1, refundedAmount: 150_000 });
     expect(await gateway.fetchPaymentStatus({ orderId: request.orderId, intentId: intent.intentId })).toMatchObject({
@@ -355,7 +357,16 @@ describe('refunds', () => {
     // Khalti's lookup does not say how much of a partial refund went back.
     expect(partly.refundedAmountMinor).toBeUndefined();
 
-    await expect(refund(2, 100_000)).resolves.toMatchObject({ state: 'succeeded' });
+    await expect(
+      gateway.refund({
+        ...lookup,
+        refundId: `refund-${request.orderId}-2`,
+        amountMinor: 100_000,
+        currency: 'NPR',
+        reason: 'r',
+        refundedBeforeMinor: 50_000,
+      }),
+    ).resolves.toMatchObject({ state: 'succeeded' });
     expect(await gateway.fetchPaymentStatus(lookup)).toMatchObject({
       refundedAmountMinor: 150_000,
       gatewayStatus: 'Refunded',
@@ -364,16 +375,23 @@ describe('refunds', () => {
     expect(payment?.refunds.map((r) => r.amount)).toEqual([50_000, 100_000]);
   });
 
-  test('when a refund exceeds what is left, then Khalti refuses it for good', async () => {
+  test('when a refund exceeds what is left, then it is refused for good before anything is sent', async () => {
     const { request, intent } = await paidOrder();
     const lookup = { orderId: request.orderId, intentId: intent.intentId };
     await gateway.refund({ ...lookup, refundId: 'r1', amountMinor: 100_000, currency: 'NPR', reason: 'r' });
 
     const error = await gateway
-      .refund({ ...lookup, refundId: 'r2', amountMinor: 60_000, currency: 'NPR', reason: 'r' })
+      .refund({
+        ...lookup,
+        refundId: 'r2',
+        amountMinor: 60_000,
+        currency: 'NPR',
+        reason: 'r',
+        refundedBeforeMinor: 100_000,
+      })
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(GatewayRejectedError);
-    expect(error).toMatchObject({ code: 'validation_error', httpStatus: 400 });
+    expect(error).toMatchObject({ code: 'amount_too_large' });
     expect(running.sandbox.stats().khalti.refundedAmount).toBe(100_000);
   });
 
@@ -410,36 +428,108 @@ describe('refunds', () => {
     expect(lost).toBeInstanceOf(GatewayUnavailableError);
     running.sandbox.setFaults({ apiErrorAfterCommitRate: 0 });
 
-    await expect(gateway.refund(refund)).resolves.toMatchObject({ state: 'succeeded' });
+    await expect(gateway.refund({ ...refund, previouslyAttempted: true })).resolves.toMatchObject({
+      state: 'succeeded',
+    });
     expect(running.sandbox.stats().khalti).toMatchObject({ refunds: 1, refundedAmount: 150_000 });
   });
 
-  test('when a partial refund gets no clear answer, then it fails for an operator instead of being retried into a double refund', async () => {
+  test('when the same partial refund is sent twice (its first answer lost), then Khalti gets exactly one refund call', async () => {
     const { request, intent } = await paidOrder();
+    const refund = {
+      orderId: request.orderId,
+      intentId: intent.intentId,
+      refundId: 'r1',
+      amountMinor: 50_000,
+      currency: 'NPR',
+      reason: 'r',
+      refundedBeforeMinor: 0,
+    };
     running.sandbox.setFaults({ apiErrorAfterCommitRate: 1 });
+    const lost = await gateway.refund(refund).catch((e: unknown) => e);
+    running.sandbox.setFaults({ apiErrorAfterCommitRate: 0 });
+
+    // Partially Refunded with nothing refunded by orderpay before: that can only be this refund.
+    const retried = await gateway.refund({ ...refund, previouslyAttempted: true });
+
+    expect(lost).toBeInstanceOf(GatewayUnavailableError);
+    expect(retried).toMatchObject({ state: 'succeeded' });
+    expect(running.sandbox.stats().khalti).toMatchObject({ refunds: 1, refundedAmount: 50_000 });
+  });
+
+  test('when a second partial refund lost its answer, then the amounts cannot tell and it fails for an operator', async () => {
+    const { request, intent } = await paidOrder();
+    const lookup = { orderId: request.orderId, intentId: intent.intentId };
+    await gateway.refund({ ...lookup, refundId: 'r1', amountMinor: 30_000, currency: 'NPR', reason: 'r' });
+    const second = {
+      ...lookup,
+      refundId: 'r2',
+      amountMinor: 40_000,
+      currency: 'NPR',
+      reason: 'r',
+      refundedBeforeMinor: 30_000,
+    };
+    running.sandbox.setFaults({ apiErrorAfterCommitRate: 1 });
+    await gateway.refund({ ...second, previouslyAttempted: false }).catch(() => undefined);
+    running.sandbox.setFaults({ apiErrorAfterCommitRate: 0 });
+
+    // Partially Refunded fits both 30,000 and 70,000 refunded: never guess with money.
+    const error = await gateway.refund({ ...second, previouslyAttempted: true }).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(GatewayRejectedError);
+    expect(error).toMatchObject({ code: 'refund_outcome_unknown' });
+    expect(running.sandbox.stats().khalti).toMatchObject({ refunds: 2, refundedAmount: 70_000 });
+  });
+
+  test('when the last part of a payment is refunded after its answer was lost, then the retry sees Refunded and sends nothing', async () => {
+    const { request, intent } = await paidOrder();
+    const lookup = { orderId: request.orderId, intentId: intent.intentId };
+    await gateway.refund({ ...lookup, refundId: 'r1', amountMinor: 30_000, currency: 'NPR', reason: 'r' });
+    const rest = {
+      ...lookup,
+      refundId: 'r2',
+      amountMinor: 120_000,
+      currency: 'NPR',
+      reason: 'r',
+      refundedBeforeMinor: 30_000,
+    };
+    running.sandbox.setFaults({ apiErrorAfterCommitRate: 1 });
+    await gateway.refund(rest).catch(() => undefined);
+    running.sandbox.setFaults({ apiErrorAfterCommitRate: 0 });
+
+    await expect(gateway.refund({ ...rest, previouslyAttempted: true })).resolves.toMatchObject({
+      state: 'succeeded',
+    });
+    expect(running.sandbox.stats().khalti).toMatchObject({ refunds: 2, refundedAmount: 150_000 });
+  });
+
+  test('when Khalti shows a refund orderpay never sent, then a first attempt refuses to guess', async () => {
+    const { request, intent } = await paidOrder();
+    const lookup = { orderId: request.orderId, intentId: intent.intentId };
+    // Money went back outside orderpay (the merchant portal).
+    await gateway.refund({ ...lookup, refundId: 'portal', amountMinor: 20_000, currency: 'NPR', reason: 'r' });
 
     const error = await gateway
       .refund({
-        orderId: request.orderId,
-        intentId: intent.intentId,
+        ...lookup,
         refundId: 'r1',
         amountMinor: 50_000,
         currency: 'NPR',
         reason: 'r',
+        previouslyAttempted: false,
       })
       .catch((e: unknown) => e);
 
-    expect(error).toBeInstanceOf(GatewayRejectedError);
-    expect(error).toMatchObject({ code: 'refund_outcome_unknown' });
-    // The refund did happen at Khalti: exactly what an operator must go and see.
-    expect(running.sandbox.stats().khalti.refundedAmount).toBe(50_000);
+    expect(error).toMatchObject({ code: 'refund_ledger_mismatch' });
+    expect(running.sandbox.stats().khalti).toMatchObject({ refunds: 1, refundedAmount: 20_000 });
   });
-  test.each<[string, string, boolean]>([
-    ['a partial refund', 'refund_outcome_unknown', false],
-    ['a full refund', 'retryable', true],
+
+  test.each<[string, boolean]>([
+    ['a partial refund', false],
+    ['a full refund', true],
   ])(
-    'when %s is sent and the connection drops before the answer, then it is handled as %s',
-    async (_label, expected, whole) => {
+    'when %s is sent and the connection drops before the answer, then it is retried and the retry refunds nothing more',
+    async (_label, whole) => {
       const { request, intent } = await paidOrder();
       // Khalti gets the request and acts on it; the answer never reaches us.
       const losingAnswers: typeof fetch = async (input, init) => {
@@ -462,15 +552,11 @@ describe('refunds', () => {
 
       const error = await lossy.refund(refund).catch((e: unknown) => e);
 
-      if (expected === 'retryable') {
-        expect(error).toBeInstanceOf(GatewayUnavailableError);
-        await expect(gateway.refund(refund)).resolves.toMatchObject({ state: 'succeeded' });
-        expect(running.sandbox.stats().khalti).toMatchObject({ refunds: 1, refundedAmount: 150_000 });
-      } else {
-        expect(error).toBeInstanceOf(GatewayRejectedError);
-        expect(error).toMatchObject({ code: expected });
-        expect(running.sandbox.stats().khalti).toMatchObject({ refunds: 1, refundedAmount: 50_000 });
-      }
+      expect(error).toBeInstanceOf(GatewayUnavailableError);
+      await expect(gateway.refund({ ...refund, previouslyAttempted: true })).resolves.toMatchObject({
+        state: 'succeeded',
+      });
+      expect(running.sandbox.stats().khalti).toMatchObject({ refunds: 1, refundedAmount: refund.amountMinor });
     },
   );
 

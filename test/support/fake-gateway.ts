@@ -7,6 +7,8 @@
 //   gateway.payerDeclines(orderId, { afterPolls: 2 }); // the 2nd status lookup sees the decline
 //   gateway.cancelRacesWithCapture(orderId);          // the next cancel finds the payment captured
 //   gateway.refundStaysPending(orderId, 2);           // each refund answers pending twice, then succeeded
+//   gateway.forgetIdempotencyKeys();                  // like Stripe after 24 h: a create with an old key refunds again
+//                                                     // (a request carrying gatewayRefundId retrieves, never creates)
 //   gateway.failNextCalls('createIntent', 2, { retryAfterMs: 100 });
 //   gateway.failNextCalls('createIntent', 1, { lostResponse: true }); // applied at the gateway, caller sees a failure
 //   gateway.rejectNextCalls('refund', 1, { code: 'charge_disputed' });
@@ -136,6 +138,8 @@ export class FakeGateway implements PaymentGateway {
   private readonly intentsByKey = new Map<string, FakeIntent>();
   private readonly intentsById = new Map<string, FakeIntent>();
   private readonly refundsById = new Map<string, RefundEntry>();
+  /** Refunds whose idempotency key the gateway forgot: still refunds, no longer found by refund ID. */
+  private readonly forgottenRefunds: RefundEntry[] = [];
   private readonly payerActions = new Map<string, ScheduledPayerAction>();
   private readonly scriptedStatuses = new Map<string, PaymentStatus[]>();
   private readonly cancelRaces = new Map<string, { amountMinor?: number; currency?: string }>();
@@ -215,6 +219,12 @@ export class FakeGateway implements PaymentGateway {
     this.refundStaysPending(orderId, 0, 'failed');
   }
 
+  /** The gateway forgets every refund idempotency key so far (Stripe keeps them 24 hours). */
+  forgetIdempotencyKeys(): void {
+    this.forgottenRefunds.push(...this.refundsById.values());
+    this.refundsById.clear();
+  }
+
   // ---- scripting faults ----------------------------------------------------------------------------------------
 
   /** The next `times` calls of the operation throw a transient error (GatewayUnavailableError unless given one). */
@@ -276,7 +286,9 @@ export class FakeGateway implements PaymentGateway {
   }
 
   refundsFor(orderId: string): FakeRefund[] {
-    return [...this.refundsById.values()].filter((refund) => refund.orderId === orderId).map(publicRefund);
+    return [...this.forgottenRefunds, ...this.refundsById.values()]
+      .filter((refund) => refund.orderId === orderId)
+      .map(publicRefund);
   }
 
   /** The webhook event the gateway would send now about the order's intent, for signalling workflows. */
@@ -394,7 +406,17 @@ export class FakeGateway implements PaymentGateway {
 
   refund(request: RefundRequest): Promise<RefundResult> {
     return this.handle('refund', request, () => {
-      let entry = this.refundsById.get(request.refundId);
+      let entry: RefundEntry | undefined;
+      if (request.gatewayRefundId !== undefined) {
+        // A retrieve by the gateway's refund ID: never creates anything.
+        entry = [...this.forgottenRefunds, ...this.refundsById.values()].find(
+          (candidate) => candidate.gatewayRefundId === request.gatewayRefundId,
+        );
+        if (!entry)
+          throw new GatewayRejectedError(`no such refund: ${request.gatewayRefundId}`, 'resource_missing', 404);
+      } else {
+        entry = this.refundsById.get(request.refundId);
+      }
       if (entry) {
         if (
           entry.intentId !== request.intentId ||
@@ -463,7 +485,7 @@ export class FakeGateway implements PaymentGateway {
       throw new GatewayRejectedError(`intent ${intent.intentId} has no captured payment`, 'charge_not_captured', 400);
     }
     const captured = intent.capturedAmountMinor ?? intent.amountMinor;
-    const alreadyRefunding = [...this.refundsById.values()]
+    const alreadyRefunding = [...this.forgottenRefunds, ...this.refundsById.values()]
       .filter((refund) => refund.intentId === intent.intentId && refund.state !== 'failed')
       .reduce((sum, refund) => sum + refund.amountMinor, 0);
     if (request.amountMinor > captured - alreadyRefunding) {

@@ -1,6 +1,7 @@
 // Proves the pure parts of the Khalti adapter: every documented lookup status maps to the state the workflow needs,
-// the refund URL is derived outside /api/v2/, and Khalti's documented initiate answer parses.
-import { paymentStatusOf, refundBaseOf } from '../../gateways/khalti/khalti.gateway';
+// the refund URL is derived outside /api/v2/, Khalti's documented initiate answer parses, and whether a refund still
+// has to be sent is decided from the amounts.
+import { paymentStatusOf, refundBaseOf, refundDecisionOf } from '../../gateways/khalti/khalti.gateway';
 import { khaltiInitiateResponseSchema, type KhaltiLookupResponse } from '../../gateways/khalti/khalti.schemas';
 
 function lookup(status: string, overrides: Partial<KhaltiLookupResponse> = {}): KhaltiLookupResponse {
@@ -74,4 +75,33 @@ describe('parsing the initiate answer', () => {
       }),
     ).toThrow();
   });
+});
+
+describe('deciding a refund from the amounts (payment of 1000, this refund 300)', () => {
+  test.each([
+    ['Completed', 0, false, 'refund'],
+    ['Completed', 0, true, 'refund'],
+    ['Completed', 200, true, 'ledger_mismatch'],
+    ['Partially Refunded', 0, false, 'ledger_mismatch'],
+    ['Partially Refunded', 0, true, 'already_refunded'],
+    ['Partially Refunded', 200, false, 'refund'],
+    ['Partially Refunded', 200, true, 'outcome_unknown'],
+    ['Partially Refunded', 700, true, 'refund'],
+    ['Refunded', 700, true, 'already_refunded'],
+    ['Refunded', 700, false, 'ledger_mismatch'],
+    ['Refunded', 200, true, 'ledger_mismatch'],
+  ] as const)(
+    'when Khalti says %s, orderpay refunded %i before and an earlier attempt may have reached Khalti: %s, then %s',
+    (status, refundedBeforeMinor, previouslyAttempted, expected) => {
+      expect(
+        refundDecisionOf({
+          status,
+          totalAmountMinor: 1000,
+          refundedBeforeMinor,
+          amountMinor: 300,
+          previouslyAttempted,
+        }),
+      ).toBe(expected);
+    },
+  );
 });
