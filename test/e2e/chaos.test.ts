@@ -1,5 +1,5 @@
-// Chaos: Stripe orders with fates drawn by a seeded RNG (paid, declined, abandoned, cancelled before and after
-// payment, refunded in part and in full, paid at the TTL) while workers are SIGKILLed, the API process is killed and
+// Chaos: Stripe and Khalti orders with fates drawn by a seeded RNG (paid, declined, abandoned, cancelled before and after
+// payment, refunded in part and in full, paid at the TTL, paid on Khalti after the TTL with no return) while workers are SIGKILLed, the API process is killed and
 // restarted, and the sandbox drops, duplicates, reorders, delays and fails webhooks and API calls. When the run has
 // settled, three sources are compared per order — the sandbox's ledger of captures and refunds, PostgreSQL and the
 // workflow — and every history of the run is replayed. A CI-sized run by default; a longer one with
@@ -24,7 +24,7 @@ const AMOUNT = 2_000;
 
 jest.setTimeout(Math.max(600_000, ORDER_COUNT * 4_000));
 
-const FATES = [
+const STRIPE_FATES = [
   'pay',
   'decline',
   'abandon',
@@ -34,9 +34,12 @@ const FATES = [
   'full_refund',
   'pay_at_ttl',
 ] as const;
-type Fate = (typeof FATES)[number];
+/** Khalti links stay payable after orderpay's TTL, and its return redirect is the only news of a payment. */
+const KHALTI_FATES = ['pay', 'cancel_on_page', 'abandon', 'pay_after_ttl_without_return'] as const;
+type Fate = (typeof STRIPE_FATES)[number] | (typeof KHALTI_FATES)[number];
+type Gateway = 'stripe' | 'khalti';
 
-/** What each fate must end as; `pay_at_ttl` races the expiry, so either outcome is right if the money agrees. */
+/** What each fate must end as; a payment racing the TTL may go either way, as long as the money agrees. */
 const EXPECTED: Record<Fate, readonly string[]> = {
   pay: ['PAID'],
   decline: ['FAILED'],
@@ -46,6 +49,9 @@ const EXPECTED: Record<Fate, readonly string[]> = {
   partial_refund: ['PARTIALLY_REFUNDED'],
   full_refund: ['REFUNDED'],
   pay_at_ttl: ['PAID', 'EXPIRED', 'REFUNDED'],
+  cancel_on_page: ['FAILED', 'EXPIRED'],
+  // Paid after the order expired, and the payer never came back: the workflow must find it and refund it.
+  pay_after_ttl_without_return: ['REFUNDED'],
 };
 
 /** mulberry32: small, seeded and good enough to choose fates and timings reproducibly. */
@@ -75,6 +81,7 @@ beforeAll(async () => {
       ORDER_GRACE_PERIOD: `${GRACE_MS / 1000}s`,
       POLL_INITIAL_INTERVAL: '2s',
       POLL_MAX_INTERVAL: '5s',
+      GRACE_POLL_INTERVAL: '4s',
       CHECKOUT_TIMEOUT: '30s',
       ADMIN_API_TOKEN: ADMIN_TOKEN,
     },
@@ -155,14 +162,16 @@ async function cancel(orderId: string): Promise<void> {
   );
 }
 
-async function runFate(orderId: string, fate: Fate, random: () => number): Promise<void> {
-  const body = JSON.stringify({ orderId, amount: AMOUNT, currency: 'EUR', gateway: 'stripe' });
+async function runFate(orderId: string, gateway: Gateway, fate: Fate, random: () => number): Promise<void> {
+  const currency = gateway === 'khalti' ? 'NPR' : 'EUR';
+  const body = JSON.stringify({ orderId, amount: AMOUNT, currency, gateway, returnUrl: 'https://shop.example/done' });
   const created = await callApi(
     '/orders',
     { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': orderId }, body },
     (status) => status === 200 || status === 201,
   );
   const { paymentUrl } = (await created.json()) as { paymentUrl: string };
+  if (gateway === 'khalti') return runKhaltiFate(paymentUrl, fate);
   switch (fate) {
     case 'pay':
       return payerAction(paymentUrl, 'pay');
@@ -177,12 +186,37 @@ async function runFate(orderId: string, fate: Fate, random: () => number): Promi
       return payerAction(paymentUrl, 'pay');
     case 'cancel_after_payment':
     case 'partial_refund':
-    case 'full_refund': {
+    case 'full_refund':
+    default: {
       await payerAction(paymentUrl, 'pay');
       if (!(await waitForStatus(orderId, ['PAID']))) return;
       if (fate === 'cancel_after_payment') return cancel(orderId);
       return adminRefund(orderId, fate === 'partial_refund' ? AMOUNT / 4 : undefined, `${orderId}-r1`);
     }
+  }
+}
+
+/** The payer on Khalti's page; the browser follows the return redirect unless the fate says it never came back. */
+async function runKhaltiFate(paymentUrl: string, fate: Fate): Promise<void> {
+  const pidx = new URL(paymentUrl).searchParams.get('pidx') ?? '';
+  const act = async (action: 'pay' | 'cancel', followReturn: boolean) => {
+    const page = await fetch(`${stack.sandboxUrl}/khalti-pay/${pidx}/${action}`, {
+      method: 'POST',
+      redirect: 'manual',
+    });
+    const location = page.headers.get('location');
+    if (followReturn && location) await fetch(location, { redirect: 'manual' }).catch(() => undefined);
+  };
+  switch (fate) {
+    case 'pay':
+      return act('pay', true);
+    case 'cancel_on_page':
+      return act('cancel', true);
+    case 'pay_after_ttl_without_return':
+      await sleep(TTL_MS + 3_000);
+      return act('pay', false);
+    default:
+      return;
   }
 }
 
@@ -224,17 +258,30 @@ async function gatewayLedger(): Promise<GatewayLedger> {
     if (!orderId || refund.status !== 'succeeded') continue;
     ledger.refunds.set(orderId, (ledger.refunds.get(orderId) ?? 0) + refund.amount);
   }
+  const khalti = (await (await fetch(`${stack.sandboxUrl}/_sandbox/khalti/payments`)).json()) as {
+    data: { purchaseOrderId: string; status: string; amount: number; refundedAmount: number }[];
+  };
+  for (const payment of khalti.data) {
+    if (!['Completed', 'Refunded', 'Partially Refunded'].includes(payment.status)) continue;
+    const orderId = payment.purchaseOrderId;
+    ledger.captures.set(orderId, [...(ledger.captures.get(orderId) ?? []), payment.amount]);
+    if (payment.refundedAmount > 0) {
+      ledger.refunds.set(orderId, (ledger.refunds.get(orderId) ?? 0) + payment.refundedAmount);
+    }
+  }
   return ledger;
 }
 
-describe('chaos run (Stripe)', () => {
+describe('chaos run (Stripe and Khalti)', () => {
   it('when orders run under killed workers, a restarted API and a faulty gateway, then no money is lost, taken twice or over-refunded, and every source agrees', async () => {
     const random = seededRandom(SEED);
     const runId = uniqueId(`chaos-${SEED}`);
-    const orders = Array.from({ length: ORDER_COUNT }, (_, index) => ({
-      orderId: `${runId}-${index}`,
-      fate: FATES[Math.floor(random() * FATES.length)] ?? 'pay',
-    }));
+    // One order in four is a Khalti order.
+    const orders = Array.from({ length: ORDER_COUNT }, (_, index) => {
+      const gateway: Gateway = random() < 0.25 ? 'khalti' : 'stripe';
+      const fates = gateway === 'khalti' ? KHALTI_FATES : STRIPE_FATES;
+      return { orderId: `${runId}-${index}`, gateway, fate: fates[Math.floor(random() * fates.length)] ?? 'pay' };
+    });
     await fetch(`${stack.sandboxUrl}/_sandbox/faults`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -273,7 +320,7 @@ describe('chaos run (Stripe)', () => {
     for (const order of orders) {
       // A request that never gets through is a violation of its own; the run goes on to check the money.
       fateRuns.push(
-        runFate(order.orderId, order.fate, random).catch((error: unknown) => {
+        runFate(order.orderId, order.gateway, order.fate, random).catch((error: unknown) => {
           violations.push(`${order.orderId} (${order.fate}): ${String(error)}`);
         }),
       );
@@ -307,7 +354,7 @@ describe('chaos run (Stripe)', () => {
 
     const ledger = await gatewayLedger();
     const outcomes = new Map<string, number>();
-    for (const { orderId, fate } of orders) {
+    for (const { orderId, gateway, fate } of orders) {
       const row = (
         await db.query<{
           status: string;
@@ -322,7 +369,8 @@ describe('chaos run (Stripe)', () => {
       const description = await handle.describe();
       const workflow: OrderState = await handle.query(orderStateQuery);
       const status = row?.status ?? 'MISSING';
-      outcomes.set(`${fate} → ${status}`, (outcomes.get(`${fate} → ${status}`) ?? 0) + 1);
+      const outcome = `${gateway} ${fate} → ${status}`;
+      outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
       const say = (what: string) => violations.push(`${orderId} (${fate}, ${status}): ${what}`);
 
       if (!row) say('no order row');
@@ -377,7 +425,7 @@ describe('chaos run (Stripe)', () => {
     console.log(
       [
         `chaos seed ${SEED}, ${ORDER_COUNT} orders`,
-        ...[...outcomes.entries()].sort().map(([outcome, n]) => `  ${outcome.padEnd(48)} ${n}`),
+        ...[...outcomes.entries()].sort().map(([outcome, n]) => `  ${outcome.padEnd(60)} ${n}`),
         `  workflow task failures (retried by the server): ${JSON.stringify(Object.fromEntries(taskFailures))}`,
         `  workers SIGKILLed ${faults.workerKills} times, API restarted ${faults.apiRestarts} times`,
         `  sandbox: ${JSON.stringify(stats)}`,
