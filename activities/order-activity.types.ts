@@ -26,15 +26,20 @@ export type CreatePaymentIntentResult = Omit<CreatedIntent, 'expiresAt'> & { exp
 export type PaymentLookupInput = PaymentLookupRequest & { gateway: GatewayName };
 
 /** refundId is `refund-<orderId>-<seq>`: the refunds row key and the gateway idempotency key. */
-export type RefundPaymentInput = RefundRequest & { gateway: GatewayName };
+export type RefundPaymentInput = RefundRequest & {
+  gateway: GatewayName;
+  /** The capture this refund is made against (the order's, a late capture's or a second capture's amount). */
+  capturedAmountMinor?: number;
+};
 
 export interface RefundPaymentResult {
   gatewayRefundId: string;
   /**
    * Final states, or awaiting_manual when the gateway has no refund API (the workflow then waits for an operator's
-   * confirmation). A gateway "pending" is retried by the activity until it settles.
+   * confirmation). A gateway "pending" is retried by the activity until it settles; `pending` is returned only when
+   * it stayed pending past the activity's limit.
    */
-  state: 'succeeded' | 'failed' | 'awaiting_manual';
+  state: 'succeeded' | 'failed' | 'awaiting_manual' | 'pending';
 }
 
 /** The operator's confirmation of a manual refund, as the workflow received it; `at` is workflow time. */
@@ -71,9 +76,15 @@ export interface TransitionOrderResult {
   status: OrderStatus;
 }
 
+export interface RecordOrderResult {
+  created: boolean;
+  status?: OrderStatus;
+}
+
 export interface OrderActivities {
   /** INSERT … ON CONFLICT DO NOTHING with the PENDING timeline entry; a different request hash is non-retryable. */
-  recordOrder(input: RecordOrderInput): Promise<{ created: boolean }>;
+  /** When the row already existed, `status` is its current status (results recorded before it had none). */
+  recordOrder(input: RecordOrderInput): Promise<RecordOrderResult>;
   /** Creates the intent with the order ID as idempotency key and records the attempt. */
   createPaymentIntent(input: CreatePaymentIntentInput): Promise<CreatePaymentIntentResult>;
   fetchPaymentStatus(input: PaymentLookupInput): Promise<PaymentStatus>;
