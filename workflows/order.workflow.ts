@@ -482,7 +482,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
       const hintWakeAtMs = historyBounded && statusCheckRequested ? hintLookupDueAtMs() : Infinity;
       const wakeAtMs = Math.min(nextPollAtMs, expiresAtMs, hintWakeAtMs);
       await condition(
-        () => inbox.length > 0 || hintLookupReady() || cancelRequested !== undefined,
+        () => inbox.length > 0 || hintLookupReady() || cancelRequested !== undefined || historyTooLong(),
         Math.max(wakeAtMs - Date.now(), 1),
       );
       const event = inbox.shift();
@@ -527,9 +527,14 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
         const wakeAtMs = Math.min(graceEndsAtMs, polling ? nextGracePollAtMs : Infinity, hintWakeAtMs);
         const woke = await condition(
           () =>
-            inbox.length > 0 || refundQueue.length > 0 || hintLookupReady() || (!!cancelRequested && !cancelHandled),
+            inbox.length > 0 ||
+            refundQueue.length > 0 ||
+            hintLookupReady() ||
+            (!!cancelRequested && !cancelHandled) ||
+            historyTooLong(),
           Math.max(wakeAtMs - Date.now(), 1),
         );
+        if (woke && historyTooLong()) continue;
         if (!woke) {
           if (polling && Date.now() >= nextGracePollAtMs && Date.now() < graceEndsAtMs) {
             await pollStatus('grace_poll');
@@ -592,15 +597,22 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
     cancelHandled = true;
   }
 
+  /** The run's history passed its bound (or the server suggests a new run); it wakes the loop, too. */
+  function historyTooLong(): boolean {
+    if (!historyBounded) return false;
+    const info = workflowInfo();
+    return (
+      info.continueAsNewSuggested || info.historyLength >= (policy.historyEventLimit ?? DEFAULT_HISTORY_EVENT_LIMIT)
+    );
+  }
+
   /**
    * At a quiescent point (nothing queued, no handler running), a run whose history grew past the bound hands the
    * whole order to a fresh run under the same workflow ID: queries, updates and signals keep reaching it.
    */
   async function continueAsNewIfLong(phase: OrderResumeState['phase']): Promise<void> {
-    if (!historyBounded) return;
+    if (!historyTooLong()) return;
     const info = workflowInfo();
-    const limit = policy.historyEventLimit ?? DEFAULT_HISTORY_EVENT_LIMIT;
-    if (!info.continueAsNewSuggested && info.historyLength < limit) return;
     await condition(allHandlersFinished);
     // A handler may have queued work while we waited; it is done in this run, and the check comes again.
     if (inbox.length > 0 || refundQueue.length > 0 || hintLookupReady() || (!!cancelRequested && !cancelHandled)) {
