@@ -169,6 +169,8 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
   let statusCheckRequested = resume?.statusCheckRequested ?? false;
   /** When the last status lookup started; hints wait HINT_LOOKUP_MIN_INTERVAL_MS after it. */
   let lastLookupAtMs = resume?.lastLookupAtMs ?? 0;
+  /** Set by a handler that saw the history pass its bound: the loop wakes to continue as new. */
+  let historyWake = false;
   let checkoutSettled = resume !== undefined;
   let cancelRequested: { reason: string } | undefined = resume?.cancelHandled ? { reason: 'handled' } : undefined;
   let cancelHandled = resume?.cancelHandled ?? false;
@@ -225,6 +227,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
   );
 
   setHandler(paymentEventSignal, (event) => {
+    noteHistoryLength();
     if (!rememberEvent(event.eventId)) return;
     if (event.verified) inbox.push(event);
     // An unsigned event is only a hint: the gateway's own status lookup decides.
@@ -234,6 +237,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
   setHandler(
     paymentHintUpdate,
     (event) => {
+      noteHistoryLength();
       rememberEvent(event.eventId);
       statusCheckRequested = true;
     },
@@ -326,6 +330,11 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
       },
     },
   );
+
+  /** Signals and accepted updates grow the history while the loop sleeps: past the bound, they wake it. */
+  function noteHistoryLength(): void {
+    if (historyTooLong()) historyWake = true;
+  }
 
   /** Remembers an event ID; false when it was seen already (a duplicate delivery). */
   function rememberEvent(eventId: string): boolean {
@@ -475,14 +484,26 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
     return statusCheckRequested && Date.now() >= hintLookupDueAtMs();
   }
 
+  /**
+   * What ends a wait on account of hints. Wait predicates read only state that handlers change: time passes in
+   * activations that leave no history (an update the validator refuses), so a predicate reading the clock could
+   * act where a replay cannot. A hint already due when the wait began is woken for by the wait's timer instead.
+   */
+  function hintWakeTest(): () => boolean {
+    if (!historyBounded) return () => statusCheckRequested;
+    const dueWhenWaitBegan = statusCheckRequested;
+    return () => statusCheckRequested && !dueWhenWaitBegan;
+  }
+
   async function awaitPayment(): Promise<void> {
     nextPollAtMs ??= Date.now() + pollDelayMs(policy.poll, 0);
     while (state.status === 'AWAITING_PAYMENT') {
       if (inbox.length === 0 && !cancelRequested && !hintLookupReady()) await continueAsNewIfLong('awaiting_payment');
       const hintWakeAtMs = historyBounded && statusCheckRequested ? hintLookupDueAtMs() : Infinity;
       const wakeAtMs = Math.min(nextPollAtMs, expiresAtMs, hintWakeAtMs);
+      const hintWakes = hintWakeTest();
       await condition(
-        () => inbox.length > 0 || hintLookupReady() || cancelRequested !== undefined || historyTooLong(),
+        () => inbox.length > 0 || hintWakes() || cancelRequested !== undefined || historyWake,
         Math.max(wakeAtMs - Date.now(), 1),
       );
       const event = inbox.shift();
@@ -525,23 +546,22 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
         }
         const hintWakeAtMs = statusCheckRequested ? hintLookupDueAtMs() : Infinity;
         const wakeAtMs = Math.min(graceEndsAtMs, polling ? nextGracePollAtMs : Infinity, hintWakeAtMs);
+        const hintWakes = hintWakeTest();
         const woke = await condition(
           () =>
             inbox.length > 0 ||
             refundQueue.length > 0 ||
-            hintLookupReady() ||
+            hintWakes() ||
             (!!cancelRequested && !cancelHandled) ||
-            historyTooLong(),
+            historyWake,
           Math.max(wakeAtMs - Date.now(), 1),
         );
-        if (woke && historyTooLong()) continue;
-        if (!woke) {
-          if (polling && Date.now() >= nextGracePollAtMs && Date.now() < graceEndsAtMs) {
-            await pollStatus('grace_poll');
-            nextGracePollAtMs = Date.now() + gracePollIntervalMs;
-          }
-          continue;
+        // Woken by a request: the top of the loop sees what is queued. Otherwise a timer fired.
+        if (!woke && polling && Date.now() >= nextGracePollAtMs && Date.now() < graceEndsAtMs) {
+          await pollStatus('grace_poll');
+          nextGracePollAtMs = Date.now() + gracePollIntervalMs;
         }
+        continue;
       }
       const event = inbox.shift();
       const refund = event ? undefined : refundQueue[0];

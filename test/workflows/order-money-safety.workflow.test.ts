@@ -398,7 +398,7 @@ describe('order workflow: bounded history', () => {
       .catch((error: unknown) => {
         if (updateFailureType(error) !== ORDER_ERROR_TYPES.redundantRequest) throw error;
       });
-    const state = await finish(order, 'hint-flood-then-paid');
+    const state = await finish(order, 'hint-flood-coalesced-then-paid');
     expect(state.status).toBe('PAID');
     expect(state.timeline.at(-1)?.reason).toMatch(/^payment_captured:hint/);
     expect(await historyLength(order)).toBeLessThan(1_000);
@@ -446,7 +446,7 @@ describe('order workflow: bounded history', () => {
       (event) => event.workflowExecutionUpdateAcceptedEventAttributes,
     );
     expect(acceptedUpdates).toHaveLength(1);
-    const state = await finish(order, 'signal-flood-continued-as-new');
+    const state = await finish(order, 'signal-flood-continued-as-new-then-refunded');
     const runs: string[] = [];
     for await (const run of client.workflow.list({ query: `WorkflowId = '${order.handle.workflowId}'` })) {
       runs.push(`${run.runId}: ${run.historyLength} events`);
