@@ -210,6 +210,13 @@ describe('order workflow: one refund ledger', () => {
     expect(updateFailureType(refund)).toBe(ORDER_ERROR_TYPES.refundExceedsCaptured);
     expect((await cancel).status).toBe('REFUNDED');
     const state = await finish(order, 'cancel-and-full-refund-at-once');
+    // The validator refused it (the cancel's refund was in flight): the refund request never entered the history.
+    const history = await order.handle.fetchHistory();
+    const refundUpdates = (history.events ?? []).filter(
+      (event) =>
+        event.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name === 'refundOrderUpdate',
+    );
+    expect(refundUpdates).toHaveLength(0);
 
     expect(state).toMatchObject({ status: 'REFUNDED', refundedAmountMinor: 5_000 });
     expect(new Set(gateway.callsTo('refund', order.orderId).map((call) => call.refundId))).toEqual(
