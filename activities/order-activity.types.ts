@@ -87,9 +87,15 @@ export interface TransitionOrderResult {
   status: OrderStatus;
 }
 
+export interface RecordOrderResult {
+  created: boolean;
+  status?: OrderStatus;
+}
+
 export interface OrderActivities {
   /** INSERT … ON CONFLICT DO NOTHING with the PENDING timeline entry; a different request hash is non-retryable. */
-  recordOrder(input: RecordOrderInput): Promise<{ created: boolean }>;
+  /** When the row already existed, `status` is its current status (results recorded before it had none). */
+  recordOrder(input: RecordOrderInput): Promise<RecordOrderResult>;
   /** Creates the intent with the order ID as idempotency key and records the attempt. */
   createPaymentIntent(input: CreatePaymentIntentInput): Promise<CreatePaymentIntentResult>;
   fetchPaymentStatus(input: PaymentLookupInput): Promise<PaymentStatus>;

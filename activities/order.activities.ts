@@ -7,7 +7,7 @@ import { ORDER_ERROR_TYPES, type GatewayName } from '../contracts/order.contract
 import type { Logger } from '../config/logger';
 import type { OrderActivityMetrics } from '../config/metrics';
 import {
-  findOrderRequestHash,
+  findRecordedOrder,
   insertOrderIfAbsent,
   insertStatusHistory,
   lockOrder,
@@ -279,8 +279,8 @@ export function createOrderActivities(deps: OrderActivityDeps): OrderActivities 
             log.info({ gateway: input.gateway }, 'order recorded');
             return { created: true };
           }
-          const storedHash = await findOrderRequestHash(client, input.orderId);
-          if (storedHash !== input.requestHash) {
+          const recorded = await findRecordedOrder(client, input.orderId);
+          if (recorded?.requestHash !== input.requestHash) {
             throw ApplicationFailure.create({
               type: ORDER_ERROR_TYPES.orderRecordConflict,
               message: `order ${input.orderId} is already recorded for a different request`,
@@ -288,7 +288,8 @@ export function createOrderActivities(deps: OrderActivityDeps): OrderActivities 
               details: [{ orderId: input.orderId }],
             });
           }
-          return { created: false };
+          // The workflow goes on only from PENDING: a later status means an earlier workflow already ran this order.
+          return { created: false, status: recorded.status };
         }),
       );
     },

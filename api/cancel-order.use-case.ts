@@ -34,7 +34,10 @@ export async function cancelOrder(
     );
     deps.logger.info({ orderId, status: state.status }, 'cancel handled');
   } catch (error) {
-    throw await explainCancelFailure(deps, orderId, error);
+    // Nothing left to cancel (already cancelled or refunded): the answer is the order as it is.
+    if (applicationFailureType(error) !== ORDER_ERROR_TYPES.redundantRequest) {
+      throw await explainCancelFailure(deps, orderId, error);
+    }
   }
   // The workflow records every transition before it answers, so the order view already shows the outcome, in the
   // same shape as GET /orders/:orderId.

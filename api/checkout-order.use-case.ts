@@ -186,7 +186,13 @@ function orderPolicy(config: ApiConfig, gateway: GatewayName): OrderPolicy {
     poll.initialIntervalMs = config.ESEWA_FIRST_STATUS_CHECK;
     poll.maxIntervalMs = Math.max(config.POLL_MAX_INTERVAL, config.ESEWA_FIRST_STATUS_CHECK);
   }
-  return { ttlMs: config.ORDER_TTL, graceMs: config.ORDER_GRACE_PERIOD, poll };
+  return {
+    ttlMs: config.ORDER_TTL,
+    graceMs: config.ORDER_GRACE_PERIOD,
+    poll,
+    gracePollIntervalMs: config.GRACE_POLL_INTERVAL,
+    historyEventLimit: config.ORDER_HISTORY_LIMIT,
+  };
 }
 
 function respondToCheckout(

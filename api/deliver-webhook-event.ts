@@ -1,9 +1,15 @@
 // Hands one stored webhook event to its order's workflow. Shared by the webhook intake (a gateway delivery) and the
 // dead-letter queue (an operator's retry), so both record outcomes the same way and both go through the same
 // claim: of any number of concurrent deliveries of one event, exactly one signals the workflow.
-import type { Client } from '@temporalio/client';
+import { type Client, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
 import type { Logger } from '../config/logger';
-import { orderWorkflowId, paymentEventSignal, type PaymentEvent } from '../contracts/order.contract';
+import {
+  ORDER_ERROR_TYPES,
+  orderWorkflowId,
+  paymentEventSignal,
+  paymentHintUpdate,
+  type PaymentEvent,
+} from '../contracts/order.contract';
 import type { Pool } from '../db/pool';
 import {
   claimWebhookDelivery,
@@ -14,7 +20,10 @@ import {
 import { describeError } from './error-handler';
 import { temporalUnavailable } from './errors';
 import { TEMPORAL_SIGNAL_TIMEOUT_MS, withTemporalDeadline } from './temporal-calls';
-import { isTemporalUnavailableError, isWorkflowNotFoundError } from './temporal-errors';
+import { applicationFailureType, isTemporalUnavailableError, isWorkflowNotFoundError } from './temporal-errors';
+
+/** A hint goes as an update, which needs a worker; if none answers this soon, it goes as a signal instead. */
+const HINT_UPDATE_TIMEOUT_MS = 2_000;
 
 export interface WebhookDeliveryDeps {
   pool: Pool;
@@ -55,9 +64,7 @@ export async function deliverStoredPaymentEvent(
       : { result: 'in_progress' };
   }
   try {
-    await withTemporalDeadline(temporal, TEMPORAL_SIGNAL_TIMEOUT_MS, () =>
-      temporal.workflow.getHandle(orderWorkflowId(event.orderId)).signal(paymentEventSignal, event.paymentEvent),
-    );
+    await handOver(temporal, event.paymentEvent, event.orderId, logger);
   } catch (error) {
     if (isWorkflowNotFoundError(error)) {
       await recordWebhookOutcome(pool, event.id, 'order_not_found', { attemptedDelivery: true });
@@ -76,4 +83,32 @@ export async function deliverStoredPaymentEvent(
   await recordWebhookOutcome(pool, event.id, 'delivered', { attemptedDelivery: true });
   logger.info({ kind: event.paymentEvent.kind }, 'webhook delivered');
   return { result: 'delivered' };
+}
+
+/**
+ * A signed event is signalled. An unsigned one (a hint) is sent as an update, so that the workflow's validator can
+ * refuse a hint that changes nothing (a lookup is already due) without a trace in its history; such a refusal means
+ * the workflow has what it needs, so it counts as delivered. Without a worker to answer the update in time, the
+ * hint is signalled as before.
+ */
+async function handOver(temporal: Client, paymentEvent: PaymentEvent, orderId: string, logger: Logger): Promise<void> {
+  const workflow = temporal.workflow.getHandle(orderWorkflowId(orderId));
+  if (!paymentEvent.verified) {
+    try {
+      await withTemporalDeadline(temporal, HINT_UPDATE_TIMEOUT_MS, () =>
+        workflow.executeUpdate(paymentHintUpdate, { args: [paymentEvent] }),
+      );
+      return;
+    } catch (error) {
+      if (applicationFailureType(error) === ORDER_ERROR_TYPES.redundantRequest) {
+        logger.debug('hint not needed: the workflow has a lookup due');
+        return;
+      }
+      if (!(error instanceof WorkflowUpdateRPCTimeoutOrCancelledError)) throw error;
+      logger.warn('hint update not answered in time; signalling it');
+    }
+  }
+  await withTemporalDeadline(temporal, TEMPORAL_SIGNAL_TIMEOUT_MS, () =>
+    workflow.signal(paymentEventSignal, paymentEvent),
+  );
 }

@@ -2,7 +2,12 @@
 // with a message naming the variable; nothing reads process.env anywhere else.
 import { z } from 'zod';
 import { parseDurationMs } from '../domain/duration';
-import { DEFAULT_ORDER_TASK_QUEUE, GATEWAY_NAMES, type GatewayName } from '../contracts/order.contract';
+import {
+  DEFAULT_ORDER_TASK_QUEUE,
+  GATEWAY_NAMES,
+  MAX_ORDER_TTL_MS,
+  type GatewayName,
+} from '../contracts/order.contract';
 import {
   LATE_SUCCESS_ACTIONS,
   UNKNOWN_PAYMENT_ACTIONS,
@@ -156,8 +161,13 @@ export const apiConfigSchema = z
     PORT: port(3000),
     /** The address payers and gateways reach the API on; used for return and callback URLs. */
     PUBLIC_BASE_URL: url('http://localhost:3000'),
-    ORDER_TTL: duration('15m'),
+    /** At most 7 days: every hour an order waits adds polls to its workflow's history. */
+    ORDER_TTL: duration('15m').refine((ms) => ms <= MAX_ORDER_TTL_MS, { message: 'ORDER_TTL is at most 7d' }),
     ORDER_GRACE_PERIOD: duration('1h'),
+    /** While a closed unpaid order waits out its grace window, how often the gateway is asked for a late payment. */
+    GRACE_POLL_INTERVAL: duration('5m'),
+    /** Events after which an order's workflow run continues as new (Temporal refuses histories past 51,200). */
+    ORDER_HISTORY_LIMIT: z.coerce.number().int().min(500).max(40_000).default(5_000),
     POLL_INITIAL_INTERVAL: duration('30s'),
     POLL_BACKOFF_COEFFICIENT: z.coerce.number().min(1).max(10).default(2),
     POLL_MAX_INTERVAL: duration('5m'),

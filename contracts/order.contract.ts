@@ -55,7 +55,20 @@ export interface OrderPolicy {
   /** How long the workflow stays open after a terminal status to handle late events. */
   graceMs: number;
   poll: PollPolicy;
+  /**
+   * While a closed unpaid order with an intent waits out its grace window, the gateway is asked this often whether
+   * a payment arrived anyway (its webhook may have been lost). Absent: DEFAULT_GRACE_POLL_INTERVAL_MS.
+   */
+  gracePollIntervalMs?: number;
+  /**
+   * History length (events) past which the workflow continues as new at its next quiescent point. Absent:
+   * DEFAULT_HISTORY_EVENT_LIMIT.
+   */
+  historyEventLimit?: number;
 }
+
+/** The longest ORDER_TTL config accepts: a longer wait would only grow the workflow's history. */
+export const MAX_ORDER_TTL_MS = 7 * 24 * 60 * 60 * 1_000;
 
 export interface OrderWorkflowInput {
   orderId: string;
@@ -68,6 +81,27 @@ export interface OrderWorkflowInput {
   /** Hash of the canonical checkout request; a different request for the same order is a conflict. */
   requestHash: string;
   policy: OrderPolicy;
+  /** Set only by the workflow itself when it continues as new: where the previous run left the order. */
+  resume?: OrderResumeState;
+}
+
+/** Everything a run of the order workflow hands to the next when it continues as new (same workflow ID). */
+export interface OrderResumeState {
+  state: OrderState;
+  /** awaiting_payment: waiting for a payment; grace: closed, open for late events until graceEndsAtMs. */
+  phase: 'awaiting_payment' | 'grace';
+  expiresAtMs: number;
+  nextPollAtMs: number;
+  graceEndsAtMs?: number;
+  nextGracePollAtMs?: number;
+  lastLookupAtMs: number;
+  statusCheckRequested: boolean;
+  /** A cancel was handled already: a later one finds nothing to do. */
+  cancelHandled: boolean;
+  seenEventIds: string[];
+  settledRefundRequests: string[];
+  refusedRefundRequests: string[];
+  settledManualRefunds: string[];
 }
 
 /**
@@ -129,6 +163,11 @@ export interface RefundRecord {
   requestId: string;
   /** The operator's reference at the gateway, once a manual refund was confirmed. */
   manualReference?: string;
+  /**
+   * Set when the refund returns another capture than the order's own (reason `duplicate_capture`): the payment it
+   * was made against. Such refunds never count in the order's captured or refunded amounts.
+   */
+  paymentReference?: string;
 }
 
 /** An operator's word that a manual refund was made at the gateway (POST /admin/refunds/:refundId/confirm). */
@@ -169,6 +208,12 @@ export const paymentEventSignal = defineSignal<[PaymentEvent]>('paymentEventSign
 export const orderStateQuery = defineQuery<OrderState>('orderStateQuery');
 /** Started together with the workflow (update-with-start); returns once the intent exists or checkout failed. */
 export const checkoutUpdate = defineUpdate<CheckoutResult, [CheckoutRequest]>('checkoutUpdate');
+/**
+ * An unsigned payment event (a hint): it only asks for a status lookup. The validator rejects, with type
+ * RedundantRequest and without a trace in the history, a hint that cannot change anything (a lookup is already
+ * due, the event was seen, or no lookup could change the order); the sender counts that as delivered.
+ */
+export const paymentHintUpdate = defineUpdate<void, [PaymentEvent]>('paymentHintUpdate');
 /** Before payment: cancel. After payment: full refund. */
 export const cancelOrderUpdate = defineUpdate<OrderState, [CancelOrderRequest]>('cancelOrderUpdate');
 export const refundOrderUpdate = defineUpdate<OrderState, [RefundOrderRequest]>('refundOrderUpdate');
@@ -191,6 +236,8 @@ export const ORDER_ERROR_TYPES = {
   refundRecordConflict: 'RefundRecordConflict',
   /** The database refused the values (constraint or data error): the same input would be refused again. */
   invalidOrderData: 'InvalidOrderData',
+  /** A request that could not change anything (a hint while a lookup is due, a repeated cancel): nothing to do. */
+  redundantRequest: 'RedundantRequest',
   /** Retryable: the gateway accepted the refund but has not settled it. */
   refundPending: 'RefundPending',
   /** Retryable: network failure, timeout, 5xx or 429 at the gateway. */

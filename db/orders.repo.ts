@@ -26,11 +26,17 @@ export async function insertOrderIfAbsent(db: Pool | PoolClient, order: RecordOr
   return result.rowCount === 1;
 }
 
-export async function findOrderRequestHash(db: Pool | PoolClient, orderId: string): Promise<string | undefined> {
-  const result = await db.query<{ request_hash: string }>('SELECT request_hash FROM orders WHERE order_id = $1', [
-    orderId,
-  ]);
-  return result.rows[0]?.request_hash;
+/** The recorded request hash and current status of an order, or undefined when it was never recorded. */
+export async function findRecordedOrder(
+  db: Pool | PoolClient,
+  orderId: string,
+): Promise<{ requestHash: string; status: OrderStatus } | undefined> {
+  const result = await db.query<{ request_hash: string; status: OrderStatus }>(
+    'SELECT request_hash, status FROM orders WHERE order_id = $1',
+    [orderId],
+  );
+  const row = result.rows[0];
+  return row && { requestHash: row.request_hash, status: row.status };
 }
 
 export interface LockedOrder {

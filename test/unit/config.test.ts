@@ -61,10 +61,18 @@ describe('process configuration', () => {
     });
   });
 
+  it('when ORDER_TTL is 7 days, then it is accepted: the longest TTL an order may have', () => {
+    expect(loadConfig(apiConfigSchema, { ORDER_TTL: '7d' }).ORDER_TTL).toBe(7 * 86_400_000);
+    expect(loadConfig(apiConfigSchema, {})).toMatchObject({ GRACE_POLL_INTERVAL: 300_000, ORDER_HISTORY_LIMIT: 5_000 });
+  });
+
   it.each([
     ['PORT', 'eighty'],
     ['PORT', '70000'],
     ['ORDER_TTL', '15 minutes'],
+    ['ORDER_TTL', '8d'],
+    ['GRACE_POLL_INTERVAL', '0s'],
+    ['ORDER_HISTORY_LIMIT', '60000'],
     ['POLL_MAX_INTERVAL', '0s'],
     ['POLL_BACKOFF_COEFFICIENT', '0.5'],
     ['PUBLIC_BASE_URL', 'not a url'],

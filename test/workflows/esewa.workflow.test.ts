@@ -189,7 +189,8 @@ describe('eSewa order workflow', () => {
     await payerSubmitsForm(order);
     const state = await finish(order, 'esewa-expired');
     expect(state.status).toBe('EXPIRED');
-    expect(state.pollCount).toBe(0);
+    // The grace window's last lookup, after the order expired.
+    expect(state.pollCount).toBe(1);
     expect(state.timeline.at(-1)?.reason).toBe('ttl_elapsed');
     expect(await dbOrder(order.orderId)).toMatchObject({ status: 'EXPIRED' });
   });

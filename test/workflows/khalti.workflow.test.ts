@@ -218,10 +218,11 @@ describe('Khalti order workflow', () => {
     const lookupsBefore = sandbox.sandbox.khalti.stats().lookups;
     const order = await startOrder('kh-exp', { ttlMs: 2_000 });
     const state = await finishOrder(order, 'khalti-expired');
-    // The final check, then the lookup that stands in for KPG-2's missing cancel call.
-    expect(sandbox.sandbox.khalti.stats().lookups - lookupsBefore).toBe(2);
+    // The final check, the lookup that stands in for KPG-2's missing cancel call, and the grace window's last lookup.
+    expect(sandbox.sandbox.khalti.stats().lookups - lookupsBefore).toBe(3);
     expect(khaltiPayment(order).status).toBe('Initiated');
-    expect(state).toMatchObject({ status: 'EXPIRED', pollCount: 0 });
+    // pollCount 1: the grace window's last lookup, after the order expired.
+    expect(state).toMatchObject({ status: 'EXPIRED', pollCount: 1 });
     expect(state.timeline.at(-1)?.reason).toBe('ttl_elapsed');
     expect(await orderRow(pool, order.orderId)).toMatchObject({ status: 'EXPIRED' });
   });
@@ -236,7 +237,7 @@ describe('Khalti order workflow', () => {
     expect((await orderRow(pool, order.orderId))?.expires_at.getTime()).toBe(khaltiExpiresAt);
 
     const state = await finishOrder(order, 'khalti-link-expiry-caps-ttl');
-    expect(state).toMatchObject({ status: 'EXPIRED', needsAttention: false, pollCount: 0 });
+    expect(state).toMatchObject({ status: 'EXPIRED', needsAttention: false, pollCount: 1 });
     expect(state.timeline.at(-1)?.reason).toBe('intent_closed_at_gateway:final_check:Expired');
     expect(khaltiPayment(order).status).toBe('Expired');
   });
