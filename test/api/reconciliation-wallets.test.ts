@@ -226,7 +226,7 @@ describe('eSewa orders missing from the file', () => {
     const { summary } = await harness.reconcile({ gateway: 'esewa', reportId });
     await harness.settleRefundWorkflows();
 
-    expect(summary.newByKind).toEqual({ paid_not_settled: 1, unknown_payment: 1 });
+    expect(summary.newByKind).toEqual({ paid_not_settled: 1, foreign_payment: 1 });
     const run = await getRun(harness, summary.runId);
     const item = (run.body.items as Array<{ kind: string; orderId: string | null }>).find(
       (candidate) => candidate.orderId === missing,
