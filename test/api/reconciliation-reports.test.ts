@@ -27,7 +27,9 @@ function uploadCsv(csv: string, query: Record<string, string>, contentType = 'te
 
 describe('uploading a settlement report', () => {
   test('when the file has malformed, duplicate and out-of-window lines, then each is reported by line and nothing is lost', async () => {
-    harness = await startReconHarness({ policy: { lateSuccess: 'refund', unknownPayment: 'record', foreignPayment: 'flag' } });
+    harness = await startReconHarness({
+      policy: { lateSuccess: 'refund', unknownPayment: 'record', foreignPayment: 'flag' },
+    });
     const at = (minutes: number) => new Date(harness.window.start.getTime() + minutes * 60_000).toISOString();
     const agreed = uniqueId('csv-agreed');
     const mismatch = uniqueId('csv-mismatch');
