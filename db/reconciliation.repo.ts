@@ -199,11 +199,14 @@ export async function classifySettlement(pool: Pool, p: ClassifyParams): Promise
     // payment after the order's workflow closed is found by asking, not only when a report carries it.
     const lookups = await client.query(
       `WITH candidates AS (
+         -- The statuses are filtered in each branch, so the union only de-duplicates the few unfinished orders.
          SELECT o.order_id FROM orders o
           WHERE o.gateway = $2 AND o.created_at >= $3 AND o.created_at < $4
+            AND o.status IN ('PENDING', 'AWAITING_PAYMENT', 'FAILED', 'EXPIRED', 'CANCELLED')
          UNION
          SELECT o.order_id FROM orders o
           WHERE o.gateway = $2 AND o.updated_at >= $3 AND o.updated_at < $4
+            AND o.status IN ('PENDING', 'AWAITING_PAYMENT', 'FAILED', 'EXPIRED', 'CANCELLED')
          UNION
          SELECT o.order_id FROM orders o
           WHERE o.gateway = $2 AND o.created_at >= $4::timestamptz - $5::double precision * interval '1 millisecond'

@@ -198,7 +198,7 @@ describe('eSewa from an uploaded settlement file', () => {
       adminHeaders,
     );
     expect(again.body.refund).toMatchObject({ state: 'succeeded', changed: false });
-    await recordHistoryIfAsked(handle, 'reconciliation-refund-manual');
+    await recordHistoryIfAsked(handle, 'reconciliation-refund-manual-search-attributes');
 
     const rerun = await harness.reconcile({ gateway: 'esewa', reportId });
     expect(rerun.summary.alreadyReconciled).toBe(1);
