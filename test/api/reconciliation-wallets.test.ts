@@ -167,6 +167,17 @@ describe('eSewa from an uploaded settlement file', () => {
       { what: 'the item to say manual refund required' },
     );
     expect(item).toMatchObject({ kind: 'late_success', state: 'in_progress', outcome: 'manual_refund_required' });
+    // The Web UI: the order (its own workflow long closed) is found by OrderId as needing attention.
+    const flagged = await eventually(
+      async () => {
+        const ids: string[] = [];
+        const query = `OrderId = "${late}" AND NeedsAttention = true`;
+        for await (const info of harness.temporal.workflow.list({ query })) ids.push(info.workflowId);
+        return ids.length === 1 ? ids : undefined;
+      },
+      { what: 'the refund workflow listed with NeedsAttention' },
+    );
+    expect(flagged).toEqual([reconciliationRefundWorkflowId('esewa', reference)]);
     expect(await refundRows(late)).toEqual([{ refund_id: refundId, state: 'awaiting_manual', amount_minor: 250_000 }]);
     expect(await orderRow(late)).toMatchObject({
       status: 'EXPIRED',
