@@ -2,11 +2,13 @@
 // the orders that need the gateway's word, and repair what differs. Every step is idempotent: findings are keyed
 // per run, items per gateway and subject, refunds by a deterministic workflow ID and gateway idempotency key, and
 // a signal to an order workflow by a deterministic event ID.
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { type Client, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import type { Logger } from '../config/logger';
 import {
   ORDER_ERROR_TYPES,
+  orderSearchAttributes,
   orderWorkflowId,
   paymentEventSignal,
   type GatewayName,
@@ -59,13 +61,33 @@ export interface ReconciliationActivityDeps {
   logger: Logger;
   /** Status lookups in flight at once per batch. */
   lookupConcurrency?: number;
+  /** Closed unpaid orders created this long before a window's end are still looked up (they could be paid). */
+  unpaidLookbackMs?: number;
+  /** A refund of ours this close to a window's end is checked by the next window, not flagged. */
+  edgeToleranceMs?: number;
+  /** A lookup that failed on this many activity attempts becomes a lookup_failed item instead of holding the run. */
+  lookupAttempts?: number;
+  /** How often a running activity heartbeats (well inside the workflow's heartbeat timeout). */
+  heartbeatIntervalMs?: number;
 }
+
+export const DEFAULT_UNPAID_LOOKBACK_MS = 7 * 86_400_000;
+export const DEFAULT_EDGE_TOLERANCE_MS = 15 * 60_000;
 
 export function createReconciliationActivities(deps: ReconciliationActivityDeps): ReconciliationActivities {
   const { pool, gateways, temporal, logger, metrics } = deps;
   const concurrency = deps.lookupConcurrency ?? 8;
+  const lookupAttempts = deps.lookupAttempts ?? 5;
+  const heartbeatIntervalMs = deps.heartbeatIntervalMs ?? 5_000;
 
+  /**
+   * Runs one activity, heartbeating while it works: a worker that dies mid-activity stops heartbeating, so the
+   * workflow's short heartbeat timeout hands the activity to another worker instead of waiting out its full timeout.
+   */
   async function run<T>(activity: string, context: string, body: () => Promise<T>): Promise<T> {
+    const beat = activityContext();
+    beat?.heartbeat();
+    const timer = beat ? setInterval(() => beat.heartbeat(), heartbeatIntervalMs) : undefined;
     try {
       return await body();
     } catch (error) {
@@ -73,12 +95,20 @@ export function createReconciliationActivities(deps: ReconciliationActivityDeps)
       const retryable = !(failure instanceof ApplicationFailure && failure.nonRetryable);
       logger.warn({ activity, context, retryable, err: failure }, 'reconciliation activity failed');
       throw failure;
+    } finally {
+      if (timer) clearInterval(timer);
     }
   }
 
   const policyArgs = (runId: string, gateway: GatewayName) => {
     const policy = deps.policy(gateway);
-    return { runId, gateway, lateSuccess: policy.lateSuccess, unknownPayment: policy.unknownPayment };
+    return {
+      runId,
+      gateway,
+      lateSuccess: policy.lateSuccess,
+      unknownPayment: policy.unknownPayment,
+      foreignPayment: policy.foreignPayment,
+    };
   };
 
   /** What the gateway's own status says about one of our orders that needed a lookup. */
@@ -181,13 +211,15 @@ export function createReconciliationActivities(deps: ReconciliationActivityDeps)
     if (!item.paymentReference || item.gatewayAmountMinor === null || item.gatewayCurrency === null) {
       return 'no_payment_reference';
     }
+    const order = item.orderId && item.intentId ? { orderId: item.orderId, intentId: item.intentId } : undefined;
     const input: ReconciliationRefundInput = {
       itemId: item.itemId,
       gateway,
       paymentReference: item.paymentReference,
       amountMinor: item.gatewayAmountMinor,
       currency: item.gatewayCurrency,
-      ...(item.orderId && item.intentId ? { order: { orderId: item.orderId, intentId: item.intentId } } : {}),
+      ...(order ? { order } : {}),
+      ...(order && item.kind === 'duplicate_capture' ? { kind: 'duplicate_capture' as const } : {}),
     };
     try {
       await temporal.workflow.start(RECONCILIATION_REFUND_WORKFLOW_TYPE, {
@@ -196,6 +228,19 @@ export function createReconciliationActivities(deps: ReconciliationActivityDeps)
         args: [input],
         // One refund per payment, ever: a second start (a retried batch, a rerun) finds the first one.
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        // The order's attributes, so that the Web UI finds the order (by OrderId, OrderStatus) in the workflow that
+        // now moves it, after its own workflow has closed.
+        ...(order && item.orderAmountMinor !== null && item.orderCurrency !== null
+          ? {
+              typedSearchAttributes: [
+                { key: orderSearchAttributes.orderId, value: order.orderId },
+                { key: orderSearchAttributes.gateway, value: gateway },
+                { key: orderSearchAttributes.amountMinor, value: item.orderAmountMinor },
+                { key: orderSearchAttributes.currency, value: item.orderCurrency },
+                ...(item.ourStatus ? [{ key: orderSearchAttributes.orderStatus, value: item.ourStatus }] : []),
+              ],
+            }
+          : {}),
       });
       return 'refund_workflow_started';
     } catch (error) {
@@ -283,7 +328,18 @@ export function createReconciliationActivities(deps: ReconciliationActivityDeps)
         );
         return;
       case 'refund': {
-        if (item.orderId && item.ourStatus !== null && (await signalCapture(item, gateway))) {
+        if (item.kind === 'duplicate_capture' && item.orderId && (await orderWorkflowIsOpen(item.orderId))) {
+          // The open workflow owns the paid order and may refund the second capture itself; a later run refunds it
+          // once the workflow has closed (one refund per payment reference either way).
+          await updateItem(pool, item.itemId, { state: 'pending', outcome: 'waiting_for_order_workflow' }, ['pending']);
+          return;
+        }
+        if (
+          item.kind !== 'duplicate_capture' &&
+          item.orderId &&
+          item.ourStatus !== null &&
+          (await signalCapture(item, gateway))
+        ) {
           // The open workflow refunds a late capture itself, exactly once; the next run checks that it did.
           await updateItem(pool, item.itemId, { state: 'in_progress', outcome: 'signalled_order_workflow' }, [
             'pending',
@@ -350,6 +406,8 @@ export function createReconciliationActivities(deps: ReconciliationActivityDeps)
           reportId: input.reportId,
           windowStart: input.windowStart,
           windowEnd: input.windowEnd,
+          unpaidLookbackMs: deps.unpaidLookbackMs ?? DEFAULT_UNPAID_LOOKBACK_MS,
+          edgeToleranceMs: deps.edgeToleranceMs ?? DEFAULT_EDGE_TOLERANCE_MS,
         }),
       );
     },
@@ -357,18 +415,56 @@ export function createReconciliationActivities(deps: ReconciliationActivityDeps)
     async lookUpOrderStatuses(input) {
       return run('lookUpOrderStatuses', input.runId, async () => {
         const batch = await nextLookupBatch(pool, input.runId, input.after, input.batchSize);
+        // A retried batch asks only what its earlier attempts could not: the others are recorded already.
+        const pending = batch.filter((candidate) => !candidate.lookedUp);
+        const attempt = activityContext()?.info.attempt ?? 1;
         const findings: Finding[] = [];
-        for (let i = 0; i < batch.length; i += concurrency) {
-          const slice = batch.slice(i, i + concurrency);
-          const results = await Promise.all(slice.map((candidate) => lookUp(candidate, input.gateway)));
-          for (const finding of results) if (finding) findings.push(finding);
+        const done: string[] = [];
+        const failed: Array<{ candidate: LookupCandidate; reason: unknown }> = [];
+        for (let i = 0; i < pending.length; i += concurrency) {
+          const slice = pending.slice(i, i + concurrency);
+          // One slow or failing lookup does not sink its neighbours: each has its own outcome.
+          const results = await Promise.allSettled(slice.map((candidate) => lookUp(candidate, input.gateway)));
+          results.forEach((result, index) => {
+            const candidate = slice[index];
+            if (!candidate) return;
+            if (result.status === 'fulfilled') {
+              done.push(candidate.orderId);
+              if (result.value) findings.push(result.value);
+            } else {
+              failed.push({ candidate, reason: result.reason });
+            }
+          });
+          activityContext()?.heartbeat();
         }
-        await recordLookupFindings(
-          pool,
-          policyArgs(input.runId, input.gateway),
-          batch.map((c) => c.orderId),
-          findings,
-        );
+        const givingUp = failed.length > 0 && attempt >= lookupAttempts;
+        if (givingUp) {
+          for (const { candidate } of failed) {
+            done.push(candidate.orderId);
+            findings.push({
+              subject: `lookup_failed:${candidate.orderId}`,
+              kind: 'lookup_failed',
+              orderId: candidate.orderId,
+              ourStatus: candidate.status,
+              ourAmountMinor: candidate.amountMinor,
+              ourCurrency: candidate.currency,
+              gatewayStatus: 'lookup_failed',
+            });
+          }
+        }
+        await recordLookupFindings(pool, policyArgs(input.runId, input.gateway), done, findings);
+        if (failed.length > 0 && !givingUp) {
+          const first = failed[0];
+          logger.warn(
+            { runId: input.runId, gateway: input.gateway, failed: failed.length, attempt, err: first?.reason },
+            'status lookups failed; retrying only those',
+          );
+          throw ApplicationFailure.create({
+            type: 'LookupsFailed',
+            message: `${failed.length} of ${pending.length} status lookups failed`,
+            nonRetryable: false,
+          });
+        }
         const last = batch.at(-1);
         return { processed: batch.length, ...(batch.length === input.batchSize && last ? { next: last.orderId } : {}) };
       });
@@ -377,7 +473,10 @@ export function createReconciliationActivities(deps: ReconciliationActivityDeps)
     async repairDiscrepancies(input) {
       return run('repairDiscrepancies', input.runId, async () => {
         const batch = await nextRepairBatch(pool, input.runId, Number(input.after), input.batchSize);
-        for (const item of batch) await repair(item, input.gateway);
+        for (const item of batch) {
+          await repair(item, input.gateway);
+          activityContext()?.heartbeat();
+        }
         const last = batch.at(-1);
         return {
           processed: batch.length,
@@ -492,6 +591,15 @@ export function createReconciliationActivities(deps: ReconciliationActivityDeps)
 }
 
 const MANUAL_REFUND_REQUIRED = 'manual_refund_required';
+
+/** The running activity's context; undefined when called outside an activity (a unit test calling it directly). */
+function activityContext(): Context | undefined {
+  try {
+    return Context.current();
+  } catch {
+    return undefined;
+  }
+}
 
 async function* numbered(rows: AsyncIterable<SettlementRow>): AsyncIterable<ReportLine[]> {
   let lineNo = 0;

@@ -76,6 +76,9 @@ async function main(): Promise<void> {
         windowStart: WINDOW_START.toISOString(),
         windowEnd: WINDOW_END.toISOString(),
         lateSuccess: 'refund',
+        foreignPayment: 'flag',
+        unpaidLookbackMs: 7 * 86_400_000,
+        edgeToleranceMs: 15 * 60_000,
         unknownPayment: 'refund',
       });
       return { rows: report.rowsAccepted, ...classified };

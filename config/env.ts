@@ -9,8 +9,10 @@ import {
   type GatewayName,
 } from '../contracts/order.contract';
 import {
+  FOREIGN_PAYMENT_ACTIONS,
   LATE_SUCCESS_ACTIONS,
   UNKNOWN_PAYMENT_ACTIONS,
+  type ForeignPaymentAction,
   type LateSuccessAction,
   type UnknownPaymentAction,
 } from '../contracts/reconciliation.contract';
@@ -225,6 +227,22 @@ export const workerConfigSchema = z.object({
     UNKNOWN_PAYMENT_ACTIONS,
     'refund' satisfies UnknownPaymentAction,
   ),
+  /** A payment orderpay did not create (no order ID of ours): flag it for review, or refund it. */
+  RECONCILIATION_FOREIGN_PAYMENT_ACTION: perGatewayChoice(
+    FOREIGN_PAYMENT_ACTIONS,
+    'flag' satisfies ForeignPaymentAction,
+  ),
+  /** Closed unpaid orders created this long before a window's end are still asked about (a payment may follow). */
+  RECONCILIATION_UNPAID_LOOKBACK: duration('7d'),
+  /** A refund of ours written this close to a window's end is checked against the next window's data. */
+  RECONCILIATION_EDGE_TOLERANCE: duration('15m'),
+  /** Reconciliation activity timeouts: a whole window's collect and compare, one batch, and the heartbeat. */
+  RECONCILIATION_BULK_TIMEOUT: duration('30m'),
+  RECONCILIATION_BATCH_TIMEOUT: duration('5m'),
+  RECONCILIATION_HEARTBEAT_TIMEOUT: duration('30s'),
+  /** Gateway status lookups in flight at once, and the attempts before a failing one becomes lookup_failed. */
+  RECONCILIATION_LOOKUP_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8),
+  RECONCILIATION_LOOKUP_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(5),
 });
 export type WorkerConfig = z.infer<typeof workerConfigSchema>;
 

@@ -31,6 +31,14 @@ export function reconciliationRefundId(orderId: string): string {
   return `refund-${orderId}-recon`;
 }
 
+/**
+ * The gateway idempotency key (and refunds row key) of the refund of a second capture for an order that is already
+ * paid: one per payment reference, so each duplicate is refunded once however often it is found.
+ */
+export function duplicateCaptureRefundId(orderId: string, paymentReference: string): string {
+  return `refund-${orderId}-dup-${paymentReference}`;
+}
+
 /** The gateway idempotency key of the refund of a payment that belongs to no order of ours. */
 export function unknownPaymentRefundId(gateway: string, paymentReference: string): string {
   return `recon-refund-${gateway}-${paymentReference}`;
@@ -43,8 +51,14 @@ export const DISCREPANCY_KINDS = [
   'paid_not_settled',
   /** Both say paid, with different amounts or currencies. */
   'amount_mismatch',
-  /** A captured gateway payment that names no order of ours. */
+  /** A captured gateway payment that carries an order ID (orderpay made it) but no order of ours has it. */
   'unknown_payment',
+  /** A captured gateway payment orderpay did not create (no order ID of ours, no payment reference we know). */
+  'foreign_payment',
+  /** Another captured payment (a different payment reference) for an order that is already paid. */
+  'duplicate_capture',
+  /** The gateway's status could not be read for one of our orders, attempt after attempt: a person checks it. */
+  'lookup_failed',
   /** A refund at the gateway that orderpay did not make. */
   'refund_missing_here',
   /** A refund orderpay recorded as succeeded that the gateway does not show. */
@@ -62,12 +76,35 @@ export const LATE_SUCCESS_ACTIONS = ['refund', 'accept'] as const;
 export type LateSuccessAction = (typeof LATE_SUCCESS_ACTIONS)[number];
 export const UNKNOWN_PAYMENT_ACTIONS = ['refund', 'record'] as const;
 export type UnknownPaymentAction = (typeof UNKNOWN_PAYMENT_ACTIONS)[number];
+/** A payment orderpay did not create is somebody else's on the same account: flagged unless configured otherwise. */
+export const FOREIGN_PAYMENT_ACTIONS = ['flag', 'refund'] as const;
+export type ForeignPaymentAction = (typeof FOREIGN_PAYMENT_ACTIONS)[number];
 
 /** The configurable actions, per gateway (flags are not configurable: a PAID order is never flipped silently). */
 export interface ReconciliationPolicy {
   lateSuccess: LateSuccessAction;
   unknownPayment: UnknownPaymentAction;
+  foreignPayment: ForeignPaymentAction;
 }
+
+/**
+ * How long the run's activities may take and how soon a silent one (its worker died) is retried elsewhere. Set by
+ * the worker's configuration on scheduled runs; a run started without them gets the defaults.
+ */
+export interface ReconciliationTimeouts {
+  /** Collecting and classifying a whole window. */
+  bulkMs: number;
+  /** One batch of lookups or repairs. */
+  batchMs: number;
+  /** Every reconciliation activity heartbeats well within this; a worker that stops is noticed after it. */
+  heartbeatMs: number;
+}
+
+export const DEFAULT_RECONCILIATION_TIMEOUTS: ReconciliationTimeouts = {
+  bulkMs: 30 * 60_000,
+  batchMs: 5 * 60_000,
+  heartbeatMs: 30_000,
+};
 
 export interface ReconciliationInput {
   gateway: GatewayName;
@@ -78,6 +115,8 @@ export interface ReconciliationInput {
   reportId?: string;
   /** Set by continue-as-new: the run being continued (its rows and items). */
   runId?: string;
+  /** Activity timeouts; the defaults (DEFAULT_RECONCILIATION_TIMEOUTS) where absent. */
+  timeouts?: ReconciliationTimeouts;
   /** Set by continue-as-new: the phase and keyset cursor to go on from. */
   resume?: { stage: 'lookups' | 'repairs'; cursor: string };
 }
@@ -87,6 +126,7 @@ export interface ScheduledReconciliationInput {
   /** The window ends at the scheduled time and reaches back this far, plus the overlap. */
   windowMs: number;
   overlapMs: number;
+  timeouts?: ReconciliationTimeouts;
 }
 
 export interface ReconciliationSummary {
@@ -112,8 +152,13 @@ export interface ReconciliationRefundInput {
   paymentReference: string;
   amountMinor: number;
   currency: string;
-  /** Present for a late payment of one of our orders; absent for an unknown payment. */
+  /** Present for a late payment (or a duplicate capture) of one of our orders; absent for an unknown payment. */
   order?: { orderId: string; intentId: string };
+  /**
+   * Why the payment is refunded; absent means a late payment (late_success). A duplicate capture is refunded under
+   * duplicateCaptureRefundId and leaves the order as it is: its own payment stands.
+   */
+  kind?: 'late_success' | 'duplicate_capture';
 }
 
 /**

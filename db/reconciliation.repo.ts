@@ -4,6 +4,7 @@
 // so a discrepancy found again by a later run is reported as already reconciled and never repaired twice.
 import type {
   DiscrepancyKind,
+  ForeignPaymentAction,
   LateSuccessAction,
   ReconciliationAction,
   UnknownPaymentAction,
@@ -44,6 +45,17 @@ export interface ClassifyParams {
   windowEnd: string;
   lateSuccess: LateSuccessAction;
   unknownPayment: UnknownPaymentAction;
+  foreignPayment: ForeignPaymentAction;
+  /**
+   * Closed unpaid orders created this long before the window's end are looked up too: a wallet link or form can
+   * still be paid after the order closed, and that payment may fall in a window long after the order's creation.
+   */
+  unpaidLookbackMs: number;
+  /**
+   * Our refunds are written just before the gateway is asked: a refund written this close to the window's end is
+   * checked by the next window (which starts this much earlier), not flagged now.
+   */
+  edgeToleranceMs: number;
 }
 
 /**
@@ -59,21 +71,28 @@ export async function classifySettlement(pool: Pool, p: ClassifyParams): Promise
     await client.query(
       `CREATE TEMP TABLE recon_payments ON COMMIT DROP AS
        SELECT p.*, CASE
+                -- Only a payment that carries an order ID was created by orderpay; anything else on the account
+                -- (another system's, a dashboard charge) is somebody else's.
+                WHEN order_id IS NULL AND r_order_id IS NULL THEN 'foreign_payment'
                 WHEN order_id IS NULL THEN 'unknown_payment'
                 WHEN o_status IN ('FAILED', 'EXPIRED', 'CANCELLED') THEN 'late_success'
+                -- The order was paid by another payment: this one is a second capture.
+                WHEN o_status IN ('PAID', 'PARTIALLY_REFUNDED', 'REFUNDED') AND o_reference IS NOT NULL
+                     AND payment_id <> o_reference THEN 'duplicate_capture'
                 WHEN o_status IN ('PAID', 'PARTIALLY_REFUNDED', 'REFUNDED')
                      AND (amount_minor <> o_amount OR currency <> o_currency) THEN 'amount_mismatch'
                 WHEN o_status IN ('PAID', 'PARTIALLY_REFUNDED', 'REFUNDED') THEN 'matched'
                 ELSE 'in_flight' END AS kind
          FROM (
        SELECT r.payment_id, r.amount_minor, r.currency, o.order_id, o.status AS o_status, o.amount_minor AS o_amount,
-              o.currency::text AS o_currency
+              o.currency::text AS o_currency, o.payment_reference AS o_reference, r.order_id AS r_order_id
          FROM reconciliation_report_rows r
          LEFT JOIN orders o ON o.order_id = r.order_id AND o.gateway = $2
         WHERE r.report_id = $1 AND r.error_code IS NULL AND r.kind = 'payment' AND r.status = 'succeeded'
           AND r.order_id IS NOT NULL
        UNION ALL
-       SELECT r.payment_id, r.amount_minor, r.currency, o.order_id, o.status, o.amount_minor, o.currency::text
+       SELECT r.payment_id, r.amount_minor, r.currency, o.order_id, o.status, o.amount_minor, o.currency::text,
+              o.payment_reference, r.order_id
          FROM reconciliation_report_rows r
          LEFT JOIN orders o ON o.gateway = $2 AND o.payment_reference = r.payment_id
         WHERE r.report_id = $1 AND r.error_code IS NULL AND r.kind = 'payment' AND r.status = 'succeeded'
@@ -104,7 +123,10 @@ export async function classifySettlement(pool: Pool, p: ClassifyParams): Promise
        SELECT (SELECT count(*) FROM recon_payments WHERE kind = 'matched') - (SELECT count(*) FROM known) AS matched`,
       [p.runId, p.gateway],
     );
-    // Refunds at the gateway that orderpay did not make (neither an order refund nor one of reconciliation's own).
+    // Refunds at the gateway that orderpay did not make (neither an order refund nor one of reconciliation's own). Ours
+    // are known by the gateway's refund ID, by our own refund ID (a wallet that echoes the merchant's reference), or
+    // by the reference an operator confirmed a manual refund with (eSewa). Three anti-joins, not one with an OR, so
+    // each is a hash anti-join.
     await client.query(
       `INSERT INTO reconciliation_findings (run_id, step, subject, kind, order_id, payment_reference, our_status,
                                             gateway_status, gateway_amount_minor, gateway_currency)
@@ -116,35 +138,97 @@ export async function classifySettlement(pool: Pool, p: ClassifyParams): Promise
          LEFT JOIN orders o2 ON o1.order_id IS NULL AND o2.gateway = $3 AND o2.payment_reference = r.payment_id
         WHERE r.report_id = $2 AND r.error_code IS NULL AND r.kind = 'refund' AND r.status = 'succeeded'
           AND NOT EXISTS (SELECT 1 FROM refunds f WHERE f.gateway_refund_id = r.transaction_id)
+          AND NOT EXISTS (SELECT 1 FROM refunds f WHERE f.refund_id = r.transaction_id)
+          AND NOT EXISTS (SELECT 1 FROM refunds f WHERE f.manual_reference = r.transaction_id)
           AND NOT EXISTS (SELECT 1 FROM reconciliation_items i WHERE i.gateway_refund_id = r.transaction_id)
        ON CONFLICT (run_id, subject) DO NOTHING`,
       [p.runId, p.reportId, p.gateway],
     );
-    // Refunds orderpay recorded as succeeded in the window that the gateway's data does not show.
+    // Refunds orderpay recorded as succeeded that the gateway's data does not show. The refunds row is written just
+    // before the gateway creates the refund, so its gateway time can fall in the next window: the range is shifted
+    // back by the tolerance (consecutive windows still cover every refund), and a refund matches a refund row of any
+    // stored report of the gateway, whichever window's data holds it.
     await client.query(
       `INSERT INTO reconciliation_findings (run_id, step, subject, kind, order_id, payment_reference, our_status,
                                             our_amount_minor, our_currency, gateway_status)
        SELECT $1, 'settlement', 'our_refund:' || f.refund_id, 'refund_missing_there', f.order_id, o.payment_reference,
               'refund_succeeded', f.amount_minor, f.currency::text, 'no_record'
-         FROM refunds f JOIN orders o ON o.order_id = f.order_id AND o.gateway = $3
-        WHERE f.state = 'succeeded' AND f.created_at >= $4 AND f.created_at < $5
-          AND NOT EXISTS (SELECT 1 FROM reconciliation_report_rows r
-                           WHERE r.report_id = $2 AND r.error_code IS NULL AND r.kind = 'refund'
+         FROM refunds f JOIN orders o ON o.order_id = f.order_id AND o.gateway = $2
+        WHERE f.state = 'succeeded'
+          AND f.created_at >= $3::timestamptz - $5::double precision * interval '1 millisecond'
+          AND f.created_at < $4::timestamptz - $5::double precision * interval '1 millisecond'
+          AND NOT EXISTS (SELECT 1 FROM reconciliation_report_rows r JOIN reconciliation_reports rep USING (report_id)
+                           WHERE rep.gateway = $2 AND r.error_code IS NULL AND r.kind = 'refund'
                              AND r.transaction_id = f.gateway_refund_id)
+          AND NOT EXISTS (SELECT 1 FROM reconciliation_report_rows r JOIN reconciliation_reports rep USING (report_id)
+                           WHERE rep.gateway = $2 AND r.error_code IS NULL AND r.kind = 'refund'
+                             AND r.transaction_id = f.refund_id)
+          AND NOT EXISTS (SELECT 1 FROM reconciliation_report_rows r JOIN reconciliation_reports rep USING (report_id)
+                           WHERE rep.gateway = $2 AND r.error_code IS NULL AND r.kind = 'refund'
+                             AND r.transaction_id = f.manual_reference)
        ON CONFLICT (run_id, subject) DO NOTHING`,
-      [p.runId, p.reportId, p.gateway, p.windowStart, p.windowEnd],
+      [p.runId, p.gateway, p.windowStart, p.windowEnd, p.edgeToleranceMs],
     );
-    // Our orders in the window that need the gateway's own word: not final yet, closed unpaid but flagged, or PAID
-    // without a captured payment in the report (a paid order with one was decided above).
+    // An earlier run's refund discrepancy that the gateway's data now explains (the refund showed up in a later
+    // window, or an operator uploaded the missing report): resolved, so it no longer counts as open.
+    await client.query(
+      `UPDATE reconciliation_items i
+          SET state = 'done', outcome = 'resolved_by_later_run', updated_at = now()
+        WHERE i.gateway = $1 AND i.kind = 'refund_missing_there' AND i.state IN ('pending', 'flagged')
+          AND EXISTS (SELECT 1 FROM refunds f
+                        JOIN reconciliation_report_rows r
+                          ON r.kind = 'refund' AND r.error_code IS NULL
+                         AND r.transaction_id IN (f.gateway_refund_id, f.refund_id, f.manual_reference)
+                        JOIN reconciliation_reports rep ON rep.report_id = r.report_id AND rep.gateway = $1
+                       WHERE i.subject = 'our_refund:' || f.refund_id)`,
+      [p.gateway],
+    );
+    await client.query(
+      `UPDATE reconciliation_items i
+          SET state = 'done', outcome = 'resolved_by_later_run', updated_at = now()
+        WHERE i.gateway = $1 AND i.kind = 'refund_missing_here' AND i.state IN ('pending', 'flagged')
+          AND EXISTS (SELECT 1 FROM refunds f
+                       WHERE 'refund:' || f.gateway_refund_id = i.subject OR 'refund:' || f.refund_id = i.subject
+                          OR 'refund:' || f.manual_reference = i.subject)`,
+      [p.gateway],
+    );
+    // Our orders that need the gateway's own word: not final yet, closed unpaid but flagged, or PAID without a
+    // captured payment in the report (a paid order with one was decided above). Orders are chosen by when they were
+    // created or last changed in the window, and, whenever they were last changed, closed unpaid orders created
+    // within the lookback: a Khalti link stays payable after orderpay's TTL and an eSewa form has no expiry, so a
+    // payment after the order's workflow closed is found by asking, not only when a report carries it.
     const lookups = await client.query(
-      `INSERT INTO reconciliation_findings (run_id, step, subject, kind, order_id, our_status, our_amount_minor,
+      `WITH candidates AS (
+         -- The statuses are filtered in each branch, so the union only de-duplicates the few unfinished orders.
+         SELECT o.order_id FROM orders o
+          WHERE o.gateway = $2 AND o.created_at >= $3 AND o.created_at < $4
+            AND o.status IN ('PENDING', 'AWAITING_PAYMENT', 'FAILED', 'EXPIRED', 'CANCELLED')
+         UNION
+         SELECT o.order_id FROM orders o
+          WHERE o.gateway = $2 AND o.updated_at >= $3 AND o.updated_at < $4
+            AND o.status IN ('PENDING', 'AWAITING_PAYMENT', 'FAILED', 'EXPIRED', 'CANCELLED')
+         UNION
+         SELECT o.order_id FROM orders o
+          WHERE o.gateway = $2 AND o.created_at >= $4::timestamptz - $5::double precision * interval '1 millisecond'
+            AND o.created_at < $4 AND o.status IN ('FAILED', 'EXPIRED', 'CANCELLED') AND o.captured_amount_minor = 0
+            -- One whose late payment was already found is not asked again.
+            AND NOT EXISTS (SELECT 1 FROM reconciliation_items i
+                             WHERE i.order_id = o.order_id AND i.kind = 'late_success')
+       )
+       INSERT INTO reconciliation_findings (run_id, step, subject, kind, order_id, our_status, our_amount_minor,
                                             our_currency)
        SELECT $1, 'settlement', 'lookup:' || o.order_id, 'needs_lookup', o.order_id, o.status, o.amount_minor,
               o.currency::text
-         FROM orders o
-        WHERE o.gateway = $2 AND o.created_at >= $3 AND o.created_at < $4 AND o.intent_id IS NOT NULL
+         FROM candidates c JOIN orders o ON o.order_id = c.order_id
+         -- A join, not NOT EXISTS inside the OR below (a subplan per order over an unindexed temp table).
+         LEFT JOIN (SELECT DISTINCT order_id FROM recon_payments WHERE order_id IS NOT NULL) rp
+                ON rp.order_id = o.order_id
+        WHERE o.intent_id IS NOT NULL
           AND (o.status IN ('PENDING', 'AWAITING_PAYMENT')
-               OR (o.needs_attention AND o.status IN ('FAILED', 'EXPIRED', 'CANCELLED')))
+               OR (o.status IN ('FAILED', 'EXPIRED', 'CANCELLED') AND o.needs_attention)
+               -- Closed unpaid without a payment in the report: one may have come after the order closed.
+               OR (o.status IN ('FAILED', 'EXPIRED', 'CANCELLED') AND o.captured_amount_minor = 0
+                   AND rp.order_id IS NULL))
        -- The paid ones apart (the statuses do not overlap): NOT EXISTS on its own is a hash anti-join, where inside
        -- the OR above it would be a subplan per order, quadratic at volume once it no longer fits in work_mem.
        UNION ALL
@@ -155,7 +239,7 @@ export async function classifySettlement(pool: Pool, p: ClassifyParams): Promise
           AND o.status IN ('PAID', 'PARTIALLY_REFUNDED')
           AND NOT EXISTS (SELECT 1 FROM recon_payments p WHERE p.order_id = o.order_id)
        ON CONFLICT (run_id, subject) DO NOTHING`,
-      [p.runId, p.gateway, p.windowStart, p.windowEnd],
+      [p.runId, p.gateway, p.windowStart, p.windowEnd, p.unpaidLookbackMs],
     );
     const matchedCount = Number(matched.rows[0]?.matched ?? 0);
     await client.query('UPDATE reconciliation_runs SET settlement_matched = $2 WHERE run_id = $1', [
@@ -174,7 +258,7 @@ export async function classifySettlement(pool: Pool, p: ClassifyParams): Promise
  */
 async function promoteFindings(
   client: PoolClient,
-  p: Pick<ClassifyParams, 'runId' | 'gateway' | 'lateSuccess' | 'unknownPayment'>,
+  p: Pick<ClassifyParams, 'runId' | 'gateway' | 'lateSuccess' | 'unknownPayment' | 'foreignPayment'>,
 ): Promise<void> {
   await client.query(
     `INSERT INTO reconciliation_items (gateway, subject, kind, order_id, payment_reference, our_status, our_amount_minor,
@@ -182,13 +266,14 @@ async function promoteFindings(
                                        first_run_id)
      SELECT $2, subject, kind, order_id, payment_reference, our_status, our_amount_minor, our_currency, gateway_status,
             gateway_amount_minor, gateway_currency,
-            CASE kind WHEN 'late_success' THEN $3 WHEN 'unknown_payment' THEN $4
+            CASE kind WHEN 'late_success' THEN $3 WHEN 'unknown_payment' THEN $4 WHEN 'foreign_payment' THEN $5
+                      WHEN 'duplicate_capture' THEN 'refund'
                       WHEN 'unapplied_capture' THEN 'signal_workflow' ELSE 'flag' END,
             run_id
        FROM reconciliation_findings
       WHERE run_id = $1 AND kind NOT IN ('matched', 'needs_lookup', 'looked_up')
      ON CONFLICT (gateway, subject) DO NOTHING`,
-    [p.runId, p.gateway, p.lateSuccess, p.unknownPayment],
+    [p.runId, p.gateway, p.lateSuccess, p.unknownPayment, p.foreignPayment],
   );
   await client.query(
     `INSERT INTO reconciliation_run_items (run_id, item_id, seen)
@@ -220,6 +305,8 @@ export interface LookupCandidate {
   intentId: string;
   paymentReference: string | null;
   capturedAmountMinor: number;
+  /** Already asked by an earlier attempt of this batch (its finding is recorded). */
+  lookedUp: boolean;
 }
 
 /** The next batch of orders to look up, by order ID after `afterOrderId`. */
@@ -237,9 +324,10 @@ export async function nextLookupBatch(
     intent_id: string;
     payment_reference: string | null;
     captured_amount_minor: number;
+    looked_up: boolean;
   }>(
     `SELECT o.order_id, o.status, o.amount_minor, o.currency, o.intent_id, o.payment_reference,
-            o.captured_amount_minor
+            o.captured_amount_minor, f.kind = 'looked_up' AS looked_up
        FROM reconciliation_findings f JOIN orders o ON o.order_id = f.order_id
       WHERE f.run_id = $1 AND f.kind IN ('needs_lookup', 'looked_up') AND f.subject > 'lookup:' || $2
         AND f.subject LIKE 'lookup:%'
@@ -255,6 +343,7 @@ export async function nextLookupBatch(
     intentId: row.intent_id,
     paymentReference: row.payment_reference,
     capturedAmountMinor: row.captured_amount_minor,
+    lookedUp: row.looked_up,
   }));
 }
 
@@ -274,7 +363,7 @@ export interface Finding {
 /** Records what a batch of status lookups found and promotes it; safe to repeat for the same batch. */
 export async function recordLookupFindings(
   pool: Pool,
-  p: Pick<ClassifyParams, 'runId' | 'gateway' | 'lateSuccess' | 'unknownPayment'>,
+  p: Pick<ClassifyParams, 'runId' | 'gateway' | 'lateSuccess' | 'unknownPayment' | 'foreignPayment'>,
   orderIds: string[],
   findings: Finding[],
 ): Promise<void> {
@@ -320,6 +409,9 @@ export interface RepairItem {
   gatewayAmountMinor: number | null;
   gatewayCurrency: string | null;
   intentId: string | null;
+  /** The order's own amount and currency (its search attributes), when there is an order. */
+  orderAmountMinor: number | null;
+  orderCurrency: string | null;
 }
 
 /** The run's items whose action is still to be taken, by item ID after `afterItemId`. */
@@ -339,9 +431,12 @@ export async function nextRepairBatch(
     gateway_amount_minor: number | null;
     gateway_currency: string | null;
     intent_id: string | null;
+    order_amount_minor: number | null;
+    order_currency: string | null;
   }>(
     `SELECT i.item_id, i.kind, i.action, i.order_id, i.payment_reference, o.status AS our_status,
-            i.gateway_amount_minor, i.gateway_currency, o.intent_id
+            i.gateway_amount_minor, i.gateway_currency, o.intent_id, o.amount_minor AS order_amount_minor,
+            o.currency::text AS order_currency
        FROM reconciliation_run_items ri
        JOIN reconciliation_items i ON i.item_id = ri.item_id
        LEFT JOIN orders o ON o.order_id = i.order_id
@@ -360,6 +455,8 @@ export async function nextRepairBatch(
     gatewayAmountMinor: row.gateway_amount_minor,
     gatewayCurrency: row.gateway_currency,
     intentId: row.intent_id,
+    orderAmountMinor: row.order_amount_minor === null ? null : Number(row.order_amount_minor),
+    orderCurrency: row.order_currency,
   }));
 }
 

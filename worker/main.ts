@@ -93,9 +93,16 @@ async function main(): Promise<void> {
     policy: (gateway) => ({
       lateSuccess: config.RECONCILIATION_LATE_SUCCESS_ACTION(gateway),
       unknownPayment: config.RECONCILIATION_UNKNOWN_PAYMENT_ACTION(gateway),
+      foreignPayment: config.RECONCILIATION_FOREIGN_PAYMENT_ACTION(gateway),
     }),
     metrics: metrics.reconciliation,
     logger,
+    lookupConcurrency: config.RECONCILIATION_LOOKUP_CONCURRENCY,
+    lookupAttempts: config.RECONCILIATION_LOOKUP_ATTEMPTS,
+    unpaidLookbackMs: config.RECONCILIATION_UNPAID_LOOKBACK,
+    edgeToleranceMs: config.RECONCILIATION_EDGE_TOLERANCE,
+    // Several beats per heartbeat timeout, so one delayed beat does not fail a healthy activity.
+    heartbeatIntervalMs: Math.max(1_000, Math.floor(config.RECONCILIATION_HEARTBEAT_TIMEOUT / 4)),
   });
   await ensureReconciliationSchedules(
     temporal,
@@ -104,6 +111,11 @@ async function main(): Promise<void> {
       taskQueue: config.TEMPORAL_TASK_QUEUE,
       intervalMs: config.RECONCILIATION_INTERVAL,
       overlapMs: config.RECONCILIATION_OVERLAP,
+      timeouts: {
+        bulkMs: config.RECONCILIATION_BULK_TIMEOUT,
+        batchMs: config.RECONCILIATION_BATCH_TIMEOUT,
+        heartbeatMs: config.RECONCILIATION_HEARTBEAT_TIMEOUT,
+      },
     },
     logger,
   );

@@ -11,6 +11,7 @@ import type { GatewayName } from '../contracts/order.contract';
 import {
   reconciliationScheduleId,
   SCHEDULED_RECONCILIATION_WORKFLOW_TYPE,
+  type ReconciliationTimeouts,
   type ScheduledReconciliationInput,
 } from '../contracts/reconciliation.contract';
 import type { scheduledReconciliationWorkflow } from '../workflows/reconciliation.workflow';
@@ -20,6 +21,8 @@ export interface ReconciliationScheduleOptions {
   taskQueue: string;
   intervalMs: number;
   overlapMs: number;
+  /** The runs' activity timeouts (the workflow's defaults when absent). */
+  timeouts?: ReconciliationTimeouts;
 }
 
 export type ScheduleOutcome = { gateway: GatewayName; scheduleId: string; outcome: 'created' | 'updated' };
@@ -32,7 +35,12 @@ export async function ensureReconciliationSchedules(
   const outcomes: ScheduleOutcome[] = [];
   for (const gateway of options.gateways) {
     const scheduleId = reconciliationScheduleId(gateway);
-    const input: ScheduledReconciliationInput = { gateway, windowMs: options.intervalMs, overlapMs: options.overlapMs };
+    const input: ScheduledReconciliationInput = {
+      gateway,
+      windowMs: options.intervalMs,
+      overlapMs: options.overlapMs,
+      ...(options.timeouts ? { timeouts: options.timeouts } : {}),
+    };
     const action: ScheduleOptionsStartWorkflowAction<typeof scheduledReconciliationWorkflow> = {
       type: 'startWorkflow',
       workflowType: SCHEDULED_RECONCILIATION_WORKFLOW_TYPE,

@@ -16,6 +16,7 @@ import {
   executeChild,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -23,10 +24,12 @@ import {
 } from '@temporalio/workflow';
 import type { OrderActivities } from '../activities/order-activity.types';
 import type { ReconciliationActivities } from '../activities/reconciliation-activity.types';
-import { ORDER_ERROR_TYPES, type ConfirmManualRefundRequest } from '../contracts/order.contract';
+import { ORDER_ERROR_TYPES, orderSearchAttributes, type ConfirmManualRefundRequest } from '../contracts/order.contract';
 import {
+  DEFAULT_RECONCILIATION_TIMEOUTS,
   RECONCILIATION_ERROR_TYPES,
   confirmReconciliationManualRefundUpdate,
+  duplicateCaptureRefundId,
   reconciliationRefundId,
   reconciliationRunWorkflowId,
   reconciliationSearchAttributes,
@@ -34,6 +37,7 @@ import {
   type ReconciliationInput,
   type ReconciliationRefundInput,
   type ReconciliationSummary,
+  type ReconciliationTimeouts,
   type ScheduledReconciliationInput,
   type ScheduledReconciliationResult,
 } from '../contracts/reconciliation.contract';
@@ -49,23 +53,45 @@ const NON_RETRYABLE = [
   ORDER_ERROR_TYPES.invalidOrderData,
 ];
 
-/** Reading a whole window and comparing it set-wise can take minutes at volume; both retry until done. */
-const bulk = proxyActivities<
-  Pick<ReconciliationActivities, 'beginReconciliationRun' | 'collectSettlementData' | 'classifySettlement'>
->({
-  startToCloseTimeout: '30m',
-  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '2m', nonRetryableErrorTypes: NON_RETRYABLE },
-});
+type BulkActivities = Pick<
+  ReconciliationActivities,
+  'beginReconciliationRun' | 'collectSettlementData' | 'classifySettlement'
+>;
+type BatchActivities = Pick<
+  ReconciliationActivities,
+  'lookUpOrderStatuses' | 'repairDiscrepancies' | 'finishReconciliationRun' | 'failReconciliationRun'
+>;
 
-const batches = proxyActivities<
-  Pick<
-    ReconciliationActivities,
-    'lookUpOrderStatuses' | 'repairDiscrepancies' | 'finishReconciliationRun' | 'failReconciliationRun'
-  >
->({
-  startToCloseTimeout: '5m',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', nonRetryableErrorTypes: NON_RETRYABLE },
-});
+/**
+ * The run's activities with its timeouts. Reading a whole window and comparing it set-wise can take minutes at
+ * volume; both retry until done. Every one heartbeats, so a worker that dies mid-activity is noticed after the
+ * heartbeat timeout, not the whole start-to-close timeout, and another worker takes over.
+ */
+function runActivities(timeouts: ReconciliationTimeouts): { bulk: BulkActivities; batches: BatchActivities } {
+  const heartbeatTimeout = timeouts.heartbeatMs;
+  return {
+    bulk: proxyActivities<BulkActivities>({
+      startToCloseTimeout: timeouts.bulkMs,
+      heartbeatTimeout,
+      retry: {
+        initialInterval: '2s',
+        backoffCoefficient: 2,
+        maximumInterval: '2m',
+        nonRetryableErrorTypes: NON_RETRYABLE,
+      },
+    }),
+    batches: proxyActivities<BatchActivities>({
+      startToCloseTimeout: timeouts.batchMs,
+      heartbeatTimeout,
+      retry: {
+        initialInterval: '1s',
+        backoffCoefficient: 2,
+        maximumInterval: '1m',
+        nonRetryableErrorTypes: NON_RETRYABLE,
+      },
+    }),
+  };
+}
 
 const refunds = proxyActivities<
   Pick<OrderActivities, 'refundPayment' | 'recordManualRefund'> & Pick<ReconciliationActivities, 'refundUnknownPayment'>
@@ -95,6 +121,7 @@ const MAX_HISTORY_EVENTS = 2_000;
 export async function reconciliationWorkflow(input: ReconciliationInput): Promise<ReconciliationSummary> {
   const info = workflowInfo();
   const runId = input.runId ?? info.runId;
+  const { bulk, batches } = runActivities(input.timeouts ?? DEFAULT_RECONCILIATION_TIMEOUTS);
   const window = { runId, gateway: input.gateway, windowStart: input.windowStart, windowEnd: input.windowEnd };
   upsertSearchAttributes([
     { key: reconciliationSearchAttributes.gateway, value: input.gateway },
@@ -171,7 +198,9 @@ export async function scheduledReconciliationWorkflow(
   try {
     const summary = await executeChild(reconciliationWorkflow, {
       workflowId,
-      args: [{ gateway: input.gateway, windowStart, windowEnd }],
+      args: [
+        { gateway: input.gateway, windowStart, windowEnd, ...(input.timeouts ? { timeouts: input.timeouts } : {}) },
+      ],
     });
     return { outcome: 'completed', summary };
   } catch (error) {
@@ -191,7 +220,16 @@ export async function reconciliationRefundWorkflow(
   let confirmation: ConfirmManualRefundRequest | undefined;
   /** Set once the confirmation is recorded and the order refunded: a confirming update answers only then. */
   let confirmed = false;
-  const waitingRefundId = order ? reconciliationRefundId(order.orderId) : undefined;
+  const duplicate = input.kind === 'duplicate_capture';
+  const orderRefundId = (orderId: string) =>
+    duplicate ? duplicateCaptureRefundId(orderId, input.paymentReference) : reconciliationRefundId(orderId);
+  const waitingRefundId = order ? orderRefundId(order.orderId) : undefined;
+  // The order's view in the Web UI follows what this workflow does to it (it carries the order's attributes from
+  // its start): its status once moved, NeedsAttention once flagged. Histories from before did not upsert.
+  const orderView = order !== undefined && patched('recon-refund-order-search-attributes');
+  const showNeedsAttention = () => {
+    if (orderView) upsertSearchAttributes([{ key: orderSearchAttributes.needsAttention, value: true }]);
+  };
   setHandler(
     confirmReconciliationManualRefundUpdate,
     async (request) => {
@@ -215,18 +253,18 @@ export async function reconciliationRefundWorkflow(
   );
   try {
     if (order) {
-      const refundId = reconciliationRefundId(order.orderId);
+      const refundId = orderRefundId(order.orderId);
       const result = await refunds.refundPayment({
         orderId: order.orderId,
         gateway: input.gateway,
         intentId: order.intentId,
         paymentReference: input.paymentReference,
-        // The capture being refunded: the refund's ledger check needs it, the closed order row does not hold it.
-        capturedAmountMinor: input.amountMinor,
         refundId,
         amountMinor: input.amountMinor,
         currency: input.currency,
-        reason: 'reconciliation_late_success',
+        // The refund is made against this payment's own capture, whatever else the order was paid with.
+        capturedAmountMinor: input.amountMinor,
+        reason: duplicate ? 'reconciliation_duplicate_capture' : 'reconciliation_late_success',
       });
       if (result.state === 'awaiting_manual') {
         // No refund API (eSewa): the refunds row waits for an operator, as in the order workflow. Nothing counts as
@@ -237,12 +275,14 @@ export async function reconciliationRefundWorkflow(
           refundId,
           gatewayRefundId: result.gatewayRefundId,
         });
+        showNeedsAttention();
         await condition(() => confirmation !== undefined);
         if (confirmation) {
           await refunds.recordManualRefund({ ...confirmation, orderId: order.orderId, at: new Date().toISOString() });
         }
       }
-      if (result.state === 'succeeded' || result.state === 'awaiting_manual') {
+      // A duplicate capture leaves the order as it is: the payment that paid it stands.
+      if (!duplicate && (result.state === 'succeeded' || result.state === 'awaiting_manual')) {
         await records.transitionOrder({
           orderId: order.orderId,
           from: [...CLOSED_UNPAID_STATUSES],
@@ -255,10 +295,17 @@ export async function reconciliationRefundWorkflow(
             paymentReference: input.paymentReference,
           },
         });
+        if (orderView) upsertSearchAttributes([{ key: orderSearchAttributes.orderStatus, value: 'REFUNDED' }]);
       }
+      // A refund still pending past REFUND_PENDING_LIMIT is not money returned: the item stays with an operator.
       outcome =
-        result.state === 'failed'
-          ? { state: 'failed', outcome: 'refund_failed', refundId, gatewayRefundId: result.gatewayRefundId }
+        result.state === 'failed' || result.state === 'pending'
+          ? {
+              state: 'failed',
+              outcome: result.state === 'pending' ? 'refund_pending_too_long' : 'refund_failed',
+              refundId,
+              gatewayRefundId: result.gatewayRefundId,
+            }
           : {
               state: 'done',
               outcome: result.state === 'awaiting_manual' ? 'refunded_manually' : 'refunded',

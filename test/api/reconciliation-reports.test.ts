@@ -27,7 +27,9 @@ function uploadCsv(csv: string, query: Record<string, string>, contentType = 'te
 
 describe('uploading a settlement report', () => {
   test('when the file has malformed, duplicate and out-of-window lines, then each is reported by line and nothing is lost', async () => {
-    harness = await startReconHarness({ policy: { lateSuccess: 'refund', unknownPayment: 'record' } });
+    harness = await startReconHarness({
+      policy: { lateSuccess: 'refund', unknownPayment: 'record', foreignPayment: 'flag' },
+    });
     const at = (minutes: number) => new Date(harness.window.start.getTime() + minutes * 60_000).toISOString();
     const agreed = uniqueId('csv-agreed');
     const mismatch = uniqueId('csv-mismatch');
@@ -86,7 +88,7 @@ describe('uploading a settlement report', () => {
     const { summary } = await harness.reconcile({ gateway: 'stripe', reportId: upload.body.reportId });
     expect(summary.settlementRows).toBe(3);
     expect(summary.matched).toBe(1);
-    expect(summary.newByKind).toEqual({ amount_mismatch: 1, unknown_payment: 1 });
+    expect(summary.newByKind).toEqual({ amount_mismatch: 1, foreign_payment: 1 });
 
     const report = await http(harness.api.url, 'GET', `/admin/reconciliation/reports/${upload.body.reportId}`, {
       headers: adminHeaders,

@@ -167,6 +167,17 @@ describe('eSewa from an uploaded settlement file', () => {
       { what: 'the item to say manual refund required' },
     );
     expect(item).toMatchObject({ kind: 'late_success', state: 'in_progress', outcome: 'manual_refund_required' });
+    // The Web UI: the order (its own workflow long closed) is found by OrderId as needing attention.
+    const flagged = await eventually(
+      async () => {
+        const ids: string[] = [];
+        const query = `OrderId = "${late}" AND NeedsAttention = true`;
+        for await (const info of harness.temporal.workflow.list({ query })) ids.push(info.workflowId);
+        return ids.length === 1 ? ids : undefined;
+      },
+      { what: 'the refund workflow listed with NeedsAttention' },
+    );
+    expect(flagged).toEqual([reconciliationRefundWorkflowId('esewa', reference)]);
     expect(await refundRows(late)).toEqual([{ refund_id: refundId, state: 'awaiting_manual', amount_minor: 250_000 }]);
     expect(await orderRow(late)).toMatchObject({
       status: 'EXPIRED',
@@ -198,7 +209,7 @@ describe('eSewa from an uploaded settlement file', () => {
       adminHeaders,
     );
     expect(again.body.refund).toMatchObject({ state: 'succeeded', changed: false });
-    await recordHistoryIfAsked(handle, 'reconciliation-refund-manual');
+    await recordHistoryIfAsked(handle, 'reconciliation-refund-manual-search-attributes');
 
     const rerun = await harness.reconcile({ gateway: 'esewa', reportId });
     expect(rerun.summary.alreadyReconciled).toBe(1);
@@ -226,7 +237,7 @@ describe('eSewa orders missing from the file', () => {
     const { summary } = await harness.reconcile({ gateway: 'esewa', reportId });
     await harness.settleRefundWorkflows();
 
-    expect(summary.newByKind).toEqual({ paid_not_settled: 1, unknown_payment: 1 });
+    expect(summary.newByKind).toEqual({ paid_not_settled: 1, foreign_payment: 1 });
     const run = await getRun(harness, summary.runId);
     const item = (run.body.items as Array<{ kind: string; orderId: string | null }>).find(
       (candidate) => candidate.orderId === missing,

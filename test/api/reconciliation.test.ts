@@ -199,7 +199,9 @@ describe('reconciling a window against the sandbox', () => {
   });
 
   test('when the late-success policy is accept, then the closed order becomes PAID and nothing is refunded', async () => {
-    harness = await startReconHarness({ policy: { lateSuccess: 'accept', unknownPayment: 'record' } });
+    harness = await startReconHarness({
+      policy: { lateSuccess: 'accept', unknownPayment: 'record', foreignPayment: 'flag' },
+    });
     const late = uniqueId('accept');
     const pay = await harness.gatewayPayment(late, 1_100);
     await harness.seedOrder({ orderId: late, status: 'CANCELLED', amountMinor: 1_100, intentId: pay.intentId });

@@ -162,6 +162,9 @@ describe('classifying a settlement report', () => {
       gateway: 'stripe',
       ...window,
       lateSuccess: 'refund',
+      foreignPayment: 'flag',
+      unpaidLookbackMs: 7 * 86_400_000,
+      edgeToleranceMs: 15 * 60_000,
       unknownPayment: 'record',
     });
 
@@ -173,7 +176,7 @@ describe('classifying a settlement report', () => {
     expect(findings.rows).toEqual([
       { subject: `lookup:${id}-not-in-report`, kind: 'needs_lookup', order_id: `${id}-not-in-report` },
       { subject: `payment:pay_${id}_b`, kind: 'amount_mismatch', order_id: `${id}-by-ref-differs` },
-      { subject: `payment:pay_${id}_x`, kind: 'unknown_payment', order_id: null },
+      { subject: `payment:pay_${id}_x`, kind: 'foreign_payment', order_id: null },
     ]);
   });
 });

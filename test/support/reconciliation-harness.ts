@@ -83,6 +83,15 @@ export interface ReconHarnessOptions {
   activityTemporal?: (client: Client) => Client;
   /** Midnight UTC of the test's day; for what Temporal does only in the past (schedule backfills). */
   windowStart?: Date;
+  /** Overrides of the reconciliation activities' settings (lookback, edge tolerance, lookup attempts, …). */
+  activityDeps?: Partial<
+    Pick<
+      ReconciliationActivityDeps,
+      'unpaidLookbackMs' | 'edgeToleranceMs' | 'lookupAttempts' | 'lookupConcurrency' | 'heartbeatIntervalMs'
+    >
+  >;
+  /** Wraps the Stripe adapter the activities use (not the settlement source), e.g. to fail one lookup. */
+  wrapStripe?: (gateway: PaymentGateway) => PaymentGateway;
 }
 
 export async function startReconHarness(options: ReconHarnessOptions = {}): Promise<ReconHarness> {
@@ -105,7 +114,7 @@ export async function startReconHarness(options: ReconHarnessOptions = {}): Prom
     publicBaseUrl: 'http://shop.test',
   });
   const gateways = gatewayRegistry({
-    stripe: gateway,
+    stripe: options.wrapStripe ? options.wrapStripe(gateway) : gateway,
     esewa: createEsewaGateway({
       statusUrl: `${sandbox.url}/api/epay/transaction/status/`,
       productCode: 'EPAYTEST',
@@ -122,9 +131,10 @@ export async function startReconHarness(options: ReconHarnessOptions = {}): Prom
     settlementSources: (name) => (name === 'stripe' ? settlement : undefined),
     temporal: options.activityTemporal ? options.activityTemporal(temporal) : temporal,
     taskQueue,
-    policy: () => options.policy ?? { lateSuccess: 'refund', unknownPayment: 'refund' },
+    policy: () => options.policy ?? { lateSuccess: 'refund', unknownPayment: 'refund', foreignPayment: 'flag' },
     metrics: createReconciliationMetrics(workerMetrics),
     logger: apiTestLogger,
+    ...options.activityDeps,
   };
   const real = createReconciliationActivities(deps);
   const worker = await startTestWorker(

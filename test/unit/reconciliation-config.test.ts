@@ -35,3 +35,29 @@ describe('reconciliation configuration', () => {
     );
   });
 });
+
+describe('reconciliation safety settings', () => {
+  it('when nothing is set, then foreign payments are flagged, closed orders are asked about for 7 days, and activities heartbeat within 30s', () => {
+    const config = loadConfig(workerConfigSchema, {});
+    expect(config.RECONCILIATION_FOREIGN_PAYMENT_ACTION('stripe')).toBe('flag');
+    expect(config.RECONCILIATION_UNPAID_LOOKBACK).toBe(7 * 86_400_000);
+    expect(config.RECONCILIATION_EDGE_TOLERANCE).toBe(15 * 60_000);
+    expect(config.RECONCILIATION_BULK_TIMEOUT).toBe(30 * 60_000);
+    expect(config.RECONCILIATION_BATCH_TIMEOUT).toBe(5 * 60_000);
+    expect(config.RECONCILIATION_HEARTBEAT_TIMEOUT).toBe(30_000);
+    expect(config.RECONCILIATION_LOOKUP_CONCURRENCY).toBe(8);
+    expect(config.RECONCILIATION_LOOKUP_ATTEMPTS).toBe(5);
+  });
+
+  it('when foreign payments are to be refunded on one gateway and the concurrency is out of range, then the override applies and the bad value is refused', () => {
+    const config = loadConfig(workerConfigSchema, { RECONCILIATION_FOREIGN_PAYMENT_ACTION: 'flag, khalti=refund' });
+    expect(config.RECONCILIATION_FOREIGN_PAYMENT_ACTION('khalti')).toBe('refund');
+    expect(config.RECONCILIATION_FOREIGN_PAYMENT_ACTION('stripe')).toBe('flag');
+    expect(() => loadConfig(workerConfigSchema, { RECONCILIATION_FOREIGN_PAYMENT_ACTION: 'record' })).toThrow(
+      /RECONCILIATION_FOREIGN_PAYMENT_ACTION/,
+    );
+    expect(() => loadConfig(workerConfigSchema, { RECONCILIATION_LOOKUP_CONCURRENCY: '0' })).toThrow(
+      /RECONCILIATION_LOOKUP_CONCURRENCY/,
+    );
+  });
+});
