@@ -26,7 +26,11 @@ export type CreatePaymentIntentResult = Omit<CreatedIntent, 'expiresAt'> & { exp
 export type PaymentLookupInput = PaymentLookupRequest & { gateway: GatewayName };
 
 /** refundId is `refund-<orderId>-<seq>`: the refunds row key and the gateway idempotency key. */
-export type RefundPaymentInput = RefundRequest & { gateway: GatewayName };
+export type RefundPaymentInput = RefundRequest & {
+  gateway: GatewayName;
+  /** The capture the refund is made against (the order's captured amount); checked with the ledger before the call. */
+  capturedAmountMinor?: number;
+};
 
 export interface RefundPaymentResult {
   gatewayRefundId: string;
