@@ -8,10 +8,15 @@ import { checkoutBodySchema } from '../../api/checkout.schema';
 import { requestHash } from '../../api/request-hash';
 import type { RunningApiServer } from '../../api/server';
 import { orderSearchAttributes, orderWorkflowId, paymentEventSignal } from '../../contracts/order.contract';
-import { ORDER_REFUND_WORKFLOW_TYPE } from '../../contracts/order-refund.contract';
+import {
+  ORDER_REFUND_WORKFLOW_TYPE,
+  orderRefundWorkflowId,
+  requestKeyOfOrderRefundId,
+} from '../../contracts/order-refund.contract';
 import type { Pool } from '../../db/pool';
 import { http, postJson, startApiHarness, waitForOrderStatus, type ApiHarness } from '../support/api-harness';
 import type { FakeGateway } from '../support/fake-gateway';
+import { recordHistoryIfAsked } from '../support/histories';
 import { eventually } from '../support/processes';
 import { uniqueId } from '../support/temporal';
 
@@ -87,6 +92,13 @@ async function timelineReasons(orderId: string): Promise<string[]> {
   return rows.map((row) => row.reason);
 }
 
+/** The orderRefundWorkflow that made a refund, from its refund ID. */
+function refundWorkflowOf(orderId: string, refundId: string) {
+  const key = requestKeyOfOrderRefundId(orderId, refundId);
+  if (key === undefined) throw new Error(`${refundId} was not made by an order refund workflow`);
+  return temporal.workflow.getHandle(orderRefundWorkflowId(orderId, key));
+}
+
 async function listWorkflows(query: string): Promise<WorkflowExecutionInfo[]> {
   const found: WorkflowExecutionInfo[] = [];
   for await (const info of temporal.workflow.list({ query })) found.push(info);
@@ -159,6 +171,7 @@ describe('refunds after the order workflow closed', () => {
     ]);
     expect(await orderRow(orderId)).toMatchObject({ status: 'PARTIALLY_REFUNDED', refunded_amount_minor: 1500 });
     expect(await timelineReasons(orderId)).toContain('refund_succeeded:arrived broken');
+    await recordHistoryIfAsked(refundWorkflowOf(orderId, body.refund.refundId), 'order-refund-after-close-partial');
   });
 
   test('when the stored answer is lost and the same key comes again, then the refund workflow answers and nothing is refunded twice', async () => {
@@ -202,6 +215,13 @@ describe('refunds after the order workflow closed', () => {
 
     expect(over.status).toBe(422);
     expect(over.body.error.details).toEqual({ orderId, refundableAmount: 1000 });
+    const [refused] = await eventually(async () => {
+      const found = await listWorkflows(`OrderId="${orderId}" AND ExecutionStatus="Completed"`);
+      const refunds = found.filter((info) => info.type === ORDER_REFUND_WORKFLOW_TYPE);
+      return refunds.length === 2 ? refunds.sort((a, b) => b.startTime.getTime() - a.startTime.getTime()) : undefined;
+    });
+    if (refused)
+      await recordHistoryIfAsked(temporal.workflow.getHandle(refused.workflowId), 'order-refund-after-close-exceeds');
     expect(gateway.refundsFor(orderId)).toHaveLength(1);
   });
 
@@ -213,6 +233,10 @@ describe('refunds after the order workflow closed', () => {
 
     expect(result.status).toBe(502);
     expect(result.body.error.code).toBe('refund_failed');
+    await recordHistoryIfAsked(
+      refundWorkflowOf(orderId, result.body.error.details.refundId),
+      'order-refund-after-close-declined',
+    );
     expect(await orderRow(orderId)).toMatchObject({ status: 'PAID', needs_attention: true });
     expect(await timelineReasons(orderId)).toContain('needs_attention:refund_failed');
     await eventually(
@@ -222,6 +246,41 @@ describe('refunds after the order workflow closed', () => {
       },
       { what: 'the refund workflow flagged in visibility' },
     );
+  });
+
+  test('when the gateway has no refund API (eSewa), then the refund waits for an operator and counts only once confirmed', async () => {
+    const orderId = await paidClosedOrder(5000);
+    gateway.refundsNeedAnOperator(orderId);
+
+    const asked = await refund(orderId, { amount: 2000, reason: 'by hand' }, uniqueId('k'));
+
+    expect(asked.status).toBe(201);
+    expect(asked.body.refund).toMatchObject({ amount: 2000, state: 'awaiting_manual' });
+    const { refundId } = asked.body.refund as { refundId: string };
+    expect(await orderRow(orderId)).toMatchObject({ status: 'PAID', refunded_amount_minor: 0, needs_attention: true });
+    expect(await refundRows(orderId)).toEqual([{ refund_id: refundId, amount_minor: 2000, state: 'awaiting_manual' }]);
+
+    const confirm = () => postJson(api.url, `/admin/refunds/${refundId}/confirm`, { reference: 'ESW-REF-77' }, admin);
+    const confirmed = await confirm();
+    const confirmedAgain = await confirm();
+
+    expect(confirmed.status).toBe(200);
+    expect(confirmed.body.refund).toMatchObject({
+      refundId,
+      state: 'succeeded',
+      manualReference: 'ESW-REF-77',
+      changed: true,
+    });
+    expect(confirmedAgain.status).toBe(200);
+    expect(confirmedAgain.body.refund).toMatchObject({ changed: false });
+    expect(await orderRow(orderId)).toMatchObject({ status: 'PARTIALLY_REFUNDED', refunded_amount_minor: 2000 });
+    const workflow = refundWorkflowOf(orderId, refundId);
+    expect(await workflow.result()).toMatchObject({
+      outcome: 'settled',
+      refund: { refundId, state: 'succeeded', manualReference: 'ESW-REF-77' },
+      status: 'PARTIALLY_REFUNDED',
+    });
+    await recordHistoryIfAsked(workflow, 'order-refund-after-close-manual');
   });
 
   test('when the order was never paid, then 409 invalid_transition and no refund workflow starts', async () => {

@@ -140,6 +140,7 @@ export class FakeGateway implements PaymentGateway {
   private readonly scriptedStatuses = new Map<string, PaymentStatus[]>();
   private readonly cancelRaces = new Map<string, { amountMinor?: number; currency?: string }>();
   private readonly refundPlans = new Map<string, RefundPlan>();
+  private readonly manualRefundOrders = new Set<string>();
   private failureRules: FailureRule[] = [];
   private sequence = 0;
   // Gateway IDs are unique across fakes: tests share one database, where (gateway, intent_id) is unique.
@@ -213,6 +214,11 @@ export class FakeGateway implements PaymentGateway {
   /** Every refund of the order is declined by the gateway (a final 'failed', not an error). */
   refundFails(orderId: string): void {
     this.refundStaysPending(orderId, 0, 'failed');
+  }
+
+  /** The order's refunds are made by hand, as at eSewa (no refund API): each answers awaiting_manual. */
+  refundsNeedAnOperator(orderId: string): void {
+    this.manualRefundOrders.add(orderId);
   }
 
   // ---- scripting faults ----------------------------------------------------------------------------------------
@@ -394,6 +400,9 @@ export class FakeGateway implements PaymentGateway {
 
   refund(request: RefundRequest): Promise<RefundResult> {
     return this.handle('refund', request, () => {
+      if (this.manualRefundOrders.has(request.orderId)) {
+        return { gatewayRefundId: `manual-${request.refundId}`, state: 'awaiting_manual' as const };
+      }
       let entry = this.refundsById.get(request.refundId);
       if (entry) {
         if (
