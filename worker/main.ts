@@ -51,6 +51,7 @@ async function main(): Promise<void> {
     secretKey: config.STRIPE_SECRET_KEY,
     timeoutMs: config.GATEWAY_TIMEOUT,
     publicBaseUrl: config.PUBLIC_BASE_URL,
+    paymentMethodTypes: config.STRIPE_DELAYED_PAYMENT_METHODS,
   });
   const esewa = createEsewaGateway({
     statusUrl: config.ESEWA_STATUS_URL,
