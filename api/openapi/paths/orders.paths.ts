@@ -13,7 +13,9 @@ export const ordersPaths: ZodOpenApiPathsObject = {
       summary: 'Create an order and its payment intent (idempotent)',
       description:
         'Starts the order workflow and waits up to CHECKOUT_TIMEOUT for the hosted payment page. The same request ' +
-        'again answers 200 with `Idempotent-Replayed: true`; a different request under the same key or order ID is a 409.',
+        'again answers 200 with `Idempotent-Replayed: true`; an order already recorded is answered from the database ' +
+        '(200, its current status) under any key, without starting a workflow; a different request under the same ' +
+        'key or order ID is a 409.',
       requestParams: {
         header: z.object({
           'idempotency-key': idempotencyKeySchema.optional().meta({ description: 'Defaults to the order ID' }),
@@ -55,14 +57,14 @@ export const ordersPaths: ZodOpenApiPathsObject = {
   '/orders/{orderId}/cancel': {
     post: {
       tags: ['orders'],
-      summary: 'Cancel an order; after payment this is a full refund',
+      summary: 'Cancel an order; after payment this is a full refund, also after the grace window',
       requestParams: { path: orderPath },
       requestBody: { content: { 'application/json': { schema: cancelBodySchema.meta({ id: 'CancelRequest' }) } } },
       responses: {
         ...commonErrors,
         '200': json('The order after the cancellation', orderResponseSchema),
         '404': error('`order_not_found`'),
-        '409': error('`invalid_transition` or `order_closed`'),
+        '409': error('`invalid_transition`, or `order_closed` (closed unpaid)'),
         '415': error('`unsupported_media_type`'),
         '503': {
           ...error('`cancel_pending` (repeat the request or read the order), or a dependency is down'),
