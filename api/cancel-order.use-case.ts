@@ -58,7 +58,12 @@ async function cancelClosedOrder(deps: CancelDeps, { orderId, reason }: { orderI
 
 async function explainCancelFailure({ pool, temporal }: CancelDeps, orderId: string, error: unknown): Promise<unknown> {
   if (applicationFailureType(error) === ORDER_ERROR_TYPES.invalidTransition) {
-    return invalidTransition(orderId, await findOrderStatus(pool, orderId));
+    const status = await findOrderStatus(pool, orderId);
+    // A paid order whose workflow refuses is one closing at the end of its grace window: asked again, the cancel
+    // goes to a refund workflow.
+    if (status && REFUNDABLE_STATUSES.includes(status))
+      return cancelPending(orderId, CANCEL_PENDING_RETRY_AFTER_SECONDS);
+    return invalidTransition(orderId, status);
   }
   // Updates cannot reach a workflow that never existed or has completed; the order row tells which.
   if (isWorkflowNotFoundError(error)) {

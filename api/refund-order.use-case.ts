@@ -169,7 +169,12 @@ async function explainRefundFailure({ pool, temporal }: RefundDeps, orderId: str
     return refundExceedsRefundable(orderId, refundable);
   }
   if (failureType === ORDER_ERROR_TYPES.invalidTransition) {
-    return invalidTransition(orderId, await findOrderStatus(pool, orderId));
+    const status = await findOrderStatus(pool, orderId);
+    // A paid order whose workflow refuses is one closing at the end of its grace window: asked again, the refund
+    // goes to a refund workflow.
+    if (status && REFUNDABLE_STATUSES.includes(status))
+      return refundPending(orderId, REFUND_PENDING_RETRY_AFTER_SECONDS);
+    return invalidTransition(orderId, status);
   }
   if (isTemporalUnavailableError(error)) {
     const workflow = await probeOrderWorkflow(temporal, orderId);
