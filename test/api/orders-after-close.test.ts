@@ -339,7 +339,13 @@ describe('refunds after the order workflow closed', () => {
       needsAttention: false,
     });
     // The order workflow keeps the status it closed with.
-    const closed = await listWorkflows(`OrderId="${orderId}" AND OrderStatus="PAID"`);
+    const closed = await eventually(
+      async () => {
+        const matches = await listWorkflows(`OrderId="${orderId}" AND OrderStatus="PAID"`);
+        return matches.length > 0 ? matches : undefined;
+      },
+      { what: 'the closed order workflow in visibility' },
+    );
     expect(closed.map((info) => info.workflowId)).toEqual([orderWorkflowId(orderId)]);
   });
 });
