@@ -213,13 +213,14 @@ export const refundPathSchema = z.strictObject({
   refundId: z
     .string()
     .regex(
-      /^refund-[A-Za-z0-9._-]{1,64}-(?:[0-9]{1,6}|recon)$/,
-      'must be a refund ID such as refund-<orderId>-1 (or refund-<orderId>-recon)',
+      /^refund-[A-Za-z0-9._-]{1,64}-(?:[0-9]{1,6}|recon|k[0-9a-f]{24})$/,
+      'must be a refund ID such as refund-<orderId>-1 (or refund-<orderId>-recon, refund-<orderId>-k<24 hex digits>)',
     )
     .meta({
       description:
         'The refund (`refund-<orderId>-<n>`), as the order view lists it, or `refund-<orderId>-recon`: the refund ' +
-        'of a late payment reconciliation found after the order closed',
+        'of a late payment reconciliation found after the order closed, or `refund-<orderId>-k<hex>`: a refund asked ' +
+        'for after the order workflow closed',
     }),
 });
 

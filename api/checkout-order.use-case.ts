@@ -1,6 +1,6 @@
 // POST /orders as a story: replay what was already answered, refuse a different request under a used key or
-// order ID, then start the order's workflow (or join the running one) and wait a bounded time for its
-// checkout. The database is only read before the workflow starts, so a failure here never leaves a
+// order ID, answer an order already recorded from its row, then start the order's workflow (or join the running
+// one) and wait a bounded time for its checkout. The database is only read before the workflow starts, so a failure here never leaves a
 // half-created order: the workflow writes the order row itself.
 import { type Client, WithStartWorkflowOperation } from '@temporalio/client';
 import type { ApiConfig } from '../config/env';
@@ -66,6 +66,13 @@ export async function checkoutOrder(
 
   const existing = await findOrderSummary(deps.pool, order.orderId);
   if (existing && existing.requestHash !== hash) throw idempotencyConflict();
+  if (existing) {
+    // Recorded before: the database answers, whether or not Temporal still keeps the workflow's run. Starting one
+    // now would run a closed (or long-deleted) order again, at the gateway too. Nothing is stored for the key, so a
+    // repeat reads the order as it is then.
+    deps.logger.info({ orderId: order.orderId, status: existing.status }, 'checkout of a recorded order');
+    return answerRecordedOrder(deps, existing, hash);
+  }
 
   const checkout = await startOrJoinCheckout(deps, order, hash);
   if (checkout === 'workflow_finished') return answerFromOrderRow(deps.pool, order.orderId, hash);
@@ -196,7 +203,7 @@ function orderPolicy(config: ApiConfig, gateway: GatewayName): OrderPolicy {
 }
 
 function respondToCheckout(
-  order: CheckoutBody,
+  order: Pick<CheckoutBody, 'amount' | 'currency' | 'gateway'>,
   result: CheckoutResult,
   { alreadyRecorded }: { alreadyRecorded: boolean },
 ): CheckoutResponse {
@@ -221,6 +228,28 @@ function respondToCheckout(
     } satisfies CheckoutResponseBody,
     replayed: alreadyRecorded,
   };
+}
+
+/**
+ * A recorded order still PENDING has its workflow creating the intent right now: join it (never start one) for the
+ * payment URL. Any other status is final enough for the row to answer.
+ */
+async function answerRecordedOrder(deps: CheckoutDeps, row: OrderSummary, hash: string): Promise<CheckoutResponse> {
+  if (row.status !== 'PENDING') return { status: 200, body: orderSummaryBody(row), replayed: true };
+  try {
+    const result = await withTemporalDeadline(deps.temporal, deps.config.CHECKOUT_TIMEOUT, () =>
+      deps.temporal.workflow
+        .getHandle(orderWorkflowId(row.orderId))
+        .executeUpdate(checkoutUpdate, { args: [{ requestHash: hash }] }),
+    );
+    return respondToCheckout({ amount: row.amountMinor, currency: row.currency, gateway: row.gateway }, result, {
+      alreadyRecorded: true,
+    });
+  } catch (error) {
+    if (isWorkflowNotFoundError(error)) return answerFromOrderRow(deps.pool, row.orderId, hash);
+    if (isTemporalUnavailableError(error)) throw checkoutPending(row.orderId, CHECKOUT_PENDING_RETRY_AFTER_SECONDS);
+    throw error;
+  }
 }
 
 async function answerFromOrderRow(pool: Pool, orderId: string, hash: string): Promise<CheckoutResponse> {

@@ -2,7 +2,8 @@
 // refund API) and says so, with the eSewa reference. The refund row names the order; the order's workflow, which
 // has been waiting for exactly this, records it and only then counts the money as refunded. Confirming twice is
 // harmless. The route records every attempt in the admin audit log. A late payment found by reconciliation after
-// its order closed is refunded by a reconciliation refund workflow, which waits for the same confirmation.
+// its order closed is refunded by a reconciliation refund workflow, and a refund asked for after the order's workflow
+// closed by an order refund workflow; both wait for the same confirmation.
 import type { Client } from '@temporalio/client';
 import type { ApiConfig } from '../config/env';
 import type { Logger } from '../config/logger';
@@ -12,6 +13,11 @@ import {
   reconciliationRefundId,
   reconciliationRefundWorkflowId,
 } from '../contracts/reconciliation.contract';
+import {
+  confirmOrderRefundManualUpdate,
+  orderRefundWorkflowId,
+  requestKeyOfOrderRefundId,
+} from '../contracts/order-refund.contract';
 import type { Pool } from '../db/pool';
 import { findItemByRefundId } from '../db/reconciliation.repo';
 import { findRefund, type RefundRow } from '../db/refunds.repo';
@@ -75,8 +81,14 @@ export async function confirmManualRefund(
       refund.refundId === reconciliationRefundId(refund.orderId)
         ? await findItemByRefundId(deps.pool, refund.orderId, refund.refundId)
         : undefined;
+    // A refund made after the order's workflow closed waits in its own orderRefundWorkflow, found from the refund ID.
+    const requestKey = requestKeyOfOrderRefundId(refund.orderId, refund.refundId);
     await withTemporalDeadline(deps.temporal, deps.config.CHECKOUT_TIMEOUT, async () => {
-      if (late) {
+      if (requestKey !== undefined) {
+        await deps.temporal.workflow
+          .getHandle(orderRefundWorkflowId(refund.orderId, requestKey))
+          .executeUpdate(confirmOrderRefundManualUpdate, { args: [request] });
+      } else if (late) {
         await deps.temporal.workflow
           .getHandle(reconciliationRefundWorkflowId(late.gateway, late.paymentReference))
           .executeUpdate(confirmReconciliationManualRefundUpdate, { args: [request] });

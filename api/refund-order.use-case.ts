@@ -1,10 +1,18 @@
 // POST /admin/orders/:orderId/refunds as a story: replay what this Idempotency-Key already answered, refuse the
 // key with a different request, then ask the order's workflow for the refund (requestId `admin:<key>`, so the
 // workflow refunds once per key whatever happens to this request) and wait a bounded time for the gateway's answer.
+// Once the order's workflow has closed (after its grace window), the refund runs as its own orderRefundWorkflow,
+// keyed by the same Idempotency-Key, for as long as the gateway accepts refunds.
 import type { Client } from '@temporalio/client';
 import type { ApiConfig } from '../config/env';
 import type { Logger } from '../config/logger';
-import { ORDER_ERROR_TYPES, orderWorkflowId, refundOrderUpdate, type OrderState } from '../contracts/order.contract';
+import {
+  ORDER_ERROR_TYPES,
+  orderWorkflowId,
+  refundOrderUpdate,
+  type OrderState,
+  type RefundRecord,
+} from '../contracts/order.contract';
 import { findIdempotencyRecord, saveIdempotencyRecord } from '../db/idempotency.repo';
 import { findOrderStatus, findOrderView } from '../db/order-view.repo';
 import type { Pool } from '../db/pool';
@@ -13,14 +21,15 @@ import { describeError, errorBody } from './error-handler';
 import {
   idempotencyConflict,
   invalidTransition,
-  orderClosed,
   orderNotFound,
   refundExceedsRefundable,
   refundFailed,
   refundPending,
   temporalUnavailable,
 } from './errors';
+import { REFUNDABLE_STATUSES } from '../domain/order-status';
 import { getOrder } from './get-order.use-case';
+import { refundAfterClose } from './order-refund-workflow';
 import { requestHash } from './request-hash';
 import { probeOrderWorkflow, withTemporalDeadline } from './temporal-calls';
 import { applicationFailureType, isTemporalUnavailableError, isWorkflowNotFoundError } from './temporal-errors';
@@ -65,13 +74,12 @@ export async function refundOrder(deps: RefundDeps, command: RefundCommand): Pro
   if (stored) {
     if (stored.requestHash !== hash) throw idempotencyConflict();
     const replayedBody = stored.responseBody as RefundOutcome['body'];
-    return { status: stored.responseStatus, body: replayedBody, replayed: true, refundId: refundIdOf(replayedBody) };
+    // A refund made replays as 200: nothing was created by this request.
+    const status = stored.responseStatus === 201 ? 200 : stored.responseStatus;
+    return { status, body: replayedBody, replayed: true, refundId: refundIdOf(replayedBody) };
   }
 
-  const state = await requestRefund(deps, command);
-  const requestId = adminRefundRequestId(idempotencyKey);
-  const refund = state.refunds.find((record) => record.requestId === requestId);
-  if (!refund) throw new Error(`refund update for order ${orderId} returned without the refund it settled`);
+  const refund = await requestRefund(deps, command);
   // Two different requests racing with one key both reach the workflow before either stored its answer; the
   // workflow refunded the first, and the second must not be told it got what it asked for.
   if ((body.amount !== undefined && refund.amountMinor !== body.amount) || refund.reason !== body.reason) {
@@ -113,18 +121,44 @@ function refundIdOf(body: RefundOutcome['body']): string {
   return typeof details?.refundId === 'string' ? details.refundId : '';
 }
 
-async function requestRefund(deps: RefundDeps, { orderId, idempotencyKey, body }: RefundCommand): Promise<OrderState> {
+/** The order's open workflow refunds; once it has closed (or was never kept), a refund workflow does. */
+async function requestRefund(deps: RefundDeps, command: RefundCommand): Promise<RefundRecord> {
   const { config, temporal } = deps;
+  const { orderId, idempotencyKey, body } = command;
+  const requestId = adminRefundRequestId(idempotencyKey);
+  let state: OrderState;
   try {
     // A refund is a gateway call that the workflow retries until it settles; the request waits as long as a checkout.
-    return await withTemporalDeadline(temporal, config.CHECKOUT_TIMEOUT, () =>
+    state = await withTemporalDeadline(temporal, config.CHECKOUT_TIMEOUT, () =>
       temporal.workflow.getHandle(orderWorkflowId(orderId)).executeUpdate(refundOrderUpdate, {
-        args: [{ requestId: adminRefundRequestId(idempotencyKey), amountMinor: body.amount, reason: body.reason }],
+        args: [{ requestId, amountMinor: body.amount, reason: body.reason }],
       }),
     );
   } catch (error) {
+    if (isWorkflowNotFoundError(error)) return refundClosedOrder(deps, command);
     throw await explainRefundFailure(deps, orderId, error);
   }
+  const refund = state.refunds.find((record) => record.requestId === requestId);
+  if (!refund) throw new Error(`refund update for order ${orderId} returned without the refund it settled`);
+  return refund;
+}
+
+async function refundClosedOrder(deps: RefundDeps, { orderId, idempotencyKey, body }: RefundCommand) {
+  const order = await findOrderView(deps.pool, orderId);
+  if (!order) throw orderNotFound(orderId);
+  // A REFUNDED order goes on: this key's refund may be what refunded it, and its workflow answers with it.
+  if (!REFUNDABLE_STATUSES.includes(order.status) && order.status !== 'REFUNDED') {
+    throw invalidTransition(orderId, order.status);
+  }
+  const refund = await refundAfterClose(deps, {
+    order,
+    source: 'admin',
+    requestId: idempotencyKey,
+    amountMinor: body.amount,
+    reason: body.reason,
+  });
+  // The refund workflow reports the key itself; the order workflow's records carry the prefixed form.
+  return { ...refund, requestId: adminRefundRequestId(refund.requestId) };
 }
 
 async function explainRefundFailure({ pool, temporal }: RefundDeps, orderId: string, error: unknown): Promise<unknown> {
@@ -135,15 +169,18 @@ async function explainRefundFailure({ pool, temporal }: RefundDeps, orderId: str
     return refundExceedsRefundable(orderId, refundable);
   }
   if (failureType === ORDER_ERROR_TYPES.invalidTransition) {
-    return invalidTransition(orderId, await findOrderStatus(pool, orderId));
-  }
-  if (isWorkflowNotFoundError(error)) {
-    return (await findOrderStatus(pool, orderId)) ? orderClosed(orderId) : orderNotFound(orderId);
+    const status = await findOrderStatus(pool, orderId);
+    // A paid order whose workflow refuses is one closing at the end of its grace window: asked again, the refund
+    // goes to a refund workflow.
+    if (status && REFUNDABLE_STATUSES.includes(status))
+      return refundPending(orderId, REFUND_PENDING_RETRY_AFTER_SECONDS);
+    return invalidTransition(orderId, status);
   }
   if (isTemporalUnavailableError(error)) {
     const workflow = await probeOrderWorkflow(temporal, orderId);
     if (workflow === 'running') return refundPending(orderId, REFUND_PENDING_RETRY_AFTER_SECONDS);
-    if (workflow === 'closed') return orderClosed(orderId);
+    // Closed while the update waited: the same request again goes to a refund workflow.
+    if (workflow === 'closed') return refundPending(orderId, REFUND_PENDING_RETRY_AFTER_SECONDS);
     if (workflow === 'missing') return orderNotFound(orderId);
     return temporalUnavailable();
   }

@@ -104,6 +104,29 @@ const gatewayList = (fallback: string) =>
     .transform(splitCommaList)
     .pipe(z.array(z.enum(GATEWAY_NAMES)));
 
+/**
+ * Which payment methods Stripe Checkout offers: `false` (default) → cards only, paid or declined while the payer is on
+ * the page; `true` → the methods enabled in the Stripe Dashboard, delayed ones (bank debits, vouchers) included; a
+ * list of Stripe payment method types (`us_bank_account,sepa_debit`) → cards plus those. Parsed to the
+ * `payment_method_types` to send, or 'dashboard' to send none.
+ */
+const stripePaymentMethods = () =>
+  z
+    .string()
+    .default('false')
+    .transform((text, ctx): readonly string[] | 'dashboard' => {
+      const value = text.trim().toLowerCase();
+      if (value === 'false' || value === '') return ['card'];
+      if (value === 'true') return 'dashboard';
+      const types = splitCommaList(value);
+      const bad = types.find((type) => !/^[a-z][a-z0-9_]{1,40}$/.test(type));
+      if (bad !== undefined) {
+        ctx.addIssue({ code: 'custom', message: `expected true, false or Stripe payment method types, got "${bad}"` });
+        return z.NEVER;
+      }
+      return [...new Set(['card', ...types])];
+    });
+
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/orderpay';
 export const DEFAULT_SANDBOX_URL = 'http://127.0.0.1:12111';
 /** The sandbox's well-known test credentials; real deployments set their own. */
@@ -201,6 +224,8 @@ export const workerConfigSchema = z.object({
   PUBLIC_BASE_URL: url('http://localhost:3000'),
   STRIPE_API_BASE: url(DEFAULT_SANDBOX_URL),
   STRIPE_SECRET_KEY: z.string().min(1).default(SANDBOX_STRIPE_SECRET_KEY),
+  /** Delayed payment methods (bank debits) settle days later, possibly after the order's grace window: off by default. */
+  STRIPE_DELAYED_PAYMENT_METHODS: stripePaymentMethods(),
   ESEWA_STATUS_URL: url(ESEWA_UAT_STATUS_URL),
   ESEWA_PRODUCT_CODE: esewaMerchantFields.ESEWA_PRODUCT_CODE,
   /** Khalti's ePayment API base, ending in /api/v2/; refunds go to /api/merchant-transaction/ on the same host. */

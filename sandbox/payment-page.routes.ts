@@ -28,6 +28,12 @@ export function createPaymentPageRouter(store: SandboxStore): express.Router {
   router.post('/:sessionId/pay', (req, res) => {
     answer(res, req.params.sessionId, store.pay(req.params.sessionId), (session) => successUrl(session));
   });
+  // A delayed method (bank debit): the payer is sent back as after a payment, though nothing is paid yet.
+  router.post('/:sessionId/pay-later', (req, res) => {
+    answer(res, req.params.sessionId, store.payWithDelayedMethod(req.params.sessionId), (session) =>
+      successUrl(session),
+    );
+  });
   router.post('/:sessionId/decline', (req, res) => {
     answer(res, req.params.sessionId, store.decline(req.params.sessionId), (session) => pageUrl(session));
   });
@@ -47,6 +53,10 @@ export function createPaymentPageRouter(store: SandboxStore): express.Router {
     redirectTo: (session: CheckoutSessionObject) => string,
   ): void {
     if (!outcome) return sendHtml(res, 404, renderNotFoundPage(sessionId));
+    if (outcome.kind === 'method_not_allowed') {
+      res.status(400).type('text/plain').send('this session offers no delayed payment method');
+      return;
+    }
     if (outcome.kind === 'closed') {
       const view = store.hostedView(sessionId);
       return sendHtml(res, 409, renderClosedPage(view ?? { session: outcome.session, productName: '' }));

@@ -1,7 +1,7 @@
 // The hosted payment page: plain HTML forms, no script, so a test or a person with curl can pay as easily as a
 // browser. Every value shown comes from a caller, so everything interpolated is escaped.
 import type { HostedSessionView } from './sandbox.store';
-import type { CheckoutSessionObject } from './stripe.objects';
+import { DELAYED_PAYMENT_METHOD_TYPES, type CheckoutSessionObject } from './stripe.objects';
 
 /** ISO 4217 exponents that differ from 2. Display only; amounts stay integers everywhere else. */
 const ZERO_DECIMAL = new Set([
@@ -105,8 +105,17 @@ ${summary(session, productName)}
 <form method="post" action="${action('pay')}"><button type="submit" name="outcome" value="pay">Pay</button></form>
 <form method="post" action="${action('decline')}"><button type="submit" name="outcome" value="decline">Decline</button></form>
 <form method="post" action="${action('abandon')}"><button type="submit" name="outcome" value="abandon">Abandon</button></form>
+${delayedMethodForm(session, action('pay-later'))}
 <p><small>Pay captures the payment. Decline simulates a declined card (the page stays open). Abandon leaves without paying.</small></p>`,
   );
+}
+
+/** Only when the session offers a delayed method: it completes unpaid, and the bank answers later. */
+function delayedMethodForm(session: HostedSessionView['session'], action: string): string {
+  if (!session.payment_method_types.some((type) => DELAYED_PAYMENT_METHOD_TYPES.includes(type))) return '';
+  return `<form method="post" action="${action}"><button type="submit" name="outcome" value="pay-later">Pay by bank debit</button></form>
+<p><small>Pay by bank debit completes the session unpaid; the debit succeeds or fails later
+(<code>POST /_sandbox/sessions/${escapeHtml(session.id)}/async-payment</code>).</small></p>`;
 }
 
 export function renderClosedPage(view: Pick<HostedSessionView, 'session' | 'productName'>): string {

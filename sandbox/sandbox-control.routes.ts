@@ -11,6 +11,8 @@ export interface SandboxControl {
   setFaults(patch: SandboxFaultsPatch): SandboxFaults;
   stats(): unknown;
   sessions(orderId: string | undefined): CheckoutSessionObject[];
+  /** The bank's later answer to a session paid with a delayed method; throws SandboxApiError when there is none. */
+  settleDelayedPayment(sessionId: string, outcome: 'succeeded' | 'failed'): CheckoutSessionObject;
   settlementReport(fromSeconds: number, toSeconds: number): string;
   khalti: { payments(orderId: string | undefined): KhaltiPaymentRecord[] };
   /** Settles a Stripe refund held pending by the refundsPending fault. */
@@ -23,6 +25,7 @@ const settlementReportQuerySchema = z
   .refine((q) => Date.parse(q.to) > Date.parse(q.from), 'to must be after from');
 const sessionsQuerySchema = z.object({ orderId: z.string().min(1).optional() });
 const settleRefundSchema = z.strictObject({ status: z.enum(['succeeded', 'failed', 'canceled']) });
+const asyncPaymentBodySchema = z.strictObject({ outcome: z.enum(['succeeded', 'failed']) });
 
 export function createControlRouter(control: SandboxControl): express.Router {
   const router = express.Router();
@@ -52,6 +55,20 @@ export function createControlRouter(control: SandboxControl): express.Router {
       return;
     }
     res.json({ object: 'list', data: control.sessions(parsed.data.orderId) });
+  });
+  // A delayed payment (bank debit) settles: Stripe sends checkout.session.async_payment_succeeded or _failed.
+  router.post('/sessions/:sessionId/async-payment', (req, res) => {
+    const parsed = asyncPaymentBodySchema.safeParse(req.body ?? {});
+    if (!parsed.success) {
+      res.status(400).json({ error: 'invalid_body', message: 'outcome must be "succeeded" or "failed"' });
+      return;
+    }
+    try {
+      res.json(control.settleDelayedPayment(req.params.sessionId, parsed.data.outcome));
+    } catch (error) {
+      if (!(error instanceof SandboxApiError)) throw error;
+      res.status(error.status).json(error.toBody());
+    }
   });
   // What a merchant downloads from a gateway portal: the input of POST /admin/reconciliation/reports.
   router.get('/settlement-report', (req, res) => {

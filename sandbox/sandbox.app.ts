@@ -73,6 +73,8 @@ export interface Sandbox {
   setFaults(patch: SandboxFaultsPatch): SandboxFaults;
   stats(): SandboxStats;
   sessions(orderId?: string): CheckoutSessionObject[];
+  /** The bank's later answer to a session paid with a delayed method (checkout.session.async_payment_*). */
+  settleDelayedPayment(sessionId: string, outcome: 'succeeded' | 'failed'): CheckoutSessionObject;
   /** The settlement report (orderpay's CSV columns) of everything created in [fromSeconds, toSeconds). */
   settlementReport(fromSeconds: number, toSeconds: number): string;
   /** Khalti mode (pidx payments, lookups, refunds, hosted page). */
@@ -169,6 +171,7 @@ export function createSandbox(options: SandboxOptions): Sandbox {
     },
     stats: () => ({ ...store.stats(), ...counters, webhooks: dispatcher.stats(), khalti: khalti.stats() }),
     sessions: (orderId) => store.sessionsForOrder(orderId),
+    settleDelayedPayment: (sessionId, outcome) => store.settleDelayedPayment(sessionId, outcome),
     settlementReport: (fromSeconds, toSeconds) => store.settlementReportCsv(fromSeconds, toSeconds),
     khalti,
     settleRefund: (refundId, status) => {

@@ -11,10 +11,12 @@ import {
   type Metadata,
   type PaymentIntentObject,
   type RefundObject,
+  DELAYED_PAYMENT_METHOD_TYPES,
   invalidParameter,
   newObjectId,
   resourceMissing,
   SANDBOX_API_VERSION,
+  SANDBOX_DASHBOARD_PAYMENT_METHOD_TYPES,
   SandboxApiError,
 } from './stripe.objects';
 
@@ -43,7 +45,9 @@ interface SessionRecord {
 }
 
 export type PageActionOutcome =
-  | { kind: 'paid' | 'declined' | 'abandoned'; session: CheckoutSessionObject }
+  | { kind: 'paid' | 'declined' | 'abandoned' | 'processing'; session: CheckoutSessionObject }
+  /** The payer asked for a delayed method the session does not offer. */
+  | { kind: 'method_not_allowed'; session: CheckoutSessionObject }
   /** The session is expired or already paid: the page must refuse. */
   | { kind: 'closed'; session: CheckoutSessionObject };
 
@@ -148,6 +152,7 @@ export function createSandboxStore(options: SandboxStoreOptions) {
       metadata: params.metadata ?? {},
       mode: 'payment',
       payment_intent: null,
+      payment_method_types: [...(params.allowed_payment_method_types ?? SANDBOX_DASHBOARD_PAYMENT_METHOD_TYPES)],
       payment_status: 'unpaid',
       status: 'open',
       success_url: params.success_url,
@@ -241,6 +246,14 @@ export function createSandboxStore(options: SandboxStoreOptions) {
     if (!record) return undefined;
     const { session } = record;
     if (session.status !== 'open') return { kind: 'closed', session };
+    capture(record);
+    emit('checkout.session.completed', session);
+    return { kind: 'paid', session };
+  }
+
+  /** The payment succeeds: a charge, the intent succeeded, the session paid and complete. */
+  function capture(record: SessionRecord): void {
+    const { session } = record;
     const intent = paymentIntentFor(record);
     const charge: ChargeObject = {
       id: newObjectId('ch'),
@@ -269,8 +282,58 @@ export function createSandboxStore(options: SandboxStoreOptions) {
     session.url = null;
     stats.paymentsCaptured += 1;
     emit('payment_intent.succeeded', intent);
+  }
+
+  /**
+   * The payer submits a delayed method (a bank debit): the session completes unpaid and can no longer be expired;
+   * the bank's answer comes later (settleDelayedPayment).
+   */
+  function payWithDelayedMethod(id: string): PageActionOutcome | undefined {
+    const record = findSession(id);
+    if (!record) return undefined;
+    const { session } = record;
+    if (session.status !== 'open') return { kind: 'closed', session };
+    if (!session.payment_method_types.some((type) => DELAYED_PAYMENT_METHOD_TYPES.includes(type))) {
+      return { kind: 'method_not_allowed', session };
+    }
+    const intent = paymentIntentFor(record);
+    intent.status = 'processing';
+    intent.last_payment_error = null;
+    session.status = 'complete';
+    session.url = null;
     emit('checkout.session.completed', session);
-    return { kind: 'paid', session };
+    return { kind: 'processing', session };
+  }
+
+  /** The bank's answer to a delayed payment, days later at Stripe: async_payment_succeeded or _failed. */
+  function settleDelayedPayment(id: string, outcome: 'succeeded' | 'failed'): CheckoutSessionObject {
+    const record = requireSession(id);
+    const { session } = record;
+    const intent = session.payment_intent ? paymentIntents.get(session.payment_intent) : undefined;
+    if (session.status !== 'complete' || session.payment_status !== 'unpaid' || intent?.status !== 'processing') {
+      throw new SandboxApiError(
+        400,
+        'invalid_request_error',
+        `Checkout Session ${id} has no delayed payment in progress (status ${session.status}, payment_status ${session.payment_status}).`,
+      );
+    }
+    if (outcome === 'succeeded') {
+      capture(record);
+      emit('checkout.session.async_payment_succeeded', session);
+    } else {
+      intent.status = 'requires_payment_method';
+      intent.last_payment_error = {
+        // Stripe reports a failed debit the way it reports a declined card, with the bank's reason.
+        type: 'card_error',
+        code: 'payment_method_customer_decline',
+        decline_code: 'insufficient_funds',
+        message: 'The bank declined the debit.',
+      };
+      stats.paymentsDeclined += 1;
+      emit('payment_intent.payment_failed', intent);
+      emit('checkout.session.async_payment_failed', session);
+    }
+    return session;
   }
 
   function decline(id: string): PageActionOutcome | undefined {
@@ -513,6 +576,8 @@ export function createSandboxStore(options: SandboxStoreOptions) {
     retrieveRefund,
     retrieveEvent,
     pay,
+    payWithDelayedMethod,
+    settleDelayedPayment,
     decline,
     abandon,
     hostedView,

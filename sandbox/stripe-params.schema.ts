@@ -33,6 +33,11 @@ export const sessionCreateParamsSchema = z.object({
   expires_at: integerString.optional(),
   metadata,
   payment_intent_data: z.object({ metadata }).optional(),
+  /** A filter over the account's methods (API version 2026-09-30.endive on); absent, the "Dashboard" set applies. */
+  allowed_payment_method_types: z
+    .array(z.string().regex(/^[a-z][a-z0-9_]*$/, 'must be a payment method type such as card'))
+    .min(1)
+    .optional(),
 });
 export type SessionCreateParams = z.infer<typeof sessionCreateParamsSchema>;
 

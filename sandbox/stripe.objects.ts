@@ -21,6 +21,8 @@ export interface CheckoutSessionObject {
   mode: 'payment';
   /** Created when the payer first submits the page, as in Stripe's current API versions. */
   payment_intent: string | null;
+  /** What the page offers: `allowed_payment_method_types`, or the sandbox's "Dashboard" set when none was given. */
+  payment_method_types: string[];
   payment_status: 'unpaid' | 'paid';
   status: 'open' | 'complete' | 'expired';
   success_url: string;
@@ -47,7 +49,8 @@ export interface PaymentIntentObject {
   latest_charge: string | null;
   livemode: false;
   metadata: Metadata;
-  status: 'requires_payment_method' | 'succeeded' | 'canceled';
+  /** processing: a delayed method (bank debit) was submitted; it succeeds or fails later. */
+  status: 'requires_payment_method' | 'processing' | 'succeeded' | 'canceled';
 }
 
 export interface ChargeObject {
@@ -149,3 +152,22 @@ export function resourceMissing(kind: string, id: string, param = 'id'): Sandbox
 export function invalidParameter(param: string, message: string, code = 'parameter_invalid'): SandboxApiError {
   return new SandboxApiError(400, 'invalid_request_error', message, { code, param, replayable: false });
 }
+
+/**
+ * Payment methods that do not settle while the payer is on the page (bank debits, vouchers): a session paid with one
+ * completes unpaid, and checkout.session.async_payment_succeeded or _failed follows later.
+ */
+export const DELAYED_PAYMENT_METHOD_TYPES: readonly string[] = [
+  'acss_debit',
+  'au_becs_debit',
+  'bacs_debit',
+  'boleto',
+  'customer_balance',
+  'konbini',
+  'oxxo',
+  'sepa_debit',
+  'us_bank_account',
+];
+
+/** What a session offers when created without allowed_payment_method_types: like a Dashboard with ACH turned on. */
+export const SANDBOX_DASHBOARD_PAYMENT_METHOD_TYPES: readonly string[] = ['card', 'us_bank_account'];

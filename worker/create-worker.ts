@@ -1,6 +1,7 @@
 // Builds the order worker (orders and reconciliation share its task queue) from injected parts; worker/main.ts wires the real ones, tests wire their own.
 import { type NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { OrderActivities } from '../activities/order-activity.types';
+import type { OrderRefundActivities } from '../activities/order-refund-activity.types';
 import type { ReconciliationActivities } from '../activities/reconciliation-activity.types';
 import { projectPath } from '../config/paths';
 
@@ -13,8 +14,11 @@ export interface OrderWorkerOptions {
   connection: NativeConnection;
   namespace: string;
   taskQueue: string;
-  /** The order activities, and the reconciliation ones where the worker also runs reconciliation. */
-  activities: OrderActivities & Partial<ReconciliationActivities>;
+  /**
+   * The order activities, the refund workflow's (refunds after the order workflow closed) and the reconciliation ones
+   * where the worker also runs reconciliation.
+   */
+  activities: OrderActivities & Partial<OrderRefundActivities> & Partial<ReconciliationActivities>;
   /** 'prebuilt' in production (fast start, what was tested is what runs); 'source' in tests. */
   workflowCode: { bundlePath: string } | { workflowsPath: string } | { bundle: WorkerOptions['workflowBundle'] };
   shutdownGraceTimeMs?: number;

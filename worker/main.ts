@@ -4,6 +4,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime } from '@temporalio/worker';
 import { Registry } from 'prom-client';
 import { createOrderActivities } from '../activities/order.activities';
+import { createOrderRefundActivities } from '../activities/order-refund.activities';
 import { createReconciliationActivities } from '../activities/reconciliation.activities';
 import { loadConfig, workerConfigSchema } from '../config/env';
 import { createLogger } from '../config/logger';
@@ -50,6 +51,7 @@ async function main(): Promise<void> {
     secretKey: config.STRIPE_SECRET_KEY,
     timeoutMs: config.GATEWAY_TIMEOUT,
     publicBaseUrl: config.PUBLIC_BASE_URL,
+    paymentMethodTypes: config.STRIPE_DELAYED_PAYMENT_METHODS,
   });
   const esewa = createEsewaGateway({
     statusUrl: config.ESEWA_STATUS_URL,
@@ -123,7 +125,7 @@ async function main(): Promise<void> {
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
-    activities: { ...orderActivities, ...reconciliationActivities },
+    activities: { ...orderActivities, ...createOrderRefundActivities({ pool, logger }), ...reconciliationActivities },
     workflowCode: { bundlePath: WORKFLOW_BUNDLE_PATH },
     shutdownGraceTimeMs: config.WORKER_SHUTDOWN_GRACE,
   });

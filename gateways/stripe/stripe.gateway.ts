@@ -33,6 +33,12 @@ export interface StripeGatewayOptions {
   publicBaseUrl: string;
   /** Injectable clock, for the expires_at decision. */
   now?: () => Date;
+  /**
+   * The payment method types Checkout may offer (`allowed_payment_method_types`); 'dashboard' sends none, so Stripe
+   * offers what the Dashboard enables, delayed methods included. Default: cards only, so a session is paid or not
+   * while the payer is on the page.
+   */
+  paymentMethodTypes?: readonly string[] | 'dashboard';
 }
 
 const optionsSchema = z.object({
@@ -52,10 +58,16 @@ const MAX_GATEWAY_EXPIRY_MS = 23 * 60 * 60_000 + 59 * 60_000;
 const MAX_PRODUCT_NAME_LENGTH = 250;
 
 const SESSION_EXPANSIONS = ['payment_intent', 'payment_intent.latest_charge'];
+/**
+ * Left to itself, Checkout offers every method the Dashboard enables, delayed ones included: such a session completes
+ * unpaid, cannot be expired any more, and its payment may succeed days later, after the order's workflow closed.
+ */
+const IMMEDIATE_PAYMENT_METHOD_TYPES: readonly string[] = ['card'];
 
 export function createStripeGateway(options: StripeGatewayOptions): PaymentGateway {
   const { apiBase, secretKey, timeoutMs, publicBaseUrl } = optionsSchema.parse(options);
   const now = options.now ?? (() => new Date());
+  const paymentMethodTypes = options.paymentMethodTypes ?? IMMEDIATE_PAYMENT_METHOD_TYPES;
   const stripe = createStripeClient(apiBase, secretKey, timeoutMs);
 
   async function retrieveSession(intentId: string): Promise<StripeCheckoutSession> {
@@ -65,7 +77,7 @@ export function createStripeGateway(options: StripeGatewayOptions): PaymentGatew
 
   async function createIntent(request: CreateIntentRequest): Promise<CreatedIntent> {
     assertMinorAmount(request.amountMinor, 'amountMinor');
-    const params = checkoutSessionParams(request, publicBaseUrl);
+    const params = checkoutSessionParams(request, publicBaseUrl, paymentMethodTypes);
     const gatewayExpiry = Math.floor(request.expiresAt.getTime() / 1000);
     const msUntilExpiry = request.expiresAt.getTime() - now().getTime();
     const withExpiry = msUntilExpiry >= MIN_GATEWAY_EXPIRY_MS && msUntilExpiry <= MAX_GATEWAY_EXPIRY_MS;
@@ -214,6 +226,7 @@ export function createStripeClient(apiBase: string, secretKey: string, timeoutMs
 function checkoutSessionParams(
   request: CreateIntentRequest,
   publicBaseUrl: string,
+  paymentMethodTypes: readonly string[] | 'dashboard',
 ): Stripe.Checkout.SessionCreateParams {
   const landingUrl = landingUrlFor(request, publicBaseUrl);
   const productName = (request.description ?? `Order ${request.orderId}`).slice(0, MAX_PRODUCT_NAME_LENGTH);
@@ -233,6 +246,9 @@ function checkoutSessionParams(
     metadata: { orderId: request.orderId },
     // Copied onto the payment intent and its charge, so payment_intent.* and charge.* events name the order too.
     payment_intent_data: { metadata: { orderId: request.orderId } },
+    // Since API version 2026-09-30.endive (the SDK's), sessions take allowed_payment_method_types, a filter over the
+    // Dashboard's methods; payment_method_types is no longer accepted at creation.
+    ...(paymentMethodTypes === 'dashboard' ? {} : { allowed_payment_method_types: [...paymentMethodTypes] }),
     success_url: landingUrl,
     cancel_url: landingUrl,
     ...(request.customer?.email ? { customer_email: request.customer.email } : {}),
@@ -257,6 +273,7 @@ function landingUrlFor(request: CreateIntentRequest, publicBaseUrl: string): str
  * - paid: captured, whatever the session status says (an async method can complete later).
  * - expired and unpaid: nothing can be taken any more.
  * - open with a declined last attempt: failed; the payer may still retry on the same page.
+ * - complete but unpaid: a delayed method (bank debit) in flight, pending; failed once its debit failed.
  */
 function paymentStatusOf(session: StripeCheckoutSession): PaymentStatus {
   const gatewayStatus = describeSession(session);
@@ -274,6 +291,10 @@ function paymentStatusOf(session: StripeCheckoutSession): PaymentStatus {
   if (session.status === 'expired') return { state: 'cancelled', gatewayStatus };
   const intent = expandedIntentOf(session);
   if (session.status === 'open' && intent?.status === 'requires_payment_method' && intent.last_payment_error) {
+    return { state: 'failed', gatewayStatus };
+  }
+  // A delayed method (bank debit) that failed after the session completed: nothing will be taken for this session.
+  if (session.status === 'complete' && intent?.status === 'requires_payment_method' && intent.last_payment_error) {
     return { state: 'failed', gatewayStatus };
   }
   return { state: 'pending', gatewayStatus };

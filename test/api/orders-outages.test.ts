@@ -162,7 +162,9 @@ describe('when no worker runs the checkout in time', () => {
         paymentUrl: gateway.intentFor(orderId)?.paymentUrl,
       });
       expect(gateway.callsTo('createIntent', orderId)).toHaveLength(1);
-      expect(await rowsFor(orderId)).toEqual({ orders: 1, idempotencyRecords: 1 });
+      // Whether the retry joined the workflow (its answer stored) or found the order recorded (answered from the row,
+      // nothing stored) depends on how far the late worker got; either way there is one order.
+      expect((await rowsFor(orderId)).orders).toBe(1);
     } finally {
       await lateWorker.stop();
     }

@@ -2,6 +2,7 @@
 // for assertions, and the wiring the suites share (pool, Temporal client, fake gateway, order worker, API servers).
 import { Client } from '@temporalio/client';
 import { createOrderActivities } from '../../activities/order.activities';
+import { createOrderRefundActivities } from '../../activities/order-refund.activities';
 import type { ApiDeps } from '../../api/app';
 import { walletCallbackHandlers } from '../../api/callback-handlers';
 import { startApiServer, type RunningApiServer } from '../../api/server';
@@ -158,7 +159,10 @@ export async function startApiHarness(options: ApiHarnessOptions = {}): Promise<
 
   const startWorker = (taskQueue?: string) =>
     startTestWorker(
-      createOrderActivities({ pool, gateways: () => gateway, logger, metrics: activityMetrics }),
+      {
+        ...createOrderActivities({ pool, gateways: () => gateway, logger, metrics: activityMetrics }),
+        ...createOrderRefundActivities({ pool, logger }),
+      },
       taskQueue,
     );
 

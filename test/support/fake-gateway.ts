@@ -144,6 +144,7 @@ export class FakeGateway implements PaymentGateway {
   private readonly scriptedStatuses = new Map<string, PaymentStatus[]>();
   private readonly cancelRaces = new Map<string, { amountMinor?: number; currency?: string }>();
   private readonly refundPlans = new Map<string, RefundPlan>();
+  private readonly manualRefundOrders = new Set<string>();
   private failureRules: FailureRule[] = [];
   private sequence = 0;
   // Gateway IDs are unique across fakes: tests share one database, where (gateway, intent_id) is unique.
@@ -223,6 +224,11 @@ export class FakeGateway implements PaymentGateway {
   forgetIdempotencyKeys(): void {
     this.forgottenRefunds.push(...this.refundsById.values());
     this.refundsById.clear();
+  }
+
+  /** The order's refunds are made by hand, as at eSewa (no refund API): each answers awaiting_manual. */
+  refundsNeedAnOperator(orderId: string): void {
+    this.manualRefundOrders.add(orderId);
   }
 
   // ---- scripting faults ----------------------------------------------------------------------------------------
@@ -406,6 +412,9 @@ export class FakeGateway implements PaymentGateway {
 
   refund(request: RefundRequest): Promise<RefundResult> {
     return this.handle('refund', request, () => {
+      if (this.manualRefundOrders.has(request.orderId)) {
+        return { gatewayRefundId: `manual-${request.refundId}`, state: 'awaiting_manual' as const };
+      }
       let entry: RefundEntry | undefined;
       if (request.gatewayRefundId !== undefined) {
         // A retrieve by the gateway's refund ID: never creates anything.

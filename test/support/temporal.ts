@@ -10,6 +10,7 @@ import {
 } from '@temporalio/worker';
 import { randomBytes } from 'node:crypto';
 import type { OrderActivities } from '../../activities/order-activity.types';
+import type { OrderRefundActivities } from '../../activities/order-refund-activity.types';
 import type { ReconciliationActivities } from '../../activities/reconciliation-activity.types';
 import { createOrderWorker, WORKFLOWS_PATH } from '../../worker/create-worker';
 
@@ -64,7 +65,7 @@ export interface RunningTestWorker {
 
 /** Starts an order worker on its own task queue with the given activities; stop() waits for it to finish. */
 export async function startTestWorker(
-  activities: OrderActivities & Partial<ReconciliationActivities>,
+  activities: OrderActivities & Partial<OrderRefundActivities> & Partial<ReconciliationActivities>,
   taskQueue = uniqueId('tq'),
 ): Promise<RunningTestWorker> {
   installQuietRuntime();

@@ -48,8 +48,10 @@ export const adminPaths: ZodOpenApiPathsObject = {
       ...admin,
       summary: 'Refund an order in full or in part (idempotent)',
       description:
-        'The order’s workflow refunds at the gateway, once per Idempotency-Key. The same key and body replay the ' +
-        'first answer (`Idempotent-Replayed: true`); the same key with another body is a 409.',
+        'The order’s workflow refunds at the gateway, once per Idempotency-Key; after its grace window a refund ' +
+        'workflow (`order-refund-<orderId>-<key hash>`) does, for any PAID or PARTIALLY_REFUNDED order, checked ' +
+        'against the refunds ledger. The same key and body replay the first answer with 200 ' +
+        '(`Idempotent-Replayed: true`); the same key with another body is a 409.',
       requestParams: {
         path: orderPathSchema,
         header: z.object({ 'idempotency-key': idempotencyKeySchema.meta({ description: 'Required' }) }),
@@ -57,12 +59,13 @@ export const adminPaths: ZodOpenApiPathsObject = {
       requestBody: { required: true, content: { 'application/json': { schema: refundRequestSchema } } },
       responses: {
         ...adminErrors,
-        '201': {
-          ...json('Refunded (also replayed with Idempotent-Replayed: true)', refundResponseSchema),
+        '200': {
+          ...json('Refunded before under this key (Idempotent-Replayed: true)', refundResponseSchema),
           headers: replayedHeader,
         },
+        '201': json('Refunded (or, for a gateway without a refund API, awaiting_manual)', refundResponseSchema),
         '404': error('`order_not_found`'),
-        '409': error('`idempotency_conflict`, `invalid_transition` (not paid) or `order_closed`'),
+        '409': error('`idempotency_conflict` or `invalid_transition` (not paid)'),
         '415': error('`unsupported_media_type`'),
         '422': error('`refund_exceeds_refundable`: details.refundableAmount is what is left'),
         '502': error('`refund_failed`: the gateway declined; the order is flagged NeedsAttention'),

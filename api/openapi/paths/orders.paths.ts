@@ -22,8 +22,10 @@ export const ordersPaths: ZodOpenApiPathsObject = {
       description:
         'Needs an API key with the `orders:write` scope. ' +
         'Starts the order workflow and waits up to CHECKOUT_TIMEOUT for the hosted payment page. The same request ' +
-        'again answers 200 with `Idempotent-Replayed: true`; a different request under the same key or order ID is a 409. ' +
-        'The answer carries the order’s `clientSecret` for the payer’s browser (GET /orders/{orderId}/status).',
+        'again answers 200 with `Idempotent-Replayed: true`; an order already recorded is answered from the database ' +
+        '(200, its current status) under any key, without starting a workflow; a different request under the same ' +
+        'key or order ID is a 409. The answer carries the order’s `clientSecret` for the payer’s browser ' +
+        '(GET /orders/{orderId}/status).',
       requestParams: {
         header: z.object({
           'idempotency-key': idempotencyKeySchema.optional().meta({ description: 'Defaults to the order ID' }),
@@ -67,7 +69,7 @@ export const ordersPaths: ZodOpenApiPathsObject = {
   '/orders/{orderId}/cancel': {
     post: {
       ...merchant('orders:write'),
-      summary: 'Cancel an order; after payment this is a full refund',
+      summary: 'Cancel an order; after payment this is a full refund, also after the grace window',
       requestParams: { path: orderPath },
       requestBody: { content: { 'application/json': { schema: cancelBodySchema.meta({ id: 'CancelRequest' }) } } },
       responses: {
@@ -75,7 +77,7 @@ export const ordersPaths: ZodOpenApiPathsObject = {
         ...keyErrors,
         '200': json('The order after the cancellation', orderResponseSchema),
         '404': error('`order_not_found`'),
-        '409': error('`invalid_transition` or `order_closed`'),
+        '409': error('`invalid_transition`, or `order_closed` (closed unpaid)'),
         '415': error('`unsupported_media_type`'),
         '503': {
           ...error('`cancel_pending` (repeat the request or read the order), or a dependency is down'),
