@@ -18,6 +18,7 @@ import {
 import { countRefundsInStates } from '../../db/refunds.repo';
 import { createPool, type Pool } from '../../db/pool';
 import { createStripeWebhookVerifier } from '../../gateways/stripe/stripe.webhooks';
+import { TEST_CODEC_KEYS } from './codec';
 import { FakeGateway } from './fake-gateway';
 import { freePort } from './processes';
 import { connectTestClient, startTestWorker, testTemporalAddress, type RunningTestWorker } from './temporal';
@@ -36,6 +37,7 @@ export function apiTestConfig(overrides: Record<string, string> = {}): ApiConfig
   return apiConfigSchema.parse({
     DATABASE_URL: process.env.DATABASE_URL,
     TEMPORAL_ADDRESS: testTemporalAddress(),
+    TEMPORAL_CODEC_KEYS: TEST_CODEC_KEYS,
     ...overrides,
   });
 }
