@@ -50,6 +50,8 @@ async function main(): Promise<void> {
   const server = await startApiServer(
     { config, pool, temporal, webhookVerifiers, callbackHandlers, logger, metrics },
     config.PORT,
+    undefined,
+    { port: config.API_METRICS_PORT, host: config.API_METRICS_HOST },
   );
 
   let stopping = false;

@@ -200,6 +200,8 @@ export async function startApiHarness(options: ApiHarnessOptions = {}): Promise<
           metrics: deps.metrics ?? apiTestMetrics(deps.pool ?? pool),
         },
         0,
+        undefined,
+        { port: 0 },
       );
       servers.push(server);
       return server;
