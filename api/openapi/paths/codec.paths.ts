@@ -24,7 +24,15 @@ const operation = (direction: 'encode' | 'decode'): ZodOpenApiOperationObject =>
   },
 });
 
+const preflight: ZodOpenApiOperationObject = {
+  tags: ['codec'],
+  summary: "CORS preflight of the Web UI's browser",
+  description:
+    'Allows the origins in `CODEC_CORS_ORIGINS`, with credentials and the headers Content-Type, X-Namespace and Authorization.',
+  responses: { '204': { description: 'Preflight answered (CORS headers only for an allowed Origin)' } },
+};
+
 export const codecPaths: ZodOpenApiPathsObject = {
-  '/codec/decode': { post: operation('decode') },
-  '/codec/encode': { post: operation('encode') },
+  '/codec/decode': { post: operation('decode'), options: preflight },
+  '/codec/encode': { post: operation('encode'), options: preflight },
 };
