@@ -12,6 +12,12 @@ export interface DevCodecKeys {
   source: string;
 }
 
+/** Relative to the working directory when inside it, absolute otherwise. */
+function shown(file: string): string {
+  const relative = path.relative(process.cwd(), file);
+  return relative && !relative.startsWith('..') ? relative : file;
+}
+
 export function devCodecKeys(env: NodeJS.ProcessEnv, dataDir: string): DevCodecKeys {
   const given = env.TEMPORAL_CODEC_KEYS?.trim();
   if (given) {
@@ -26,12 +32,12 @@ export function devCodecKeys(env: NodeJS.ProcessEnv, dataDir: string): DevCodecK
     } catch (error) {
       throw new Error(`${file} is not a valid key list (${error instanceof Error ? error.message : String(error)})`);
     }
-    return { value, source: path.relative(process.cwd(), file) || file };
+    return { value, source: shown(file) };
   }
   mkdirSync(dataDir, { recursive: true });
   const value = generateCodecKey(`dev-${new Date().toISOString().slice(0, 10)}`);
   // Owner-only: the key reads every payload the dev server stores.
   writeFileSync(file, `${value}\n`, { mode: 0o600, flag: 'wx' });
   chmodSync(file, 0o600);
-  return { value, source: `${path.relative(process.cwd(), file) || file} (new)` };
+  return { value, source: `${shown(file)} (new)` };
 }
