@@ -34,14 +34,15 @@ export interface CodecDeps {
 
 /** The client's codecs as one: encode in their order, decode in reverse (the SDK's rule). None: payloads as they are. */
 function clientCodec(temporal: Client): PayloadCodec {
-  const codecs = temporal.options.loadedDataConverter.payloadCodecs;
+  // Read per call: building the app must not touch the client (tests build it around stand-ins).
+  const codecs = () => temporal.options.loadedDataConverter.payloadCodecs;
   return {
     async encode(payloads) {
-      for (const codec of codecs) payloads = await codec.encode(payloads);
+      for (const codec of codecs()) payloads = await codec.encode(payloads);
       return payloads;
     },
     async decode(payloads) {
-      for (const codec of [...codecs].reverse()) payloads = await codec.decode(payloads);
+      for (const codec of [...codecs()].reverse()) payloads = await codec.decode(payloads);
       return payloads;
     },
   };
