@@ -9,13 +9,14 @@ import type { Pool } from '../db/pool';
 import type { CallbackHandler, WebhookVerifier } from '../gateways/gateway';
 import { adminRoutes } from './admin.routes';
 import { callbacksRoutes } from './callbacks.routes';
+import { codecRoutes } from './codec.routes';
 import { docsRoutes } from './docs.routes';
 import { errorHandler, notFoundHandler } from './error-handler';
 import { healthRoutes } from './health.routes';
-import { metricsRoutes } from './metrics.routes';
 import { ordersRoutes } from './orders.routes';
 import { payPageRoutes } from './pay-page.routes';
 import { requestContext } from './request-context';
+import { securityHeaders } from './security-headers';
 import { webhooksRoutes } from './webhooks.routes';
 
 export interface ApiDeps {
@@ -36,15 +37,16 @@ export function createApp(deps: ApiDeps): Express {
   app.set('etag', false);
 
   app.use(requestContext(deps.logger));
+  app.use(securityHeaders(deps.config));
   app.use(countResponses(deps.metrics));
   app.use(healthRoutes(deps));
-  app.use(metricsRoutes(deps));
   app.use(ordersRoutes(deps));
   app.use(webhooksRoutes(deps));
   app.use(callbacksRoutes({ ...deps, callbackHandlers: deps.callbackHandlers ?? {} }));
   app.use(payPageRoutes(deps));
   app.use(adminRoutes(deps));
   app.use(docsRoutes(deps));
+  app.use(codecRoutes(deps));
   app.use(notFoundHandler);
   app.use(errorHandler);
   return app;

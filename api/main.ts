@@ -6,6 +6,7 @@ import { Registry } from 'prom-client';
 import { apiConfigSchema, loadConfig } from '../config/env';
 import { createLogger } from '../config/logger';
 import { createApiMetrics, MANUAL_REFUND_STATES, registerProcessMetrics } from '../config/metrics';
+import { orderpayDataConverter } from '../config/payload-codec';
 import { createPool } from '../db/pool';
 import { countRefundsInStates } from '../db/refunds.repo';
 import { createStripeWebhookVerifier } from '../gateways/stripe/stripe.webhooks';
@@ -26,7 +27,13 @@ async function main(): Promise<void> {
   // An idle client losing its connection (a database restart) must not crash the process; the next query reconnects.
   pool.on('error', (error) => logger.warn({ err: describeError(error) }, 'idle database connection lost'));
   const connection = lazyTemporalConnection(config.TEMPORAL_ADDRESS);
-  const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  if (!config.TEMPORAL_CODEC_KEYS)
+    logger.warn('TEMPORAL_CODEC_KEYS is not set: payloads are stored in Temporal unencrypted');
+  const temporal = new Client({
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    dataConverter: orderpayDataConverter(config.TEMPORAL_CODEC_KEYS),
+  });
   const webhookVerifiers = {
     stripe: createStripeWebhookVerifier({
       secrets: config.STRIPE_WEBHOOK_SECRETS,
@@ -49,6 +56,8 @@ async function main(): Promise<void> {
   const server = await startApiServer(
     { config, pool, temporal, webhookVerifiers, callbackHandlers, logger, metrics },
     config.PORT,
+    undefined,
+    { port: config.API_METRICS_PORT, host: config.API_METRICS_HOST },
   );
 
   let stopping = false;

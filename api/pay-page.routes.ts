@@ -9,6 +9,7 @@ import { buildEsewaForm, type EsewaMerchant } from '../gateways/esewa/esewa.prot
 import { orderIdSchema } from './checkout.schema';
 import { rejectOtherMethods } from './error-handler';
 import { escapeHtml, paragraph, sendHtmlPage } from './html.view';
+import { ESEWA_AUTO_SUBMIT_SCRIPT } from './security-headers';
 
 export interface PayPageDeps {
   config: Pick<ApiConfig, 'ESEWA_FORM_URL' | 'ESEWA_PRODUCT_CODE' | 'ESEWA_SECRET_KEY' | 'PUBLIC_BASE_URL'>;
@@ -61,7 +62,7 @@ export function payPageRoutes(deps: PayPageDeps): Router {
         `<form id="esewa" method="POST" action="${escapeHtml(esewa.formUrl)}">${inputs}` +
           `<p>Order ${escapeHtml(order.orderId)}: Rs ${escapeHtml(fields.total_amount)}</p>` +
           `<button type="submit">Pay with eSewa</button></form>` +
-          `<script>document.getElementById('esewa').submit();</script>`,
+          `<script>${ESEWA_AUTO_SUBMIT_SCRIPT}</script>`,
       );
     })
     .all(rejectOtherMethods(['GET', 'HEAD']));

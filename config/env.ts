@@ -22,6 +22,7 @@ import {
   ESEWA_UAT_SECRET_KEY,
   ESEWA_UAT_STATUS_URL,
 } from '../gateways/esewa/esewa.protocol';
+import { type CodecKey, parseCodecKeys } from './payload-codec';
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -142,7 +143,36 @@ const esewaMerchantFields = {
   ESEWA_SECRET_KEY: z.string().min(1).default(ESEWA_UAT_SECRET_KEY),
 };
 
+/** `production` refuses every sandbox/UAT default (see productionProblems); `development` keeps them. */
+export const ORDERPAY_ENVS = ['development', 'production'] as const;
+const orderpayEnv = z.enum(ORDERPAY_ENVS).default('development');
+
+/** `<id>:<base64 32 bytes>,…`, the encrypting key first; unset means payloads are stored unencrypted (development). */
+const codecKeys = z
+  .string()
+  .optional()
+  .transform((text, ctx): CodecKey[] | undefined => {
+    if (!text || text.trim().length === 0) return undefined;
+    try {
+      return parseCodecKeys(text);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: error instanceof Error ? error.message : 'invalid key list' });
+      return z.NEVER;
+    }
+  });
+
+/** Comma-separated browser origins (scheme://host[:port]). */
+const originList = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform(splitCommaList)
+    .pipe(z.array(z.url().transform((text) => new URL(text).origin)));
+
 const temporalFields = {
+  ORDERPAY_ENV: orderpayEnv,
+  /** Payload encryption keys of every Temporal client and worker (config/payload-codec.ts). */
+  TEMPORAL_CODEC_KEYS: codecKeys,
   TEMPORAL_ADDRESS: z.string().min(1).default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default(DEFAULT_ORDER_TASK_QUEUE),
@@ -154,7 +184,7 @@ const commonFields = {
 };
 
 /** `production` issues `op_live_` keys and insists on real secrets; anything else issues `op_test_` keys. */
-export const orderpayEnvField = z.string().trim().min(1).default('development');
+export const orderpayEnvField = orderpayEnv;
 
 /** The development HMAC key for payer client secrets; production refuses to start with it (or without a key). */
 export const DEVELOPMENT_CLIENT_SECRET_KEY = 'orderpay-development-client-secret-key-not-for-production';
@@ -162,7 +192,6 @@ export const DEVELOPMENT_CLIENT_SECRET_KEY = 'orderpay-development-client-secret
 export const apiConfigSchema = z
   .object({
     ...commonFields,
-    ORDERPAY_ENV: orderpayEnvField,
     /** Registered at start (every merchant scope) unless already known: scripts, CI and containers get a known key. */
     ORDERPAY_BOOTSTRAP_API_KEY: z
       .string()
@@ -207,8 +236,20 @@ export const apiConfigSchema = z
     ...esewaMerchantFields,
     /** eSewa asks merchants to use the status API only when no answer came within five minutes. */
     ESEWA_FIRST_STATUS_CHECK: duration('5m'),
+    /** The API's Prometheus endpoint (GET /metrics), on its own port so it is never public with the API; 0: free port. */
+    API_METRICS_PORT: port(9463),
+    /** The interface the metrics port binds; unset: every interface, like the worker's. */
+    API_METRICS_HOST: z
+      .string()
+      .optional()
+      .transform((text) => (text && text.trim().length > 0 ? text.trim() : undefined)),
+    /** Bearer token the Temporal Web UI (or a proxy in front of it) sends to POST /codec/*; unset: loopback only. */
+    CODEC_AUTH_TOKEN: optionalSecret(),
+    /** Origins of the Temporal Web UI allowed to call /codec/* from the browser. */
+    CODEC_CORS_ORIGINS: originList('http://localhost:8233,http://127.0.0.1:8233'),
   })
   .superRefine((config, ctx) => {
+    reportProductionProblems(ctx, productionProblems('api', config));
     if (config.ORDERPAY_ENV === 'production' && !config.ORDERPAY_CLIENT_SECRET_KEY) {
       ctx.addIssue({
         code: 'custom',
@@ -219,85 +260,204 @@ export const apiConfigSchema = z
   });
 export type ApiConfig = z.infer<typeof apiConfigSchema>;
 
-export const workerConfigSchema = z.object({
-  ...commonFields,
-  PUBLIC_BASE_URL: url('http://localhost:3000'),
-  STRIPE_API_BASE: url(DEFAULT_SANDBOX_URL),
-  STRIPE_SECRET_KEY: z.string().min(1).default(SANDBOX_STRIPE_SECRET_KEY),
-  /** Delayed payment methods (bank debits) settle days later, possibly after the order's grace window: off by default. */
-  STRIPE_DELAYED_PAYMENT_METHODS: stripePaymentMethods(),
-  ESEWA_STATUS_URL: url(ESEWA_UAT_STATUS_URL),
-  ESEWA_PRODUCT_CODE: esewaMerchantFields.ESEWA_PRODUCT_CODE,
-  /** Khalti's ePayment API base, ending in /api/v2/; refunds go to /api/merchant-transaction/ on the same host. */
-  KHALTI_BASE_URL: url(DEFAULT_KHALTI_BASE_URL),
-  KHALTI_SECRET_KEY: z.string().min(1).default(SANDBOX_KHALTI_SECRET_KEY),
-  /** Per-call timeout for gateway HTTP requests; Temporal retries the activity. */
-  GATEWAY_TIMEOUT: duration('10s'),
-  /** How long a refund may stay pending at the gateway before refundPayment hands it back to the workflow. */
-  REFUND_PENDING_LIMIT: duration('72h'),
-  WORKER_SHUTDOWN_GRACE: duration('10s'),
-  /** orderpay's own worker metrics (GET /metrics); 0 picks a free port. */
-  WORKER_METRICS_PORT: port(9464),
-  /** The Temporal SDK's Prometheus exporter (worker, workflow and activity task metrics); 0 picks a free port. */
-  TEMPORAL_SDK_METRICS_PORT: port(9465),
-  /** Gateways reconciled on a schedule from their settlement API (the others from uploaded reports). */
-  RECONCILIATION_GATEWAYS: gatewayList('stripe'),
-  /** How often the schedule runs, and how far back each run reaches (plus the overlap). */
-  RECONCILIATION_INTERVAL: duration('1d'),
-  RECONCILIATION_OVERLAP: duration('1h'),
-  /** A payment that succeeded for an order we closed unpaid: refund it, or accept it as paid. */
-  RECONCILIATION_LATE_SUCCESS_ACTION: perGatewayChoice(LATE_SUCCESS_ACTIONS, 'refund' satisfies LateSuccessAction),
-  /** A payment that names no order of ours: refund it, or only record it for review. */
-  RECONCILIATION_UNKNOWN_PAYMENT_ACTION: perGatewayChoice(
-    UNKNOWN_PAYMENT_ACTIONS,
-    'refund' satisfies UnknownPaymentAction,
-  ),
-  /** A payment orderpay did not create (no order ID of ours): flag it for review, or refund it. */
-  RECONCILIATION_FOREIGN_PAYMENT_ACTION: perGatewayChoice(
-    FOREIGN_PAYMENT_ACTIONS,
-    'flag' satisfies ForeignPaymentAction,
-  ),
-  /** Closed unpaid orders created this long before a window's end are still asked about (a payment may follow). */
-  RECONCILIATION_UNPAID_LOOKBACK: duration('7d'),
-  /** A refund of ours written this close to a window's end is checked against the next window's data. */
-  RECONCILIATION_EDGE_TOLERANCE: duration('15m'),
-  /** Reconciliation activity timeouts: a whole window's collect and compare, one batch, and the heartbeat. */
-  RECONCILIATION_BULK_TIMEOUT: duration('30m'),
-  RECONCILIATION_BATCH_TIMEOUT: duration('5m'),
-  RECONCILIATION_HEARTBEAT_TIMEOUT: duration('30s'),
-  /** Gateway status lookups in flight at once, and the attempts before a failing one becomes lookup_failed. */
-  RECONCILIATION_LOOKUP_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8),
-  RECONCILIATION_LOOKUP_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(5),
-});
+export const workerConfigSchema = z
+  .object({
+    ...commonFields,
+    PUBLIC_BASE_URL: url('http://localhost:3000'),
+    STRIPE_API_BASE: url(DEFAULT_SANDBOX_URL),
+    STRIPE_SECRET_KEY: z.string().min(1).default(SANDBOX_STRIPE_SECRET_KEY),
+    /** Delayed payment methods (bank debits) settle days later, possibly after the order's grace window: off by default. */
+    STRIPE_DELAYED_PAYMENT_METHODS: stripePaymentMethods(),
+    ESEWA_STATUS_URL: url(ESEWA_UAT_STATUS_URL),
+    ESEWA_PRODUCT_CODE: esewaMerchantFields.ESEWA_PRODUCT_CODE,
+    /** Khalti's ePayment API base, ending in /api/v2/; refunds go to /api/merchant-transaction/ on the same host. */
+    KHALTI_BASE_URL: url(DEFAULT_KHALTI_BASE_URL),
+    KHALTI_SECRET_KEY: z.string().min(1).default(SANDBOX_KHALTI_SECRET_KEY),
+    /** Per-call timeout for gateway HTTP requests; Temporal retries the activity. */
+    GATEWAY_TIMEOUT: duration('10s'),
+    /** How long a refund may stay pending at the gateway before refundPayment hands it back to the workflow. */
+    REFUND_PENDING_LIMIT: duration('72h'),
+    WORKER_SHUTDOWN_GRACE: duration('10s'),
+    /** orderpay's own worker metrics (GET /metrics); 0 picks a free port. */
+    WORKER_METRICS_PORT: port(9464),
+    /** The Temporal SDK's Prometheus exporter (worker, workflow and activity task metrics); 0 picks a free port. */
+    TEMPORAL_SDK_METRICS_PORT: port(9465),
+    /** Gateways reconciled on a schedule from their settlement API (the others from uploaded reports). */
+    RECONCILIATION_GATEWAYS: gatewayList('stripe'),
+    /** How often the schedule runs, and how far back each run reaches (plus the overlap). */
+    RECONCILIATION_INTERVAL: duration('1d'),
+    RECONCILIATION_OVERLAP: duration('1h'),
+    /** A payment that succeeded for an order we closed unpaid: refund it, or accept it as paid. */
+    RECONCILIATION_LATE_SUCCESS_ACTION: perGatewayChoice(LATE_SUCCESS_ACTIONS, 'refund' satisfies LateSuccessAction),
+    /** A payment that names no order of ours: refund it, or only record it for review. */
+    RECONCILIATION_UNKNOWN_PAYMENT_ACTION: perGatewayChoice(
+      UNKNOWN_PAYMENT_ACTIONS,
+      'refund' satisfies UnknownPaymentAction,
+    ),
+    /** A payment orderpay did not create (no order ID of ours): flag it for review, or refund it. */
+    RECONCILIATION_FOREIGN_PAYMENT_ACTION: perGatewayChoice(
+      FOREIGN_PAYMENT_ACTIONS,
+      'flag' satisfies ForeignPaymentAction,
+    ),
+    /** Closed unpaid orders created this long before a window's end are still asked about (a payment may follow). */
+    RECONCILIATION_UNPAID_LOOKBACK: duration('7d'),
+    /** A refund of ours written this close to a window's end is checked against the next window's data. */
+    RECONCILIATION_EDGE_TOLERANCE: duration('15m'),
+    /** Reconciliation activity timeouts: a whole window's collect and compare, one batch, and the heartbeat. */
+    RECONCILIATION_BULK_TIMEOUT: duration('30m'),
+    RECONCILIATION_BATCH_TIMEOUT: duration('5m'),
+    RECONCILIATION_HEARTBEAT_TIMEOUT: duration('30s'),
+    /** Gateway status lookups in flight at once, and the attempts before a failing one becomes lookup_failed. */
+    RECONCILIATION_LOOKUP_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8),
+    RECONCILIATION_LOOKUP_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(5),
+  })
+  .superRefine((config, ctx) => reportProductionProblems(ctx, productionProblems('worker', config)));
 export type WorkerConfig = z.infer<typeof workerConfigSchema>;
 
-export const sandboxConfigSchema = z.object({
-  LOG_LEVEL: commonFields.LOG_LEVEL,
-  SANDBOX_PORT: port(12111),
-  /** Loopback by default; 0.0.0.0 in a container, so the hosted page and API are reachable from outside it. */
-  SANDBOX_HOST: z.string().min(1).default('127.0.0.1'),
-  /**
-   * Keeps sessions, payments, refunds, idempotency keys and undelivered webhooks across restarts; unset (or empty)
-   * keeps them in memory only.
-   */
-  SANDBOX_STATE_FILE: z
-    .string()
-    .optional()
-    .transform((text) => (text && text.trim().length > 0 ? text.trim() : undefined)),
-  /** The address payers' browsers reach the sandbox's hosted pages on. */
-  SANDBOX_PUBLIC_URL: url(DEFAULT_SANDBOX_URL),
-  SANDBOX_API_KEY: z.string().min(1).default(SANDBOX_STRIPE_SECRET_KEY),
-  SANDBOX_WEBHOOK_URL: url('http://127.0.0.1:3000/webhooks/stripe'),
-  SANDBOX_WEBHOOK_SECRET: z.string().min(1).default(SANDBOX_STRIPE_WEBHOOK_SECRET),
-  /** The eSewa merchant the sandbox's eSewa mode knows: the same as eSewa UAT's by default. */
-  SANDBOX_ESEWA_PRODUCT_CODE: z.string().min(1).default(ESEWA_UAT_PRODUCT_CODE),
-  SANDBOX_ESEWA_SECRET_KEY: z.string().min(1).default(ESEWA_UAT_SECRET_KEY),
-  /** Khalti mode: the key clients send as `Authorization: Key <key>`. */
-  SANDBOX_KHALTI_SECRET_KEY: z.string().min(1).default(SANDBOX_KHALTI_SECRET_KEY),
-  /** Khalti mode: how long a payment link stays payable. */
-  SANDBOX_KHALTI_EXPIRY: duration('60m'),
-});
+export const sandboxConfigSchema = z
+  .object({
+    ORDERPAY_ENV: orderpayEnv,
+    LOG_LEVEL: commonFields.LOG_LEVEL,
+    SANDBOX_PORT: port(12111),
+    /** Loopback by default; 0.0.0.0 in a container, so the hosted page and API are reachable from outside it. */
+    SANDBOX_HOST: z.string().min(1).default('127.0.0.1'),
+    /**
+     * Keeps sessions, payments, refunds, idempotency keys and undelivered webhooks across restarts; unset (or empty)
+     * keeps them in memory only.
+     */
+    SANDBOX_STATE_FILE: z
+      .string()
+      .optional()
+      .transform((text) => (text && text.trim().length > 0 ? text.trim() : undefined)),
+    /** The address payers' browsers reach the sandbox's hosted pages on. */
+    SANDBOX_PUBLIC_URL: url(DEFAULT_SANDBOX_URL),
+    SANDBOX_API_KEY: z.string().min(1).default(SANDBOX_STRIPE_SECRET_KEY),
+    SANDBOX_WEBHOOK_URL: url('http://127.0.0.1:3000/webhooks/stripe'),
+    SANDBOX_WEBHOOK_SECRET: z.string().min(1).default(SANDBOX_STRIPE_WEBHOOK_SECRET),
+    /** The eSewa merchant the sandbox's eSewa mode knows: the same as eSewa UAT's by default. */
+    SANDBOX_ESEWA_PRODUCT_CODE: z.string().min(1).default(ESEWA_UAT_PRODUCT_CODE),
+    SANDBOX_ESEWA_SECRET_KEY: z.string().min(1).default(ESEWA_UAT_SECRET_KEY),
+    /** Khalti mode: the key clients send as `Authorization: Key <key>`. */
+    SANDBOX_KHALTI_SECRET_KEY: z.string().min(1).default(SANDBOX_KHALTI_SECRET_KEY),
+    /** Khalti mode: how long a payment link stays payable. */
+    SANDBOX_KHALTI_EXPIRY: duration('60m'),
+  })
+  .superRefine((config, ctx) => {
+    if (config.ORDERPAY_ENV === 'production') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['ORDERPAY_ENV'],
+        message: 'the sandbox fakes every gateway and never runs with ORDERPAY_ENV=production',
+      });
+    }
+  });
 export type SandboxConfig = z.infer<typeof sandboxConfigSchema>;
+
+// ---- Live mode: ORDERPAY_ENV=production refuses test credentials, sandbox/UAT endpoints and missing keys. ----
+
+/** Credentials that only ever work against the local sandbox or a gateway's public test environment. */
+const TEST_CREDENTIALS: ReadonlySet<string> = new Set([
+  SANDBOX_STRIPE_SECRET_KEY,
+  SANDBOX_STRIPE_WEBHOOK_SECRET,
+  SANDBOX_KHALTI_SECRET_KEY,
+  ESEWA_UAT_SECRET_KEY,
+  ESEWA_UAT_PRODUCT_CODE,
+]);
+/** The gateways' test environments: eSewa UAT (rc-epay, rc, uat) and Khalti's sandbox (dev, and the older a.). */
+const TEST_GATEWAY_HOSTS: ReadonlySet<string> = new Set([
+  'rc-epay.esewa.com.np',
+  'rc.esewa.com.np',
+  'uat.esewa.com.np',
+  'dev.khalti.com',
+  'a.khalti.com',
+]);
+
+/** Why a gateway URL cannot be a live one, or undefined when it can. */
+function testEndpointReason(text: string): string | undefined {
+  const { hostname, port: urlPort } = new URL(text);
+  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  if (
+    host === 'localhost' ||
+    host.endsWith('.localhost') ||
+    /^127\./.test(host) ||
+    host === '::1' ||
+    host === '0.0.0.0'
+  ) {
+    return 'points at this machine (the local sandbox)';
+  }
+  if (urlPort === '12111') return 'points at the sandbox port 12111';
+  if (TEST_GATEWAY_HOSTS.has(host)) return `points at the gateway's test environment (${host})`;
+  return undefined;
+}
+
+/** Why a secret cannot be a live one: unset, or a published sandbox/UAT value (the value itself is never named). */
+function testSecretReason(value: string | undefined): string | undefined {
+  if (value === undefined || value.trim().length === 0) return 'is not set';
+  if (TEST_CREDENTIALS.has(value)) return 'is a sandbox/UAT default';
+  if (value.startsWith('sk_test_') || value.startsWith('rk_test_')) return 'is a Stripe test-mode key';
+  return undefined;
+}
+
+export interface ProductionProblem {
+  variable: string;
+  reason: string;
+}
+
+/**
+ * Who may administer orderpay in production. Today that is ADMIN_API_TOKEN; when admin keys live elsewhere
+ * (the database), this is the one place that learns to accept them.
+ */
+export function adminAccessProblems(config: { ADMIN_API_TOKEN?: string | undefined }): ProductionProblem[] {
+  const reason = testSecretReason(config.ADMIN_API_TOKEN);
+  return reason ? [{ variable: 'ADMIN_API_TOKEN', reason }] : [];
+}
+
+/**
+ * Everything that stops a process from running live, as variable names and reasons (never values). Empty outside
+ * production: development keeps the sandbox defaults. Every gateway is enabled in every process (each order chooses
+ * its own), so every gateway's settings count.
+ */
+export function productionProblems(role: 'api' | 'worker', config: Record<string, unknown>): ProductionProblem[] {
+  if (config.ORDERPAY_ENV !== 'production') return [];
+  const problems: ProductionProblem[] = [];
+  const secret = (variable: string) => {
+    const reason = testSecretReason(config[variable] as string | undefined);
+    if (reason) problems.push({ variable, reason });
+  };
+  const endpoint = (variable: string) => {
+    const reason = testEndpointReason(String(config[variable]));
+    if (reason) problems.push({ variable, reason });
+  };
+  if (!Array.isArray(config.TEMPORAL_CODEC_KEYS) || config.TEMPORAL_CODEC_KEYS.length === 0) {
+    problems.push({ variable: 'TEMPORAL_CODEC_KEYS', reason: 'is not set (payloads in Temporal must be encrypted)' });
+  }
+  if (role === 'api') {
+    const webhookSecrets = config.STRIPE_WEBHOOK_SECRETS as string[];
+    const reasons = webhookSecrets.map(testSecretReason).filter((reason) => reason !== undefined);
+    if (reasons[0]) problems.push({ variable: 'STRIPE_WEBHOOK_SECRETS', reason: reasons[0] });
+    problems.push(...adminAccessProblems(config as { ADMIN_API_TOKEN?: string }));
+    endpoint('ESEWA_FORM_URL');
+    secret('ESEWA_PRODUCT_CODE');
+    secret('ESEWA_SECRET_KEY');
+    if (config.CODEC_AUTH_TOKEN === undefined) {
+      problems.push({ variable: 'CODEC_AUTH_TOKEN', reason: 'is not set (the codec endpoint decrypts payloads)' });
+    }
+  } else {
+    endpoint('STRIPE_API_BASE');
+    secret('STRIPE_SECRET_KEY');
+    endpoint('ESEWA_STATUS_URL');
+    secret('ESEWA_PRODUCT_CODE');
+    endpoint('KHALTI_BASE_URL');
+    secret('KHALTI_SECRET_KEY');
+  }
+  return problems;
+}
+
+function reportProductionProblems(ctx: z.RefinementCtx, problems: readonly ProductionProblem[]): void {
+  for (const { variable, reason } of problems) {
+    ctx.addIssue({ code: 'custom', path: [variable], message: `${reason}; ORDERPAY_ENV=production refuses it` });
+  }
+}
 
 /** Parses the environment with a process's schema, or throws a ConfigError naming every bad variable. */
 export function loadConfig<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv = process.env): z.infer<S> {

@@ -1,5 +1,5 @@
-// The worker's Prometheus endpoint: a bare HTTP server answering GET /metrics from an injected registry.
-// The API serves the same format as a route on its app (api/metrics.routes.ts).
+// A Prometheus endpoint: a bare HTTP server answering GET /metrics from an injected registry, on a port of its own
+// (the worker's WORKER_METRICS_PORT, the API's API_METRICS_PORT), so metrics are never public with the API.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
@@ -15,6 +15,7 @@ export async function startMetricsServer(
   registry: Registry,
   port: number,
   logger: Logger,
+  host?: string,
 ): Promise<RunningMetricsServer> {
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '').split('?', 1)[0];
@@ -39,7 +40,8 @@ export async function startMetricsServer(
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, () => resolve());
+    if (host === undefined) server.listen(port, () => resolve());
+    else server.listen(port, host, () => resolve());
   });
   const bound = (server.address() as AddressInfo).port;
   logger.info({ port: bound }, 'metrics listening');

@@ -125,6 +125,8 @@ export interface DevTemporalOptions {
   uiPort: number;
   namespace: string;
   logLevel: string;
+  /** The codec server the Web UI decodes payloads with (orderpay's API: <api>/codec). */
+  codecEndpoint?: string;
   stopTimeoutMs: number;
   output: Output;
   registry: ProcessRegistry;
@@ -139,7 +141,7 @@ export interface RunningTemporal {
 }
 
 export function devServerArgs(
-  options: Pick<DevTemporalOptions, 'dbFile' | 'port' | 'uiPort' | 'namespace' | 'logLevel'>,
+  options: Pick<DevTemporalOptions, 'dbFile' | 'port' | 'uiPort' | 'namespace' | 'logLevel' | 'codecEndpoint'>,
 ): string[] {
   return [
     'server',
@@ -157,6 +159,7 @@ export function devServerArgs(
     ...ORDER_SEARCH_ATTRIBUTE_FLAGS.flatMap((flag) => ['--search-attribute', flag]),
     '--log-level',
     options.logLevel,
+    ...(options.codecEndpoint ? ['--ui-codec-endpoint', options.codecEndpoint] : []),
   ];
 }
 

@@ -13,6 +13,8 @@ const optionalText = z
   .transform((text) => (text && text.trim().length > 0 ? text.trim() : undefined));
 
 export const startConfigSchema = z.object({
+  /** `npm start` runs the sandbox: development only. */
+  ORDERPAY_ENV: apiConfigSchema.shape.ORDERPAY_ENV,
   /** Set: use that Temporal server. Unset: run a dev server with SQLite persistence under the data directory. */
   TEMPORAL_ADDRESS: optionalText,
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
@@ -33,6 +35,7 @@ export const startConfigSchema = z.object({
   /** How long a child gets after SIGTERM before SIGKILL; longer than the worker's WORKER_SHUTDOWN_GRACE. */
   SUPERVISOR_STOP_TIMEOUT: duration('20s'),
   PORT: apiConfigSchema.shape.PORT,
+  API_METRICS_PORT: apiConfigSchema.shape.API_METRICS_PORT,
   SANDBOX_PORT: sandboxConfigSchema.shape.SANDBOX_PORT,
   WORKER_METRICS_PORT: workerConfigSchema.shape.WORKER_METRICS_PORT,
   TEMPORAL_SDK_METRICS_PORT: workerConfigSchema.shape.TEMPORAL_SDK_METRICS_PORT,
@@ -65,7 +68,14 @@ export function startPaths(config: StartConfig, root: string): StartPaths {
  */
 export function childEnvironment(
   env: NodeJS.ProcessEnv,
-  wiring: { config: StartConfig; databaseUrl: string; temporalAddress: string; sandboxStateFile: string },
+  wiring: {
+    config: StartConfig;
+    databaseUrl: string;
+    temporalAddress: string;
+    sandboxStateFile: string;
+    /** TEMPORAL_CODEC_KEYS of the api and worker (scripts/dev-codec-key.ts). */
+    codecKeys?: string;
+  },
 ): NodeJS.ProcessEnv {
   const { config } = wiring;
   const api = `http://127.0.0.1:${config.PORT}`;
@@ -81,6 +91,9 @@ export function childEnvironment(
     SANDBOX_WEBHOOK_URL: `${api}/webhooks/stripe`,
     // Open orders keep their checkout sessions when `npm start` is restarted.
     SANDBOX_STATE_FILE: wiring.sandboxStateFile,
+    // The dev server's Web UI decodes histories through the API's codec endpoint, from the browser.
+    CODEC_CORS_ORIGINS: `http://localhost:${config.TEMPORAL_UI_PORT},http://127.0.0.1:${config.TEMPORAL_UI_PORT}`,
+    ...(wiring.codecKeys ? { TEMPORAL_CODEC_KEYS: wiring.codecKeys } : {}),
   };
   const result: NodeJS.ProcessEnv = { ...env };
   for (const [name, value] of Object.entries(derived)) {

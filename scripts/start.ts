@@ -12,6 +12,7 @@ import { ConfigError, loadConfig } from '../config/env';
 import { projectPath, projectRoot } from '../config/paths';
 import { migrateToLatest } from '../db/migrate';
 import { ensureDevApiKey } from './dev-api-key';
+import { devCodecKeys } from './dev-codec-key';
 import { connectWhenReady, ensureSearchAttributes, startDevTemporal } from './dev-temporal';
 import { startEmbeddedPostgres } from './embedded-postgres';
 import {
@@ -158,6 +159,7 @@ async function provideTemporal(
     uiPort: config.TEMPORAL_UI_PORT,
     namespace: config.TEMPORAL_NAMESPACE,
     logLevel: config.TEMPORAL_LOG_LEVEL,
+    codecEndpoint: `http://localhost:${config.PORT}/codec`,
     stopTimeoutMs: config.SUPERVISOR_STOP_TIMEOUT,
     output,
     registry,
@@ -196,12 +198,12 @@ function printBanner(
     `  API key           ${wiring.apiKey}`,
     ...(wiring.apiKey.startsWith('op_') ? [`                    export ORDERPAY_KEY=${wiring.apiKey}`] : []),
     `  Sandbox gateway   http://localhost:${config.SANDBOX_PORT}`,
-    `  Metrics           http://localhost:${config.PORT}/metrics (api), ` +
+    `  Metrics           http://localhost:${config.API_METRICS_PORT}/metrics (api), ` +
       `http://localhost:${config.WORKER_METRICS_PORT}/metrics (worker), ` +
       `http://localhost:${config.TEMPORAL_SDK_METRICS_PORT}/metrics (Temporal SDK)`,
     ...(wiring.devServer
       ? [
-          `  Temporal Web UI   ${ui}`,
+          `  Temporal Web UI   ${ui} (payloads decoded by http://localhost:${config.PORT}/codec)`,
           `    orders          ${temporalUiOrdersUrl(ui, ns)}`,
           `    awaiting pay    ${temporalUiOrdersUrl(ui, ns, 'OrderStatus="AWAITING_PAYMENT"')}`,
           `    need attention  ${temporalUiOrdersUrl(ui, ns, 'NeedsAttention=true')}`,
@@ -229,6 +231,13 @@ async function main(): Promise<void> {
     }
     throw error;
   }
+  if (config.ORDERPAY_ENV === 'production') {
+    output.stderr(
+      'npm start runs the sandbox gateway and is for development only; ORDERPAY_ENV=production refuses it\n',
+    );
+    process.exit(1);
+  }
+  output.log('development mode: every gateway points at the local sandbox with its test credentials');
   const paths = startPaths(config, projectRoot());
   const registry = new ProcessRegistry(paths.runDir);
   const stack = new Stack(output, registry);
@@ -282,11 +291,14 @@ async function main(): Promise<void> {
     output.log(applied.length > 0 ? `applied migrations: ${applied.join(', ')}` : 'database schema is up to date');
     if (stack.isStopping) return;
 
+    const codecKeys = devCodecKeys(process.env, paths.dataDir);
+    output.log(`Temporal payloads are encrypted with the key in ${codecKeys.source}`);
     const env = childEnvironment(process.env, {
       config,
       databaseUrl: database.value.databaseUrl,
       temporalAddress: temporal.value.address,
       sandboxStateFile: paths.sandboxStateFile,
+      codecKeys: codecKeys.value,
     });
     // The development key: the API registers it as its bootstrap key. A key the caller set wins and is not printed.
     const callerKey = env.ORDERPAY_BOOTSTRAP_API_KEY?.trim();

@@ -1,4 +1,5 @@
 // Builds the order worker (orders and reconciliation share its task queue) from injected parts; worker/main.ts wires the real ones, tests wire their own.
+import type { DataConverter } from '@temporalio/common';
 import { type NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { OrderActivities } from '../activities/order-activity.types';
 import type { OrderRefundActivities } from '../activities/order-refund-activity.types';
@@ -22,6 +23,8 @@ export interface OrderWorkerOptions {
   /** 'prebuilt' in production (fast start, what was tested is what runs); 'source' in tests. */
   workflowCode: { bundlePath: string } | { workflowsPath: string } | { bundle: WorkerOptions['workflowBundle'] };
   shutdownGraceTimeMs?: number;
+  /** The payload codec (config/payload-codec.ts): the worker decrypts what clients encrypt, and the reverse. */
+  dataConverter?: DataConverter;
   tuning?: Pick<
     WorkerOptions,
     'maxCachedWorkflows' | 'maxConcurrentActivityTaskExecutions' | 'maxConcurrentWorkflowTaskExecutions'
@@ -42,6 +45,7 @@ export async function createOrderWorker(options: OrderWorkerOptions): Promise<Wo
     taskQueue: options.taskQueue,
     activities: { ...options.activities },
     shutdownGraceTime: options.shutdownGraceTimeMs ?? 10_000,
+    dataConverter: options.dataConverter,
     ...code,
     ...options.tuning,
   });

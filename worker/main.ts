@@ -10,6 +10,7 @@ import { loadConfig, workerConfigSchema } from '../config/env';
 import { createLogger } from '../config/logger';
 import { createWorkerMetrics, registerProcessMetrics } from '../config/metrics';
 import { startMetricsServer } from '../config/metrics-server';
+import { orderpayDataConverter } from '../config/payload-codec';
 import { createPool } from '../db/pool';
 import { createEsewaGateway } from '../gateways/esewa/esewa.gateway';
 import { gatewayRegistry } from '../gateways/gateway-registry';
@@ -85,7 +86,11 @@ async function main(): Promise<void> {
 
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   const clientConnection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
-  const temporal = new Client({ connection: clientConnection, namespace: config.TEMPORAL_NAMESPACE });
+  // One codec for the worker and its client (schedules, reconciliation starts): both read what the other wrote.
+  const dataConverter = orderpayDataConverter(config.TEMPORAL_CODEC_KEYS);
+  if (!config.TEMPORAL_CODEC_KEYS)
+    logger.warn('TEMPORAL_CODEC_KEYS is not set: payloads are stored in Temporal unencrypted');
+  const temporal = new Client({ connection: clientConnection, namespace: config.TEMPORAL_NAMESPACE, dataConverter });
   const reconciliationActivities = createReconciliationActivities({
     pool,
     gateways,
@@ -128,6 +133,7 @@ async function main(): Promise<void> {
     activities: { ...orderActivities, ...createOrderRefundActivities({ pool, logger }), ...reconciliationActivities },
     workflowCode: { bundlePath: WORKFLOW_BUNDLE_PATH },
     shutdownGraceTimeMs: config.WORKER_SHUTDOWN_GRACE,
+    dataConverter,
   });
   logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, namespace: config.TEMPORAL_NAMESPACE }, 'worker started');
   try {

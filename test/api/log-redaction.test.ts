@@ -249,7 +249,7 @@ describe('log redaction', () => {
 
     const all = records();
     const api = all.filter((r) => r.service === 'redaction' && r.activity === undefined && r.component === undefined);
-    const lifecycle = new Set(['api listening', 'api stopped']);
+    const lifecycle = new Set(['api listening', 'metrics listening', 'api stopped']);
     for (const record of api.filter((r) => !lifecycle.has(String(r.msg)))) {
       expect({ msg: record.msg, requestId: typeof record.requestId }).toEqual({ msg: record.msg, requestId: 'string' });
     }

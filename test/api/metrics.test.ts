@@ -1,5 +1,6 @@
-// GET /metrics over real HTTP: each API metric moves when its event happens, and only then. The API under test
-// has its own registry, so the numbers are exactly what these requests did.
+// GET /metrics over real HTTP, on the API's metrics port (API_METRICS_PORT): each API metric moves when its event
+// happens, and only then. The API under test has its own registry, so the numbers are exactly what these requests
+// did. The API's own port does not serve /metrics.
 import { Registry } from 'prom-client';
 import Stripe from 'stripe';
 import type { RunningApiServer } from '../../api/server';
@@ -23,10 +24,11 @@ beforeAll(async () => {
 afterAll(() => harness?.stop());
 
 async function scrape(server: RunningApiServer = api): Promise<string> {
-  const response = await http(server.url, 'GET', '/metrics');
+  if (!server.metricsUrl) throw new Error('the API under test has no metrics port');
+  const response = await fetch(server.metricsUrl);
   expect(response.status).toBe(200);
   expect(response.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
-  return response.text;
+  return response.text();
 }
 
 const signed = (payload: string, secret = SECRET) => ({
@@ -150,8 +152,15 @@ describe('GET /metrics', () => {
   });
 
   it('when /metrics gets another method, then it answers 405 with the allowed ones', async () => {
-    const response = await http(api.url, 'POST', '/metrics');
+    const response = await fetch(api.metricsUrl!, { method: 'POST' });
     expect(response.status).toBe(405);
-    expect(response.body.error.code).toBe('method_not_allowed');
+    expect(response.headers.get('allow')).toBe('GET, HEAD');
+  });
+
+  it('when /metrics is asked on the API port, then it is not there: metrics are not public with the API', async () => {
+    const response = await http(api.url, 'GET', '/metrics');
+    expect(response.status).toBe(404);
+    expect(response.body.error.code).toBe('not_found');
+    expect(response.text).not.toContain('orderpay_checkout_requests_total');
   });
 });

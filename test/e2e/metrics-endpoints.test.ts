@@ -1,4 +1,4 @@
-// Every metrics endpoint of the real processes, after a paid order: the API's GET /metrics, the worker's
+// Every metrics endpoint of the real processes, after a paid order: the API's API_METRICS_PORT, the worker's
 // WORKER_METRICS_PORT and the Temporal SDK's Prometheus exporter (TEMPORAL_SDK_METRICS_PORT). `promtool check
 // metrics` must accept each one, and the series the alert rules use must be there.
 import { readFileSync } from 'node:fs';
@@ -74,7 +74,7 @@ function metricNamesInAlertRules(): string[] {
 
 describe('metrics endpoints of the real processes', () => {
   it('when the API is scraped after a paid order, then promtool accepts the output and checkout and webhook metrics moved', async () => {
-    const text = await scrape(`${stack.apiUrl}/metrics`);
+    const text = await scrape(stack.apiMetricsUrl);
     expectPromtoolAccepts(text);
     expect(sampleSum(text, 'orderpay_checkout_requests_total', { outcome: 'created' })).toBe(1);
     expect(sampleSum(text, 'orderpay_webhook_responses_total', { gateway: 'stripe', code: '200' })).toBeGreaterThan(0);
@@ -103,7 +103,7 @@ describe('metrics endpoints of the real processes', () => {
 
   it('when the alert rules name a metric, then one of the endpoints declares it', async () => {
     const declared = [
-      await scrape(`${stack.apiUrl}/metrics`),
+      await scrape(stack.apiMetricsUrl),
       await scrape(workerMetricsUrl),
       await scrape(sdkMetricsUrl),
     ].join('\n');

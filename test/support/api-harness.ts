@@ -20,6 +20,7 @@ import { countRefundsInStates } from '../../db/refunds.repo';
 import { createPool, type Pool } from '../../db/pool';
 import { createStripeWebhookVerifier } from '../../gateways/stripe/stripe.webhooks';
 import { registerTestApiKey, withDefaultKey } from './api-keys';
+import { TEST_CODEC_KEYS } from './codec';
 import { FakeGateway } from './fake-gateway';
 import { freePort } from './processes';
 import { connectTestClient, startTestWorker, testTemporalAddress, type RunningTestWorker } from './temporal';
@@ -38,6 +39,7 @@ export function apiTestConfig(overrides: Record<string, string> = {}): ApiConfig
   return apiConfigSchema.parse({
     DATABASE_URL: process.env.DATABASE_URL,
     TEMPORAL_ADDRESS: testTemporalAddress(),
+    TEMPORAL_CODEC_KEYS: TEST_CODEC_KEYS,
     ...overrides,
   });
 }
@@ -208,6 +210,8 @@ export async function startApiHarness(options: ApiHarnessOptions = {}): Promise<
           metrics: deps.metrics ?? apiTestMetrics(deps.pool ?? pool),
         },
         0,
+        undefined,
+        { port: 0 },
       );
       servers.push(server);
       return server;

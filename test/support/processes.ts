@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import net from 'node:net';
 import { projectPath } from '../../config/paths';
 import { TEST_API_KEY } from './api-keys';
+import { TEST_CODEC_KEYS } from './codec';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -40,7 +41,7 @@ export function startService(name: ServiceName, env: Record<string, string>): Ru
   // Every spawned API knows the test harnesses' merchant key (registered once, however many APIs start).
   const defaults = name === 'api' ? { ORDERPAY_BOOTSTRAP_API_KEY: TEST_API_KEY } : {};
   const child = spawn(process.execPath, [entry], {
-    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', ...defaults, ...env },
+    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', TEMPORAL_CODEC_KEYS: TEST_CODEC_KEYS, ...defaults, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

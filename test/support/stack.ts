@@ -5,6 +5,8 @@ import { eventually, freePort, type RunningProcess, startService, waitForHttp } 
 
 export interface Stack {
   apiUrl: string;
+  /** The API's GET /metrics, on its own port (API_METRICS_PORT). */
+  apiMetricsUrl: string;
   sandboxUrl: string;
   taskQueue: string;
   api: RunningProcess;
@@ -26,7 +28,7 @@ export async function startStack(
   apiEnv: Record<string, string> = {},
   workerEnvOverrides: Record<string, string> = {},
 ): Promise<Stack> {
-  const [apiPort, sandboxPort] = [await freePort(), await freePort()];
+  const [apiPort, sandboxPort, apiMetricsPort] = [await freePort(), await freePort(), await freePort()];
   const apiUrl = `http://127.0.0.1:${apiPort}`;
   const sandboxUrl = `http://127.0.0.1:${sandboxPort}`;
   const taskQueue = uniqueId('e2e');
@@ -64,6 +66,7 @@ export async function startStack(
   const apiProcessEnv = {
     ...shared,
     PORT: String(apiPort),
+    API_METRICS_PORT: String(apiMetricsPort),
     ESEWA_FORM_URL: `${sandboxUrl}/api/epay/main/v2/form`,
     ...apiEnv,
   };
@@ -71,6 +74,7 @@ export async function startStack(
   processes.push(api);
   const stack: Stack = {
     apiUrl,
+    apiMetricsUrl: `http://127.0.0.1:${apiMetricsPort}/metrics`,
     sandboxUrl,
     taskQueue,
     api,

@@ -13,6 +13,7 @@ import type { OrderActivities } from '../../activities/order-activity.types';
 import type { OrderRefundActivities } from '../../activities/order-refund-activity.types';
 import type { ReconciliationActivities } from '../../activities/reconciliation-activity.types';
 import { createOrderWorker, WORKFLOWS_PATH } from '../../worker/create-worker';
+import { testDataConverter } from './codec';
 
 let runtimeInstalled = false;
 /** Worker logs at WARN, so test output shows failures rather than every state change. */
@@ -38,7 +39,7 @@ export function uniqueId(prefix: string): string {
 
 export async function connectTestClient(): Promise<Client> {
   const connection = await Connection.connect({ address: testTemporalAddress() });
-  return new Client({ connection, namespace: 'default' });
+  return new Client({ connection, namespace: 'default', dataConverter: testDataConverter() });
 }
 
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
@@ -77,6 +78,7 @@ export async function startTestWorker(
     activities,
     workflowCode: { bundle: await workflowBundle() },
     shutdownGraceTimeMs: 1_000,
+    dataConverter: testDataConverter(),
   });
   const running = worker.run();
   let stopped: Promise<void> | undefined;

@@ -5,9 +5,9 @@ import type { ZodOpenApiPathsObject } from 'zod-openapi';
 import { adminPaths } from './admin.paths';
 import { apiKeysPaths } from './api-keys.paths';
 import { callbacksPaths } from './callbacks.paths';
+import { codecPaths } from './codec.paths';
 import { docsPaths } from './docs.paths';
 import { healthPaths } from './health.paths';
-import { metricsPaths } from './metrics.paths';
 import { ordersPaths } from './orders.paths';
 import { payPagePaths } from './pay-page.paths';
 import { reconciliationPaths } from './reconciliation.paths';
@@ -15,7 +15,6 @@ import { webhooksPaths } from './webhooks.paths';
 
 export const apiPaths: ZodOpenApiPathsObject = {
   ...healthPaths,
-  ...metricsPaths,
   ...ordersPaths,
   ...webhooksPaths,
   ...callbacksPaths,
@@ -24,4 +23,5 @@ export const apiPaths: ZodOpenApiPathsObject = {
   ...apiKeysPaths,
   ...reconciliationPaths,
   ...docsPaths,
+  ...codecPaths,
 };
