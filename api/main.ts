@@ -3,10 +3,11 @@
 // Temporal is still down; order requests get a 503 until it is back.
 import { Client } from '@temporalio/client';
 import { Registry } from 'prom-client';
-import { apiConfigSchema, loadConfig } from '../config/env';
+import { ADMIN_ACCESS_MISSING, apiConfigSchema, loadConfig } from '../config/env';
 import { createLogger } from '../config/logger';
 import { createApiMetrics, MANUAL_REFUND_STATES, registerProcessMetrics } from '../config/metrics';
 import { orderpayDataConverter } from '../config/payload-codec';
+import { hasActiveKeyWithScope } from '../db/api-keys.repo';
 import { createPool } from '../db/pool';
 import { countRefundsInStates } from '../db/refunds.repo';
 import { createStripeWebhookVerifier } from '../gateways/stripe/stripe.webhooks';
@@ -47,6 +48,16 @@ async function main(): Promise<void> {
   const metrics = createApiMetrics(registry, {
     countManualRefunds: () => countRefundsInStates(pool, MANUAL_REFUND_STATES),
   });
+
+  if (config.ORDERPAY_ENV === 'production' && config.ADMIN_API_TOKEN === undefined) {
+    // Live mode needs someone who can administer it; without a token that can only be an admin key in the database.
+    if (!(await hasActiveKeyWithScope(pool, 'admin'))) {
+      const { variable, reason } = ADMIN_ACCESS_MISSING;
+      logger.fatal({ variable }, `${variable} ${reason}; ORDERPAY_ENV=production refuses it`);
+      await pool.end();
+      process.exit(1);
+    }
+  }
 
   // Before listening, so the key works from the first request (unless PostgreSQL is down: then in the background).
   if (config.ORDERPAY_BOOTSTRAP_API_KEY) {

@@ -248,16 +248,7 @@ export const apiConfigSchema = z
     /** Origins of the Temporal Web UI allowed to call /codec/* from the browser. */
     CODEC_CORS_ORIGINS: originList('http://localhost:8233,http://127.0.0.1:8233'),
   })
-  .superRefine((config, ctx) => {
-    reportProductionProblems(ctx, productionProblems('api', config));
-    if (config.ORDERPAY_ENV === 'production' && !config.ORDERPAY_CLIENT_SECRET_KEY) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['ORDERPAY_CLIENT_SECRET_KEY'],
-        message: 'is required when ORDERPAY_ENV=production',
-      });
-    }
-  });
+  .superRefine((config, ctx) => reportProductionProblems(ctx, productionProblems('api', config)));
 export type ApiConfig = z.infer<typeof apiConfigSchema>;
 
 export const workerConfigSchema = z
@@ -404,13 +395,21 @@ export interface ProductionProblem {
 }
 
 /**
- * Who may administer orderpay in production. Today that is ADMIN_API_TOKEN; when admin keys live elsewhere
- * (the database), this is the one place that learns to accept them.
+ * Who may administer orderpay in production: ADMIN_API_TOKEN, or an API key with the `admin` scope in the database.
+ * Configuration can only refuse a token that is a known default; whether an admin key exists when the token is unset
+ * is asked of the database when the API starts (api/main.ts, ADMIN_ACCESS_MISSING).
  */
 export function adminAccessProblems(config: { ADMIN_API_TOKEN?: string | undefined }): ProductionProblem[] {
+  if (config.ADMIN_API_TOKEN === undefined) return [];
   const reason = testSecretReason(config.ADMIN_API_TOKEN);
   return reason ? [{ variable: 'ADMIN_API_TOKEN', reason }] : [];
 }
+
+/** What the API says, and exits with, when production has neither an admin token nor an admin key. */
+export const ADMIN_ACCESS_MISSING: ProductionProblem = {
+  variable: 'ADMIN_API_TOKEN',
+  reason: 'is not set and no active API key has the admin scope (npm run keys -- create --scopes admin)',
+};
 
 /**
  * Everything that stops a process from running live, as variable names and reasons (never values). Empty outside
@@ -436,6 +435,9 @@ export function productionProblems(role: 'api' | 'worker', config: Record<string
     const reasons = webhookSecrets.map(testSecretReason).filter((reason) => reason !== undefined);
     if (reasons[0]) problems.push({ variable: 'STRIPE_WEBHOOK_SECRETS', reason: reasons[0] });
     problems.push(...adminAccessProblems(config as { ADMIN_API_TOKEN?: string }));
+    if (config.ORDERPAY_CLIENT_SECRET_KEY === undefined) {
+      problems.push({ variable: 'ORDERPAY_CLIENT_SECRET_KEY', reason: 'is not set (payer client secrets need it)' });
+    }
     endpoint('ESEWA_FORM_URL');
     secret('ESEWA_PRODUCT_CODE');
     secret('ESEWA_SECRET_KEY');

@@ -114,3 +114,12 @@ export async function touchApiKey(pool: Pool, id: string): Promise<void> {
     [id],
   );
 }
+
+/** Whether any key that is not revoked carries the scope (the production start check for `admin`). */
+export async function hasActiveKeyWithScope(pool: Pool, scope: ApiKeyScope): Promise<boolean> {
+  const result = await pool.query<{ found: boolean }>(
+    'SELECT EXISTS (SELECT 1 FROM api_keys WHERE revoked_at IS NULL AND $1 = ANY(scopes)) AS found',
+    [scope],
+  );
+  return result.rows[0]?.found ?? false;
+}

@@ -1,6 +1,11 @@
 // ORDERPAY_ENV=production as real processes: the api, worker and sandbox exit non-zero before listening when a
 // gateway secret is a sandbox default, naming the variable and never its value.
+import { createApiKey } from '../../api/manage-api-keys.use-case';
 import { generateCodecKey } from '../../config/payload-codec';
+import { createPool } from '../../db/pool';
+import { migrateToLatest } from '../../db/migrate';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
 import { eventually, freePort, type RunningProcess, startService, type ServiceName } from '../support/processes';
 
 jest.setTimeout(60_000);
@@ -14,10 +19,24 @@ const LIVE_API = {
   ESEWA_FORM_URL: 'https://epay.esewa.com.np/api/epay/main/v2/form',
   ESEWA_PRODUCT_CODE: 'NP-ES-MERCHANT',
   ESEWA_SECRET_KEY: 'live-esewa-secret-0123456789',
+  ORDERPAY_CLIENT_SECRET_KEY: 'live-client-secret-key-0123456789abcdef',
   // Nothing listens here: a process that got past its configuration would still not reach anything.
   DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none',
   TEMPORAL_ADDRESS: '127.0.0.1:1',
 };
+
+async function createMigratedDatabase(): Promise<string> {
+  const adminUrl = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  const name = `orderpay_prodcheck_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  await migrateToLatest(url.toString());
+  return url.toString();
+}
 
 async function exitOf(process: RunningProcess): Promise<{ code: number | null; output: string }> {
   const { child } = process;
@@ -84,6 +103,33 @@ describe('ORDERPAY_ENV=production, as processes', () => {
     }
     expect(output).not.toContain('sk_test_orderpay_sandbox');
     expect(output).not.toContain('worker started');
+  });
+
+  it('when there is no admin token and no admin key in the database, then the api exits naming ADMIN_API_TOKEN; an admin key lets it start', async () => {
+    // A database of its own: admin keys other suites create in the shared one would let it start.
+    const databaseUrl = await createMigratedDatabase();
+    const pool = createPool(databaseUrl);
+    const { ADMIN_API_TOKEN: _token, ...withoutToken } = LIVE_API;
+    const env = { ...withoutToken, DATABASE_URL: databaseUrl };
+    try {
+      const refused = await run('api', env);
+      expect(refused.code).not.toBe(0);
+      expect(refused.output).toMatch(/ADMIN_API_TOKEN is not set and no active API key has the admin scope/);
+      expect(refused.output).not.toContain('api listening');
+
+      await createApiKey(pool, { name: 'production-admin', scopes: ['admin'], environment: 'live' });
+      const port = await freePort();
+      const running = startService('api', { ...env, PORT: String(port), API_METRICS_PORT: '0', LOG_LEVEL: 'info' });
+      try {
+        await eventually(async () => ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok ? true : undefined), {
+          what: 'the production api with an admin key to answer /healthz',
+        });
+      } finally {
+        await running.stop();
+      }
+    } finally {
+      await pool.end();
+    }
   });
 
   it('when the sandbox is started in production, then it refuses to run', async () => {

@@ -27,7 +27,7 @@ afterAll(async () => {
 });
 
 async function checkout(orderId: string): Promise<{ paymentUrl: string; intentId: string }> {
-  const response = await fetch(`${stack.apiUrl}/orders`, {
+  const response = await stack.fetch('/orders', {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ orderId, amount: 9_900, currency: 'USD', gateway: 'stripe', description: 'A sofa' }),
@@ -39,7 +39,7 @@ async function checkout(orderId: string): Promise<{ paymentUrl: string; intentId
 }
 
 async function orderOf(orderId: string) {
-  const response = await fetch(`${stack.apiUrl}/orders/${orderId}`);
+  const response = await stack.fetch(`/orders/${orderId}`);
   return (await response.json()) as { status: string; capturedAmount?: number };
 }
 

@@ -38,8 +38,9 @@ const ENTRY_POINTS: Record<ServiceName, string> = {
 export function startService(name: ServiceName, env: Record<string, string>): RunningProcess {
   const entry = projectPath(ENTRY_POINTS[name]);
   if (!existsSync(entry)) throw new Error(`${entry} is missing: run \`npm run build\` first (npm test does)`);
-  // Every spawned API knows the test harnesses' merchant key (registered once, however many APIs start).
-  const defaults = name === 'api' ? { ORDERPAY_BOOTSTRAP_API_KEY: TEST_API_KEY } : {};
+  // Every spawned API knows the test harnesses' merchant key (registered once, however many APIs start), and takes a
+  // free metrics port, so several APIs (and a running `npm start`) never collide on the default.
+  const defaults = name === 'api' ? { ORDERPAY_BOOTSTRAP_API_KEY: TEST_API_KEY, API_METRICS_PORT: '0' } : {};
   const child = spawn(process.execPath, [entry], {
     env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', TEMPORAL_CODEC_KEYS: TEST_CODEC_KEYS, ...defaults, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -22,6 +22,7 @@ const liveApi = {
   ESEWA_FORM_URL: 'https://epay.esewa.com.np/api/epay/main/v2/form',
   ESEWA_PRODUCT_CODE: 'NP-ES-MERCHANT',
   ESEWA_SECRET_KEY: 'live-esewa-secret-0123456789',
+  ORDERPAY_CLIENT_SECRET_KEY: 'live-client-secret-key-0123456789abcdef',
 };
 const liveWorker = {
   ORDERPAY_ENV: 'production',
@@ -55,7 +56,7 @@ describe('ORDERPAY_ENV=production', () => {
     for (const variable of [
       'TEMPORAL_CODEC_KEYS',
       'STRIPE_WEBHOOK_SECRETS',
-      'ADMIN_API_TOKEN',
+      'ORDERPAY_CLIENT_SECRET_KEY',
       'ESEWA_FORM_URL',
       'ESEWA_PRODUCT_CODE',
       'ESEWA_SECRET_KEY',
@@ -116,9 +117,12 @@ describe('ORDERPAY_ENV=production', () => {
     );
   });
 
-  it('when no admin token is set, then the admin-access seam reports ADMIN_API_TOKEN, and accepts a real one', () => {
-    expect(adminAccessProblems({})).toEqual([{ variable: 'ADMIN_API_TOKEN', reason: 'is not set' }]);
+  it('when no admin token is set, then configuration leaves it to the database (an admin key), and refuses a default token', () => {
+    expect(adminAccessProblems({})).toEqual([]);
     expect(adminAccessProblems({ ADMIN_API_TOKEN: 'admin-token-0123456789abcdef' })).toEqual([]);
+    expect(adminAccessProblems({ ADMIN_API_TOKEN: 'sk_test_0123456789abcdef' })).toEqual([
+      { variable: 'ADMIN_API_TOKEN', reason: 'is a Stripe test-mode key' },
+    ]);
   });
 });
 
