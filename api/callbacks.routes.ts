@@ -41,6 +41,15 @@ export function callbacksRoutes(deps: CallbackDeps): Router {
           res.redirect(303, answer.location);
           return;
         }
+        if (answer.kind === 'refused') {
+          // A payer's browser gets a page it can read; anything else the one error shape.
+          if (req.accepts(['json', 'html']) === 'html') {
+            res.locals.errorCode = answer.error.code;
+            sendHtmlPage(res, answer.error.status, answer.title, paragraph(answer.message));
+            return;
+          }
+          throw answer.error;
+        }
         sendHtmlPage(res, answer.status, answer.title, paragraph(answer.message));
       })
       .all(rejectOtherMethods(['GET', 'HEAD']));
