@@ -62,7 +62,7 @@ export async function receiveCallback(deps: CallbackDeps, callback: ReceivedCall
   });
   const intentId = parsed.paymentEvent?.intentId;
   if (!intents || intents.gateway !== callback.gateway || !intentId || !intents.intentIds.includes(intentId)) {
-    return refused(deps, callback, 'the callback does not match the order\'s gateway and current payment intent');
+    return refused(deps, callback, "the callback does not match the order's gateway and current payment intent");
   }
 
   let payerOutcome = parsed.payerOutcome;
