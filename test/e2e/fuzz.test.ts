@@ -10,6 +10,7 @@ import pg from 'pg';
 import Stripe from 'stripe';
 import { SANDBOX_STRIPE_WEBHOOK_SECRET } from '../../config/env';
 import { migrateToLatest } from '../../db/migrate';
+import { createPool, type Pool } from '../../db/pool';
 import { merchantAuthorization, registerTestApiKey, TEST_API_KEY } from '../support/api-keys';
 import { eventually } from '../support/processes';
 import { startStack, type Stack } from '../support/stack';
@@ -62,7 +63,7 @@ interface FuzzRequest {
 }
 
 let stack: Stack;
-let pool: pg.Pool;
+let pool: Pool;
 let databaseName: string;
 let khalti: { orderId: string; pidx: string };
 
@@ -75,7 +76,7 @@ beforeAll(async () => {
   await admin.end();
   base.pathname = `/${databaseName}`;
   await migrateToLatest(base.toString());
-  pool = new pg.Pool({ connectionString: base.toString(), max: 2 });
+  pool = createPool(base.toString(), { max: 2 });
   await registerTestApiKey(pool);
   const env = {
     DATABASE_URL: base.toString(),
@@ -233,7 +234,11 @@ const stripePayload = fc
   );
 
 const webhook: fc.Arbitrary<FuzzRequest> = fc
-  .tuple(stripePayload, fc.constantFrom('none', 'garbage', 'forger', 'tampered', 'past', 'future', 'farFuture'), nasty)
+  .tuple(
+    stripePayload,
+    fc.constantFrom('none', 'garbage', 'forger', 'tampered', 'past', 'future', 'farFuture', 'signedUnstorable'),
+    nasty,
+  )
   .map(([payload, how, garbage]) => {
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     let body = payload;
@@ -245,6 +250,12 @@ const webhook: fc.Arbitrary<FuzzRequest> = fc
     }
     if (how === 'past') headers['stripe-signature'] = stripeSignature(payload, SANDBOX_STRIPE_WEBHOOK_SECRET, -330);
     if (how === 'future') headers['stripe-signature'] = stripeSignature(payload, SANDBOX_STRIPE_WEBHOOK_SECRET, 330);
+    if (how === 'signedUnstorable') {
+      // Correctly signed and in the window, but carrying what PostgreSQL cannot store: must be a 400, not a 503.
+      const event = JSON.parse(payload) as Record<string, unknown>;
+      body = JSON.stringify({ ...event, id: `evt_${garbage}\u0000`, type: `x\uD800${garbage}` });
+      headers['stripe-signature'] = stripeSignature(body, SANDBOX_STRIPE_WEBHOOK_SECRET);
+    }
     if (how === 'farFuture')
       headers['stripe-signature'] = stripeSignature(payload, SANDBOX_STRIPE_WEBHOOK_SECRET, 365 * 86_400);
     return { kind: `webhook:${how}`, method: 'POST', path: '/webhooks/stripe', headers, body, forged: true };
