@@ -38,29 +38,37 @@ export interface PublicRateLimits {
 const TABLE = 'rate_limits';
 
 export function publicRateLimits(deps: { pool: Pool; config: RateLimitConfig; logger: Logger }): PublicRateLimits {
-  const duration = Math.max(1, Math.ceil(deps.config.RATE_LIMIT_WINDOW / 1000));
   const limiter = (keyPrefix: string, points: number) =>
     new RateLimiterPostgres({
       storeClient: deps.pool,
+      storeType: 'pool',
       tableName: TABLE,
       // Created by the migration; the limiter's own cleanup deletes expired rows hourly.
       tableCreated: true,
       keyPrefix,
       points,
-      duration,
+      duration: Math.max(1, Math.ceil(deps.config.RATE_LIMIT_WINDOW / 1000)),
     });
-  const ip = limiter('ip', deps.config.RATE_LIMIT_PER_IP);
-  const order = limiter('order', deps.config.RATE_LIMIT_PER_ORDER);
-  const webhookFailures = limiter('webhook-fail', deps.config.RATE_LIMIT_WEBHOOK_FAILURES_PER_IP);
+  // Built on first use, so an app that never serves a public route never touches the store.
+  let built: { ip: RateLimiterPostgres; order: RateLimiterPostgres; webhookFailures: RateLimiterPostgres } | undefined;
+  const limiters = () =>
+    (built ??= {
+      ip: limiter('ip', deps.config.RATE_LIMIT_PER_IP),
+      order: limiter('order', deps.config.RATE_LIMIT_PER_ORDER),
+      webhookFailures: limiter('webhook-fail', deps.config.RATE_LIMIT_WEBHOOK_FAILURES_PER_IP),
+    });
 
-  function consuming(rl: RateLimiterPostgres, keyOf: (req: Request) => string | undefined): RequestHandler {
+  function consuming(which: 'ip' | 'order', keyOf: (req: Request) => string | undefined): RequestHandler {
     return (req: Request, res: Response, next: NextFunction): void => {
       const key = keyOf(req);
       if (key === undefined) return next();
-      rl.consume(key).then(
-        () => next(),
-        (error: unknown) => next(refusalOrPass(error, res)),
-      );
+      // Any failure, even a synchronous one, ends in refusalOrPass: a 429, or the request goes through.
+      Promise.resolve()
+        .then(() => limiters()[which].consume(key))
+        .then(
+          () => next(),
+          (error: unknown) => next(refusalOrPass(error, res)),
+        );
     };
   }
 
@@ -75,29 +83,33 @@ export function publicRateLimits(deps: { pool: Pool; config: RateLimitConfig; lo
   }
 
   return {
-    perIp: consuming(ip, clientIp),
+    perIp: consuming('ip', clientIp),
     perOrder: (orderIdOf = orderIdParam) =>
-      consuming(order, (req) => {
+      consuming('order', (req) => {
         const id = orderIdOf(req);
         // Only what could be an order ID is a key; anything else is refused by the route's own validation.
         return id !== undefined && /^[A-Za-z0-9._-]{1,64}$/.test(id) ? id : undefined;
       }),
     webhookFailuresPerIp: (req, res, next) => {
-      webhookFailures.get(clientIp(req)).then(
-        (state) => {
-          if (state && state.consumedPoints >= deps.config.RATE_LIMIT_WEBHOOK_FAILURES_PER_IP) {
-            next(rateLimited(Math.max(1, Math.ceil(state.msBeforeNext / 1000))));
-            return;
-          }
-          next();
-        },
-        (error: unknown) => next(refusalOrPass(error, res)),
-      );
+      Promise.resolve()
+        .then(() => limiters().webhookFailures.get(clientIp(req)))
+        .then(
+          (state) => {
+            if (state && state.consumedPoints >= deps.config.RATE_LIMIT_WEBHOOK_FAILURES_PER_IP) {
+              next(rateLimited(Math.max(1, Math.ceil(state.msBeforeNext / 1000))));
+              return;
+            }
+            next();
+          },
+          (error: unknown) => next(refusalOrPass(error, res)),
+        );
     },
     async recordWebhookFailure(req) {
-      await webhookFailures.penalty(clientIp(req)).catch((error: unknown) => {
-        deps.logger.warn({ err: describeError(error) }, 'rate limit store unavailable; webhook failure not counted');
-      });
+      await Promise.resolve()
+        .then(() => limiters().webhookFailures.penalty(clientIp(req)))
+        .catch((error: unknown) => {
+          deps.logger.warn({ err: describeError(error) }, 'rate limit store unavailable; webhook failure not counted');
+        });
     },
   };
 }

@@ -40,13 +40,8 @@ export function requestContext(logger: Logger) {
   };
 }
 
-/**
- * The matched route pattern (`/orders/:orderId`) when there is one, so IDs a caller typed never reach the log
- * raw; otherwise the path, which the logger's scrubber decodes and masks (card numbers, emails, phones).
- */
+/** The path without its query; the logger's scrubber decodes it and masks card numbers, emails and phones. */
 function loggablePath(req: Request): string {
-  const route: unknown = (req.route as { path?: unknown } | undefined)?.path;
-  if (typeof route === 'string') return route;
   const path = req.originalUrl.split('?', 1)[0] ?? '';
   return path.length > MAX_LOGGED_PATH ? `${path.slice(0, MAX_LOGGED_PATH)}…` : path;
 }

@@ -46,7 +46,8 @@ async function main(): Promise<void> {
 
   const pool = createPool(config.DATABASE_URL, {
     applicationName: 'orderpay-worker',
-    onClientError: (error) => logger.warn({ err: { name: error.name, message: error.message } }, 'database connection error'),
+    onClientError: (error) =>
+      logger.warn({ err: { name: error.name, message: error.message } }, 'database connection error'),
   });
   const stripe = createStripeGateway({
     apiBase: config.STRIPE_API_BASE,
