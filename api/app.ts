@@ -15,6 +15,7 @@ import { errorHandler, notFoundHandler } from './error-handler';
 import { healthRoutes } from './health.routes';
 import { ordersRoutes } from './orders.routes';
 import { payPageRoutes } from './pay-page.routes';
+import { publicRateLimits, type PublicRateLimits } from './rate-limits';
 import { requestContext } from './request-context';
 import { securityHeaders } from './security-headers';
 import { webhooksRoutes } from './webhooks.routes';
@@ -39,6 +40,7 @@ export function createApp(deps: ApiDeps): Express {
   app.use(requestContext(deps.logger));
   app.use(securityHeaders(deps.config));
   app.use(countResponses(deps.metrics));
+  limitPublicRoutes(app, publicRateLimits(deps));
   app.use(healthRoutes(deps));
   app.use(ordersRoutes(deps));
   app.use(webhooksRoutes(deps));
@@ -50,6 +52,22 @@ export function createApp(deps: ApiDeps): Express {
   app.use(notFoundHandler);
   app.use(errorHandler);
   return app;
+}
+
+/**
+ * The public routes anyone can reach. Webhooks are limited only by their failures, so a gateway's burst of signed
+ * events is never throttled; the payer-facing routes per client IP and per order.
+ */
+function limitPublicRoutes(app: Express, limits: PublicRateLimits): void {
+  app.use('/webhooks', limits.webhookFailuresPerIp, (req: Request, res: Response, next: NextFunction) => {
+    res.on('finish', () => {
+      if (res.locals.errorCode === 'invalid_signature') void limits.recordWebhookFailure(req);
+    });
+    next();
+  });
+  app.use('/callbacks', limits.perIp);
+  app.use('/pay/:orderId', limits.perIp, limits.perOrder());
+  app.use('/orders/:orderId/status', limits.perIp, limits.perOrder());
 }
 
 /** Counts every response once it is sent, labelled by the route pattern that matched (never the raw path). */

@@ -3,7 +3,8 @@
 import { Router } from 'express';
 import { gatewayParamSchema } from './checkout.schema';
 import { rejectOtherMethods } from './error-handler';
-import { paragraph, sendHtmlPage } from './html.view';
+import { callbackRefused, unknownGateway } from './errors';
+import { paragraph, sendErrorPage, sendHtmlPage } from './html.view';
 import { receiveCallback, type CallbackDeps } from './receive-callback.use-case';
 import { storableHeaders } from './receive-webhook.use-case';
 
@@ -21,8 +22,13 @@ export function callbacksRoutes(deps: CallbackDeps): Router {
         const gateway = gatewayParamSchema.safeParse(req.params.gateway);
         const queryStart = req.originalUrl.indexOf('?');
         const rawQuery = queryStart === -1 ? '' : req.originalUrl.slice(queryStart + 1);
-        if (!gateway.success || rawQuery.length > MAX_QUERY_LENGTH) {
-          sendHtmlPage(res, 404, 'Unknown payment service', paragraph('orderpay does not know this payment service.'));
+        if (!gateway.success) {
+          const page = paragraph('orderpay does not know this payment service.');
+          sendErrorPage(req, res, unknownGateway(), 'Unknown payment service', page);
+          return;
+        }
+        if (rawQuery.length > MAX_QUERY_LENGTH) {
+          sendErrorPage(req, res, callbackRefused(), 'Payment result not accepted', paragraph('The link is too long.'));
           return;
         }
         const { route, ref } = req.params as { route?: string; ref?: string };
@@ -39,6 +45,10 @@ export function callbacksRoutes(deps: CallbackDeps): Router {
         if (answer.kind === 'redirect') {
           res.setHeader('Cache-Control', 'no-store');
           res.redirect(303, answer.location);
+          return;
+        }
+        if (answer.kind === 'refused') {
+          sendErrorPage(req, res, answer.error, answer.title, paragraph(answer.message));
           return;
         }
         sendHtmlPage(res, answer.status, answer.title, paragraph(answer.message));

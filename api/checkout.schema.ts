@@ -1,12 +1,14 @@
 // What the API accepts, parsed with zod at the edge. Nothing unparsed reaches a use case or a workflow.
 import { z } from 'zod';
 import {
+  GATEWAY_MAX_AMOUNT_MINOR,
   GATEWAY_NAMES,
   KHALTI_MIN_AMOUNT_MINOR,
   ORDER_ID_PATTERN,
   WALLET_CURRENCY,
   WALLET_GATEWAYS,
 } from '../contracts/order.contract';
+import { withStorableText } from '../gateways/storable-text.schema';
 import { validationFailed, type FieldProblem } from './errors';
 
 /**
@@ -67,6 +69,14 @@ export const checkoutBodySchema = checkoutFieldsSchema.superRefine((order, ctx) 
       message: `must be ${WALLET_CURRENCY} for gateway ${order.gateway}`,
     });
   }
+  const maxAmount = GATEWAY_MAX_AMOUNT_MINOR[order.gateway];
+  if (order.amount > maxAmount) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['amount'],
+      message: `must be at most ${maxAmount} minor units for gateway ${order.gateway}`,
+    });
+  }
   if (order.gateway === 'khalti' && order.amount < KHALTI_MIN_AMOUNT_MINOR) {
     ctx.addIssue({
       code: 'custom',
@@ -87,9 +97,12 @@ export const cancelBodySchema = z.strictObject({ reason: z.string().trim().min(1
 
 export const gatewayParamSchema = z.enum(GATEWAY_NAMES);
 
-/** Parses `input` or throws a 400 validation_failed listing every problem by field. */
+/**
+ * Parses `input` or throws a 400 validation_failed listing every problem by field. Every string in the input must
+ * be storable text (no NUL, no lone surrogate) whatever the schema says, so nothing unstorable reaches PostgreSQL.
+ */
 export function parseOrThrow<S extends z.ZodType>(schema: S, input: unknown, fieldPrefix?: string): z.infer<S> {
-  const result = schema.safeParse(input);
+  const result = withStorableText(schema).safeParse(input);
   if (result.success) return result.data;
   throw validationFailed(fieldProblems(result.error, fieldPrefix));
 }

@@ -70,6 +70,10 @@ export const unknownGateway = () => new ApiError(404, 'unknown_gateway', 'no suc
 
 export const invalidSignature = () => new ApiError(401, 'invalid_signature', 'the webhook signature is not valid');
 
+/** A wallet callback that fails verification or does not match its order's gateway and current intent. */
+export const callbackRefused = () =>
+  new ApiError(400, 'callback_refused', 'the payment callback could not be verified; nothing was changed');
+
 export const invalidPayload = () => new ApiError(400, 'invalid_payload', 'the webhook payload is not understood');
 
 export const temporalUnavailable = () =>

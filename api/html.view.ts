@@ -1,6 +1,7 @@
 // The few HTML pages the API shows payers' browsers (the eSewa form, callback results and honest errors).
 // Every value is escaped; pages are never cached, since they describe a moment of an order.
-import type { Response } from 'express';
+import type { Request, Response } from 'express';
+import type { ApiError } from './errors';
 
 export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
@@ -23,4 +24,14 @@ export function sendHtmlPage(res: Response, status: number, title: string, body:
 
 export function paragraph(text: string): string {
   return `<p>${escapeHtml(text)}</p>`;
+}
+
+/**
+ * A refusal on a browser-facing route: a page for a browser that asks for HTML, the one error shape (thrown to the
+ * error handler) for anything else, such as an API client or a script.
+ */
+export function sendErrorPage(req: Request, res: Response, error: ApiError, title: string, body: string): void {
+  if (req.accepts(['json', 'html']) !== 'html') throw error;
+  res.locals.errorCode = error.code;
+  sendHtmlPage(res, error.status, title, body);
 }

@@ -24,9 +24,11 @@ async function main(): Promise<void> {
   const config = loadConfig(apiConfigSchema);
   const logger = createLogger('api', config.LOG_LEVEL);
 
-  const pool = createPool(config.DATABASE_URL, { applicationName: 'orderpay-api' });
-  // An idle client losing its connection (a database restart) must not crash the process; the next query reconnects.
-  pool.on('error', (error) => logger.warn({ err: describeError(error) }, 'idle database connection lost'));
+  // A client losing its connection (a database restart, an aborted COPY) must not crash the process.
+  const pool = createPool(config.DATABASE_URL, {
+    applicationName: 'orderpay-api',
+    onClientError: (error) => logger.warn({ err: describeError(error) }, 'database connection error'),
+  });
   const connection = lazyTemporalConnection(config.TEMPORAL_ADDRESS);
   if (!config.TEMPORAL_CODEC_KEYS)
     logger.warn('TEMPORAL_CODEC_KEYS is not set: payloads are stored in Temporal unencrypted');

@@ -8,7 +8,8 @@ import { findOrderSummary } from '../db/order-view.repo';
 import { buildEsewaForm, type EsewaMerchant } from '../gateways/esewa/esewa.protocol';
 import { orderIdSchema } from './checkout.schema';
 import { rejectOtherMethods } from './error-handler';
-import { escapeHtml, paragraph, sendHtmlPage } from './html.view';
+import { orderClosed, orderNotFound } from './errors';
+import { escapeHtml, paragraph, sendErrorPage, sendHtmlPage } from './html.view';
 import { ESEWA_AUTO_SUBMIT_SCRIPT } from './security-headers';
 
 export interface PayPageDeps {
@@ -34,18 +35,21 @@ export function payPageRoutes(deps: PayPageDeps): Router {
       const orderId = orderIdSchema.safeParse(req.params.orderId);
       const order = orderId.success ? await findOrderSummary(deps.pool, orderId.data) : undefined;
       if (!order || order.gateway !== 'esewa') {
-        sendHtmlPage(res, 404, 'No such payment', paragraph('orderpay has no eSewa payment for this link.'));
+        const page = paragraph('orderpay has no eSewa payment for this link.');
+        sendErrorPage(req, res, orderNotFound(orderId.success ? orderId.data : ''), 'No such payment', page);
         return;
       }
       // Past its expiry the order is about to close: a payment now would only be refunded.
       if (order.status === 'AWAITING_PAYMENT' && Date.parse(order.expiresAt) <= Date.now()) {
-        sendHtmlPage(res, 409, 'This order cannot be paid', paragraph(`Order ${order.orderId} has expired.`));
+        const page = paragraph(`Order ${order.orderId} has expired.`);
+        sendErrorPage(req, res, orderClosed(order.orderId), 'This order cannot be paid', page);
         return;
       }
       if (order.status !== 'AWAITING_PAYMENT') {
-        sendHtmlPage(
+        sendErrorPage(
+          req,
           res,
-          409,
+          orderClosed(order.orderId),
           'This order cannot be paid',
           paragraph(`Order ${order.orderId} is ${order.status.toLowerCase().replace('_', ' ')}; nothing was charged.`),
         );

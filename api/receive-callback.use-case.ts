@@ -6,12 +6,13 @@ import type { Client } from '@temporalio/client';
 import type { Logger } from '../config/logger';
 import type { ApiMetrics } from '../config/metrics';
 import type { GatewayName } from '../contracts/order.contract';
-import { findOrderReturn } from '../db/order-view.repo';
+import { findOrderPaymentIntents, findOrderReturn } from '../db/order-view.repo';
 import type { Pool } from '../db/pool';
 import type { CallbackHandler, IncomingCallback, ParsedCallback } from '../gateways/gateway';
 import { WebhookPayloadError, WebhookSignatureError } from '../gateways/gateway-errors';
+import { findUnstorableText, STORABLE_TEXT_MESSAGE } from '../gateways/storable-text.schema';
 import { describeError } from './error-handler';
-import { ApiError } from './errors';
+import { ApiError, callbackRefused, databaseUnavailable } from './errors';
 import { recordAndDeliverPaymentEvent } from './receive-webhook.use-case';
 
 export interface CallbackDeps {
@@ -32,26 +33,36 @@ export interface ReceivedCallback extends IncomingCallback {
 
 /** What the browser gets: back to the merchant, or a page of ours. */
 export type CallbackAnswer =
-  { kind: 'redirect'; location: string } | { kind: 'page'; status: number; title: string; message: string };
+  | { kind: 'redirect'; location: string }
+  | { kind: 'page'; status: number; title: string; message: string }
+  | { kind: 'refused'; error: ApiError; title: string; message: string };
 
 export async function receiveCallback(deps: CallbackDeps, callback: ReceivedCallback): Promise<CallbackAnswer> {
   const handler = deps.callbackHandlers[callback.gateway];
   if (!handler) return page(404, 'Unknown payment service', 'orderpay does not know this payment service.');
+
+  // Nothing unstorable (NUL, a lone surrogate) goes further: it could be neither stored nor compared.
+  const unstorable = findUnstorableText({ path: callback.path, query: callback.query });
+  if (unstorable) return refused(deps, callback, `${unstorable.join('.')}: ${STORABLE_TEXT_MESSAGE}`);
 
   let parsed: ParsedCallback;
   try {
     parsed = handler.parse(callback);
   } catch (error) {
     if (error instanceof WebhookSignatureError || error instanceof WebhookPayloadError) {
-      deps.logger.warn({ gateway: callback.gateway, reason: error.message }, 'callback refused');
-      return page(
-        400,
-        'Payment result not accepted',
-        'This payment result could not be verified, so nothing about your order was changed. If you paid, the ' +
-          'payment is confirmed with the payment service directly; please contact the merchant if in doubt.',
-      );
+      return refused(deps, callback, error.message);
     }
     throw error;
+  }
+  // Anyone can type a callback URL. It counts only for an order of this gateway and that order's current intent
+  // (Khalti's pidx, eSewa's transaction_uuid); anything else is refused before it is stored, so it can neither
+  // signal a workflow nor take the event ID of the genuine callback.
+  const intents = await findOrderPaymentIntents(deps.pool, parsed.orderId).catch((error: unknown) => {
+    throw Object.assign(databaseUnavailable(), { cause: error });
+  });
+  const intentId = parsed.paymentEvent?.intentId;
+  if (!intents || intents.gateway !== callback.gateway || !intentId || !intents.intentIds.includes(intentId)) {
+    return refused(deps, callback, "the callback does not match the order's gateway and current payment intent");
   }
 
   let payerOutcome = parsed.payerOutcome;
@@ -112,6 +123,19 @@ async function backToMerchant(
   };
   const [title, message] = messages[outcome];
   return page(200, title, message);
+}
+
+/** A refused callback changes nothing; the payer gets a page, an API client the one error shape. */
+function refused(deps: CallbackDeps, callback: ReceivedCallback, reason: string): CallbackAnswer {
+  deps.logger.warn({ gateway: callback.gateway, reason }, 'callback refused');
+  return {
+    kind: 'refused',
+    error: callbackRefused(),
+    title: 'Payment result not accepted',
+    message:
+      'This payment result could not be verified, so nothing about your order was changed. If you paid, the ' +
+      'payment is confirmed with the payment service directly; please contact the merchant if in doubt.',
+  };
 }
 
 function page(status: number, title: string, message: string): CallbackAnswer {

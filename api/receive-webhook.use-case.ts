@@ -10,6 +10,7 @@ import type { ApiMetrics } from '../config/metrics';
 import { ORDER_ID_PATTERN, type GatewayName, type PaymentEvent } from '../contracts/order.contract';
 import type { VerifiedWebhook, WebhookVerifier } from '../gateways/gateway';
 import { WebhookPayloadError, WebhookSignatureError } from '../gateways/gateway-errors';
+import { findUnstorableText, STORABLE_TEXT_MESSAGE } from '../gateways/storable-text.schema';
 import type { Pool } from '../db/pool';
 import {
   FINAL_WEBHOOK_OUTCOMES,
@@ -23,6 +24,7 @@ import {
   invalidPayload,
   invalidSignature,
   unknownGateway,
+  validationFailed,
   webhookDeliveryInProgress,
 } from './errors';
 
@@ -51,6 +53,10 @@ export async function receiveWebhook(deps: WebhookDeps, incoming: IncomingWebhoo
   if (!verifier) throw unknownGateway();
 
   const webhook = verifyWebhook(verifier, incoming, deps.metrics);
+  // Signed is not storable: a NUL in an event ID or a lone surrogate in metadata would fail the insert with a 503,
+  // which the gateway retries for days. A 400 naming the field ends it.
+  const unstorable = findUnstorableText(webhook);
+  if (unstorable) throw validationFailed([{ field: unstorable.join('.'), message: STORABLE_TEXT_MESSAGE }]);
   const outcome = await recordAndDeliverPaymentEvent(deps, {
     gateway: incoming.gateway,
     eventId: webhook.eventId,

@@ -40,6 +40,7 @@ export function requestContext(logger: Logger) {
   };
 }
 
+/** The path without its query; the logger's scrubber decodes it and masks card numbers, emails and phones. */
 function loggablePath(req: Request): string {
   const path = req.originalUrl.split('?', 1)[0] ?? '';
   return path.length > MAX_LOGGED_PATH ? `${path.slice(0, MAX_LOGGED_PATH)}…` : path;

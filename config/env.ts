@@ -231,6 +231,16 @@ export const apiConfigSchema = z
     STRIPE_WEBHOOK_TOLERANCE: duration('300s'),
     /** Bearer token of the admin API; unset (or empty) disables /admin entirely. */
     ADMIN_API_TOKEN: optionalSecret(),
+    /** Largest request head (request line and headers) in bytes; larger ones get 431 headers_too_large. */
+    HTTP_MAX_HEADER_BYTES: z.coerce.number().int().min(4_096).max(1_048_576).default(16_384),
+    /** The window of every public-route rate limit; the limits below count requests within it. */
+    RATE_LIMIT_WINDOW: duration('1m'),
+    /** Requests per client IP per window on wallet callbacks, the pay page and GET /orders/:id/status. */
+    RATE_LIMIT_PER_IP: z.coerce.number().int().positive().default(300),
+    /** Requests per order per window on the same routes. */
+    RATE_LIMIT_PER_ORDER: z.coerce.number().int().positive().default(120),
+    /** Webhooks that fail verification, per client IP per window, before that IP's webhooks get 429. */
+    RATE_LIMIT_WEBHOOK_FAILURES_PER_IP: z.coerce.number().int().positive().default(100),
     /** GET /pay/:orderId posts the signed form here; the secret signs it and verifies the success callbacks. */
     ESEWA_FORM_URL: url(ESEWA_UAT_FORM_URL),
     ...esewaMerchantFields,

@@ -96,9 +96,33 @@ export function passesLuhn(digits: string): boolean {
   return sum % 10 === 0;
 }
 
-/** Masks card-like numbers, emails, phone numbers and credentials inside free text. */
+const PERCENT_RUN = /(?:%[0-9A-Fa-f]{2})+/g;
+/** Double and triple encoding (`%2540`) is decoded too; deeper nesting is not a real request. */
+const MAX_DECODE_ROUNDS = 3;
+
+/**
+ * Text as a person would read it: percent-encoded runs (`4242%204242…`, `%40`, `%2B`) decoded, so the patterns
+ * below see the card number, email or phone a path or query carries. A run that is not valid UTF-8 stays encoded.
+ */
+function percentDecoded(text: string): string {
+  let decoded = text;
+  for (let round = 0; round < MAX_DECODE_ROUNDS && decoded.includes('%'); round += 1) {
+    const next = decoded.replace(PERCENT_RUN, (run) => {
+      try {
+        return decodeURIComponent(run);
+      } catch {
+        return run;
+      }
+    });
+    if (next === decoded) break;
+    decoded = next;
+  }
+  return decoded;
+}
+
+/** Masks card-like numbers, emails, phone numbers and credentials inside free text, encoded or not. */
 export function scrubText(text: string): string {
-  let scrubbed = text.replace(CARD_CANDIDATE, (candidate) =>
+  let scrubbed = percentDecoded(text).replace(CARD_CANDIDATE, (candidate) =>
     passesLuhn(candidate.replace(/[ -]/g, '')) ? '[redacted:card]' : candidate,
   );
   scrubbed = scrubbed.replace(EMAIL, '[redacted:email]').replace(PHONE, '[redacted:phone]');

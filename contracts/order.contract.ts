@@ -23,6 +23,17 @@ export const WALLET_GATEWAYS = ['esewa', 'khalti'] as const satisfies readonly G
 export const WALLET_CURRENCY = 'NPR';
 /** Khalti refuses payments under Rs 10. */
 export const KHALTI_MIN_AMOUNT_MINOR = 1_000;
+/**
+ * The largest amount each gateway takes, in minor units. Stripe documents 99999999 (eight digits, $999,999.99) for
+ * most currencies (https://stripe.com/docs/currencies#minimum-and-maximum-charge-amounts). eSewa and Khalti
+ * publish no API maximum; wallet balances and per-transaction limits are far below Rs 1,000,000 (10 lakh), so
+ * that is the cap: larger amounts are refused at checkout rather than by the wallet.
+ */
+export const GATEWAY_MAX_AMOUNT_MINOR: Readonly<Record<GatewayName, number>> = {
+  stripe: 99_999_999,
+  esewa: 100_000_000,
+  khalti: 100_000_000,
+};
 
 export const ORDER_STATUSES = [
   'PENDING',

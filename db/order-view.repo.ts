@@ -106,6 +106,23 @@ export async function findOrderReturn(
   return row && { status: row.status, returnUrl: row.return_url };
 }
 
+/** The order's gateway and the intents a wallet callback may name: the order's current one and its attempt's. */
+export async function findOrderPaymentIntents(
+  pool: Pool,
+  orderId: string,
+): Promise<{ gateway: string; intentIds: string[] } | undefined> {
+  const { rows } = await pool.query<{ gateway: string; intent_id: string | null; attempt_intent_id: string | null }>(
+    `SELECT o.gateway, o.intent_id, a.intent_id AS attempt_intent_id
+       FROM orders o LEFT JOIN payment_attempts a ON a.order_id = o.order_id AND a.gateway = o.gateway
+      WHERE o.order_id = $1`,
+    [orderId],
+  );
+  const row = rows[0];
+  if (!row) return undefined;
+  const intentIds = [row.intent_id, row.attempt_intent_id].filter((id): id is string => id !== null);
+  return { gateway: row.gateway, intentIds };
+}
+
 export async function findOrderStatus(pool: Pool, orderId: string): Promise<OrderStatus | undefined> {
   const { rows } = await pool.query<{ status: OrderStatus }>('SELECT status FROM orders WHERE order_id = $1', [
     orderId,

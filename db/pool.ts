@@ -11,14 +11,25 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (text) => {
 export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
 
-export function createPool(databaseUrl: string, options: { max?: number; applicationName?: string } = {}): pg.Pool {
-  return new pg.Pool({
+export function createPool(
+  databaseUrl: string,
+  options: { max?: number; applicationName?: string; onClientError?: (error: Error) => void } = {},
+): pg.Pool {
+  const pool = new pg.Pool({
     connectionString: databaseUrl,
     max: options.max ?? 10,
     application_name: options.applicationName ?? 'orderpay',
     connectionTimeoutMillis: 5_000,
     idleTimeoutMillis: 30_000,
   });
+  // An `error` event without a listener kills the process. pg emits one on an idle client when the server drops it,
+  // and on a checked-out client after a failed protocol exchange (an aborted COPY FROM STDIN answers with an
+  // ErrorResponse that nobody awaits). The failing query already rejected to its caller, who answers the request;
+  // the broken connection is discarded by pg on release. Here the event is only reported.
+  const onError = options.onClientError ?? (() => undefined);
+  pool.on('error', onError);
+  pool.on('connect', (client) => client.on('error', onError));
+  return pool;
 }
 
 /** Runs `work` in a transaction, rolling back on any error. */

@@ -46,7 +46,11 @@ async function main(): Promise<void> {
   const metrics = createWorkerMetrics(registry);
   const metricsServer = await startMetricsServer(registry, config.WORKER_METRICS_PORT, logger);
 
-  const pool = createPool(config.DATABASE_URL, { applicationName: 'orderpay-worker' });
+  const pool = createPool(config.DATABASE_URL, {
+    applicationName: 'orderpay-worker',
+    onClientError: (error) =>
+      logger.warn({ err: { name: error.name, message: error.message } }, 'database connection error'),
+  });
   const stripe = createStripeGateway({
     apiBase: config.STRIPE_API_BASE,
     secretKey: config.STRIPE_SECRET_KEY,

@@ -63,7 +63,9 @@ export function parseKhaltiCallback(query: unknown, receivedAt: Date): KhaltiCal
   const kind: PaymentEventKind = Object.hasOwn(CLAIMED_KINDS, status)
     ? (CLAIMED_KINDS[status] ?? 'pending')
     : 'pending';
-  const eventId = `khalti-return:${pidx}:${kind}`;
+  // The order is part of the ID: a forged return naming another order with a real pidx must not take the ID of
+  // the genuine return (it is refused anyway, since the pidx is not that order's intent).
+  const eventId = `khalti-return:${orderId}:${pidx}:${kind}`;
   return {
     orderId,
     eventId,

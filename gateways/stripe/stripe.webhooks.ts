@@ -18,7 +18,10 @@ import {
 export interface StripeWebhookVerifierOptions {
   /** Every secret that is currently valid; more than one while a signing secret is being rotated. */
   secrets: readonly string[];
-  /** Maximum age of the signed timestamp. Stripe re-signs each retry, so this bounds replay, not delivery. */
+  /**
+   * Maximum distance of the signed timestamp from our clock, in the past or the future. Stripe re-signs each retry,
+   * so this bounds replay, not delivery.
+   */
   toleranceSeconds: number;
 }
 
@@ -60,6 +63,17 @@ function constructVerifiedEvent(
   secrets: readonly string[],
   toleranceSeconds: number,
 ): unknown {
+  // The SDK only refuses timestamps older than the tolerance; a signature dated ahead of our clock by more than the
+  // tolerance is refused too, so the replay window is bounded both ways (every `t=` counts, not only the SDK's).
+  const nowSeconds = Math.floor(Date.now() / 1000);
+  for (const part of signature.split(',')) {
+    const [key, value] = part.split('=', 2);
+    if (key?.trim() !== 't') continue;
+    const timestamp = Number(value);
+    if (!Number.isSafeInteger(timestamp) || timestamp - nowSeconds > toleranceSeconds) {
+      throw new WebhookSignatureError('Stripe-Signature timestamp is outside the tolerance');
+    }
+  }
   for (const secret of secrets) {
     try {
       return Stripe.webhooks.constructEvent(rawBody, signature, secret, toleranceSeconds);

@@ -88,8 +88,14 @@ async function payOnEsewa(orderId: string, action: 'pay' | 'fail'): Promise<URL>
 }
 
 /** The browser following the wallet's redirect to the API. */
+/** What a browser asks for; API clients get the one error shape instead of pages. */
+const BROWSER_ACCEPT = 'text/html,application/xhtml+xml,*/*;q=0.8';
+
 function followToApi(callback: URL) {
-  return fetch(`${api.url}${callback.pathname}${callback.search}`, { redirect: 'manual' });
+  return fetch(`${api.url}${callback.pathname}${callback.search}`, {
+    redirect: 'manual',
+    headers: { accept: BROWSER_ACCEPT },
+  });
 }
 
 async function orderStatus(orderId: string): Promise<string> {
@@ -164,7 +170,7 @@ describe('eSewa through the API', () => {
     expect((await followToApi(callback)).status).toBe(303);
     expect(await storedEvents(orderId)).toEqual([{ event_type: 'success:COMPLETE', outcome: 'delivered' }]);
 
-    const closed = await http(api.url, 'GET', `/pay/${orderId}`);
+    const closed = await http(api.url, 'GET', `/pay/${orderId}`, { headers: { accept: BROWSER_ACCEPT } });
     expect(closed.status).toBe(409);
     expect(closed.text).toContain('is paid');
   });
@@ -184,6 +190,9 @@ describe('eSewa through the API', () => {
     expect(refused.status).toBe(400);
     expect(refused.headers.get('content-type')).toMatch(/text\/html/);
     expect(await refused.text()).toContain('nothing about your order was changed');
+    const asApiClient = await http(api.url, 'GET', `${callback.pathname}${callback.search}`);
+    expect(asApiClient.status).toBe(400);
+    expect(asApiClient.body.error.code).toBe('callback_refused');
     expect(await storedEvents(orderId)).toEqual([]);
     expect(await orderStatus(orderId)).toBe('AWAITING_PAYMENT');
   });

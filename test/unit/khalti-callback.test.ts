@@ -29,11 +29,11 @@ describe('parsing the Khalti return URL', () => {
 
     expect(parsed).toEqual({
       orderId: 'ord-123',
-      eventId: 'khalti-return:bZQLD9wRVWo4CdESSfuSsB:captured',
+      eventId: 'khalti-return:ord-123:bZQLD9wRVWo4CdESSfuSsB:captured',
       pidx: 'bZQLD9wRVWo4CdESSfuSsB',
       claimedStatus: 'Completed',
       paymentEvent: {
-        eventId: 'khalti-return:bZQLD9wRVWo4CdESSfuSsB:captured',
+        eventId: 'khalti-return:ord-123:bZQLD9wRVWo4CdESSfuSsB:captured',
         kind: 'captured',
         verified: false,
         intentId: 'bZQLD9wRVWo4CdESSfuSsB',
@@ -54,7 +54,7 @@ describe('parsing the Khalti return URL', () => {
       RECEIVED_AT,
     );
     expect(parsed.paymentEvent.kind).toBe('cancelled');
-    expect(parsed.eventId).toBe('khalti-return:bZQLD9wRVWo4CdESSfuSsB:cancelled');
+    expect(parsed.eventId).toBe('khalti-return:ord-123:bZQLD9wRVWo4CdESSfuSsB:cancelled');
   });
 
   test.each([['Pending'], ['Initiated'], ['Something new']])(
@@ -109,6 +109,6 @@ describe('parsing the Khalti return URL', () => {
   test('when the status is an inherited object key (constructor), then it is read as pending, not as an object method', () => {
     const parsed = parseKhaltiCallback(completedQuery({ status: 'constructor' }), RECEIVED_AT);
     expect(parsed.paymentEvent.kind).toBe('pending');
-    expect(parsed.eventId).toBe('khalti-return:bZQLD9wRVWo4CdESSfuSsB:pending');
+    expect(parsed.eventId).toBe('khalti-return:ord-123:bZQLD9wRVWo4CdESSfuSsB:pending');
   });
 });
