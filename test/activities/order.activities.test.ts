@@ -180,7 +180,7 @@ describe('recordOrder', () => {
 
     const again = await h.run('recordOrder', recordInput(orderId));
 
-    expect(again).toEqual({ created: false });
+    expect(again).toEqual({ created: false, status: 'PENDING' });
     expect(await timeline(orderId)).toHaveLength(1);
   });
 

@@ -1,19 +1,21 @@
-// Chaos: Stripe and Khalti orders with fates drawn by a seeded RNG (paid, declined, abandoned, cancelled before and after
-// payment, refunded in part and in full, paid at the TTL, paid on Khalti after the TTL with no return) while workers are SIGKILLed, the API process is killed and
+// Chaos: Stripe and Khalti orders with fates drawn by a seeded RNG (paid, declined, abandoned, cancelled before and
+// after payment, refunded in part and in full, paid at the TTL, paid on Khalti after the TTL with no return) while
+// workers are SIGKILLed, the API process is killed and restarted, the run's own Temporal server is SIGKILLed and
 // restarted, and the sandbox drops, duplicates, reorders, delays and fails webhooks and API calls. When the run has
 // settled, three sources are compared per order — the sandbox's ledger of captures and refunds, PostgreSQL and the
 // workflow — and every history of the run is replayed. A CI-sized run by default; a longer one with
 // `CHAOS_ORDERS=300 CHAOS_SEED=7 npx jest test/e2e/chaos.test.ts`.
 import { temporal } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
-import type { Client } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import { orderStateQuery, orderWorkflowId, type OrderState } from '../../contracts/order.contract';
 import { createPool, type Pool } from '../../db/pool';
 import { withDefaultKey } from '../support/api-keys';
 import { testDataConverter } from '../support/codec';
 import { eventually, type RunningProcess } from '../support/processes';
 import { startStack, type Stack } from '../support/stack';
-import { connectTestClient, uniqueId, workflowBundle } from '../support/temporal';
+import { uniqueId, workflowBundle } from '../support/temporal';
+import { type OwnTemporalServer, startOwnTemporalServer } from '../support/temporal-server';
 
 const ORDER_COUNT = Number(process.env.CHAOS_ORDERS ?? 24);
 const SEED = Number(process.env.CHAOS_SEED ?? 1);
@@ -69,6 +71,7 @@ function seededRandom(seed: number): () => number {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+let temporalServer: OwnTemporalServer;
 let stack: Stack;
 /** Oldest first: each kill takes the oldest, so one worker is always warm while its replacement starts. */
 let workers: RunningProcess[];
@@ -76,8 +79,12 @@ let db: Pool;
 let client: Client;
 
 beforeAll(async () => {
+  // A Temporal server of this run's own, so the run can kill it too.
+  temporalServer = await startOwnTemporalServer();
+  const temporalAddress = { TEMPORAL_ADDRESS: temporalServer.address };
   stack = await startStack(
     {
+      ...temporalAddress,
       ORDER_TTL: `${TTL_MS / 1000}s`,
       ORDER_GRACE_PERIOD: `${GRACE_MS / 1000}s`,
       POLL_INITIAL_INTERVAL: '2s',
@@ -86,17 +93,19 @@ beforeAll(async () => {
       CHECKOUT_TIMEOUT: '30s',
       ADMIN_API_TOKEN: ADMIN_TOKEN,
     },
-    { WORKER_SHUTDOWN_GRACE: '1s' },
+    { ...temporalAddress, WORKER_SHUTDOWN_GRACE: '1s' },
   );
   workers = [stack.worker, stack.startWorker()];
   db = createPool(String(process.env.DATABASE_URL));
-  client = await connectTestClient();
+  const connection = await Connection.connect({ address: temporalServer.address });
+  client = new Client({ connection, namespace: 'default', dataConverter: testDataConverter() });
 });
 
 afterAll(async () => {
   await stack?.stop();
   await db?.end();
   await client?.connection.close();
+  await temporalServer?.stop();
 });
 
 /** Retries a request through API restarts and 503s; the same Idempotency-Key makes every retry the same request. */
@@ -298,7 +307,7 @@ describe('chaos run (Stripe and Khalti)', () => {
       }),
     });
 
-    const faults = { workerKills: 0, apiRestarts: 0 };
+    const faults = { workerKills: 0, apiRestarts: 0, temporalRestarts: 0 };
     let chaosOn = true;
     const chaos = (async () => {
       let tick = 0;
@@ -312,6 +321,13 @@ describe('chaos run (Stripe and Khalti)', () => {
         if (tick % 4 === 0) {
           await stack.restartApi();
           faults.apiRestarts += 1;
+        }
+        if (tick % 5 === 2) {
+          // Everything in flight at the server is cut; workers, API and clients must reconnect and carry on.
+          await temporalServer.kill();
+          await sleep(1_000 + random() * 2_000);
+          await temporalServer.start();
+          faults.temporalRestarts += 1;
         }
       }
     })();
@@ -430,7 +446,8 @@ describe('chaos run (Stripe and Khalti)', () => {
         `chaos seed ${SEED}, ${ORDER_COUNT} orders`,
         ...[...outcomes.entries()].sort().map(([outcome, n]) => `  ${outcome.padEnd(60)} ${n}`),
         `  workflow task failures (retried by the server): ${JSON.stringify(Object.fromEntries(taskFailures))}`,
-        `  workers SIGKILLed ${faults.workerKills} times, API restarted ${faults.apiRestarts} times`,
+        `  workers SIGKILLed ${faults.workerKills} times, API restarted ${faults.apiRestarts} times, ` +
+          `Temporal server SIGKILLed and restarted ${faults.temporalRestarts} times`,
         `  sandbox: ${JSON.stringify(stats)}`,
         `  violations: ${violations.length}`,
         ...violations.map((v) => `    ${v}`),
