@@ -30,6 +30,7 @@ import {
   type OrderRefundAnswer,
   type OrderRefundWorkflowInput,
 } from '../contracts/order-refund.contract';
+import { databaseWrites, gatewayRefunds } from './activity-policies';
 
 const NON_RETRYABLE = [
   ORDER_ERROR_TYPES.invalidTransition,
@@ -43,21 +44,10 @@ const NON_RETRYABLE = [
 /** Ledger reads and writes: retried until the database is back. */
 const ledger = proxyActivities<
   Pick<OrderRefundActivities, 'prepareOrderRefund' | 'settleOrderRefund'> & Pick<OrderActivities, 'recordManualRefund'>
->({
-  startToCloseTimeout: '10s',
-  retry: {
-    initialInterval: '500ms',
-    backoffCoefficient: 2,
-    maximumInterval: '30s',
-    nonRetryableErrorTypes: NON_RETRYABLE,
-  },
-});
+>(databaseWrites(NON_RETRYABLE));
 
 /** The gateway refund, as the order workflow makes it: retried until the gateway settles it. */
-const refunds = proxyActivities<Pick<OrderActivities, 'refundPayment'>>({
-  startToCloseTimeout: '15s',
-  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '5m', nonRetryableErrorTypes: NON_RETRYABLE },
-});
+const refunds = proxyActivities<Pick<OrderActivities, 'refundPayment'>>(gatewayRefunds(NON_RETRYABLE));
 
 export async function orderRefundWorkflow(input: OrderRefundWorkflowInput): Promise<OrderRefundAnswer> {
   const { orderId, refundId } = input;

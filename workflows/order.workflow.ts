@@ -45,6 +45,7 @@ import {
   pollDelayMs,
 } from '../domain/poll-schedule';
 import { isOwnCapture, unrefundedMinor } from '../domain/refund-ledger';
+import { databaseWrites, gatewayRefunds } from './activity-policies';
 
 // Business failures never retry; everything else (DB or gateway outages) retries with backoff.
 const NON_RETRYABLE = [
@@ -58,15 +59,9 @@ const NON_RETRYABLE = [
 ];
 
 /** Database writes: retried until the database is back, because the order must be recorded. */
-const db = proxyActivities<Pick<OrderActivities, 'recordOrder' | 'transitionOrder' | 'recordManualRefund'>>({
-  startToCloseTimeout: '10s',
-  retry: {
-    initialInterval: '500ms',
-    backoffCoefficient: 2,
-    maximumInterval: '30s',
-    nonRetryableErrorTypes: NON_RETRYABLE,
-  },
-});
+const db = proxyActivities<Pick<OrderActivities, 'recordOrder' | 'transitionOrder' | 'recordManualRefund'>>(
+  databaseWrites(NON_RETRYABLE),
+);
 
 /** Intent creation: bounded, so a dead gateway fails the checkout instead of hanging it. */
 const intents = proxyActivities<Pick<OrderActivities, 'createPaymentIntent'>>({
@@ -101,10 +96,7 @@ const closing = proxyActivities<Pick<OrderActivities, 'fetchPaymentStatus' | 'ca
 });
 
 /** Refunds retry until the gateway settles them (a pending refund is a retryable failure). */
-const refunds = proxyActivities<Pick<OrderActivities, 'refundPayment'>>({
-  startToCloseTimeout: '15s',
-  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '5m', nonRetryableErrorTypes: NON_RETRYABLE },
-});
+const refunds = proxyActivities<Pick<OrderActivities, 'refundPayment'>>(gatewayRefunds(NON_RETRYABLE));
 
 /** Event IDs remembered for de-duplication; replays beyond this are still harmless, just not short-circuited. */
 const SEEN_EVENT_LIMIT = 256;

@@ -42,6 +42,7 @@ import {
   type ScheduledReconciliationResult,
 } from '../contracts/reconciliation.contract';
 import { CLOSED_UNPAID_STATUSES } from '../domain/order-status';
+import { databaseWrites, gatewayRefunds } from './activity-policies';
 
 const NON_RETRYABLE = [
   RECONCILIATION_ERROR_TYPES.reportNotFound,
@@ -95,23 +96,12 @@ function runActivities(timeouts: ReconciliationTimeouts): { bulk: BulkActivities
 
 const refunds = proxyActivities<
   Pick<OrderActivities, 'refundPayment' | 'recordManualRefund'> & Pick<ReconciliationActivities, 'refundUnknownPayment'>
->({
-  startToCloseTimeout: '15s',
-  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '5m', nonRetryableErrorTypes: NON_RETRYABLE },
-});
+>(gatewayRefunds(NON_RETRYABLE));
 
 const records = proxyActivities<
   Pick<OrderActivities, 'transitionOrder'> &
     Pick<ReconciliationActivities, 'completeReconciliationItem' | 'markManualRefundRequired'>
->({
-  startToCloseTimeout: '10s',
-  retry: {
-    initialInterval: '500ms',
-    backoffCoefficient: 2,
-    maximumInterval: '30s',
-    nonRetryableErrorTypes: NON_RETRYABLE,
-  },
-});
+>(databaseWrites(NON_RETRYABLE));
 
 const LOOKUP_BATCH = 200;
 const REPAIR_BATCH = 100;
