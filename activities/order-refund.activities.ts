@@ -8,7 +8,13 @@ import type { Logger } from '../config/logger';
 import { ORDER_ERROR_TYPES, type OrderStatus } from '../contracts/order.contract';
 import { insertStatusHistory } from '../db/orders.repo';
 import { inTransaction, type Pool, type PoolClient } from '../db/pool';
-import { findRefund, insertRefundIfAbsent } from '../db/refunds.repo';
+import {
+  findRefund,
+  insertRefundIfAbsent,
+  LIVE_REFUND_STATES,
+  sumRefundsOfPayment,
+  type RefundState,
+} from '../db/refunds.repo';
 import { REFUNDABLE_STATUSES } from '../domain/order-status';
 import { orderNotFound, toActivityFailure } from './activity-errors';
 import type { OrderRefundActivities, SettledOrderRefund } from './order-refund-activity.types';
@@ -57,14 +63,21 @@ async function lockLedgerOrder(client: PoolClient, orderId: string): Promise<Led
   );
 }
 
-/** Refunds that hold money: everything but failed ones (requested and pending ones may still go through). */
-async function sumRefunds(client: PoolClient, orderId: string, states: 'held' | 'succeeded'): Promise<number> {
-  const result = await client.query<{ total: number }>(
-    `SELECT COALESCE(sum(amount_minor), 0)::bigint AS total FROM refunds
-      WHERE order_id = $1 AND ${states === 'held' ? "state <> 'failed'" : "state = 'succeeded'"}`,
-    [orderId],
-  );
-  return result.rows[0]?.total ?? 0;
+/** The order's refunds against its own capture in the given states, other than `exceptRefundId` (the one ledger). */
+function sumOwnRefunds(
+  client: PoolClient,
+  order: LedgerOrder,
+  orderId: string,
+  states: readonly RefundState[],
+  exceptRefundId: string,
+): Promise<number> {
+  return sumRefundsOfPayment(client, {
+    orderId,
+    paymentReference: order.paymentReference,
+    ownPayment: true,
+    exceptRefundId,
+    states,
+  });
 }
 
 export function createOrderRefundActivities({ pool, logger }: OrderRefundActivityDeps): OrderRefundActivities {
@@ -115,7 +128,8 @@ export function createOrderRefundActivities({ pool, logger }: OrderRefundActivit
               details: [{ orderId: input.orderId, current: order.status }],
             });
           }
-          const refundable = order.capturedAmountMinor - (await sumRefunds(client, input.orderId, 'held'));
+          const held = await sumOwnRefunds(client, order, input.orderId, LIVE_REFUND_STATES, input.refundId);
+          const refundable = order.capturedAmountMinor - held;
           const amountMinor = input.amountMinor ?? refundable;
           if (amountMinor <= 0 || amountMinor > refundable) {
             throw ApplicationFailure.create({
@@ -168,7 +182,8 @@ export function createOrderRefundActivities({ pool, logger }: OrderRefundActivit
               refundedAmountMinor: order.refundedAmountMinor,
             };
           }
-          const refunded = await sumRefunds(client, input.orderId, 'succeeded');
+          // This refund succeeded, so it is counted with the others.
+          const refunded = await sumOwnRefunds(client, order, input.orderId, ['succeeded'], '');
           const to: OrderStatus = refunded >= order.capturedAmountMinor ? 'REFUNDED' : 'PARTIALLY_REFUNDED';
           const moves = REFUNDABLE_STATUSES.includes(order.status) || order.status === to;
           if (moves && (order.status !== to || order.refundedAmountMinor !== refunded)) {

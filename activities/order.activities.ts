@@ -25,9 +25,9 @@ import {
   recordLateCapture,
   sumRefundsOfPayment,
   updateRefundState,
+  LIVE_REFUND_STATES,
   type OrderLedger,
   type RefundRow,
-  type RefundState,
 } from '../db/refunds.repo';
 import type { PaymentGateway } from '../gateways/gateway';
 import { orderNotFound, toActivityFailure } from './activity-errors';
@@ -51,7 +51,6 @@ export interface OrderActivityDeps {
 
 const DEFAULT_REFUND_PENDING_LIMIT_MS = 72 * 60 * 60_000;
 /** Refunds that hold (or may hold) money of a payment: everything but a gateway's final refusal. */
-const LIVE_REFUND_STATES: readonly RefundState[] = ['requested', 'pending', 'awaiting_manual', 'succeeded'];
 
 type PreparedRefund =
   | { kind: 'final'; result: RefundPaymentResult }

@@ -8,6 +8,8 @@ import type { Pool, PoolClient } from './pool';
 export type RefundState = 'requested' | 'pending' | 'awaiting_manual' | 'succeeded' | 'failed';
 /** States an operator's confirmation or a gateway answer may still move. */
 const OPEN_REFUND_STATES: readonly RefundState[] = ['requested', 'pending', 'awaiting_manual'];
+/** Refunds that hold money against a capture: every state but failed (an open one may still go through). */
+export const LIVE_REFUND_STATES: readonly RefundState[] = [...OPEN_REFUND_STATES, 'succeeded'];
 
 export interface NewRefund {
   refundId: string;
