@@ -117,7 +117,11 @@ describe('ORDERPAY_BOOTSTRAP_API_KEY', () => {
   it('when two API processes start with the same bootstrap key, then it is registered once with the merchant scopes and works on both', async () => {
     const key = `op_test_${uniqueId('boot').replace(/[^A-Za-z0-9_-]/g, '-')}-0123456789abcdefghij`;
     const first = await startApi({ ORDERPAY_BOOTSTRAP_API_KEY: key });
-    const second = await startApi({ ORDERPAY_BOOTSTRAP_API_KEY: key });
+    // The first API must not outlive the test if the second never comes up.
+    const second = await startApi({ ORDERPAY_BOOTSTRAP_API_KEY: key }).catch(async (error: unknown) => {
+      await first.process.stop('SIGKILL');
+      throw error;
+    });
     try {
       expect((await readOrder(first.url, key)).status).toBe(404);
       expect((await readOrder(second.url, key)).status).toBe(404);
