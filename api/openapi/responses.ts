@@ -36,6 +36,14 @@ export const commonErrors: ZodOpenApiResponsesObject = {
   },
 };
 
+/** A public route over its per-IP or per-order limit (RATE_LIMIT_*). */
+export const rateLimited: ZodOpenApiResponsesObject = {
+  '429': {
+    ...error('`rate_limited`: too many requests; retry after `Retry-After` seconds'),
+    headers: retryAfterHeader,
+  },
+};
+
 /** What every route behind an API key can answer before it runs. */
 export const keyErrors: ZodOpenApiResponsesObject = {
   '401': {

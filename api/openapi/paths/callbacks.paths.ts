@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { ZodOpenApiOperationObject, ZodOpenApiPathsObject } from 'zod-openapi';
 import { gatewayParamSchema } from '../../checkout.schema';
+import { rateLimited } from '../responses';
 
 const html = (description: string) => ({ description, content: { 'text/html': { schema: z.string() } } });
 
@@ -10,7 +11,11 @@ const responses: ZodOpenApiOperationObject['responses'] = {
     description: 'Back to the order’s returnUrl, with `orderId`, `gateway` and `outcome` (paid, processing, failed)',
     headers: z.object({ location: z.string() }),
   },
-  '400': html('Not verifiable (a tampered or unsigned eSewa success) or naming no order of ours: nothing changed'),
+  '400': html(
+    'Not verifiable (a tampered or unsigned eSewa success), or not for the order’s own gateway and current intent ' +
+      '(`callback_refused` for non-browser clients): nothing stored, nothing signalled',
+  ),
+  ...rateLimited,
   '404': html('No such payment service'),
   '503': html('Could not be recorded now: reload the page'),
 };

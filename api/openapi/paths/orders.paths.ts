@@ -3,7 +3,7 @@ import type { ZodOpenApiPathsObject } from 'zod-openapi';
 import { cancelBodySchema, checkoutBodySchema, idempotencyKeySchema, orderIdSchema } from '../../checkout.schema';
 import { checkoutAnswerSchema, orderStatusQuerySchema, publicOrderStatusSchema } from '../../order-status.schema';
 import { orderResponseSchema } from '../../responses.schema';
-import { commonErrors, error, json, keyErrors, replayedHeader, retryAfterHeader } from '../responses';
+import { commonErrors, error, json, keyErrors, rateLimited, replayedHeader, retryAfterHeader } from '../responses';
 
 /** A merchant route: an API key with `scope` (the description says which). */
 const merchant = (scope: string) => ({
@@ -98,6 +98,7 @@ export const ordersPaths: ZodOpenApiPathsObject = {
         ...commonErrors,
         '200': json('The order’s public status', publicOrderStatusSchema),
         '404': error('`order_not_found`: no such order, or not its client secret'),
+        ...rateLimited,
       },
     },
   },

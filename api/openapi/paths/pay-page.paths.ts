@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { ZodOpenApiPathsObject } from 'zod-openapi';
 import { orderIdSchema } from '../../checkout.schema';
+import { rateLimited } from '../responses';
 
 const html = (description: string) => ({ description, content: { 'text/html': { schema: z.string() } } });
 
@@ -19,6 +20,7 @@ export const payPagePaths: ZodOpenApiPathsObject = {
         '200': html('The form page'),
         '404': html('No eSewa order with this ID'),
         '409': html('The order is not awaiting payment (paid, expired, cancelled…): nothing to pay'),
+        ...rateLimited,
       },
     },
   },

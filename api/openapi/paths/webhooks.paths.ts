@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { ZodOpenApiPathsObject } from 'zod-openapi';
 import { gatewayParamSchema } from '../../checkout.schema';
 import { webhookReceiptSchema } from '../../responses.schema';
-import { error, json } from '../responses';
+import { error, json, retryAfterHeader } from '../responses';
 
 export const webhooksPaths: ZodOpenApiPathsObject = {
   '/webhooks/{gateway}': {
@@ -32,6 +32,12 @@ export const webhooksPaths: ZodOpenApiPathsObject = {
         '401': error('`invalid_signature`'),
         '404': error('`unknown_gateway`'),
         '413': error('`payload_too_large`'),
+        '429': {
+          ...error(
+            '`rate_limited`: too many failed verifications from this address; signed webhooks are never limited',
+          ),
+          headers: retryAfterHeader,
+        },
         '500': error('`internal_error`'),
         '503': error('`database_unavailable`, `temporal_unavailable` or `webhook_delivery_in_progress`: deliver again'),
       },
