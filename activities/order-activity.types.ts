@@ -40,6 +40,11 @@ export type RefundPaymentInput = Omit<
    * hold: a late capture after the order closed unpaid (recorded on the order row by the refund), or a second capture.
    */
   capturedAmountMinor?: number;
+  /**
+   * The request this refund answers (`admin:<Idempotency-Key>`, or the refund ID for a refund the workflow made on
+   * its own), stored with the refund so the same request after the order workflow closed finds it.
+   */
+  requestId?: string;
 };
 
 export interface RefundPaymentResult {

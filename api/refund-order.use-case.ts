@@ -15,6 +15,7 @@ import {
 } from '../contracts/order.contract';
 import { findIdempotencyRecord, saveIdempotencyRecord } from '../db/idempotency.repo';
 import { findOrderStatus, findOrderView } from '../db/order-view.repo';
+import { findRefundOfRequest } from '../db/refunds.repo';
 import type { Pool } from '../db/pool';
 import type { RefundRequestBody, RefundResponseBody } from './admin.schema';
 import { describeError, errorBody } from './error-handler';
@@ -143,9 +144,20 @@ async function requestRefund(deps: RefundDeps, command: RefundCommand): Promise<
   return refund;
 }
 
-async function refundClosedOrder(deps: RefundDeps, { orderId, idempotencyKey, body }: RefundCommand) {
+async function refundClosedOrder(
+  deps: RefundDeps,
+  { orderId, idempotencyKey, body }: RefundCommand,
+): Promise<RefundRecord> {
   const order = await findOrderView(deps.pool, orderId);
   if (!order) throw orderNotFound(orderId);
+  // The order workflow may have made this very refund before it closed, with its answer lost on the way back (an API
+  // restart before the answer was stored): that refund is the answer, never a second one.
+  const requestId = adminRefundRequestId(idempotencyKey);
+  const earlier = await findRefundOfRequest(deps.pool, orderId, requestId);
+  if (earlier) {
+    const state = earlier.state === 'requested' ? 'pending' : earlier.state;
+    return { refundId: earlier.refundId, amountMinor: earlier.amountMinor, reason: earlier.reason, state, requestId };
+  }
   // A REFUNDED order goes on: this key's refund may be what refunded it, and its workflow answers with it.
   if (!REFUNDABLE_STATUSES.includes(order.status) && order.status !== 'REFUNDED') {
     throw invalidTransition(orderId, order.status);

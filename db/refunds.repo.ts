@@ -19,9 +19,11 @@ export interface NewRefund {
   reason: string;
   /** The payment the refund is made against (absent: the order's own payment, whose reference is not known). */
   paymentReference?: string;
+  /** The request the refund answers (`admin:<Idempotency-Key>`, or the refund ID for the workflow's own refunds). */
+  requestId?: string;
 }
 
-export interface RefundRow extends Omit<NewRefund, 'paymentReference'> {
+export interface RefundRow extends Omit<NewRefund, 'paymentReference' | 'requestId'> {
   state: RefundState;
   /**
    * The gateway's own reference, as its settlement data shows it: Stripe's refund ID, Khalti's transaction_id of
@@ -40,8 +42,8 @@ export interface RefundRow extends Omit<NewRefund, 'paymentReference'> {
 /** Inserts the refund in state 'requested' unless the refund ID exists; true when this call inserted it. */
 export async function insertRefundIfAbsent(db: Pool | PoolClient, refund: NewRefund): Promise<boolean> {
   const result = await db.query(
-    `INSERT INTO refunds (refund_id, order_id, amount_minor, currency, reason, state, payment_reference)
-     VALUES ($1, $2, $3, $4, $5, 'requested', $6)
+    `INSERT INTO refunds (refund_id, order_id, amount_minor, currency, reason, state, payment_reference, request_id)
+     VALUES ($1, $2, $3, $4, $5, 'requested', $6, $7)
      ON CONFLICT (refund_id) DO NOTHING`,
     [
       refund.refundId,
@@ -50,6 +52,7 @@ export async function insertRefundIfAbsent(db: Pool | PoolClient, refund: NewRef
       refund.currency,
       refund.reason,
       refund.paymentReference ?? null,
+      refund.requestId ?? null,
     ],
   );
   return result.rowCount === 1;
@@ -238,4 +241,18 @@ export async function countRefundsInStates(
   const counts = Object.fromEntries(states.map((state) => [state, 0]));
   for (const row of result.rows) counts[row.state] = row.count;
   return counts;
+}
+
+/** The refund an earlier request of the order got (the order workflow records the request with each refund). */
+export async function findRefundOfRequest(
+  db: Pool | PoolClient,
+  orderId: string,
+  requestId: string,
+): Promise<RefundRow | undefined> {
+  const result = await db.query<{ refund_id: string }>(
+    'SELECT refund_id FROM refunds WHERE order_id = $1 AND request_id = $2 ORDER BY created_at LIMIT 1',
+    [orderId, requestId],
+  );
+  const refundId = result.rows[0]?.refund_id;
+  return refundId === undefined ? undefined : findRefund(db, refundId);
 }

@@ -875,6 +875,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
           intentId: state.intentId ?? '',
           paymentReference: against.paymentReference,
           capturedAmountMinor: against.capturedAmountMinor,
+          requestId: record.requestId,
           refundId,
           amountMinor,
           currency: input.currency,
