@@ -229,7 +229,7 @@ export const apiConfigSchema = z
     CHECKOUT_TIMEOUT: duration('10s'),
     STRIPE_WEBHOOK_SECRETS: secretList(SANDBOX_STRIPE_WEBHOOK_SECRET),
     STRIPE_WEBHOOK_TOLERANCE: duration('300s'),
-    /** Bearer token of the admin API; unset (or empty) disables /admin entirely. */
+    /** A bootstrap admin credential, accepted as a key with the `admin` scope; admin API keys work without it. */
     ADMIN_API_TOKEN: optionalSecret(),
     /** Largest request head (request line and headers) in bytes; larger ones get 431 headers_too_large. */
     HTTP_MAX_HEADER_BYTES: z.coerce.number().int().min(4_096).max(1_048_576).default(16_384),
