@@ -2,7 +2,6 @@
 // refund workflows may run for one order at once, so nothing here trusts a number a workflow carried: every amount is
 // read from the refunds table under the order's row lock, and every write is idempotent (keyed by the refund ID, or
 // conditional on the values it would write).
-import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from '../config/logger';
 import { ORDER_ERROR_TYPES, type OrderStatus } from '../contracts/order.contract';
@@ -12,10 +11,13 @@ import {
   findRefund,
   insertRefundIfAbsent,
   LIVE_REFUND_STATES,
+  lockOrderLedger,
   sumRefundsOfPayment,
+  type OrderLedger,
   type RefundState,
 } from '../db/refunds.repo';
 import { REFUNDABLE_STATUSES } from '../domain/order-status';
+import { temporalBindings } from './activity-context';
 import { orderNotFound, toActivityFailure } from './activity-errors';
 import type { OrderRefundActivities, SettledOrderRefund } from './order-refund-activity.types';
 
@@ -24,49 +26,10 @@ export interface OrderRefundActivityDeps {
   logger: Logger;
 }
 
-interface LedgerOrder {
-  status: OrderStatus;
-  currency: string;
-  intentId: string | null;
-  paymentReference: string | null;
-  capturedAmountMinor: number;
-  refundedAmountMinor: number;
-  needsAttention: boolean;
-}
-
-async function lockLedgerOrder(client: PoolClient, orderId: string): Promise<LedgerOrder | undefined> {
-  const result = await client.query<{
-    status: OrderStatus;
-    currency: string;
-    intent_id: string | null;
-    payment_reference: string | null;
-    captured_amount_minor: number;
-    refunded_amount_minor: number;
-    needs_attention: boolean;
-  }>(
-    `SELECT status, currency, intent_id, payment_reference, captured_amount_minor, refunded_amount_minor,
-            needs_attention
-       FROM orders WHERE order_id = $1 FOR UPDATE`,
-    [orderId],
-  );
-  const row = result.rows[0];
-  return (
-    row && {
-      status: row.status,
-      currency: row.currency,
-      intentId: row.intent_id,
-      paymentReference: row.payment_reference,
-      capturedAmountMinor: row.captured_amount_minor,
-      refundedAmountMinor: row.refunded_amount_minor,
-      needsAttention: row.needs_attention,
-    }
-  );
-}
-
 /** The order's refunds against its own capture in the given states, other than `exceptRefundId` (the one ledger). */
 function sumOwnRefunds(
   client: PoolClient,
-  order: LedgerOrder,
+  order: OrderLedger,
   orderId: string,
   states: readonly RefundState[],
   exceptRefundId: string,
@@ -96,7 +59,7 @@ export function createOrderRefundActivities({ pool, logger }: OrderRefundActivit
     async prepareOrderRefund(input) {
       return run('prepareOrderRefund', input.orderId, (log) =>
         inTransaction(pool, async (client) => {
-          const order = await lockLedgerOrder(client, input.orderId);
+          const order = await lockOrderLedger(client, input.orderId);
           if (!order) throw orderNotFound(input.orderId);
           const against = {
             capturedAmountMinor: order.capturedAmountMinor,
@@ -155,7 +118,7 @@ export function createOrderRefundActivities({ pool, logger }: OrderRefundActivit
     async settleOrderRefund(input) {
       return run('settleOrderRefund', input.orderId, (log) =>
         inTransaction(pool, async (client): Promise<SettledOrderRefund> => {
-          const order = await lockLedgerOrder(client, input.orderId);
+          const order = await lockOrderLedger(client, input.orderId);
           if (!order) throw orderNotFound(input.orderId);
           const refund = await findRefund(client, input.refundId);
           if (!refund) throw new Error(`refund ${input.refundId} of order ${input.orderId} is not recorded`);
@@ -216,17 +179,4 @@ export function createOrderRefundActivities({ pool, logger }: OrderRefundActivit
       );
     },
   };
-}
-
-function temporalBindings(): Record<string, unknown> {
-  try {
-    const { info } = Context.current();
-    return {
-      workflowId: info.workflowExecution?.workflowId,
-      runId: info.workflowExecution?.runId,
-      attempt: info.attempt,
-    };
-  } catch {
-    return {};
-  }
 }

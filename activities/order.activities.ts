@@ -1,7 +1,6 @@
 // The order workflow's activities. Each one is idempotent: DB writes are keyed (ON CONFLICT DO NOTHING) or
 // conditional on the expected prior status, and gateway calls carry a deterministic idempotency key, so Temporal
 // may retry any of them after a crash at any point.
-import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { ORDER_ERROR_TYPES, type GatewayName } from '../contracts/order.contract';
 import type { Logger } from '../config/logger';
@@ -30,6 +29,7 @@ import {
   type RefundRow,
 } from '../db/refunds.repo';
 import type { PaymentGateway } from '../gateways/gateway';
+import { temporalBindings } from './activity-context';
 import { orderNotFound, toActivityFailure } from './activity-errors';
 import type { OrderActivities, RefundPaymentInput, RefundPaymentResult } from './order-activity.types';
 
@@ -410,20 +410,5 @@ export function createOrderActivities(deps: OrderActivityDeps): OrderActivities 
         return { applied: result.applied, status: result.status };
       });
     },
-  };
-}
-
-/** The workflow and attempt an activity runs for, when it runs under Temporal (not in a direct call). */
-function temporalBindings(): Record<string, unknown> {
-  let info;
-  try {
-    info = Context.current().info;
-  } catch {
-    return {};
-  }
-  return {
-    workflowId: info.workflowExecution?.workflowId,
-    runId: info.workflowExecution?.runId,
-    attempt: info.attempt,
   };
 }

@@ -1,4 +1,5 @@
 // SQL for refunds, keyed by our deterministic refund ID (also the gateway idempotency key).
+import type { OrderStatus } from '../contracts/order.contract';
 import type { Pool, PoolClient } from './pool';
 
 /**
@@ -58,10 +59,15 @@ export async function insertRefundIfAbsent(db: Pool | PoolClient, refund: NewRef
   return result.rowCount === 1;
 }
 
-/** What a refund is checked against: the order's capture, read under a row lock held until the transaction ends. */
+/** What a refund is checked against, read under the order's row lock held until the transaction ends. */
 export interface OrderLedger {
-  capturedAmountMinor: number;
+  status: OrderStatus;
+  currency: string;
+  intentId: string | null;
   paymentReference: string | null;
+  capturedAmountMinor: number;
+  refundedAmountMinor: number;
+  needsAttention: boolean;
 }
 
 /**
@@ -69,12 +75,32 @@ export interface OrderLedger {
  * it checks the sum, so two refunds of one order cannot both pass the check on the same money.
  */
 export async function lockOrderLedger(client: PoolClient, orderId: string): Promise<OrderLedger | undefined> {
-  const result = await client.query<{ captured_amount_minor: number; payment_reference: string | null }>(
-    'SELECT captured_amount_minor, payment_reference FROM orders WHERE order_id = $1 FOR UPDATE',
+  const result = await client.query<{
+    status: OrderStatus;
+    currency: string;
+    intent_id: string | null;
+    payment_reference: string | null;
+    captured_amount_minor: number;
+    refunded_amount_minor: number;
+    needs_attention: boolean;
+  }>(
+    `SELECT status, currency, intent_id, payment_reference, captured_amount_minor, refunded_amount_minor,
+            needs_attention
+       FROM orders WHERE order_id = $1 FOR UPDATE`,
     [orderId],
   );
   const row = result.rows[0];
-  return row && { capturedAmountMinor: row.captured_amount_minor, paymentReference: row.payment_reference };
+  return (
+    row && {
+      status: row.status,
+      currency: row.currency,
+      intentId: row.intent_id,
+      paymentReference: row.payment_reference,
+      capturedAmountMinor: row.captured_amount_minor,
+      refundedAmountMinor: row.refunded_amount_minor,
+      needsAttention: row.needs_attention,
+    }
+  );
 }
 
 /**

@@ -31,6 +31,7 @@ import {
   type OrderRefundWorkflowInput,
 } from '../contracts/order-refund.contract';
 import { databaseWrites, gatewayRefunds } from './activity-policies';
+import { failureType } from './failure-type';
 
 const NON_RETRYABLE = [
   ORDER_ERROR_TYPES.invalidTransition,
@@ -182,13 +183,6 @@ function settledAnswer(
     status: settled.status,
     needsAttention: settled.needsAttention,
   };
-}
-
-/** The failure type of an activity error (ApplicationFailure.type), for branching without instanceof. */
-function failureType(error: unknown): string | undefined {
-  const cause = (error as { cause?: { type?: unknown } } | undefined)?.cause;
-  if (cause && typeof cause.type === 'string') return cause.type;
-  return error instanceof ApplicationFailure ? (error.type ?? undefined) : undefined;
 }
 
 /** What is left to refund, when the ledger refused for that reason. */

@@ -46,6 +46,7 @@ import {
 } from '../domain/poll-schedule';
 import { isOwnCapture, unrefundedMinor } from '../domain/refund-ledger';
 import { databaseWrites, gatewayRefunds } from './activity-policies';
+import { failureType } from './failure-type';
 
 // Business failures never retry; everything else (DB or gateway outages) retries with backoff.
 const NON_RETRYABLE = [
@@ -955,13 +956,6 @@ function intentFailureReason(type: string | undefined): string {
   if (type === ORDER_ERROR_TYPES.gatewayRejected) return 'intent_rejected';
   if (type === ORDER_ERROR_TYPES.invalidOrderData) return 'invalid_order_data';
   return 'intent_unavailable';
-}
-
-/** The failure type of an activity error (ApplicationFailure.type), for branching without instanceof. */
-function failureType(error: unknown): string | undefined {
-  const cause = (error as { cause?: { type?: unknown } } | undefined)?.cause;
-  if (cause && typeof cause.type === 'string') return cause.type;
-  return error instanceof ApplicationFailure ? (error.type ?? undefined) : undefined;
 }
 
 /**

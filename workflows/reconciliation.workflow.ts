@@ -43,6 +43,7 @@ import {
 } from '../contracts/reconciliation.contract';
 import { CLOSED_UNPAID_STATUSES } from '../domain/order-status';
 import { databaseWrites, gatewayRefunds } from './activity-policies';
+import { failureType } from './failure-type';
 
 const NON_RETRYABLE = [
   RECONCILIATION_ERROR_TYPES.reportNotFound,
@@ -327,10 +328,4 @@ export async function reconciliationRefundWorkflow(
   confirmed = true;
   await condition(allHandlersFinished);
   return { state: outcome.state, outcome: outcome.outcome };
-}
-
-function failureType(error: unknown): string | undefined {
-  const cause = (error as { cause?: { type?: unknown } } | undefined)?.cause;
-  if (cause && typeof cause.type === 'string') return cause.type;
-  return error instanceof ApplicationFailure ? (error.type ?? undefined) : undefined;
 }
