@@ -7,15 +7,15 @@ import { ADMIN_ACCESS_MISSING, apiConfigSchema, loadConfig } from '../config/env
 import { createLogger } from '../config/logger';
 import { createApiMetrics, MANUAL_REFUND_STATES, registerProcessMetrics } from '../config/metrics';
 import { orderpayDataConverter } from '../config/payload-codec';
-import { hasActiveKeyWithScope } from '../db/api-keys.repo';
+import { hasActiveKeyWithScope } from '../db/auth/api-keys.repo';
 import { createPool } from '../db/pool';
-import { countRefundsInStates } from '../db/refunds.repo';
+import { countRefundsInStates } from '../db/refunds/refunds.repo';
 import { createStripeWebhookVerifier } from '../gateways/stripe/stripe.webhooks';
-import { walletCallbackHandlers } from './callback-handlers';
-import { describeError } from './error-handler';
+import { walletCallbackHandlers } from './webhooks/callback-handlers';
+import { describeError } from './http/error-handler';
 import { startApiServer } from './server';
-import { lazyTemporalConnection } from './temporal-connection';
-import { registerBootstrapKeyWhenReachable } from './bootstrap-api-key';
+import { lazyTemporalConnection } from './temporal/temporal-connection';
+import { registerBootstrapKeyWhenReachable } from './auth/bootstrap-api-key';
 
 /** Longer than the server's stop grace (10s), so a clean stop always wins. */
 const SHUTDOWN_DEADLINE_MS = 15_000;

@@ -4,8 +4,8 @@ import type { Duplex } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import { startMetricsServer } from '../config/metrics-server';
 import { createApp, type ApiDeps } from './app';
-import { errorBody } from './error-handler';
-import { ApiError, badRequest, payloadTooLarge } from './errors';
+import { errorBody } from './http/error-handler';
+import { ApiError, badRequest, payloadTooLarge } from './http/errors';
 
 /** Past this, open connections are cut: a stuck client must not hold a shutdown forever. */
 const DEFAULT_STOP_GRACE_MS = 10_000;

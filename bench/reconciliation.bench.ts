@@ -16,8 +16,8 @@ import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { migrateToLatest } from '../db/migrate';
 import { createPool, type Pool } from '../db/pool';
-import { classifySettlement, insertRunIfAbsent } from '../db/reconciliation.repo';
-import { ingestSettlementReport } from '../db/settlement-reports.repo';
+import { classifySettlement, insertRunIfAbsent } from '../db/reconciliation/reconciliation.repo';
+import { ingestSettlementReport } from '../db/reconciliation/settlement-reports.repo';
 import { parseSettlementCsv, SETTLEMENT_CSV_COLUMNS } from '../gateways/settlement-csv';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);

@@ -88,7 +88,7 @@ export interface RefundRequest {
 }
 
 export interface RefundResult {
-  /** The gateway's own reference (see RefundRow.gatewayRefundId in db/refunds.repo.ts for what each one is). */
+  /** The gateway's own reference (see RefundRow.gatewayRefundId in db/refunds/refunds.repo.ts for what each one is). */
   gatewayRefundId: string;
   /** awaiting_manual: the gateway has no refund API; an operator refunds by hand and confirms (admin API). */
   state: 'pending' | 'awaiting_manual' | 'succeeded' | 'failed';

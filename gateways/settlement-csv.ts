@@ -13,7 +13,7 @@ import { parse as parseSync } from 'csv-parse/sync';
 import { StringDecoder } from 'node:string_decoder';
 import { Readable } from 'node:stream';
 import { z } from 'zod';
-import type { ReportLine } from '../db/settlement-reports.repo';
+import type { ReportLine } from '../db/reconciliation/settlement-reports.repo';
 import { rupeesToPaisa } from '../domain/money';
 import { SETTLEMENT_ROW_KINDS, SETTLEMENT_ROW_STATUSES, type SettlementRow } from './settlement';
 

@@ -2,7 +2,7 @@
 // handed to the API as ORDERPAY_BOOTSTRAP_API_KEY, so every later start prints (and accepts) the same key.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { API_KEY_PATTERN, generateApiKey, keyEnvironment } from '../api/api-key';
+import { API_KEY_PATTERN, generateApiKey, keyEnvironment } from '../api/auth/api-key';
 
 export function devApiKeyPath(dataDir: string): string {
   return path.join(dataDir, 'dev-api-key');

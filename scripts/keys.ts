@@ -8,11 +8,11 @@ import { randomUUID } from 'node:crypto';
 import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { apiKeyIdSchema, apiKeyNameSchema, apiKeyScopesSchema, keyEnvironment } from '../api/api-key';
-import { createApiKey, listKeys, revokeKey } from '../api/manage-api-keys.use-case';
-import { ApiError } from '../api/errors';
+import { apiKeyIdSchema, apiKeyNameSchema, apiKeyScopesSchema, keyEnvironment } from '../api/auth/api-key';
+import { createApiKey, listKeys, revokeKey } from '../api/auth/manage-api-keys.use-case';
+import { ApiError } from '../api/http/errors';
 import { loadConfig, orderpayEnvField, port } from '../config/env';
-import { recordAdminAction } from '../db/admin-actions.repo';
+import { recordAdminAction } from '../db/admin/admin-actions.repo';
 import { createPool, type Pool } from '../db/pool';
 
 const USAGE = `usage: npm run keys -- create --name <name> --scopes <scope,...> [--actor <who>]

@@ -1,9 +1,9 @@
 // Builds the order worker (orders and reconciliation share its task queue) from injected parts; worker/main.ts wires the real ones, tests wire their own.
 import type { DataConverter } from '@temporalio/common';
 import { type NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
-import type { OrderActivities } from '../activities/order-activity.types';
-import type { OrderRefundActivities } from '../activities/order-refund-activity.types';
-import type { ReconciliationActivities } from '../activities/reconciliation-activity.types';
+import type { OrderActivities } from '../activities/orders/order-activity.types';
+import type { OrderRefundActivities } from '../activities/refunds/order-refund-activity.types';
+import type { ReconciliationActivities } from '../activities/reconciliation/reconciliation-activity.types';
 import { projectPath } from '../config/paths';
 
 /** The prebuilt bundle written by scripts/build-workflow-bundle.ts (`npm run build`). */

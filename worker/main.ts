@@ -3,9 +3,9 @@
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime } from '@temporalio/worker';
 import { Registry } from 'prom-client';
-import { createOrderActivities } from '../activities/order.activities';
-import { createOrderRefundActivities } from '../activities/order-refund.activities';
-import { createReconciliationActivities } from '../activities/reconciliation.activities';
+import { createOrderActivities } from '../activities/orders/order.activities';
+import { createOrderRefundActivities } from '../activities/refunds/order-refund.activities';
+import { createReconciliationActivities } from '../activities/reconciliation/reconciliation.activities';
 import { loadConfig, workerConfigSchema } from '../config/env';
 import { createLogger } from '../config/logger';
 import { createWorkerMetrics, registerProcessMetrics } from '../config/metrics';

@@ -16,8 +16,8 @@ import {
   setHandler,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
-import type { OrderActivities } from '../activities/order-activity.types';
-import type { OrderRefundActivities, SettledOrderRefund } from '../activities/order-refund-activity.types';
+import type { OrderActivities } from '../activities/orders/order-activity.types';
+import type { OrderRefundActivities, SettledOrderRefund } from '../activities/refunds/order-refund-activity.types';
 import {
   ORDER_ERROR_TYPES,
   orderSearchAttributes,

@@ -15,7 +15,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { OrderActivities, OrderChanges } from '../activities/order-activity.types';
+import type { OrderActivities, OrderChanges } from '../activities/orders/order-activity.types';
 import type { PaymentStatus } from '../gateways/gateway';
 import {
   ORDER_ERROR_TYPES,

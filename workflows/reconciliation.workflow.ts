@@ -22,8 +22,8 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { OrderActivities } from '../activities/order-activity.types';
-import type { ReconciliationActivities } from '../activities/reconciliation-activity.types';
+import type { OrderActivities } from '../activities/orders/order-activity.types';
+import type { ReconciliationActivities } from '../activities/reconciliation/reconciliation-activity.types';
 import { ORDER_ERROR_TYPES, orderSearchAttributes, type ConfirmManualRefundRequest } from '../contracts/order.contract';
 import {
   DEFAULT_RECONCILIATION_TIMEOUTS,

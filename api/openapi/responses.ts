@@ -2,7 +2,7 @@
 // what is particular to it.
 import { z } from 'zod';
 import type { ZodOpenApiResponseObject, ZodOpenApiResponsesObject } from 'zod-openapi';
-import { errorBodySchema } from '../responses.schema';
+import { errorBodySchema } from '../http/responses.schema';
 
 export function json(description: string, schema: z.ZodType): ZodOpenApiResponseObject {
   return { description, content: { 'application/json': { schema } } };

@@ -3,7 +3,7 @@
 // many times it starts.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { apiKeyDigest } from '../../api/api-key';
+import { apiKeyDigest } from '../../api/auth/api-key';
 import { projectPath } from '../../config/paths';
 import { createPool, type Pool } from '../../db/pool';
 import { eventually, freePort, startService, waitForHttp, type RunningProcess } from '../support/processes';

@@ -1,6 +1,6 @@
 // ORDERPAY_ENV=production as real processes: the api, worker and sandbox exit non-zero before listening when a
 // gateway secret is a sandbox default, naming the variable and never its value.
-import { createApiKey } from '../../api/manage-api-keys.use-case';
+import { createApiKey } from '../../api/auth/manage-api-keys.use-case';
 import { generateCodecKey } from '../../config/payload-codec';
 import { createPool } from '../../db/pool';
 import { migrateToLatest } from '../../db/migrate';

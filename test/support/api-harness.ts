@@ -1,12 +1,12 @@
-// The API in-process for test/api: config for the test database and Temporal server, real HTTP with bodies parsed
+// The API in-process for the API tests: config for the test database and Temporal server, real HTTP with bodies parsed
 // for assertions, and the wiring the suites share (pool, Temporal client, fake gateway, order worker, API servers).
 import { Client } from '@temporalio/client';
-import { createOrderActivities } from '../../activities/order.activities';
-import { createOrderRefundActivities } from '../../activities/order-refund.activities';
+import { createOrderActivities } from '../../activities/orders/order.activities';
+import { createOrderRefundActivities } from '../../activities/refunds/order-refund.activities';
 import type { ApiDeps } from '../../api/app';
-import { walletCallbackHandlers } from '../../api/callback-handlers';
+import { walletCallbackHandlers } from '../../api/webhooks/callback-handlers';
 import { startApiServer, type RunningApiServer } from '../../api/server';
-import { lazyTemporalConnection } from '../../api/temporal-connection';
+import { lazyTemporalConnection } from '../../api/temporal/temporal-connection';
 import { apiConfigSchema, type ApiConfig } from '../../config/env';
 import { createLogger, type Logger } from '../../config/logger';
 import { Registry } from 'prom-client';
@@ -16,7 +16,7 @@ import {
   MANUAL_REFUND_STATES,
   type ApiMetrics,
 } from '../../config/metrics';
-import { countRefundsInStates } from '../../db/refunds.repo';
+import { countRefundsInStates } from '../../db/refunds/refunds.repo';
 import { createPool, type Pool } from '../../db/pool';
 import { createStripeWebhookVerifier } from '../../gateways/stripe/stripe.webhooks';
 import { registerTestApiKey, withDefaultKey } from './api-keys';

@@ -1,6 +1,6 @@
 // The merchant API key every test harness registers and sends by default, so suites that are not about
 // authentication call /orders as a merchant's server would.
-import { registerBootstrapApiKey } from '../../api/manage-api-keys.use-case';
+import { registerBootstrapApiKey } from '../../api/auth/manage-api-keys.use-case';
 import type { Pool } from '../../db/pool';
 
 /** All merchant scopes (it is registered as a bootstrap key); a fixed value, so spawned APIs can be handed it too. */

@@ -1,5 +1,5 @@
 // Starting an order workflow on the test worker and watching it, for the per-wallet workflow suites
-// (test/workflows/*.workflow.test.ts): the checkout update-with-start the API sends, state polling through the
+// (test/*/*.workflow.test.ts): the checkout update-with-start the API sends, state polling through the
 // status query, the result (recorded for the replay suite when asked) and the order's row in PostgreSQL.
 import { type Client, type WorkflowHandle, WithStartWorkflowOperation } from '@temporalio/client';
 import type pg from 'pg';

@@ -6,12 +6,12 @@
 import { type Client } from '@temporalio/client';
 import { randomInt } from 'node:crypto';
 import Stripe from 'stripe';
-import { createOrderActivities } from '../../activities/order.activities';
-import type { ReconciliationActivities } from '../../activities/reconciliation-activity.types';
+import { createOrderActivities } from '../../activities/orders/order.activities';
+import type { ReconciliationActivities } from '../../activities/reconciliation/reconciliation-activity.types';
 import {
   createReconciliationActivities,
   type ReconciliationActivityDeps,
-} from '../../activities/reconciliation.activities';
+} from '../../activities/reconciliation/reconciliation.activities';
 import { startApiServer, type RunningApiServer } from '../../api/server';
 import { Registry } from 'prom-client';
 import { createOrderActivityMetrics, createReconciliationMetrics } from '../../config/metrics';

@@ -3,8 +3,8 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { Registry } from 'prom-client';
-import { createOrderActivities, type GatewayRegistry } from '../../activities/order.activities';
-import type { OrderActivities, RecordOrderInput } from '../../activities/order-activity.types';
+import { createOrderActivities, type GatewayRegistry } from '../../activities/orders/order.activities';
+import type { OrderActivities, RecordOrderInput } from '../../activities/orders/order-activity.types';
 import type { GatewayName } from '../../contracts/order.contract';
 import { createLogger } from '../../config/logger';
 import { createOrderActivityMetrics } from '../../config/metrics';

@@ -9,9 +9,9 @@ import {
   type WorkflowBundleWithSourceMap,
 } from '@temporalio/worker';
 import { randomBytes } from 'node:crypto';
-import type { OrderActivities } from '../../activities/order-activity.types';
-import type { OrderRefundActivities } from '../../activities/order-refund-activity.types';
-import type { ReconciliationActivities } from '../../activities/reconciliation-activity.types';
+import type { OrderActivities } from '../../activities/orders/order-activity.types';
+import type { OrderRefundActivities } from '../../activities/refunds/order-refund-activity.types';
+import type { ReconciliationActivities } from '../../activities/reconciliation/reconciliation-activity.types';
 import { createOrderWorker, WORKFLOWS_PATH } from '../../worker/create-worker';
 import { testDataConverter } from './codec';
 

@@ -16,8 +16,8 @@ import {
   refundResponseSchema,
   webhookEventPathSchema,
   webhookRetryResponseSchema,
-} from '../../admin.schema';
-import { idempotencyKeySchema } from '../../checkout.schema';
+} from '../../admin/admin.schema';
+import { idempotencyKeySchema } from '../../orders/checkout.schema';
 import { adminErrors, error, json, replayedHeader, retryAfterHeader } from '../responses';
 
 /** Every /admin operation: the bearer token, and the answers the door itself gives. */

@@ -5,7 +5,7 @@ import {
   createApiKeyRequestSchema,
   createdApiKeySchema,
   revokedApiKeySchema,
-} from '../../api-keys.schema';
+} from '../../auth/api-keys.schema';
 import { adminErrors, error, json } from '../responses';
 
 const admin = { tags: ['admin'], security: [{ adminBearer: [] }] };

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { ZodOpenApiOperationObject, ZodOpenApiPathsObject } from 'zod-openapi';
-import { gatewayParamSchema } from '../../checkout.schema';
+import { gatewayParamSchema } from '../../orders/checkout.schema';
 import { rateLimited } from '../responses';
 
 const html = (description: string) => ({ description, content: { 'text/html': { schema: z.string() } } });

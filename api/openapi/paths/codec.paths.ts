@@ -1,5 +1,5 @@
 import type { ZodOpenApiOperationObject, ZodOpenApiPathsObject } from 'zod-openapi';
-import { codecBodySchema } from '../../codec.routes';
+import { codecBodySchema } from '../../admin/codec.routes';
 import { error, json } from '../responses';
 
 const operation = (direction: 'encode' | 'decode'): ZodOpenApiOperationObject => ({

@@ -1,5 +1,5 @@
 import type { ZodOpenApiPathsObject } from 'zod-openapi';
-import { healthResponseSchema, readinessResponseSchema } from '../../responses.schema';
+import { healthResponseSchema, readinessResponseSchema } from '../../http/responses.schema';
 import { error, json } from '../responses';
 
 export const healthPaths: ZodOpenApiPathsObject = {

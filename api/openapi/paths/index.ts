@@ -1,5 +1,5 @@
 // THE place to document a route: every route the app serves has an entry in one of these modules (one module per
-// routes file), and test/api/openapi.test.ts fails while any served route is missing here. A new routes file adds
+// routes file), and test/openapi/openapi.test.ts fails while any served route is missing here. A new routes file adds
 // its `<area>.paths.ts` next to these and one line below.
 import type { ZodOpenApiPathsObject } from 'zod-openapi';
 import { adminPaths } from './admin.paths';

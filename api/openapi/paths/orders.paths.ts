@@ -1,8 +1,17 @@
 import { z } from 'zod';
 import type { ZodOpenApiPathsObject } from 'zod-openapi';
-import { cancelBodySchema, checkoutBodySchema, idempotencyKeySchema, orderIdSchema } from '../../checkout.schema';
-import { checkoutAnswerSchema, orderStatusQuerySchema, publicOrderStatusSchema } from '../../order-status.schema';
-import { orderResponseSchema } from '../../responses.schema';
+import {
+  cancelBodySchema,
+  checkoutBodySchema,
+  idempotencyKeySchema,
+  orderIdSchema,
+} from '../../orders/checkout.schema';
+import {
+  checkoutAnswerSchema,
+  orderStatusQuerySchema,
+  publicOrderStatusSchema,
+} from '../../orders/order-status.schema';
+import { orderResponseSchema } from '../../http/responses.schema';
 import { commonErrors, error, json, keyErrors, rateLimited, replayedHeader, retryAfterHeader } from '../responses';
 
 /** A merchant route: an API key with `scope` (the description says which). */

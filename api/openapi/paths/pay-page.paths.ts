@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { ZodOpenApiPathsObject } from 'zod-openapi';
-import { orderIdSchema } from '../../checkout.schema';
+import { orderIdSchema } from '../../orders/checkout.schema';
 import { rateLimited } from '../responses';
 
 const html = (description: string) => ({ description, content: { 'text/html': { schema: z.string() } } });

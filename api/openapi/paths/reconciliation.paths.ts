@@ -11,7 +11,7 @@ import {
   runListSchema,
   startedRunsSchema,
   startRunsSchema,
-} from '../../reconciliation.schema';
+} from '../../reconciliation/reconciliation.schema';
 import { adminErrors, error, json } from '../responses';
 
 const admin = { tags: ['reconciliation'], security: [{ adminBearer: [] }] };

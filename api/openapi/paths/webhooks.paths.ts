@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { ZodOpenApiPathsObject } from 'zod-openapi';
-import { gatewayParamSchema } from '../../checkout.schema';
-import { webhookReceiptSchema } from '../../responses.schema';
+import { gatewayParamSchema } from '../../orders/checkout.schema';
+import { webhookReceiptSchema } from '../../http/responses.schema';
 import { error, json, retryAfterHeader } from '../responses';
 
 export const webhooksPaths: ZodOpenApiPathsObject = {

@@ -1,0 +1,113 @@
+// The activity contract of the order workflow. The workflow imports these as types only; the
+// implementation (createOrderActivities) satisfies OrderActivities. Function names are wire names.
+import type {
+  ConfirmManualRefundRequest,
+  GatewayName,
+  OrderStatus,
+  OrderWorkflowInput,
+} from '../../contracts/order.contract';
+import type {
+  CancelOutcome,
+  CreatedIntent,
+  PaymentLookupRequest,
+  PaymentStatus,
+  RefundRequest,
+} from '../../gateways/gateway';
+
+/** The order as checked out, with its expiry (ISO time) computed by the workflow. */
+export type RecordOrderInput = Omit<OrderWorkflowInput, 'policy'> & { expiresAt: string };
+
+export type CreatePaymentIntentInput = Omit<RecordOrderInput, 'requestHash'>;
+
+/** The intent as the workflow gets it: a gateway expiry travels as ISO text, like every time in activity payloads. */
+export type CreatePaymentIntentResult = Omit<CreatedIntent, 'expiresAt'> & { expiresAt?: string };
+
+/** Activities that call a gateway name it, so the worker can route to the adapter. */
+export type PaymentLookupInput = PaymentLookupRequest & { gateway: GatewayName };
+
+/**
+ * refundId is `refund-<orderId>-<seq>`: the refunds row key and the gateway idempotency key. paymentReference names
+ * the payment refunded: absent or the order's own for the order's capture, another one for a second (duplicate)
+ * capture of the same order. The activity fills the gateway-only fields of RefundRequest itself.
+ */
+export type RefundPaymentInput = Omit<
+  RefundRequest,
+  'gatewayRefundId' | 'refundedBeforeMinor' | 'previouslyAttempted'
+> & {
+  gateway: GatewayName;
+  /**
+   * What the payment being refunded captured, as the workflow knows it. Needed for a payment the order row does not
+   * hold: a late capture after the order closed unpaid (recorded on the order row by the refund), or a second capture.
+   */
+  capturedAmountMinor?: number;
+  /**
+   * The request this refund answers (`admin:<Idempotency-Key>`, or the refund ID for a refund the workflow made on
+   * its own), stored with the refund so the same request after the order workflow closed finds it.
+   */
+  requestId?: string;
+};
+
+export interface RefundPaymentResult {
+  /** The gateway's own reference (Stripe re_…, Khalti transaction_id; eSewa: `manual-<refundId>` until confirmed). */
+  gatewayRefundId: string;
+  /**
+   * Final states, or awaiting_manual when the gateway has no refund API (the workflow then waits for an operator's
+   * confirmation). A gateway "pending" is retried by the activity until it settles or until it has been pending for
+   * REFUND_PENDING_LIMIT; then it is returned as `pending` (the workflow flags the order for a person).
+   */
+  state: 'succeeded' | 'failed' | 'awaiting_manual' | 'pending';
+}
+
+/** The operator's confirmation of a manual refund, as the workflow received it; `at` is workflow time. */
+export type RecordManualRefundInput = ConfirmManualRefundRequest & { orderId: string; at: string };
+
+/** Column changes that ride along with a status transition. Amounts are absolute values, so retries are safe. */
+export interface OrderChanges {
+  intentId?: string;
+  paymentUrl?: string;
+  paymentReference?: string;
+  capturedAmountMinor?: number;
+  refundedAmountMinor?: number;
+  failureReason?: string;
+  needsAttention?: boolean;
+  paidAt?: string;
+  /** A gateway expiry earlier than the requested one (Khalti's expires_at). */
+  expiresAt?: string;
+}
+
+export interface TransitionOrderInput {
+  orderId: string;
+  /** The update applies only while the row is in one of these statuses. */
+  from: OrderStatus[];
+  to: OrderStatus;
+  reason: string;
+  /** Workflow time of the transition (deterministic), stored in the timeline. */
+  at: string;
+  changes?: OrderChanges;
+}
+
+export interface TransitionOrderResult {
+  /** False when the row was already in `to` (a retried activity): nothing was written again. */
+  applied: boolean;
+  status: OrderStatus;
+}
+
+export interface RecordOrderResult {
+  created: boolean;
+  status?: OrderStatus;
+}
+
+export interface OrderActivities {
+  /** INSERT … ON CONFLICT DO NOTHING with the PENDING timeline entry; a different request hash is non-retryable. */
+  /** When the row already existed, `status` is its current status (results recorded before it had none). */
+  recordOrder(input: RecordOrderInput): Promise<RecordOrderResult>;
+  /** Creates the intent with the order ID as idempotency key and records the attempt. */
+  createPaymentIntent(input: CreatePaymentIntentInput): Promise<CreatePaymentIntentResult>;
+  fetchPaymentStatus(input: PaymentLookupInput): Promise<PaymentStatus>;
+  cancelPaymentIntent(input: PaymentLookupInput): Promise<CancelOutcome>;
+  refundPayment(input: RefundPaymentInput): Promise<RefundPaymentResult>;
+  /** Marks an awaiting_manual refund as made, with the operator's reference; a repeat changes nothing. */
+  recordManualRefund(input: RecordManualRefundInput): Promise<{ applied: boolean }>;
+  /** Conditional UPDATE on the expected prior status plus a timeline row, in one transaction. */
+  transitionOrder(input: TransitionOrderInput): Promise<TransitionOrderResult>;
+}

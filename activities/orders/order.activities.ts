@@ -1,0 +1,414 @@
+// The order workflow's activities. Each one is idempotent: DB writes are keyed (ON CONFLICT DO NOTHING) or
+// conditional on the expected prior status, and gateway calls carry a deterministic idempotency key, so Temporal
+// may retry any of them after a crash at any point.
+import { ApplicationFailure } from '@temporalio/common';
+import { ORDER_ERROR_TYPES, type GatewayName } from '../../contracts/order.contract';
+import type { Logger } from '../../config/logger';
+import type { OrderActivityMetrics } from '../../config/metrics';
+import {
+  findRecordedOrder,
+  insertOrderIfAbsent,
+  insertStatusHistory,
+  lockOrder,
+  updateOrderStatus,
+} from '../../db/orders/orders.repo';
+import { findPaymentAttempt, insertPaymentAttemptIfAbsent } from '../../db/orders/payment-attempts.repo';
+import { inTransaction, type Pool } from '../../db/pool';
+import {
+  confirmManualRefund,
+  findRefund,
+  insertRefundIfAbsent,
+  lockOrderLedger,
+  lockRefundNoWait,
+  markSentToGateway,
+  recordLateCapture,
+  sumRefundsOfPayment,
+  updateRefundState,
+  LIVE_REFUND_STATES,
+  type OrderLedger,
+  type RefundRow,
+} from '../../db/refunds/refunds.repo';
+import type { PaymentGateway } from '../../gateways/gateway';
+import { temporalBindings } from '../activity-context';
+import { orderNotFound, toActivityFailure } from '../activity-errors';
+import type { OrderActivities, RefundPaymentInput, RefundPaymentResult } from './order-activity.types';
+
+/** Resolves the adapter for an order's gateway. */
+export type GatewayRegistry = (name: GatewayName) => PaymentGateway;
+
+export interface OrderActivityDeps {
+  pool: Pool;
+  gateways: GatewayRegistry;
+  logger: Logger;
+  metrics: OrderActivityMetrics;
+  clock?: () => Date;
+  /**
+   * How long a refund may stay pending at the gateway (from its first pending answer) before refundPayment stops
+   * retrying and returns it as `pending` (REFUND_PENDING_LIMIT); default 72 hours.
+   */
+  refundPendingLimitMs?: number;
+}
+
+const DEFAULT_REFUND_PENDING_LIMIT_MS = 72 * 60 * 60_000;
+/** Refunds that hold (or may hold) money of a payment: everything but a gateway's final refusal. */
+
+type PreparedRefund =
+  | { kind: 'final'; result: RefundPaymentResult }
+  | {
+      kind: 'call';
+      previouslyAttempted: boolean;
+      refundedBeforeMinor: number;
+      pendingSince: Date | null;
+    };
+
+/**
+ * The payment a refund is made against. The order's own payment when the input names none, the order's, or the
+ * order knows none yet (a late capture); its refunds may carry no reference. Any other reference is a second
+ * capture of the same order, whose refunds count on their own.
+ */
+function paymentOf(
+  input: RefundPaymentInput,
+  ledger: OrderLedger,
+  row: RefundRow | undefined,
+): { paymentReference: string | null; ownPayment: boolean } {
+  const reference = row ? row.paymentReference : (input.paymentReference ?? null);
+  const ownPayment = reference === null || ledger.paymentReference === null || reference === ledger.paymentReference;
+  return { paymentReference: ownPayment ? (ledger.paymentReference ?? reference) : reference, ownPayment };
+}
+
+export function createOrderActivities(deps: OrderActivityDeps): OrderActivities {
+  const { pool, gateways, logger, metrics } = deps;
+  const clock = deps.clock ?? (() => new Date());
+  const refundPendingLimitMs = deps.refundPendingLimitMs ?? DEFAULT_REFUND_PENDING_LIMIT_MS;
+
+  /**
+   * Runs an activity body with a logger bound to the order and, under Temporal, to the workflow and attempt, and
+   * translates what the body throws into what Temporal should see.
+   */
+  async function run<T>(activity: string, orderId: string, body: (log: Logger) => Promise<T>): Promise<T> {
+    const log = logger.child({ activity, orderId, ...temporalBindings() });
+    try {
+      return await body(log);
+    } catch (error) {
+      const failure = toActivityFailure(error, { orderId });
+      const type = failure instanceof ApplicationFailure ? failure.type : undefined;
+      const retryable = !(failure instanceof ApplicationFailure && failure.nonRetryable);
+      // The original error, not its translation: a defect's stack stays in the worker log, out of the history.
+      log.warn({ type, retryable, err: error }, 'order activity failed');
+      throw failure;
+    }
+  }
+
+  /**
+   * Step 1, under the order's row lock: record the refund, or find its row. A refund already recorded as final
+   * never goes further. A new refund must fit the ledger: its amount plus every other non-failed refund against the
+   * same payment (succeeded, pending, requested, awaiting an operator) must not exceed what that payment captured.
+   * A refused refund leaves no row (the transaction rolls back). The row is marked as sent before the gateway call,
+   * so a later attempt knows the gateway may have it.
+   */
+  async function prepareRefund(input: RefundPaymentInput, at: Date): Promise<PreparedRefund> {
+    return inTransaction(pool, async (client) => {
+      const ledger = await lockOrderLedger(client, input.orderId);
+      if (ledger === undefined) throw orderNotFound(input.orderId);
+      await lockRefundNoWait(client, input.refundId);
+      let row = await findRefund(client, input.refundId);
+      if (row) {
+        // The refund ID is the gateway idempotency key: reusing it for another amount would make the gateway
+        // replay (or refuse) the first refund while we believed we had asked for a different one.
+        if (row.orderId !== input.orderId || row.amountMinor !== input.amountMinor || row.currency !== input.currency) {
+          throw ApplicationFailure.create({
+            type: ORDER_ERROR_TYPES.refundRecordConflict,
+            message: `refund ${input.refundId} is already recorded for a different order, amount or currency`,
+            nonRetryable: true,
+            details: [
+              {
+                refundId: input.refundId,
+                recorded: { orderId: row.orderId, amountMinor: row.amountMinor, currency: row.currency },
+              },
+            ],
+          });
+        }
+        if (row.state === 'succeeded' || row.state === 'failed') {
+          return {
+            kind: 'final',
+            result: { gatewayRefundId: row.gatewayRefundId ?? input.refundId, state: row.state },
+          };
+        }
+      }
+      const payment = paymentOf(input, ledger, row);
+      if (!row) {
+        let capturedAmountMinor = payment.ownPayment ? ledger.capturedAmountMinor : (input.capturedAmountMinor ?? 0);
+        if (payment.ownPayment && capturedAmountMinor === 0 && (input.capturedAmountMinor ?? 0) > 0) {
+          // A capture after the order closed unpaid: the order row learns it here, so the ledger covers it.
+          capturedAmountMinor = input.capturedAmountMinor ?? 0;
+          await recordLateCapture(client, input.orderId, {
+            amountMinor: capturedAmountMinor,
+            paymentReference: input.paymentReference,
+          });
+        }
+        const otherRefundsMinor = await sumRefundsOfPayment(client, {
+          ...payment,
+          orderId: input.orderId,
+          exceptRefundId: input.refundId,
+          states: LIVE_REFUND_STATES,
+        });
+        if (otherRefundsMinor + input.amountMinor > capturedAmountMinor) {
+          throw ApplicationFailure.create({
+            type: ORDER_ERROR_TYPES.refundExceedsCaptured,
+            message: `refund ${input.refundId} of ${input.amountMinor} exceeds what is left of the capture (${capturedAmountMinor} captured, ${otherRefundsMinor} refunded or in flight)`,
+            nonRetryable: true,
+            details: [
+              {
+                refundId: input.refundId,
+                amountMinor: input.amountMinor,
+                capturedAmountMinor,
+                otherRefundsMinor,
+              },
+            ],
+          });
+        }
+        await insertRefundIfAbsent(client, {
+          ...input,
+          ...(payment.paymentReference === null ? {} : { paymentReference: payment.paymentReference }),
+        });
+        row = await findRefund(client, input.refundId);
+        if (!row) throw new Error(`refund ${input.refundId} vanished inside its own transaction`);
+      }
+      const refundedBeforeMinor = await sumRefundsOfPayment(client, {
+        ...payment,
+        orderId: input.orderId,
+        exceptRefundId: input.refundId,
+        states: ['succeeded'],
+      });
+      await markSentToGateway(client, input.refundId, at);
+      return {
+        kind: 'call',
+        previouslyAttempted: row.sentToGatewayAt !== null,
+        refundedBeforeMinor,
+        pendingSince: row.pendingSince,
+      };
+    });
+  }
+
+  /**
+   * Step 2: ask the gateway, holding the refund row's lock (NOWAIT) until its answer is stored. An attempt that
+   * outlived its timeout and the retry that started meanwhile can therefore never talk to the gateway at the same
+   * time: the second fails at once with SQLSTATE 55P03 (retryable) and, on its next try, finds the answer stored.
+   */
+  async function refundAtGateway(input: RefundPaymentInput, log: Logger): Promise<RefundPaymentResult> {
+    const at = clock();
+    const prepared = await prepareRefund(input, at);
+    if (prepared.kind === 'final') {
+      log.info({ refundId: input.refundId, state: prepared.result.state }, 'refund already final; gateway not asked');
+      return prepared.result;
+    }
+    const { result, previous } = await inTransaction(pool, async (client) => {
+      await lockRefundNoWait(client, input.refundId);
+      const current = await findRefund(client, input.refundId);
+      if (current && (current.state === 'succeeded' || current.state === 'failed')) {
+        const final = { gatewayRefundId: current.gatewayRefundId ?? input.refundId, state: current.state };
+        return { result: final, previous: current.state };
+      }
+      const answer = await gateways(input.gateway).refund({
+        orderId: input.orderId,
+        intentId: input.intentId,
+        paymentReference: input.paymentReference,
+        refundId: input.refundId,
+        amountMinor: input.amountMinor,
+        currency: input.currency,
+        reason: input.reason,
+        ...(current?.gatewayRefundId ? { gatewayRefundId: current.gatewayRefundId } : {}),
+        refundedBeforeMinor: prepared.refundedBeforeMinor,
+        previouslyAttempted: prepared.previouslyAttempted,
+      });
+      const stored = await updateRefundState(client, input.refundId, {
+        state: answer.state,
+        // A manual refund has no gateway reference until the operator confirms it (confirmManualRefund).
+        gatewayRefundId: answer.state === 'awaiting_manual' ? null : answer.gatewayRefundId,
+        at,
+      });
+      return { result: answer, previous: stored };
+    });
+    // Counted when the state is new, so a retry hearing the same answer again does not count twice.
+    if (previous !== result.state) {
+      metrics.refundSettled({ gateway: input.gateway, reason: input.reason, state: result.state });
+    }
+    log.info(
+      {
+        orderId: input.orderId,
+        refundId: input.refundId,
+        gatewayRefundId: result.gatewayRefundId,
+        state: result.state,
+      },
+      'refund state from gateway',
+    );
+    if (result.state !== 'pending') return { gatewayRefundId: result.gatewayRefundId, state: result.state };
+    const pendingSince = prepared.pendingSince ?? at;
+    if (at.getTime() - pendingSince.getTime() >= refundPendingLimitMs) {
+      // Retrying for ever would only ask again; the workflow flags the order and a person follows the refund up.
+      log.warn(
+        { refundId: input.refundId, gatewayRefundId: result.gatewayRefundId, pendingSince: pendingSince.toISOString() },
+        'refund still pending at the gateway past the limit; handed back to the workflow',
+      );
+      return { gatewayRefundId: result.gatewayRefundId, state: 'pending' };
+    }
+    // Retryable on purpose: the workflow sees the refund once it is final (or past the limit), and every retry
+    // retrieves the recorded gateway refund instead of creating one, so it cannot refund twice.
+    throw ApplicationFailure.create({
+      type: ORDER_ERROR_TYPES.refundPending,
+      message: `refund ${input.refundId} is pending at the gateway`,
+      nonRetryable: false,
+      details: [{ refundId: input.refundId, gatewayRefundId: result.gatewayRefundId }],
+    });
+  }
+
+  return {
+    async recordOrder(input) {
+      return run('recordOrder', input.orderId, (log) =>
+        inTransaction(pool, async (client) => {
+          const now = clock();
+          if (await insertOrderIfAbsent(client, input, now)) {
+            await insertStatusHistory(client, {
+              orderId: input.orderId,
+              from: null,
+              to: 'PENDING',
+              reason: 'order_created',
+              at: now,
+            });
+            log.info({ gateway: input.gateway }, 'order recorded');
+            return { created: true };
+          }
+          const recorded = await findRecordedOrder(client, input.orderId);
+          if (recorded?.requestHash !== input.requestHash) {
+            throw ApplicationFailure.create({
+              type: ORDER_ERROR_TYPES.orderRecordConflict,
+              message: `order ${input.orderId} is already recorded for a different request`,
+              nonRetryable: true,
+              details: [{ orderId: input.orderId }],
+            });
+          }
+          // The workflow goes on only from PENDING: a later status means an earlier workflow already ran this order.
+          return { created: false, status: recorded.status };
+        }),
+      );
+    },
+
+    async createPaymentIntent(input) {
+      return run('createPaymentIntent', input.orderId, async (log) => {
+        const intent = await gateways(input.gateway).createIntent({
+          orderId: input.orderId,
+          amountMinor: input.amountMinor,
+          currency: input.currency,
+          description: input.description,
+          customer: input.customer,
+          returnUrl: input.returnUrl,
+          expiresAt: new Date(input.expiresAt),
+          idempotencyKey: input.orderId,
+        });
+        const attempt = { orderId: input.orderId, gateway: input.gateway, ...intent };
+        if (!(await insertPaymentAttemptIfAbsent(pool, attempt))) {
+          const recorded = await findPaymentAttempt(pool, input.orderId, input.gateway);
+          if (recorded && recorded.intentId !== intent.intentId) {
+            // Only possible if the gateway forgot our idempotency key. The workflow goes on with the intent returned
+            // now; the recorded one is left open at the gateway, so say so loudly for someone to close it.
+            log.error(
+              { recordedIntentId: recorded.intentId, intentId: intent.intentId },
+              'gateway returned a second intent for the same order; the recorded one is orphaned',
+            );
+          }
+        }
+        log.info({ intentId: intent.intentId }, 'payment intent created');
+        const { expiresAt, ...created } = intent;
+        return expiresAt === undefined ? created : { ...created, expiresAt: expiresAt.toISOString() };
+      });
+    },
+
+    async fetchPaymentStatus(input) {
+      return run('fetchPaymentStatus', input.orderId, async (log) => {
+        const { gateway, ...lookup } = input;
+        let status;
+        try {
+          status = await gateways(gateway).fetchPaymentStatus(lookup);
+        } catch (error) {
+          metrics.statusChecked(input.gateway, 'error');
+          throw error;
+        }
+        metrics.statusChecked(input.gateway, status.state);
+        log.debug(
+          {
+            intentId: input.intentId,
+            state: status.state,
+            gatewayStatus: status.gatewayStatus,
+          },
+          'payment status fetched',
+        );
+        return status;
+      });
+    },
+
+    async cancelPaymentIntent(input) {
+      return run('cancelPaymentIntent', input.orderId, async (log) => {
+        const { gateway, ...lookup } = input;
+        const outcome = await gateways(gateway).cancelIntent(lookup);
+        log.info({ intentId: input.intentId, outcome: outcome.outcome }, 'intent cancel');
+        return outcome;
+      });
+    },
+
+    async refundPayment(input) {
+      return run('refundPayment', input.orderId, async (log) => {
+        const result = await refundAtGateway(input, log);
+        if (result.state === 'awaiting_manual') {
+          log.warn({ refundId: input.refundId, gateway: input.gateway }, 'refund needs an operator: no refund API');
+        }
+        return { gatewayRefundId: result.gatewayRefundId, state: result.state };
+      });
+    },
+
+    async recordManualRefund(input) {
+      return run('recordManualRefund', input.orderId, async (log) => {
+        const applied = await confirmManualRefund(pool, input);
+        log.info({ refundId: input.refundId, actor: input.actor, applied }, 'manual refund confirmed');
+        return { applied };
+      });
+    },
+
+    async transitionOrder(input) {
+      return run('transitionOrder', input.orderId, async (log) => {
+        const result = await inTransaction(pool, async (client) => {
+          const order = await lockOrder(client, input.orderId);
+          if (order === undefined) throw orderNotFound(input.orderId);
+          const current = order.status;
+          if (await updateOrderStatus(client, input)) {
+            await insertStatusHistory(client, {
+              orderId: input.orderId,
+              from: current,
+              to: input.to,
+              reason: input.reason,
+              at: input.at,
+            });
+            log.info({ from: current, to: input.to, reason: input.reason }, 'order transitioned');
+            return { applied: true, status: input.to, order };
+          }
+          // Already there: a retry whose first attempt committed, or a self-transition with nothing new.
+          if (current === input.to) return { applied: false, status: current, order };
+          throw ApplicationFailure.create({
+            type: ORDER_ERROR_TYPES.invalidTransition,
+            message: `order ${input.orderId} is ${current}, expected one of ${input.from.join(', ')} to move to ${input.to}`,
+            nonRetryable: true,
+            details: [{ orderId: input.orderId, current, expected: input.from, to: input.to }],
+          });
+        });
+        // Counted after the commit and only when this call moved the row, so retries never count twice.
+        if (result.applied && result.order.status !== input.to) {
+          metrics.orderTransitioned({
+            gateway: result.order.gateway,
+            to: input.to,
+            secondsSinceCheckout: (Date.parse(input.at) - result.order.createdAt.getTime()) / 1000,
+          });
+        }
+        return { applied: result.applied, status: result.status };
+      });
+    },
+  };
+}

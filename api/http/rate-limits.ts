@@ -1,0 +1,125 @@
+// Rate limits on the public routes (webhooks, wallet callbacks, the pay page, the client-secret status route), per
+// client IP and per order, counted in PostgreSQL (rate-limiter-flexible's RateLimiterPostgres) so the limits hold
+// across API replicas. Over a limit: 429 rate_limited with Retry-After. When the counters cannot be read (the
+// database is down) the request goes through: a payment event must never be lost to a limiter, and the route
+// itself then answers 503 if it needs the database.
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { RateLimiterPostgres, RateLimiterRes } from 'rate-limiter-flexible';
+import type { ApiConfig } from '../../config/env';
+import type { Logger } from '../../config/logger';
+import type { Pool } from '../../db/pool';
+import { describeError } from './error-handler';
+import { ApiError } from './errors';
+
+export type RateLimitConfig = Pick<
+  ApiConfig,
+  'RATE_LIMIT_WINDOW' | 'RATE_LIMIT_PER_IP' | 'RATE_LIMIT_PER_ORDER' | 'RATE_LIMIT_WEBHOOK_FAILURES_PER_IP'
+>;
+
+export const rateLimited = (retryAfterSeconds: number) =>
+  new ApiError(
+    429,
+    'rate_limited',
+    'too many requests; try again later',
+    { retryAfterSeconds },
+    { 'Retry-After': String(retryAfterSeconds) },
+  );
+
+export interface PublicRateLimits {
+  /** Per client IP on callbacks, the pay page and the status route. */
+  perIp: RequestHandler;
+  /** Per order (path parameter `orderId`, or what `orderIdOf` finds). */
+  perOrder(orderIdOf?: (req: Request) => string | undefined): RequestHandler;
+  /** Webhooks: refused only once this IP sent too many that failed verification (see recordWebhookFailure). */
+  webhookFailuresPerIp: RequestHandler;
+  recordWebhookFailure(req: Request): Promise<void>;
+}
+
+const TABLE = 'rate_limits';
+
+export function publicRateLimits(deps: { pool: Pool; config: RateLimitConfig; logger: Logger }): PublicRateLimits {
+  const limiter = (keyPrefix: string, points: number) =>
+    new RateLimiterPostgres({
+      storeClient: deps.pool,
+      storeType: 'pool',
+      tableName: TABLE,
+      // Created by the migration; the limiter's own cleanup deletes expired rows hourly.
+      tableCreated: true,
+      keyPrefix,
+      points,
+      duration: Math.max(1, Math.ceil(deps.config.RATE_LIMIT_WINDOW / 1000)),
+    });
+  // Built on first use, so an app that never serves a public route never touches the store.
+  let built: { ip: RateLimiterPostgres; order: RateLimiterPostgres; webhookFailures: RateLimiterPostgres } | undefined;
+  const limiters = () =>
+    (built ??= {
+      ip: limiter('ip', deps.config.RATE_LIMIT_PER_IP),
+      order: limiter('order', deps.config.RATE_LIMIT_PER_ORDER),
+      webhookFailures: limiter('webhook-fail', deps.config.RATE_LIMIT_WEBHOOK_FAILURES_PER_IP),
+    });
+
+  function consuming(which: 'ip' | 'order', keyOf: (req: Request) => string | undefined): RequestHandler {
+    return (req: Request, res: Response, next: NextFunction): void => {
+      const key = keyOf(req);
+      if (key === undefined) return next();
+      // Any failure, even a synchronous one, ends in refusalOrPass: a 429, or the request goes through.
+      Promise.resolve()
+        .then(() => limiters()[which].consume(key))
+        .then(
+          () => next(),
+          (error: unknown) => next(refusalOrPass(error, res)),
+        );
+    };
+  }
+
+  /** A limiter answer is a 429; a store failure lets the request through (fail open) and is logged. */
+  function refusalOrPass(error: unknown, res: Response): ApiError | undefined {
+    if (error instanceof RateLimiterRes) return rateLimited(Math.max(1, Math.ceil(error.msBeforeNext / 1000)));
+    (res.locals.logger ?? deps.logger).warn(
+      { err: describeError(error) },
+      'rate limit store unavailable; not limiting',
+    );
+    return undefined;
+  }
+
+  return {
+    perIp: consuming('ip', clientIp),
+    perOrder: (orderIdOf = orderIdParam) =>
+      consuming('order', (req) => {
+        const id = orderIdOf(req);
+        // Only what could be an order ID is a key; anything else is refused by the route's own validation.
+        return id !== undefined && /^[A-Za-z0-9._-]{1,64}$/.test(id) ? id : undefined;
+      }),
+    webhookFailuresPerIp: (req, res, next) => {
+      Promise.resolve()
+        .then(() => limiters().webhookFailures.get(clientIp(req)))
+        .then(
+          (state) => {
+            if (state && state.consumedPoints >= deps.config.RATE_LIMIT_WEBHOOK_FAILURES_PER_IP) {
+              next(rateLimited(Math.max(1, Math.ceil(state.msBeforeNext / 1000))));
+              return;
+            }
+            next();
+          },
+          (error: unknown) => next(refusalOrPass(error, res)),
+        );
+    },
+    async recordWebhookFailure(req) {
+      await Promise.resolve()
+        .then(() => limiters().webhookFailures.penalty(clientIp(req)))
+        .catch((error: unknown) => {
+          deps.logger.warn({ err: describeError(error) }, 'rate limit store unavailable; webhook failure not counted');
+        });
+    },
+  };
+}
+
+function orderIdParam(req: Request): string | undefined {
+  const id: unknown = req.params.orderId;
+  return typeof id === 'string' ? id : undefined;
+}
+
+/** The socket's address: X-Forwarded-For is only trusted when Express is told to trust a proxy ('trust proxy'). */
+function clientIp(req: Request): string {
+  return req.ip ?? req.socket.remoteAddress ?? 'unknown';
+}

@@ -1,0 +1,102 @@
+// What the public API answers, as zod schemas. They are the source of the OpenAPI document (api/openapi) and the
+// types the use cases return, so the document cannot drift from the responses without the compiler noticing.
+import { z } from 'zod';
+import { GATEWAY_NAMES, ORDER_STATUSES } from '../../contracts/order.contract';
+
+export const timestamp = z.iso.datetime().meta({ description: 'An ISO 8601 UTC timestamp' });
+export const minorUnits = z.number().int().meta({ description: 'Integer minor units (cents, paisa) of the currency' });
+
+export const orderStatusSchema = z.enum(ORDER_STATUSES).meta({ id: 'OrderStatus', description: 'Order status' });
+export const gatewayNameSchema = z.enum(GATEWAY_NAMES).meta({ id: 'Gateway', description: 'Payment gateway' });
+
+export const errorBodySchema = z
+  .object({
+    error: z.object({
+      code: z.string().meta({ description: 'Stable, machine-readable error code', example: 'validation_failed' }),
+      message: z.string().meta({ description: 'Human-readable explanation; never internal details' }),
+      details: z.unknown().optional().meta({ description: 'Depends on the code, e.g. the invalid fields' }),
+    }),
+  })
+  .meta({ id: 'Error', description: 'The one error shape of every route' });
+
+export const checkoutResponseSchema = z
+  .object({
+    orderId: z.string(),
+    status: orderStatusSchema,
+    paymentUrl: z.string().nullable().meta({ description: 'The hosted payment page to send the payer to' }),
+    expiresAt: timestamp,
+    amount: minorUnits,
+    currency: z.string(),
+    gateway: gatewayNameSchema,
+  })
+  .meta({ id: 'CheckoutResponse' });
+export type CheckoutResponseBody = z.infer<typeof checkoutResponseSchema>;
+
+const orderRefundSchema = z
+  .object({
+    refundId: z.string().meta({ description: '`refund-<orderId>-<n>`, also the gateway idempotency key' }),
+    amount: minorUnits,
+    currency: z.string(),
+    reason: z.string(),
+    state: z.string().meta({
+      description: 'requested, pending, awaiting_manual (an operator must refund and confirm it), succeeded or failed',
+    }),
+    createdAt: timestamp,
+    updatedAt: timestamp,
+  })
+  .meta({ id: 'OrderRefund' });
+
+export const orderResponseSchema = z
+  .object({
+    orderId: z.string(),
+    status: orderStatusSchema,
+    amount: minorUnits,
+    currency: z.string(),
+    gateway: gatewayNameSchema,
+    description: z.string().nullable(),
+    intentId: z.string().nullable(),
+    paymentUrl: z.string().nullable(),
+    expiresAt: timestamp,
+    capturedAmount: minorUnits,
+    refundedAmount: minorUnits,
+    failureReason: z.string().nullable(),
+    needsAttention: z.boolean().meta({ description: 'Something went wrong that an operator must look at' }),
+    paidAt: timestamp.nullable(),
+    createdAt: timestamp,
+    updatedAt: timestamp,
+    refunds: z.array(orderRefundSchema),
+    attempts: z.array(
+      z.object({
+        gateway: gatewayNameSchema,
+        intentId: z.string(),
+        paymentUrl: z.string().nullable(),
+        createdAt: timestamp,
+      }),
+    ),
+    timeline: z.array(
+      z.object({
+        at: timestamp,
+        fromStatus: orderStatusSchema.nullable(),
+        status: orderStatusSchema,
+        reason: z.string(),
+      }),
+    ),
+  })
+  .meta({ id: 'Order', description: 'An order as recorded: status, amounts, intent, refunds and timeline' });
+export type OrderResponseBody = z.infer<typeof orderResponseSchema>;
+
+export const webhookReceiptSchema = z
+  .object({
+    received: z.literal(true),
+    duplicate: z.literal(true).optional().meta({ description: 'The event was already processed' }),
+  })
+  .meta({ id: 'WebhookReceipt' });
+
+export const healthResponseSchema = z.object({ status: z.literal('ok') }).meta({ id: 'Health' });
+
+export const readinessResponseSchema = z
+  .object({
+    status: z.literal('ready'),
+    checks: z.record(z.string(), z.enum(['ok', 'unavailable'])),
+  })
+  .meta({ id: 'Readiness' });

@@ -1,0 +1,118 @@
+// What the API accepts, parsed with zod at the edge. Nothing unparsed reaches a use case or a workflow.
+import { z } from 'zod';
+import {
+  GATEWAY_MAX_AMOUNT_MINOR,
+  GATEWAY_NAMES,
+  KHALTI_MIN_AMOUNT_MINOR,
+  ORDER_ID_PATTERN,
+  WALLET_CURRENCY,
+  WALLET_GATEWAYS,
+} from '../../contracts/order.contract';
+import { withStorableText } from '../../gateways/storable-text.schema';
+import { validationFailed, type FieldProblem } from '../http/errors';
+
+/**
+ * Currencies: the ISO 4217 shape, and a code ICU knows as a current currency (Node's Intl table). Checking the
+ * table here turns a typo such as "USX" into a 400 naming the field instead of a workflow that fails at the
+ * gateway with a 502. The gateway stays the judge of which currencies it actually settles.
+ */
+const KNOWN_CURRENCIES: ReadonlySet<string> = new Set(
+  typeof Intl.supportedValuesOf === 'function' ? Intl.supportedValuesOf('currency') : [],
+);
+
+export const orderIdSchema = z
+  .string()
+  .regex(ORDER_ID_PATTERN, 'must be 1 to 64 characters of letters, digits, ".", "_" or "-"');
+
+const currencySchema = z
+  .string()
+  .refine(
+    (code) => /^[A-Z]{3}$/.test(code) && (KNOWN_CURRENCIES.size === 0 || KNOWN_CURRENCIES.has(code)),
+    'must be an ISO 4217 currency code in upper case, such as USD',
+  );
+
+const customerSchema = z.strictObject({
+  name: z.string().trim().min(1).max(200).optional(),
+  email: z.email().max(254).optional(),
+  phone: z
+    .string()
+    .regex(/^\+?[0-9][0-9 ()-]{2,31}$/, 'must be a phone number of digits, spaces, "(", ")", "-" and a leading "+"')
+    .optional(),
+});
+
+const WALLETS: readonly string[] = WALLET_GATEWAYS;
+
+const checkoutFieldsSchema = z.strictObject({
+  orderId: orderIdSchema,
+  /** Integer minor units (cents, paisa); floats never carry money. */
+  amount: z
+    .number()
+    .int('must be an integer count of minor units')
+    .positive('must be greater than zero')
+    .max(Number.MAX_SAFE_INTEGER),
+  currency: currencySchema,
+  gateway: z.enum(GATEWAY_NAMES),
+  description: z.string().max(200).optional(),
+  customer: customerSchema.optional(),
+  returnUrl: z
+    .url({ protocol: /^https?$/, error: 'must be an http or https URL' })
+    .max(2048)
+    .optional(),
+});
+
+/** Rules that tie fields together: the wallets settle only NPR, and Khalti has a minimum amount. */
+export const checkoutBodySchema = checkoutFieldsSchema.superRefine((order, ctx) => {
+  if (WALLETS.includes(order.gateway) && order.currency !== WALLET_CURRENCY) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['currency'],
+      message: `must be ${WALLET_CURRENCY} for gateway ${order.gateway}`,
+    });
+  }
+  const maxAmount = GATEWAY_MAX_AMOUNT_MINOR[order.gateway];
+  if (order.amount > maxAmount) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['amount'],
+      message: `must be at most ${maxAmount} minor units for gateway ${order.gateway}`,
+    });
+  }
+  if (order.gateway === 'khalti' && order.amount < KHALTI_MIN_AMOUNT_MINOR) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['amount'],
+      message: `must be at least ${KHALTI_MIN_AMOUNT_MINOR} paisa (Rs ${KHALTI_MIN_AMOUNT_MINOR / 100}) for gateway khalti`,
+    });
+  }
+});
+export type CheckoutBody = z.infer<typeof checkoutBodySchema>;
+
+/** RFC-draft Idempotency-Key: visible ASCII, bounded so it fits the primary key comfortably. */
+export const idempotencyKeySchema = z
+  .string()
+  .regex(/^[\x20-\x7E]{1,255}$/, 'must be 1 to 255 printable ASCII characters')
+  .refine((key) => key.trim().length > 0, 'must not be blank');
+
+export const cancelBodySchema = z.strictObject({ reason: z.string().trim().min(1).max(200).optional() }).optional();
+
+export const gatewayParamSchema = z.enum(GATEWAY_NAMES);
+
+/**
+ * Parses `input` or throws a 400 validation_failed listing every problem by field. Every string in the input must
+ * be storable text (no NUL, no lone surrogate) whatever the schema says, so nothing unstorable reaches PostgreSQL.
+ */
+export function parseOrThrow<S extends z.ZodType>(schema: S, input: unknown, fieldPrefix?: string): z.infer<S> {
+  const result = withStorableText(schema).safeParse(input);
+  if (result.success) return result.data;
+  throw validationFailed(fieldProblems(result.error, fieldPrefix));
+}
+
+export function fieldProblems(error: z.ZodError, fieldPrefix?: string): FieldProblem[] {
+  return error.issues.flatMap((issue) => {
+    const base = [fieldPrefix, ...issue.path.map(String)].filter((part) => part !== undefined && part !== '');
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((key) => ({ field: [...base, key].join('.'), message: 'is not an accepted field' }));
+    }
+    return [{ field: base.length > 0 ? base.join('.') : '(body)', message: issue.message }];
+  });
+}

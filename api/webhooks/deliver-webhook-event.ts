@@ -1,0 +1,118 @@
+// Hands one stored webhook event to its order's workflow. Shared by the webhook intake (a gateway delivery) and the
+// dead-letter queue (an operator's retry), so both record outcomes the same way and both go through the same
+// claim: of any number of concurrent deliveries of one event, exactly one signals the workflow.
+import { type Client, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
+import type { Logger } from '../../config/logger';
+import {
+  ORDER_ERROR_TYPES,
+  orderWorkflowId,
+  paymentEventSignal,
+  paymentHintUpdate,
+  type PaymentEvent,
+} from '../../contracts/order.contract';
+import type { Pool } from '../../db/pool';
+import {
+  claimWebhookDelivery,
+  recordWebhookDeliveryFailure,
+  recordWebhookOutcome,
+  type WebhookOutcome,
+} from '../../db/webhooks/webhook-events.repo';
+import { describeError } from '../http/error-handler';
+import { temporalUnavailable } from '../http/errors';
+import { TEMPORAL_SIGNAL_TIMEOUT_MS, withTemporalDeadline } from '../temporal/temporal-calls';
+import {
+  applicationFailureType,
+  isTemporalUnavailableError,
+  isWorkflowNotFoundError,
+} from '../temporal/temporal-errors';
+
+/** A hint goes as an update, which needs a worker; if none answers this soon, it goes as a signal instead. */
+const HINT_UPDATE_TIMEOUT_MS = 2_000;
+
+export interface WebhookDeliveryDeps {
+  pool: Pool;
+  temporal: Client;
+}
+
+export interface StoredPaymentEvent {
+  /** The webhook_events row. */
+  id: number;
+  orderId: string;
+  paymentEvent: PaymentEvent;
+}
+
+export type WebhookDeliveryResult =
+  | { result: 'delivered' }
+  /** No open workflow: the order never existed here or has closed; left to reconciliation. */
+  | { result: 'order_not_found' }
+  /** Someone else delivered it first; nothing was signalled. */
+  | { result: 'already_processed'; outcome: WebhookOutcome }
+  /** Another delivery holds the claim right now; nothing was signalled. */
+  | { result: 'in_progress' };
+
+/**
+ * Claims the event, signals the workflow and records the outcome. A Temporal outage releases the claim and throws
+ * a 503 (the row stays `received` for the next delivery); any other signal failure marks the row `failed`, which
+ * puts it in the dead-letter queue.
+ */
+export async function deliverStoredPaymentEvent(
+  { pool, temporal }: WebhookDeliveryDeps,
+  event: StoredPaymentEvent,
+  logger: Logger,
+): Promise<WebhookDeliveryResult> {
+  const claim = await claimWebhookDelivery(pool, event.id);
+  if (!claim.claimed) {
+    logger.info({ reason: claim.reason }, 'webhook delivery skipped: not claimed');
+    return claim.reason === 'already_processed'
+      ? { result: 'already_processed', outcome: claim.outcome }
+      : { result: 'in_progress' };
+  }
+  try {
+    await handOver(temporal, event.paymentEvent, event.orderId, logger);
+  } catch (error) {
+    if (isWorkflowNotFoundError(error)) {
+      await recordWebhookOutcome(pool, event.id, 'order_not_found', { attemptedDelivery: true });
+      logger.warn('no open workflow for the webhook; left to reconciliation');
+      return { result: 'order_not_found' };
+    }
+    if (isTemporalUnavailableError(error)) {
+      await recordWebhookDeliveryFailure(pool, event.id, { outcome: 'received', error: 'temporal_unavailable' });
+      throw Object.assign(temporalUnavailable(), { cause: error });
+    }
+    await recordWebhookDeliveryFailure(pool, event.id, { outcome: 'failed', error: 'signal_failed' }).catch(
+      (recordError: unknown) => logger.error({ err: describeError(recordError) }, 'webhook failure not recorded'),
+    );
+    throw error;
+  }
+  await recordWebhookOutcome(pool, event.id, 'delivered', { attemptedDelivery: true });
+  logger.info({ kind: event.paymentEvent.kind }, 'webhook delivered');
+  return { result: 'delivered' };
+}
+
+/**
+ * A signed event is signalled. An unsigned one (a hint) is sent as an update, so that the workflow's validator can
+ * refuse a hint that changes nothing (a lookup is already due) without a trace in its history; such a refusal means
+ * the workflow has what it needs, so it counts as delivered. Without a worker to answer the update in time, the
+ * hint is signalled as before.
+ */
+async function handOver(temporal: Client, paymentEvent: PaymentEvent, orderId: string, logger: Logger): Promise<void> {
+  const workflow = temporal.workflow.getHandle(orderWorkflowId(orderId));
+  if (!paymentEvent.verified) {
+    try {
+      await withTemporalDeadline(temporal, HINT_UPDATE_TIMEOUT_MS, () =>
+        workflow.executeUpdate(paymentHintUpdate, { args: [paymentEvent] }),
+      );
+      return;
+    } catch (error) {
+      if (applicationFailureType(error) === ORDER_ERROR_TYPES.redundantRequest) {
+        logger.debug('hint not needed: the workflow has a lookup due');
+        return;
+      }
+      if (!(error instanceof WorkflowUpdateRPCTimeoutOrCancelledError)) throw error;
+      logger.warn('hint update not answered in time; signalling it');
+    }
+  }
+  await withTemporalDeadline(temporal, TEMPORAL_SIGNAL_TIMEOUT_MS, () =>
+    workflow.signal(paymentEventSignal, paymentEvent),
+  );
+}

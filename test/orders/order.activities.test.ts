@@ -1,0 +1,805 @@
+// The order activities against real PostgreSQL and the fake gateway, run through MockActivityEnvironment.
+// Proves: each activity is safe to retry (no duplicate rows, no second gateway intent or refund), business
+// outcomes are non-retryable ApplicationFailures with stable types, and transient faults stay retryable.
+import { ApplicationFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { DefaultLogger } from '@temporalio/worker';
+import { randomBytes } from 'node:crypto';
+import { createOrderActivities } from '../../activities/orders/order.activities';
+import type {
+  OrderActivities,
+  RecordOrderInput,
+  TransitionOrderInput,
+} from '../../activities/orders/order-activity.types';
+import pino from 'pino';
+import { createLogger, type Logger } from '../../config/logger';
+import { createOrderActivityMetrics } from '../../config/metrics';
+import { Registry } from 'prom-client';
+import { createPool, type Pool } from '../../db/pool';
+import { FakeGateway } from '../support/fake-gateway';
+import { registrySum } from '../support/metrics';
+
+const NOW = new Date('2030-01-02T03:04:05.000Z');
+const logger = createLogger('order-activities-test', 'silent');
+
+let pool: Pool;
+beforeAll(() => {
+  const databaseUrl = process.env.DATABASE_URL;
+  if (!databaseUrl) throw new Error('DATABASE_URL is not set: is test/support/global-setup.ts configured?');
+  pool = createPool(databaseUrl, { max: 4 });
+});
+afterAll(async () => {
+  await pool.end();
+});
+
+function newOrderId(): string {
+  return `act-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
+}
+
+function harness(options: { pool?: Pool; logger?: Logger } = {}) {
+  const gateway = new FakeGateway({ clock: () => NOW });
+  const metrics = new Registry();
+  const activities = createOrderActivities({
+    pool: options.pool ?? pool,
+    gateways: () => gateway,
+    logger: options.logger ?? logger,
+    metrics: createOrderActivityMetrics(metrics),
+    clock: () => NOW,
+  });
+  // The SDK logs every failed activity; these tests fail activities on purpose.
+  const env = new MockActivityEnvironment({}, { logger: new DefaultLogger('ERROR') });
+  const run = <K extends keyof OrderActivities>(
+    name: K,
+    input: Parameters<OrderActivities[K]>[0],
+  ): ReturnType<OrderActivities[K]> =>
+    env.run(activities[name] as (arg: typeof input) => ReturnType<OrderActivities[K]>, input) as ReturnType<
+      OrderActivities[K]
+    >;
+  return { gateway, run, metrics };
+}
+
+function recordInput(orderId: string, overrides: Partial<RecordOrderInput> = {}): RecordOrderInput {
+  return {
+    orderId,
+    amountMinor: 12_345,
+    currency: 'EUR',
+    gateway: 'stripe',
+    description: 'Two widgets',
+    customer: { name: 'Ada', email: 'ada@example.test' },
+    returnUrl: 'https://shop.example.test/return',
+    requestHash: 'hash-a',
+    expiresAt: '2030-01-02T03:19:05.000Z',
+    ...overrides,
+  };
+}
+
+async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
+  const error = await promise.then(
+    () => undefined,
+    (caught: unknown) => caught,
+  );
+  if (!(error instanceof ApplicationFailure)) throw new Error(`expected an ApplicationFailure, got ${String(error)}`);
+  return error;
+}
+
+async function orderRow(orderId: string) {
+  const result = await pool.query('SELECT * FROM orders WHERE order_id = $1', [orderId]);
+  return result.rows[0] as Record<string, unknown> | undefined;
+}
+
+async function timeline(orderId: string) {
+  const result = await pool.query<{ from_status: string | null; to_status: string; reason: string; at: Date }>(
+    'SELECT from_status, to_status, reason, at FROM order_status_history WHERE order_id = $1 ORDER BY id',
+    [orderId],
+  );
+  return result.rows.map((row) => ({ ...row, at: row.at.toISOString() }));
+}
+
+async function paymentAttempts(orderId: string) {
+  const result = await pool.query('SELECT gateway, intent_id, payment_url FROM payment_attempts WHERE order_id = $1', [
+    orderId,
+  ]);
+  return result.rows;
+}
+
+async function refundRows(orderId: string) {
+  const result = await pool.query(
+    `SELECT refund_id, amount_minor, currency, reason, state, gateway_refund_id
+     FROM refunds WHERE order_id = $1 ORDER BY refund_id`,
+    [orderId],
+  );
+  return result.rows;
+}
+
+function transition(orderId: string, input: Omit<TransitionOrderInput, 'orderId'>): TransitionOrderInput {
+  return { orderId, ...input };
+}
+
+/** Records the order, creates its intent and drives it to PAID, as the workflow would after a capture. */
+async function paidOrder(h: ReturnType<typeof harness>) {
+  const orderId = newOrderId();
+  const input = recordInput(orderId);
+  await h.run('recordOrder', input);
+  const intent = await h.run('createPaymentIntent', input);
+  await h.run(
+    'transitionOrder',
+    transition(orderId, {
+      from: ['PENDING'],
+      to: 'AWAITING_PAYMENT',
+      reason: 'intent_created',
+      at: '2030-01-02T03:04:06.000Z',
+      changes: intent,
+    }),
+  );
+  h.gateway.payerPays(orderId);
+  const status = await h.run('fetchPaymentStatus', { orderId, gateway: 'stripe', intentId: intent.intentId });
+  await h.run(
+    'transitionOrder',
+    transition(orderId, {
+      from: ['AWAITING_PAYMENT'],
+      to: 'PAID',
+      reason: 'payment_captured',
+      at: '2030-01-02T03:05:00.000Z',
+      changes: {
+        capturedAmountMinor: status.amountMinor,
+        paymentReference: status.paymentReference,
+        paidAt: '2030-01-02T03:05:00.000Z',
+      },
+    }),
+  );
+  return { orderId, intentId: intent.intentId, paymentReference: status.paymentReference };
+}
+
+describe('recordOrder', () => {
+  it('when an order is recorded for the first time, then the row is stored in PENDING with one creation timeline row', async () => {
+    const h = harness();
+    const orderId = newOrderId();
+
+    const result = await h.run('recordOrder', recordInput(orderId));
+
+    expect(result).toEqual({ created: true });
+    expect(await orderRow(orderId)).toMatchObject({
+      status: 'PENDING',
+      amount_minor: 12_345,
+      currency: 'EUR',
+      gateway: 'stripe',
+      description: 'Two widgets',
+      customer: { name: 'Ada', email: 'ada@example.test' },
+      return_url: 'https://shop.example.test/return',
+      request_hash: 'hash-a',
+      expires_at: new Date('2030-01-02T03:19:05.000Z'),
+      created_at: NOW,
+      captured_amount_minor: 0,
+      refunded_amount_minor: 0,
+    });
+    expect(await timeline(orderId)).toEqual([
+      { from_status: null, to_status: 'PENDING', reason: 'order_created', at: NOW.toISOString() },
+    ]);
+  });
+
+  it('when the same order is recorded again with the same request hash, then it reports not created and writes nothing', async () => {
+    const h = harness();
+    const orderId = newOrderId();
+    await h.run('recordOrder', recordInput(orderId));
+
+    const again = await h.run('recordOrder', recordInput(orderId));
+
+    expect(again).toEqual({ created: false, status: 'PENDING' });
+    expect(await timeline(orderId)).toHaveLength(1);
+  });
+
+  it('when the order ID is recorded with a different request hash, then it fails non-retryable and keeps the first order', async () => {
+    const h = harness();
+    const orderId = newOrderId();
+    await h.run('recordOrder', recordInput(orderId));
+
+    const failure = await failureOf(
+      h.run('recordOrder', recordInput(orderId, { requestHash: 'hash-b', amountMinor: 1 })),
+    );
+
+    expect(failure.type).toBe('OrderRecordConflict');
+    expect(failure.nonRetryable).toBe(true);
+    expect(await orderRow(orderId)).toMatchObject({ request_hash: 'hash-a', amount_minor: 12_345 });
+    expect(await timeline(orderId)).toHaveLength(1);
+  });
+
+  it('when the database refuses the values, then it fails non-retryable instead of retrying forever', async () => {
+    const h = harness();
+
+    const failure = await failureOf(h.run('recordOrder', recordInput(newOrderId(), { currency: 'euro' })));
+
+    expect(failure.type).toBe('InvalidOrderData');
+    expect(failure.nonRetryable).toBe(true);
+  });
+
+  it('when the database is unreachable, then the error is rethrown as-is so Temporal retries it', async () => {
+    const unreachable = createPool('postgres://postgres@127.0.0.1:1/orderpay', { max: 1 });
+    try {
+      const h = harness({ pool: unreachable });
+
+      const error = await h.run('recordOrder', recordInput(newOrderId())).then(
+        () => undefined,
+        (caught: unknown) => caught,
+      );
+
+      expect(error).not.toBeInstanceOf(ApplicationFailure);
+      expect((error as NodeJS.ErrnoException).code).toBe('ECONNREFUSED');
+    } finally {
+      await unreachable.end();
+    }
+  });
+});
+
+describe('transitionOrder', () => {
+  it('when the order is in an expected status, then it moves with its changes and writes one timeline row', async () => {
+    const h = harness();
+    const orderId = newOrderId();
+    await h.run('recordOrder', recordInput(orderId));
+
+    const result = await h.run(
+      'transitionOrder',
+      transition(orderId, {
+        from: ['PENDING'],
+        to: 'AWAITING_PAYMENT',
+        reason: 'intent_created',
+        at: '2030-01-02T03:04:06.000Z',
+        changes: { intentId: `pi_${orderId}`, paymentUrl: 'https://pay.example.test/x' },
+      }),
+    );
+
+    expect(result).toEqual({ applied: true, status: 'AWAITING_PAYMENT' });
+    expect(await orderRow(orderId)).toMatchObject({
+      status: 'AWAITING_PAYMENT',
+      intent_id: `pi_${orderId}`,
+      payment_url: 'https://pay.example.test/x',
+    });
+    expect((await timeline(orderId)).slice(1)).toEqual([
+      {
+        from_status: 'PENDING',
+        to_status: 'AWAITING_PAYMENT',
+        reason: 'intent_created',
+        at: '2030-01-02T03:04:06.000Z',
+      },
+    ]);
+  });
+
+  it('when a committed transition is retried, then it reports not applied and writes no second timeline row', async () => {
+    const h = harness();
+    const { orderId } = await paidOrder(h);
+    const before = await orderRow(orderId);
+
+    const retry = await h.run(
+      'transitionOrder',
+      transition(orderId, {
+        from: ['AWAITING_PAYMENT'],
+        to: 'PAID',
+        reason: 'payment_captured',
+        at: '2030-01-02T03:05:00.000Z',
+        changes: { capturedAmountMinor: 12_345, paidAt: '2030-01-02T03:05:00.000Z' },
+      }),
+    );
+
+    expect(retry).toEqual({ applied: false, status: 'PAID' });
+    expect(await orderRow(orderId)).toEqual(before);
+    expect((await timeline(orderId)).map((row) => row.to_status)).toEqual(['PENDING', 'AWAITING_PAYMENT', 'PAID']);
+  });
+
+  it('when the order is in an unexpected status, then it fails non-retryable with the current and expected statuses', async () => {
+    const h = harness();
+    const orderId = newOrderId();
+    await h.run('recordOrder', recordInput(orderId));
+
+    const failure = await failureOf(
+      h.run(
+        'transitionOrder',
+        transition(orderId, {
+          from: ['AWAITING_PAYMENT'],
+          to: 'PAID',
+          reason: 'payment_captured',
+          at: NOW.toISOString(),
+        }),
+      ),
+    );
+
+    expect(failure.type).toBe('InvalidTransition');
+    expect(failure.nonRetryable).toBe(true);
+    expect(failure.details).toEqual([{ orderId, current: 'PENDING', expected: ['AWAITING_PAYMENT'], to: 'PAID' }]);
+    expect(await orderRow(orderId)).toMatchObject({ status: 'PENDING' });
+    expect(await timeline(orderId)).toHaveLength(1);
+  });
+
+  it('when the order does not exist, then it fails non-retryable with OrderNotFound', async () => {
+    const h = harness();
+
+    const failure = await failureOf(
+      h.run(
+        'transitionOrder',
+        transition(newOrderId(), { from: ['PENDING'], to: 'CANCELLED', reason: 'cancelled', at: NOW.toISOString() }),
+      ),
+    );
+
+    expect(failure.type).toBe('OrderNotFound');
+    expect(failure.nonRetryable).toBe(true);
+  });
+
+  it('when a self-transition carries a new refunded amount, then it applies once and its retry is a no-op', async () => {
+    const h = harness();
+    const { orderId } = await paidOrder(h);
+    const partialRefund = (refundedAmountMinor: number, at: string) =>
+      transition(orderId, {
+        from: ['PAID', 'PARTIALLY_REFUNDED'],
+        to: 'PARTIALLY_REFUNDED',
+        reason: 'refund_succeeded',
+        at,
+        changes: { refundedAmountMinor },
+      });
+
+    const first = await h.run('transitionOrder', partialRefund(1_000, '2030-01-02T04:00:00.000Z'));
+    const second = await h.run('transitionOrder', partialRefund(3_000, '2030-01-02T05:00:00.000Z'));
+    const secondRetried = await h.run('transitionOrder', partialRefund(3_000, '2030-01-02T05:00:00.000Z'));
+
+    expect([first, second, secondRetried]).toEqual([
+      { applied: true, status: 'PARTIALLY_REFUNDED' },
+      { applied: true, status: 'PARTIALLY_REFUNDED' },
+      { applied: false, status: 'PARTIALLY_REFUNDED' },
+    ]);
+    expect(await orderRow(orderId)).toMatchObject({ status: 'PARTIALLY_REFUNDED', refunded_amount_minor: 3_000 });
+    expect((await timeline(orderId)).slice(3)).toEqual([
+      {
+        from_status: 'PAID',
+        to_status: 'PARTIALLY_REFUNDED',
+        reason: 'refund_succeeded',
+        at: '2030-01-02T04:00:00.000Z',
+      },
+      {
+        from_status: 'PARTIALLY_REFUNDED',
+        to_status: 'PARTIALLY_REFUNDED',
+        reason: 'refund_succeeded',
+        at: '2030-01-02T05:00:00.000Z',
+      },
+    ]);
+  });
+
+  it('when a transition stores a captured payment, then the amounts, reference and paid time are in the row', async () => {
+    const h = harness();
+
+    const { orderId, paymentReference } = await paidOrder(h);
+
+    expect(await orderRow(orderId)).toMatchObject({
+      status: 'PAID',
+      captured_amount_minor: 12_345,
+      payment_reference: paymentReference,
+      paid_at: new Date('2030-01-02T03:05:00.000Z'),
+      needs_attention: false,
+    });
+  });
+});
+
+describe('createPaymentIntent', () => {
+  it('when it runs twice for an order (a retry), then the gateway holds one intent and one payment attempt is recorded', async () => {
+    const h = harness();
+    const orderId = newOrderId();
+    const input = recordInput(orderId);
+    await h.run('recordOrder', input);
+
+    const first = await h.run('createPaymentIntent', input);
+    const second = await h.run('createPaymentIntent', input);
+
+    expect(second).toEqual(first);
+    expect(h.gateway.intents).toHaveLength(1);
+    expect(h.gateway.callsTo('createIntent')).toEqual([
+      expect.objectContaining({ orderId, idempotencyKey: orderId, expiresAt: new Date(input.expiresAt) }),
+      expect.objectContaining({ orderId, idempotencyKey: orderId, expiresAt: new Date(input.expiresAt) }),
+    ]);
+    expect(await paymentAttempts(orderId)).toEqual([
+      { gateway: 'stripe', intent_id: first.intentId, payment_url: first.paymentUrl },
+    ]);
+  });
+
+  it('when the gateway created the intent but the response was lost, then the retry records that same intent once', async () => {
+    const h = harness();
+    const orderId = newOrderId();
+    const input = recordInput(orderId);
+    await h.run('recordOrder', input);
+    h.gateway.failNextCalls('createIntent', 1, { lostResponse: true });
+
+    const failure = await failureOf(h.run('createPaymentIntent', input));
+    expect(await paymentAttempts(orderId)).toEqual([]);
+    const retried = await h.run('createPaymentIntent', input);
+
+    expect(failure.type).toBe('GatewayUnavailable');
+    expect(h.gateway.intents).toHaveLength(1);
+    expect(retried.intentId).toBe(h.gateway.intentFor(orderId)?.intentId);
+    expect(await paymentAttempts(orderId)).toEqual([
+      { gateway: 'stripe', intent_id: retried.intentId, payment_url: retried.paymentUrl },
+    ]);
+  });
+
+  it('when the gateway returns another intent than the recorded one, then it returns the new one, keeps the row and logs both', async () => {
+    const lines: string[] = [];
+    const h = harness({ logger: pino({ level: 'info' }, { write: (line: string) => void lines.push(line) }) });
+    const orderId = newOrderId();
+    const input = recordInput(orderId);
+    await h.run('recordOrder', input);
+    await pool.query(
+      `INSERT INTO payment_attempts (order_id, gateway, intent_id, payment_url) VALUES ($1, 'stripe', $2, 'https://old.test')`,
+      [orderId, `pi_forgotten_${orderId}`],
+    );
+
+    const intent = await h.run('createPaymentIntent', input);
+
+    expect(intent.intentId).toBe(h.gateway.intentFor(orderId)?.intentId);
+    expect(await paymentAttempts(orderId)).toEqual([
+      { gateway: 'stripe', intent_id: `pi_forgotten_${orderId}`, payment_url: 'https://old.test' },
+    ]);
+    const orphanLog = lines
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .find((entry) => entry.level === 50);
+    expect(orphanLog).toMatchObject({
+      orderId,
+      recordedIntentId: `pi_forgotten_${orderId}`,
+      intentId: intent.intentId,
+    });
+  });
+
+  it('when the gateway is unavailable with Retry-After, then it fails retryable with that delay and records nothing', async () => {
+    const h = harness();
+    const orderId = newOrderId();
+    const input = recordInput(orderId);
+    await h.run('recordOrder', input);
+    h.gateway.failNextCalls('createIntent', 1, { retryAfterMs: 1_500 });
+
+    const failure = await failureOf(h.run('createPaymentIntent', input));
+
+    expect(failure.type).toBe('GatewayUnavailable');
+    expect(failure.nonRetryable).toBe(false);
+    expect(failure.nextRetryDelay).toBe(1_500);
+    expect(h.gateway.intents).toEqual([]);
+    expect(await paymentAttempts(orderId)).toEqual([]);
+  });
+
+  it('when the gateway rejects the request, then it fails non-retryable with the gateway code in the details', async () => {
+    const h = harness();
+    const orderId = newOrderId();
+    const input = recordInput(orderId);
+    await h.run('recordOrder', input);
+    h.gateway.rejectNextCalls('createIntent', 1, { code: 'currency_not_supported', message: 'EUR is not enabled' });
+
+    const failure = await failureOf(h.run('createPaymentIntent', input));
+
+    expect(failure.type).toBe('GatewayRejected');
+    expect(failure.nonRetryable).toBe(true);
+    expect(failure.message).toBe('EUR is not enabled');
+    expect(failure.details).toEqual(['currency_not_supported']);
+    expect(await paymentAttempts(orderId)).toEqual([]);
+  });
+
+  it('when the gateway throws an unclassified error, then it is rethrown as-is so Temporal retries it', async () => {
+    const h = harness();
+    const orderId = newOrderId();
+    const input = recordInput(orderId);
+    await h.run('recordOrder', input);
+    const socketError = new Error('socket hang up');
+    h.gateway.failNextCalls('createIntent', 1, { error: socketError });
+
+    const error = await h.run('createPaymentIntent', input).then(
+      () => undefined,
+      (caught: unknown) => caught,
+    );
+
+    expect(error).toBe(socketError);
+  });
+
+  it('when the order was never recorded, then it fails non-retryable with OrderNotFound', async () => {
+    const h = harness();
+
+    const failure = await failureOf(h.run('createPaymentIntent', recordInput(newOrderId())));
+
+    expect(failure.type).toBe('OrderNotFound');
+    expect(failure.nonRetryable).toBe(true);
+  });
+});
+
+describe('fetchPaymentStatus and cancelPaymentIntent', () => {
+  it('when the payer has paid, then the lookup returns the captured amount and reference from the gateway', async () => {
+    const h = harness();
+    const orderId = newOrderId();
+    await h.run('recordOrder', recordInput(orderId));
+    const { intentId } = await h.run('createPaymentIntent', recordInput(orderId));
+    h.gateway.payerPays(orderId);
+
+    const status = await h.run('fetchPaymentStatus', { orderId, gateway: 'stripe', intentId });
+
+    expect(status).toMatchObject({
+      state: 'captured',
+      amountMinor: 12_345,
+      currency: 'EUR',
+      paymentReference: h.gateway.intentFor(orderId)?.paymentReference,
+    });
+    expect(h.gateway.callsTo('fetchPaymentStatus')).toEqual([{ orderId, intentId }]);
+  });
+
+  it('when the lookup fails without Retry-After, then it is retryable and leaves the delay to the retry policy', async () => {
+    const h = harness();
+    const orderId = newOrderId();
+    await h.run('recordOrder', recordInput(orderId));
+    const { intentId } = await h.run('createPaymentIntent', recordInput(orderId));
+    h.gateway.failNextCalls('fetchPaymentStatus', 1);
+
+    const failure = await failureOf(h.run('fetchPaymentStatus', { orderId, gateway: 'stripe', intentId }));
+
+    expect(failure.type).toBe('GatewayUnavailable');
+    expect(failure.nonRetryable).toBe(false);
+    expect(failure.nextRetryDelay).toBeUndefined();
+  });
+
+  it('when the cancel races with a capture, then it reports already_captured with the captured amount', async () => {
+    const h = harness();
+    const orderId = newOrderId();
+    await h.run('recordOrder', recordInput(orderId));
+    const { intentId } = await h.run('createPaymentIntent', recordInput(orderId));
+    h.gateway.cancelRacesWithCapture(orderId);
+
+    const outcome = await h.run('cancelPaymentIntent', { orderId, gateway: 'stripe', intentId });
+
+    expect(outcome).toEqual({
+      outcome: 'already_captured',
+      amountMinor: 12_345,
+      currency: 'EUR',
+      paymentReference: h.gateway.intentFor(orderId)?.paymentReference,
+    });
+    expect(h.gateway.callsTo('cancelIntent')).toEqual([{ orderId, intentId }]);
+  });
+});
+
+describe('refundPayment', () => {
+  function refundInput(
+    orderId: string,
+    intentId: string,
+    paymentReference: string | undefined,
+    seq = 1,
+    amountMinor = 5_000,
+  ) {
+    return {
+      orderId,
+      gateway: 'stripe' as const,
+      intentId,
+      paymentReference,
+      refundId: `refund-${orderId}-${seq}`,
+      amountMinor,
+      currency: 'EUR',
+      reason: 'customer_request',
+    };
+  }
+
+  it('when the gateway reports the refund pending, then it fails retryable, and the retry after it settles succeeds with one row', async () => {
+    const h = harness();
+    const { orderId, intentId, paymentReference } = await paidOrder(h);
+    h.gateway.refundStaysPending(orderId, 1);
+    const input = refundInput(orderId, intentId, paymentReference);
+
+    const pending = await failureOf(h.run('refundPayment', input));
+    const rowsWhilePending = await refundRows(orderId);
+    const settled = await h.run('refundPayment', input);
+
+    expect(pending.type).toBe('RefundPending');
+    expect(pending.nonRetryable).toBe(false);
+    const [gatewayRefund] = h.gateway.refundsFor(orderId);
+    expect(rowsWhilePending).toEqual([
+      expect.objectContaining({
+        refund_id: input.refundId,
+        state: 'pending',
+        gateway_refund_id: gatewayRefund?.gatewayRefundId,
+      }),
+    ]);
+    expect(settled).toEqual({ gatewayRefundId: gatewayRefund?.gatewayRefundId, state: 'succeeded' });
+    expect(await refundRows(orderId)).toEqual([
+      {
+        refund_id: input.refundId,
+        amount_minor: 5_000,
+        currency: 'EUR',
+        reason: 'customer_request',
+        state: 'succeeded',
+        gateway_refund_id: gatewayRefund?.gatewayRefundId,
+      },
+    ]);
+    expect(h.gateway.refundsFor(orderId)).toHaveLength(1);
+    expect(h.gateway.callsTo('refund').map((call) => call.refundId)).toEqual([input.refundId, input.refundId]);
+    expect(h.gateway.intentFor(orderId)?.refundedAmountMinor).toBe(5_000);
+  });
+
+  it('when the gateway declines the refund, then the row is failed and the result says so', async () => {
+    const h = harness();
+    const { orderId, intentId, paymentReference } = await paidOrder(h);
+    h.gateway.refundFails(orderId);
+    const input = refundInput(orderId, intentId, paymentReference);
+
+    const result = await h.run('refundPayment', input);
+
+    expect(result.state).toBe('failed');
+    expect(await refundRows(orderId)).toEqual([
+      expect.objectContaining({ state: 'failed', gateway_refund_id: result.gatewayRefundId }),
+    ]);
+  });
+
+  it('when the gateway is unavailable, then it fails retryable and the row stays requested, never succeeded', async () => {
+    const h = harness();
+    const { orderId, intentId, paymentReference } = await paidOrder(h);
+    h.gateway.failNextCalls('refund', 1, { retryAfterMs: 250 });
+
+    const failure = await failureOf(h.run('refundPayment', refundInput(orderId, intentId, paymentReference)));
+
+    expect(failure.type).toBe('GatewayUnavailable');
+    expect(failure.nonRetryable).toBe(false);
+    expect(failure.nextRetryDelay).toBe(250);
+    expect(await refundRows(orderId)).toEqual([
+      expect.objectContaining({ state: 'requested', gateway_refund_id: null }),
+    ]);
+  });
+
+  it('when the gateway rejects the refund, then it fails non-retryable and the row is not marked final', async () => {
+    const h = harness();
+    const { orderId, intentId, paymentReference } = await paidOrder(h);
+    h.gateway.rejectNextCalls('refund', 1, { code: 'charge_disputed' });
+
+    const failure = await failureOf(h.run('refundPayment', refundInput(orderId, intentId, paymentReference)));
+
+    expect(failure.type).toBe('GatewayRejected');
+    expect(failure.nonRetryable).toBe(true);
+    expect(failure.details).toEqual(['charge_disputed']);
+    expect(await refundRows(orderId)).toEqual([expect.objectContaining({ state: 'requested' })]);
+  });
+
+  it('when a refund ID is reused for a different amount, then it fails non-retryable without asking the gateway', async () => {
+    const h = harness();
+    const { orderId, intentId, paymentReference } = await paidOrder(h);
+    await h.run('refundPayment', refundInput(orderId, intentId, paymentReference, 1, 5_000));
+
+    const failure = await failureOf(h.run('refundPayment', refundInput(orderId, intentId, paymentReference, 1, 7_000)));
+
+    expect(failure.type).toBe('RefundRecordConflict');
+    expect(failure.nonRetryable).toBe(true);
+    expect(h.gateway.callsTo('refund')).toHaveLength(1);
+    expect(await refundRows(orderId)).toEqual([expect.objectContaining({ amount_minor: 5_000, state: 'succeeded' })]);
+  });
+});
+
+describe('metrics', () => {
+  it('when an order is started and paid, then payments started and paid count once each, retries included, and the checkout-to-PAID time is observed', async () => {
+    const h = harness();
+    const { orderId } = await paidOrder(h);
+    // A retried transition whose first attempt committed must not count again.
+    await h.run(
+      'transitionOrder',
+      transition(orderId, {
+        from: ['AWAITING_PAYMENT'],
+        to: 'PAID',
+        reason: 'payment_captured',
+        at: '2030-01-02T03:05:00.000Z',
+      }),
+    );
+
+    expect(await registrySum(h.metrics, 'orderpay_payments_total', { gateway: 'stripe', outcome: 'started' })).toBe(1);
+    expect(await registrySum(h.metrics, 'orderpay_payments_total', { gateway: 'stripe', outcome: 'paid' })).toBe(1);
+    expect(await registrySum(h.metrics, 'orderpay_checkout_to_paid_seconds_count', { gateway: 'stripe' })).toBe(1);
+    // Recorded at NOW (03:04:05), paid at 03:05:00.
+    expect(await registrySum(h.metrics, 'orderpay_checkout_to_paid_seconds_sum', { gateway: 'stripe' })).toBe(55);
+    expect(await registrySum(h.metrics, 'orderpay_payment_status_checks_total', { result: 'captured' })).toBe(1);
+  });
+
+  it('when an order expires, fails or is cancelled, then the outcome counts under its gateway, and a needs-attention self-transition counts nothing', async () => {
+    const h = harness();
+    for (const to of ['EXPIRED', 'FAILED', 'CANCELLED'] as const) {
+      const orderId = newOrderId();
+      await h.run('recordOrder', recordInput(orderId));
+      await h.run(
+        'transitionOrder',
+        transition(orderId, { from: ['PENDING'], to: 'AWAITING_PAYMENT', reason: 'x', at: NOW.toISOString() }),
+      );
+      await h.run(
+        'transitionOrder',
+        transition(orderId, {
+          from: ['AWAITING_PAYMENT'],
+          to,
+          reason: 'y',
+          at: NOW.toISOString(),
+          changes: { needsAttention: true },
+        }),
+      );
+      await h.run(
+        'transitionOrder',
+        transition(orderId, {
+          from: [to],
+          to,
+          reason: 'needs_attention:z',
+          at: NOW.toISOString(),
+          changes: { needsAttention: true },
+        }),
+      );
+    }
+
+    expect(await registrySum(h.metrics, 'orderpay_payments_total', { outcome: 'started' })).toBe(3);
+    expect(await registrySum(h.metrics, 'orderpay_payments_total', { gateway: 'stripe', outcome: 'cancelled' })).toBe(
+      1,
+    );
+    expect(await registrySum(h.metrics, 'orderpay_payments_total', { gateway: 'stripe', outcome: 'expired' })).toBe(1);
+    expect(await registrySum(h.metrics, 'orderpay_payments_total', { gateway: 'stripe', outcome: 'failed' })).toBe(1);
+    expect(await registrySum(h.metrics, 'orderpay_payments_total', { outcome: 'paid' })).toBe(0);
+  });
+
+  it('when a status lookup fails, then it counts as an error result', async () => {
+    const h = harness();
+    const orderId = newOrderId();
+    const input = recordInput(orderId);
+    await h.run('recordOrder', input);
+    const { intentId } = await h.run('createPaymentIntent', input);
+    await h.run('fetchPaymentStatus', { orderId, gateway: 'stripe', intentId });
+    h.gateway.failNextCalls('fetchPaymentStatus', 1);
+    await h.run('fetchPaymentStatus', { orderId, gateway: 'stripe', intentId }).catch(() => undefined);
+
+    expect(
+      await registrySum(h.metrics, 'orderpay_payment_status_checks_total', { gateway: 'stripe', result: 'pending' }),
+    ).toBe(1);
+    expect(
+      await registrySum(h.metrics, 'orderpay_payment_status_checks_total', { gateway: 'stripe', result: 'error' }),
+    ).toBe(1);
+  });
+
+  it('when a refund goes pending then succeeds, then each state counts once under a bounded reason, retries included', async () => {
+    const h = harness();
+    const { orderId, intentId, paymentReference } = await paidOrder(h);
+    h.gateway.refundStaysPending(orderId, 1);
+    const input = {
+      orderId,
+      gateway: 'stripe' as const,
+      intentId,
+      paymentReference,
+      refundId: `refund-${orderId}-1`,
+      amountMinor: 1_000,
+      currency: 'EUR',
+      reason: 'the customer wrote a free-text reason',
+    };
+    await h.run('refundPayment', input).catch(() => undefined);
+    await h.run('refundPayment', input);
+    await h.run('refundPayment', input);
+    const late = { ...input, refundId: `refund-${orderId}-2`, reason: 'late_capture_after_expired' };
+    await h.run('refundPayment', late).catch(() => undefined);
+    await h.run('refundPayment', late);
+
+    const requested = { gateway: 'stripe', reason: 'requested' };
+    expect(await registrySum(h.metrics, 'orderpay_refunds_total', { ...requested, state: 'pending' })).toBe(1);
+    expect(await registrySum(h.metrics, 'orderpay_refunds_total', { ...requested, state: 'succeeded' })).toBe(1);
+    expect(
+      await registrySum(h.metrics, 'orderpay_refunds_total', {
+        reason: 'late_capture_after_expired',
+        state: 'succeeded',
+      }),
+    ).toBe(1);
+    expect(await registrySum(h.metrics, 'orderpay_refunds_total')).toBe(4);
+  });
+});
+
+describe('logging', () => {
+  it('when an order goes through checkout and a failure, then logs name its IDs and states but no customer data', async () => {
+    const lines: string[] = [];
+    // Plain pino without the production redaction: the activities themselves must not hand customer data over.
+    const capturing = pino({ level: 'trace' }, { write: (line: string) => void lines.push(line) });
+    const h = harness({ logger: capturing });
+    const orderId = newOrderId();
+    const input = recordInput(orderId, {
+      customer: { name: 'Zelda Quux', email: 'zelda@example.test', phone: '+15550100' },
+    });
+
+    await h.run('recordOrder', input);
+    const { intentId } = await h.run('createPaymentIntent', input);
+    h.gateway.failNextCalls('fetchPaymentStatus', 1);
+    await failureOf(h.run('fetchPaymentStatus', { orderId, gateway: 'stripe', intentId }));
+
+    const output = lines.join('');
+    expect(output).toContain(orderId);
+    expect(output).toContain(intentId);
+    for (const secret of ['Zelda', 'zelda@example.test', '+15550100']) {
+      expect(output).not.toContain(secret);
+    }
+  });
+});

@@ -1,0 +1,182 @@
+// Settlement report storage against the real PostgreSQL: a report's rows are checked against their report once per
+// statement (the trigger that replaced a per-row foreign key), an ingest keeps every line, rejected or not, and
+// classification resolves rows to orders by order ID or, when a row has none, by payment reference.
+import { Readable } from 'node:stream';
+import { createPool, type Pool } from '../../db/pool';
+import { classifySettlement, insertRunIfAbsent } from '../../db/reconciliation/reconciliation.repo';
+import { ingestSettlementReport, listReportErrors } from '../../db/reconciliation/settlement-reports.repo';
+import { parseSettlementCsv, SETTLEMENT_CSV_COLUMNS } from '../../gateways/settlement-csv';
+import { uniqueId } from '../support/temporal';
+
+let pool: Pool;
+
+beforeAll(() => {
+  pool = createPool(process.env.DATABASE_URL as string, { max: 2, applicationName: 'settlement-reports-test' });
+});
+
+afterAll(async () => {
+  await pool.end();
+});
+
+const window = { windowStart: new Date('2031-03-01T00:00:00Z'), windowEnd: new Date('2031-03-02T00:00:00Z') };
+
+async function ingest(reportId: string, csv: string, replace = false) {
+  return ingestSettlementReport(
+    pool,
+    { reportId, gateway: 'stripe', source: 'upload', ...window },
+    parseSettlementCsv(Readable.from([Buffer.from(csv)])),
+    { replace },
+  );
+}
+
+async function rowCount(reportId: string): Promise<number> {
+  const result = await pool.query<{ n: number }>(
+    'SELECT count(*)::int AS n FROM reconciliation_report_rows WHERE report_id = $1',
+    [reportId],
+  );
+  return result.rows[0]?.n ?? -1;
+}
+
+describe('storing a settlement report', () => {
+  test('when rows name a report that does not exist, then the insert is refused as a foreign key violation', async () => {
+    const reportId = uniqueId('no-such-report');
+    await expect(
+      pool.query('INSERT INTO reconciliation_report_rows (report_id, line_no) VALUES ($1, 1)', [reportId]),
+    ).rejects.toMatchObject({ code: '23503' });
+    await expect(rowCount(reportId)).resolves.toBe(0);
+  });
+
+  test('when a report is deleted or ingested again with replace, then its old rows go with it', async () => {
+    const reportId = uniqueId('report');
+    const line = (n: number) => `payment,pay_${n},,,succeeded,100,NPR,2031-03-01T0${n}:00:00Z`;
+    await ingest(reportId, [SETTLEMENT_CSV_COLUMNS.join(','), line(1), line(2), line(3)].join('\n'));
+    await expect(rowCount(reportId)).resolves.toBe(3);
+
+    await ingest(reportId, [SETTLEMENT_CSV_COLUMNS.join(','), line(4)].join('\n'), true);
+    await expect(rowCount(reportId)).resolves.toBe(1);
+
+    await pool.query('DELETE FROM reconciliation_reports WHERE report_id = $1', [reportId]);
+    await expect(rowCount(reportId)).resolves.toBe(0);
+  });
+
+  test('when a report ID would change under its rows, then the update is refused', async () => {
+    const reportId = uniqueId('report');
+    await ingest(
+      reportId,
+      `${SETTLEMENT_CSV_COLUMNS.join(',')}\npayment,pay_1,,,succeeded,100,NPR,2031-03-01T01:00:00Z\n`,
+    );
+    await expect(
+      pool.query('UPDATE reconciliation_reports SET report_id = $2 WHERE report_id = $1', [reportId, `${reportId}-x`]),
+    ).rejects.toMatchObject({ code: '23503' });
+    await expect(
+      pool.query('UPDATE reconciliation_report_rows SET report_id = $2 WHERE report_id = $1', [
+        reportId,
+        `${reportId}-x`,
+      ]),
+    ).rejects.toMatchObject({ code: '23503' });
+  });
+
+  test('when quoted, malformed, duplicate and out-of-window lines are mixed with plain ones, then each is stored with its line', async () => {
+    const reportId = uniqueId('report');
+    const csv = [
+      SETTLEMENT_CSV_COLUMNS.join(','),
+      'payment,pay_1,,,succeeded,100,NPR,2031-03-01T01:00:00Z', // 2: good
+      '"payment","pay,2",,,succeeded,100,NPR,2031-03-01T06:00:00+05:45', // 3: good, quoted, comma in the ID
+      'payment,pay_1,,,succeeded,100,NPR,2031-03-01T02:00:00Z', // 4: duplicate of 2
+      'payment,pay_3,,,succeeded,12.5,NPR,2031-03-01T02:00:00Z', // 5: malformed amount
+      '', // 6: empty, skipped
+      'payment,pay_4,,,succeeded,100,NPR,2031-04-01T00:00:00Z', // 7: out of window
+      'payment,"pay_5"x,,,succeeded,100,NPR,2031-03-01T02:00:00Z', // 8: broken quote
+    ].join('\r\n');
+    const summary = await ingest(reportId, csv);
+    expect(summary).toMatchObject({ rowsTotal: 6, rowsAccepted: 2, rowsRejected: 4 });
+    const errors = await listReportErrors(pool, reportId, 10);
+    expect(errors.map((e) => [e.lineNo, e.code])).toEqual([
+      [4, 'duplicate'],
+      [5, 'malformed'],
+      [7, 'out_of_window'],
+      [8, 'malformed'],
+    ]);
+    const stored = await pool.query<{ line_no: number; transaction_id: string | null; occurred_at: Date | null }>(
+      'SELECT line_no, transaction_id, occurred_at FROM reconciliation_report_rows WHERE report_id = $1 ORDER BY line_no',
+      [reportId],
+    );
+    expect(stored.rows.find((r) => r.line_no === 3)).toEqual({
+      line_no: 3,
+      transaction_id: 'pay,2',
+      occurred_at: new Date('2031-03-01T00:15:00Z'),
+    });
+  });
+});
+
+describe('classifying a settlement report', () => {
+  test('when rows carry no order ID, then they are matched by payment reference; paid orders without a row get a lookup', async () => {
+    // A window of its own: the lookup step looks at every order of the gateway created in it.
+    const start = new Date('2032-07-14T00:00:00Z');
+    const end = new Date('2032-07-15T00:00:00Z');
+    const created = new Date('2032-07-14T01:00:00Z');
+    const id = uniqueId('classify');
+    const order = (suffix: string, status: string, amountMinor: number, paymentReference: string | null) =>
+      pool.query(
+        `INSERT INTO orders (order_id, amount_minor, currency, gateway, status, request_hash, intent_id,
+                             payment_reference, captured_amount_minor, expires_at, created_at, updated_at)
+         VALUES ($1, $2, 'USD', 'stripe', $3, 'seeded', $4, $5, $6, $7, $7, $7)`,
+        [
+          `${id}-${suffix}`,
+          amountMinor,
+          status,
+          `cs_${id}-${suffix}`,
+          paymentReference,
+          status === 'PAID' ? amountMinor : 0,
+          created,
+        ],
+      );
+    await order('by-ref', 'PAID', 1_000, `pay_${id}_a`);
+    await order('by-ref-differs', 'PAID', 1_000, `pay_${id}_b`);
+    await order('by-id', 'PAID', 1_000, `pay_${id}_c`);
+    await order('not-in-report', 'PAID', 1_000, `pay_${id}_d`);
+    const at = '2032-07-14T02:00:00Z';
+    const reportId = uniqueId('report');
+    await ingestSettlementReport(
+      pool,
+      { reportId, gateway: 'stripe', source: 'upload', windowStart: start, windowEnd: end },
+      parseSettlementCsv(
+        Readable.from([
+          [
+            SETTLEMENT_CSV_COLUMNS.join(','),
+            `payment,pay_${id}_a,,,succeeded,1000,USD,${at}`,
+            `payment,pay_${id}_b,,,succeeded,1500,USD,${at}`,
+            `payment,pay_${id}_c,,${id}-by-id,succeeded,1000,USD,${at}`,
+            `payment,pay_${id}_x,,,succeeded,300,USD,${at}`,
+          ].join('\n'),
+        ]),
+      ),
+    );
+    const runId = uniqueId('run');
+    const window = { windowStart: start.toISOString(), windowEnd: end.toISOString() };
+    await insertRunIfAbsent(pool, { runId, workflowId: runId, gateway: 'stripe', ...window });
+
+    const result = await classifySettlement(pool, {
+      runId,
+      reportId,
+      gateway: 'stripe',
+      ...window,
+      lateSuccess: 'refund',
+      foreignPayment: 'flag',
+      unpaidLookbackMs: 7 * 86_400_000,
+      edgeToleranceMs: 15 * 60_000,
+      unknownPayment: 'record',
+    });
+
+    expect(result).toEqual({ matched: 2, lookups: 1 });
+    const findings = await pool.query<{ subject: string; kind: string; order_id: string | null }>(
+      'SELECT subject, kind, order_id FROM reconciliation_findings WHERE run_id = $1 ORDER BY subject',
+      [runId],
+    );
+    expect(findings.rows).toEqual([
+      { subject: `lookup:${id}-not-in-report`, kind: 'needs_lookup', order_id: `${id}-not-in-report` },
+      { subject: `payment:pay_${id}_b`, kind: 'amount_mismatch', order_id: `${id}-by-ref-differs` },
+      { subject: `payment:pay_${id}_x`, kind: 'foreign_payment', order_id: null },
+    ]);
+  });
+});
