@@ -4,7 +4,7 @@
 import { Client } from '@temporalio/client';
 import { Registry } from 'prom-client';
 import { ADMIN_ACCESS_MISSING, apiConfigSchema, loadConfig } from '../config/env';
-import { createLogger } from '../config/logger';
+import { createLogger, describeError } from '../config/logger';
 import { createApiMetrics, MANUAL_REFUND_STATES, registerProcessMetrics } from '../config/metrics';
 import { orderpayDataConverter } from '../config/payload-codec';
 import { hasActiveKeyWithScope } from '../db/auth/api-keys.repo';
@@ -12,7 +12,6 @@ import { createPool } from '../db/pool';
 import { countRefundsInStates } from '../db/refunds/refunds.repo';
 import { createStripeWebhookVerifier } from '../gateways/stripe/stripe.webhooks';
 import { walletCallbackHandlers } from './webhooks/callback-handlers';
-import { describeError } from './http/error-handler';
 import { startApiServer } from './server';
 import { lazyTemporalConnection } from './temporal/temporal-connection';
 import { registerBootstrapKeyWhenReachable } from './auth/bootstrap-api-key';

@@ -199,3 +199,16 @@ export function createLogger(name: string, level: string = 'info', destination?:
   } as typeof logger.child;
   return logger;
 }
+
+/** What is safe to log about an error: never driver `detail` fields, which can echo row values. */
+export function describeError(error: unknown): Record<string, unknown> {
+  if (!(error instanceof Error)) return { value: typeof error };
+  const { code } = error as { code?: unknown };
+  return {
+    name: error.name,
+    message: error.message,
+    ...(typeof code === 'string' || typeof code === 'number' ? { code } : {}),
+    stack: error.stack,
+    ...(error.cause instanceof Error ? { cause: describeError(error.cause) } : {}),
+  };
+}

@@ -3,8 +3,9 @@
 // the answer is sent. Routes parse, call a use case and answer; the OpenAPI entries live in openapi/paths/admin.paths.ts.
 import type { Client } from '@temporalio/client';
 import { type Response, Router } from 'express';
+import { z } from 'zod';
 import type { ApiConfig } from '../../config/env';
-import type { Logger } from '../../config/logger';
+import { describeError, type Logger } from '../../config/logger';
 import { listAdminActions, recordAdminAction, type AdminActionRecord } from '../../db/admin/admin-actions.repo';
 import { listOrders } from '../../db/orders/order-view.repo';
 import type { Pool } from '../../db/pool';
@@ -25,15 +26,17 @@ import {
   type AdminOrderListBody,
   type ConfirmManualRefundResponseBody,
   type FailedWebhookListBody,
+  type RefundResponseBody,
 } from './admin.schema';
-import { idempotencyKeySchema, parseOrThrow } from '../orders/checkout.schema';
-import { describeError, rejectOtherMethods, toApiError } from '../http/error-handler';
-import { validationFailed } from '../http/errors';
+import { answerIdempotently, idempotencyKeyOf, type FreshAnswer } from '../http/idempotency';
+import { parseOrThrow } from '../http/parse';
+import { errorBody, rejectOtherMethods, toApiError } from '../http/error-handler';
+import { refundFailed } from '../http/errors';
 import { jsonBody } from '../http/json-body';
 import { confirmManualRefund } from './confirm-manual-refund.use-case';
 import { reconciliationRoutes } from '../reconciliation/reconciliation.routes';
 import { recheckOrder } from './recheck-order.use-case';
-import { refundOrder } from './refund-order.use-case';
+import { ADMIN_REFUND_SCOPE, refundOrder, refundRequestHash, type RefundOutcome } from './refund-order.use-case';
 import { retryWebhookEvent } from './retry-webhook.use-case';
 
 export interface AdminRouteDeps {
@@ -84,14 +87,11 @@ export function adminRoutes(deps: AdminRouteDeps): Router {
     .route('/admin/orders/:orderId/refunds')
     .post(...jsonBody({ bodyRequired: true }), async (req, res) => {
       const { orderId } = parseOrThrow(orderPathSchema, req.params);
-      const offeredKey = req.get('idempotency-key');
-      if (offeredKey === undefined) {
-        throw validationFailed([{ field: 'Idempotency-Key', message: 'is required: it makes a repeated refund safe' }]);
-      }
-      const idempotencyKey = parseOrThrow(idempotencyKeySchema, offeredKey, 'Idempotency-Key');
+      const idempotencyKey = idempotencyKeyOf(req, { requiredBecause: 'it makes a repeated refund safe' });
       const body = parseOrThrow(refundRequestSchema, req.body);
       const logger = res.locals.logger.child({ orderId });
-      const outcome = await audited(
+      const command = { orderId, idempotencyKey, body };
+      const answer = await audited(
         deps,
         res,
         {
@@ -100,14 +100,19 @@ export function adminRoutes(deps: AdminRouteDeps): Router {
           idempotencyKey,
           details: { amount: body.amount, reason: body.reason },
         },
-        () => refundOrder({ ...deps, logger }, { orderId, idempotencyKey, body }),
+        () =>
+          answerIdempotently(
+            { ...deps, logger },
+            { scope: ADMIN_REFUND_SCOPE, key: idempotencyKey, requestHash: refundRequestHash(command), orderId },
+            async () => refundAnswer(await refundOrder({ ...deps, logger }, command), idempotencyKey),
+          ),
         (result) => ({
           outcome: result.replayed ? 'replayed' : result.status === 201 ? 'succeeded' : 'refund_failed',
-          details: { refundId: result.refundId },
+          details: { refundId: refundIdOf(result.body) },
         }),
       );
-      if (outcome.replayed) res.setHeader('Idempotent-Replayed', 'true');
-      res.status(outcome.status).json(outcome.body);
+      if (answer.replayed) res.setHeader('Idempotent-Replayed', 'true');
+      res.status(answer.status).json(answer.body);
     })
     .all(rejectOtherMethods(['POST']));
 
@@ -180,6 +185,38 @@ export function adminRoutes(deps: AdminRouteDeps): Router {
   router.use(apiKeysRoutes(deps));
   return router;
 }
+
+/** A refund the gateway declined is an answer to store (502 refund_failed); any other refund was made (201). */
+function refundAnswer({ refund, order }: RefundOutcome, idempotencyKey: string): FreshAnswer {
+  const fresh = { replayed: false, remember: true };
+  if (refund.state === 'failed') {
+    const failed = refundFailed(order.orderId, refund.refundId);
+    return { ...fresh, status: failed.status, body: errorBody(failed) };
+  }
+  const body: RefundResponseBody = {
+    refund: {
+      refundId: refund.refundId,
+      requestId: idempotencyKey,
+      amount: refund.amountMinor,
+      reason: refund.reason,
+      state: refund.state,
+    },
+    order,
+  };
+  return { ...fresh, status: 201, body };
+}
+
+/** The refund a (possibly stored) answer names, for the audit log. */
+function refundIdOf(body: unknown): string {
+  const parsed = refundIdSchema.safeParse(body);
+  if (!parsed.success) return '';
+  return 'refund' in parsed.data ? parsed.data.refund.refundId : (parsed.data.error.details?.refundId ?? '');
+}
+
+const refundIdSchema = z.union([
+  z.object({ refund: z.object({ refundId: z.string() }) }),
+  z.object({ error: z.object({ details: z.object({ refundId: z.string().optional() }).optional() }) }),
+]);
 
 type AuditEntry = Pick<AdminActionRecord, 'action' | 'target' | 'idempotencyKey' | 'details'>;
 

@@ -10,7 +10,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import type { ApiConfig } from '../../config/env';
 import { PayloadDecryptionError } from '../../config/payload-codec';
-import { fieldProblems } from '../orders/checkout.schema';
+import { fieldProblems } from '../http/parse';
 import { rejectOtherMethods } from '../http/error-handler';
 import { ApiError, validationFailed } from '../http/errors';
 

@@ -1,5 +1,4 @@
-// POST /admin/orders/:orderId/refunds as a story: replay what this Idempotency-Key already answered, refuse the
-// key with a different request, then ask the order's workflow for the refund (requestId `admin:<key>`, so the
+// POST /admin/orders/:orderId/refunds as a story (the route answers each Idempotency-Key once): ask the order's workflow for the refund (requestId `admin:<key>`, so the
 // workflow refunds once per key whatever happens to this request) and wait a bounded time for the gateway's answer.
 // Once the order's workflow has closed (after its grace window), the refund runs as its own orderRefundWorkflow,
 // keyed by the same Idempotency-Key, for as long as the gateway accepts refunds.
@@ -13,23 +12,21 @@ import {
   type OrderState,
   type RefundRecord,
 } from '../../contracts/order.contract';
-import { findIdempotencyRecord, saveIdempotencyRecord } from '../../db/orders/idempotency.repo';
 import { findOrderStatus, findOrderView } from '../../db/orders/order-view.repo';
 import { findRefundOfRequest } from '../../db/refunds/refunds.repo';
 import type { Pool } from '../../db/pool';
-import type { RefundRequestBody, RefundResponseBody } from './admin.schema';
-import { describeError, errorBody } from '../http/error-handler';
+import type { RefundRequestBody } from './admin.schema';
 import {
   idempotencyConflict,
   invalidTransition,
   orderNotFound,
   refundExceedsRefundable,
-  refundFailed,
   refundPending,
   temporalUnavailable,
 } from '../http/errors';
 import { REFUNDABLE_STATUSES } from '../../domain/order-status';
 import { getOrder } from '../orders/get-order.use-case';
+import type { OrderResponseBody } from '../http/responses.schema';
 import { refundAfterClose } from './order-refund-workflow';
 import { requestHash } from '../http/request-hash';
 import { probeOrderWorkflow, withTemporalDeadline } from '../temporal/temporal-calls';
@@ -39,7 +36,6 @@ import {
   isWorkflowNotFoundError,
 } from '../temporal/temporal-errors';
 
-const ADMIN_REFUND_SCOPE = 'POST /admin/orders/:orderId/refunds';
 const REFUND_PENDING_RETRY_AFTER_SECONDS = 5;
 
 /**
@@ -64,66 +60,27 @@ export interface RefundCommand {
 }
 
 export interface RefundOutcome {
-  status: number;
-  body: RefundResponseBody | ReturnType<typeof errorBody>;
-  replayed: boolean;
-  refundId: string;
+  refund: RefundRecord;
+  /** The order as it is after the refund settled (or was left pending at the gateway). */
+  order: OrderResponseBody;
 }
 
+export const ADMIN_REFUND_SCOPE = 'POST /admin/orders/:orderId/refunds';
+
+/** What makes two refund requests the same: the order is part of it, so one key cannot refund two orders. */
+export const refundRequestHash = ({ orderId, body }: Pick<RefundCommand, 'orderId' | 'body'>): string =>
+  requestHash({ orderId, amount: body.amount, reason: body.reason });
+
 export async function refundOrder(deps: RefundDeps, command: RefundCommand): Promise<RefundOutcome> {
-  const { orderId, idempotencyKey, body } = command;
-  // The order is part of the request: one key cannot refund two orders.
-  const hash = requestHash({ orderId, amount: body.amount, reason: body.reason });
-
-  const stored = await findIdempotencyRecord(deps.pool, ADMIN_REFUND_SCOPE, idempotencyKey);
-  if (stored) {
-    if (stored.requestHash !== hash) throw idempotencyConflict();
-    const replayedBody = stored.responseBody as RefundOutcome['body'];
-    // A refund made replays as 200: nothing was created by this request.
-    const status = stored.responseStatus === 201 ? 200 : stored.responseStatus;
-    return { status, body: replayedBody, replayed: true, refundId: refundIdOf(replayedBody) };
-  }
-
+  const { orderId, body } = command;
   const refund = await requestRefund(deps, command);
   // Two different requests racing with one key both reach the workflow before either stored its answer; the
   // workflow refunded the first, and the second must not be told it got what it asked for.
   if ((body.amount !== undefined && refund.amountMinor !== body.amount) || refund.reason !== body.reason) {
     throw idempotencyConflict();
   }
-
-  const order = await getOrder(deps, orderId);
-  const outcome: RefundOutcome =
-    refund.state === 'failed'
-      ? {
-          status: 502,
-          body: errorBody(refundFailed(orderId, refund.refundId)),
-          replayed: false,
-          refundId: refund.refundId,
-        }
-      : {
-          status: 201,
-          body: {
-            refund: {
-              refundId: refund.refundId,
-              requestId: idempotencyKey,
-              amount: refund.amountMinor,
-              reason: refund.reason,
-              state: refund.state,
-            },
-            order,
-          },
-          replayed: false,
-          refundId: refund.refundId,
-        };
   deps.logger.info({ orderId, refundId: refund.refundId, state: refund.state }, 'admin refund settled');
-  await rememberResponse(deps, { idempotencyKey, hash, orderId, outcome });
-  return outcome;
-}
-
-function refundIdOf(body: RefundOutcome['body']): string {
-  if ('refund' in body) return body.refund.refundId;
-  const details = body.error.details as { refundId?: unknown } | undefined;
-  return typeof details?.refundId === 'string' ? details.refundId : '';
+  return { refund, order: await getOrder(deps, orderId) };
 }
 
 /** The order's open workflow refunds; once it has closed (or was never kept), a refund workflow does. */
@@ -201,23 +158,4 @@ async function explainRefundFailure({ pool, temporal }: RefundDeps, orderId: str
     return temporalUnavailable();
   }
   return error;
-}
-
-/** As for checkouts, losing the record is harmless: the workflow answers the same key with the same refund. */
-async function rememberResponse(
-  { pool, logger }: RefundDeps,
-  entry: { idempotencyKey: string; hash: string; orderId: string; outcome: RefundOutcome },
-): Promise<void> {
-  try {
-    await saveIdempotencyRecord(pool, {
-      scope: ADMIN_REFUND_SCOPE,
-      idempotencyKey: entry.idempotencyKey,
-      requestHash: entry.hash,
-      orderId: entry.orderId,
-      responseStatus: entry.outcome.status,
-      responseBody: entry.outcome.body,
-    });
-  } catch (error) {
-    logger.warn({ orderId: entry.orderId, err: describeError(error) }, 'idempotency record not stored');
-  }
 }

@@ -5,11 +5,10 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import type { ApiConfig } from '../../config/env';
-import type { Logger } from '../../config/logger';
+import { describeError, type Logger } from '../../config/logger';
 import { findApiKeyByDigest, touchApiKey } from '../../db/auth/api-keys.repo';
 import type { Pool } from '../../db/pool';
 import { apiKeyDigest, type ApiKeyScope } from './api-key';
-import { describeError } from '../http/error-handler';
 import { ApiError } from '../http/errors';
 
 /** The caller behind a request, once its key checked out. */

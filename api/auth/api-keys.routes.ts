@@ -1,13 +1,14 @@
 // /admin/api-keys: operators create, list and revoke merchant API keys. Mounted inside adminRoutes, so the admin
 // door (requireAdminAccess) has already let the request in. Every change is written to admin_actions, never the key.
+import { describeError } from '../../config/logger';
 import { type Response, Router } from 'express';
 import type { ApiConfig } from '../../config/env';
 import { recordAdminAction } from '../../db/admin/admin-actions.repo';
 import type { Pool } from '../../db/pool';
 import { keyEnvironment } from './api-key';
 import { apiKeyPathSchema, createApiKeyRequestSchema } from './api-keys.schema';
-import { parseOrThrow } from '../orders/checkout.schema';
-import { describeError, rejectOtherMethods, toApiError } from '../http/error-handler';
+import { parseOrThrow } from '../http/parse';
+import { rejectOtherMethods, toApiError } from '../http/error-handler';
 import { jsonBody } from '../http/json-body';
 import { createApiKey, listKeys, revokeKey } from './manage-api-keys.use-case';
 

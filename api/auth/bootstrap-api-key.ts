@@ -1,10 +1,9 @@
 // ORDERPAY_BOOTSTRAP_API_KEY: a key known before anyone could run the CLI (npm start's development key, CI, container
 // deployments). The API registers it at start, once; when PostgreSQL is not reachable yet it keeps trying in the
 // background, so the API still starts (and answers /healthz) while the database comes up.
-import type { Logger } from '../../config/logger';
+import { describeError, type Logger } from '../../config/logger';
 import type { Pool } from '../../db/pool';
 import { isDatabaseUnavailableError } from '../http/database-errors';
-import { describeError } from '../http/error-handler';
 import { registerBootstrapApiKey } from './manage-api-keys.use-case';
 
 const RETRY_MS = 2_000;

@@ -1,9 +1,8 @@
 // GET /readyz: can this instance do its job right now? Each dependency gets a short, independent check, and
 // the answer names the one that failed, so an operator (or a load balancer) need not guess.
 import type { Client } from '@temporalio/client';
-import type { Logger } from '../../config/logger';
+import { describeError, type Logger } from '../../config/logger';
 import type { Pool } from '../../db/pool';
-import { describeError } from '../http/error-handler';
 import { notReady } from '../http/errors';
 import { pingTemporal, TEMPORAL_PROBE_TIMEOUT_MS } from '../temporal/temporal-calls';
 

@@ -15,6 +15,7 @@ import {
 } from './errors';
 import { isDatabaseUnavailableError } from './database-errors';
 import { isTemporalUnavailableError } from '../temporal/temporal-errors';
+import { describeError } from '../../config/logger';
 
 export function notFoundHandler(_req: Request, _res: Response, next: NextFunction): void {
   next(routeNotFound());
@@ -110,17 +111,4 @@ function fromHttpError({ status, type }: HttpError): ApiError {
     default:
       return status === 413 ? payloadTooLarge() : badRequest();
   }
-}
-
-/** What is safe to log about an error: never driver `detail` fields, which can echo row values. */
-export function describeError(error: unknown): Record<string, unknown> {
-  if (!(error instanceof Error)) return { value: typeof error };
-  const { code } = error as { code?: unknown };
-  return {
-    name: error.name,
-    message: error.message,
-    ...(typeof code === 'string' || typeof code === 'number' ? { code } : {}),
-    stack: error.stack,
-    ...(error.cause instanceof Error ? { cause: describeError(error.cause) } : {}),
-  };
 }

@@ -57,6 +57,9 @@ export const idempotencyConflict = () =>
     'this idempotency key or order ID was already used with a different request',
   );
 
+export const gatewayRejected = (details: { orderId: string; status: string; failureReason: string | null }) =>
+  new ApiError(502, 'gateway_rejected', 'the payment gateway did not create the payment', details);
+
 export const orderClosed = (orderId: string) =>
   new ApiError(409, 'order_closed', 'the order is closed and accepts no more requests', { orderId });
 

@@ -6,9 +6,8 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { RateLimiterPostgres, RateLimiterRes } from 'rate-limiter-flexible';
 import type { ApiConfig } from '../../config/env';
-import type { Logger } from '../../config/logger';
+import { describeError, type Logger } from '../../config/logger';
 import type { Pool } from '../../db/pool';
-import { describeError } from './error-handler';
 import { ApiError } from './errors';
 
 export type RateLimitConfig = Pick<

@@ -1,7 +1,7 @@
-// POST /orders as a story: replay what was already answered, refuse a different request under a used key or
-// order ID, answer an order already recorded from its row, then start the order's workflow (or join the running
-// one) and wait a bounded time for its checkout. The database is only read before the workflow starts, so a failure here never leaves a
-// half-created order: the workflow writes the order row itself.
+// POST /orders as a story: refuse a different request under a used order ID, answer an order already recorded from
+// its row, then start the order's workflow (or join the running one) and wait a bounded time for its checkout. The
+// database is only read before the workflow starts, so a failure here never leaves a half-created order: the
+// workflow writes the order row itself. The answer is the order's checkout view; the route makes it HTTP.
 import { type Client, WithStartWorkflowOperation } from '@temporalio/client';
 import type { ApiConfig } from '../../config/env';
 import type { Logger } from '../../config/logger';
@@ -14,16 +14,15 @@ import {
   type CheckoutResult,
   type GatewayName,
   type OrderPolicy,
+  type OrderStatus,
   type OrderWorkflowInput,
 } from '../../contracts/order.contract';
-import { findIdempotencyRecord, saveIdempotencyRecord, type IdempotencyRecord } from '../../db/orders/idempotency.repo';
 import { findOrderSummary, type OrderSummary } from '../../db/orders/order-view.repo';
 import type { Pool } from '../../db/pool';
 import type { CheckoutBody } from './checkout.schema';
-import { describeError, errorBody } from '../http/error-handler';
-import { ApiError, checkoutPending, idempotencyConflict, orderClosed, temporalUnavailable } from '../http/errors';
+import { checkoutPending, idempotencyConflict, orderClosed, temporalUnavailable } from '../http/errors';
+import { sameRequestOrConflict } from '../http/idempotency';
 import { requestHash } from '../http/request-hash';
-import type { CheckoutResponseBody } from '../http/responses.schema';
 import { probeOrderWorkflow, withTemporalDeadline } from '../temporal/temporal-calls';
 import {
   applicationFailureType,
@@ -32,8 +31,6 @@ import {
   isWorkflowNotFoundError,
 } from '../temporal/temporal-errors';
 
-export const CHECKOUT_SCOPE = 'POST /orders';
-/** The workflow type; a wire name, like the contract's message names. */
 const CHECKOUT_PENDING_RETRY_AFTER_SECONDS = 2;
 
 export interface CheckoutDeps {
@@ -43,52 +40,42 @@ export interface CheckoutDeps {
   logger: Logger;
 }
 
-export interface CheckoutCommand {
-  order: CheckoutBody;
-  idempotencyKey: string;
+/** What makes two checkouts the same request: the whole body. */
+export const checkoutRequestHash = (order: CheckoutBody): string => requestHash(order);
+
+export interface CheckoutView {
+  orderId: string;
+  status: OrderStatus;
+  paymentUrl: string | null;
+  expiresAt: string;
+  amount: number;
+  currency: string;
+  gateway: GatewayName;
 }
 
-export interface CheckoutResponse {
-  status: number;
-  body: unknown;
-  /** True when this answer was given before (the Idempotent-Replayed header). */
-  replayed: boolean;
-}
+export type CheckoutOutcome = {
+  /** False when the order was recorded before this request: the answer repeats it and creates nothing. */
+  createdByThisRequest: boolean;
+} & (
+  | { kind: 'payable'; order: CheckoutView }
+  | { kind: 'gateway_rejected'; orderId: string; status: OrderStatus; failureReason: string | null }
+);
 
-export async function checkoutOrder(
-  deps: CheckoutDeps,
-  { order, idempotencyKey }: CheckoutCommand,
-): Promise<CheckoutResponse> {
-  const hash = requestHash(order);
-
-  const stored = await findIdempotencyRecord(deps.pool, CHECKOUT_SCOPE, idempotencyKey);
-  if (stored) return replayStoredResponse(stored, hash);
-
+export async function checkoutOrder(deps: CheckoutDeps, order: CheckoutBody): Promise<CheckoutOutcome> {
+  const hash = checkoutRequestHash(order);
   const existing = await findOrderSummary(deps.pool, order.orderId);
-  if (existing && existing.requestHash !== hash) throw idempotencyConflict();
   if (existing) {
+    sameRequestOrConflict(existing.requestHash, hash);
     // Recorded before: the database answers, whether or not Temporal still keeps the workflow's run. Starting one
-    // now would run a closed (or long-deleted) order again, at the gateway too. Nothing is stored for the key, so a
-    // repeat reads the order as it is then.
+    // now would run a closed (or long-deleted) order again, at the gateway too.
     deps.logger.info({ orderId: order.orderId, status: existing.status }, 'checkout of a recorded order');
     return answerRecordedOrder(deps, existing, hash);
   }
 
   const checkout = await startOrJoinCheckout(deps, order, hash);
   if (checkout === 'workflow_finished') return answerFromOrderRow(deps.pool, order.orderId, hash);
-
-  // An order that was already recorded is not created by this request, whichever key it came with.
-  const response = respondToCheckout(order, checkout, { alreadyRecorded: existing !== undefined });
   deps.logger.info({ orderId: order.orderId, status: checkout.status }, 'checkout settled');
-  await rememberResponse(deps, { idempotencyKey, hash, orderId: order.orderId, response });
-  return response;
-}
-
-function replayStoredResponse(stored: IdempotencyRecord, hash: string): CheckoutResponse {
-  if (stored.requestHash !== hash) throw idempotencyConflict();
-  // A created order replays as 200: the resource was not created by this request.
-  const status = stored.responseStatus === 201 ? 200 : stored.responseStatus;
-  return { status, body: stored.responseBody, replayed: true };
+  return outcomeOf(order, checkout, { createdByThisRequest: true });
 }
 
 /**
@@ -202,22 +189,18 @@ function orderPolicy(config: ApiConfig, gateway: GatewayName): OrderPolicy {
   };
 }
 
-function respondToCheckout(
+function outcomeOf(
   order: Pick<CheckoutBody, 'amount' | 'currency' | 'gateway'>,
   result: CheckoutResult,
-  { alreadyRecorded }: { alreadyRecorded: boolean },
-): CheckoutResponse {
+  { createdByThisRequest }: { createdByThisRequest: boolean },
+): CheckoutOutcome {
   if (result.status === 'FAILED') {
-    const rejected = new ApiError(502, 'gateway_rejected', 'the payment gateway did not create the payment', {
-      orderId: result.orderId,
-      status: result.status,
-      failureReason: result.failureReason,
-    });
-    return { status: rejected.status, body: errorBody(rejected), replayed: alreadyRecorded };
+    const { orderId, status, failureReason } = result;
+    return { kind: 'gateway_rejected', orderId, status, failureReason: failureReason ?? null, createdByThisRequest };
   }
   return {
-    status: alreadyRecorded ? 200 : 201,
-    body: {
+    kind: 'payable',
+    order: {
       orderId: result.orderId,
       status: result.status,
       paymentUrl: result.paymentUrl,
@@ -225,8 +208,8 @@ function respondToCheckout(
       amount: order.amount,
       currency: order.currency,
       gateway: order.gateway,
-    } satisfies CheckoutResponseBody,
-    replayed: alreadyRecorded,
+    },
+    createdByThisRequest,
   };
 }
 
@@ -234,16 +217,16 @@ function respondToCheckout(
  * A recorded order still PENDING has its workflow creating the intent right now: join it (never start one) for the
  * payment URL. Any other status is final enough for the row to answer.
  */
-async function answerRecordedOrder(deps: CheckoutDeps, row: OrderSummary, hash: string): Promise<CheckoutResponse> {
-  if (row.status !== 'PENDING') return { status: 200, body: orderSummaryBody(row), replayed: true };
+async function answerRecordedOrder(deps: CheckoutDeps, row: OrderSummary, hash: string): Promise<CheckoutOutcome> {
+  if (row.status !== 'PENDING') return { kind: 'payable', order: checkoutViewOf(row), createdByThisRequest: false };
   try {
     const result = await withTemporalDeadline(deps.temporal, deps.config.CHECKOUT_TIMEOUT, () =>
       deps.temporal.workflow
         .getHandle(orderWorkflowId(row.orderId))
         .executeUpdate(checkoutUpdate, { args: [{ requestHash: hash }] }),
     );
-    return respondToCheckout({ amount: row.amountMinor, currency: row.currency, gateway: row.gateway }, result, {
-      alreadyRecorded: true,
+    return outcomeOf({ amount: row.amountMinor, currency: row.currency, gateway: row.gateway }, result, {
+      createdByThisRequest: false,
     });
   } catch (error) {
     if (isWorkflowNotFoundError(error)) return answerFromOrderRow(deps.pool, row.orderId, hash);
@@ -252,14 +235,14 @@ async function answerRecordedOrder(deps: CheckoutDeps, row: OrderSummary, hash: 
   }
 }
 
-async function answerFromOrderRow(pool: Pool, orderId: string, hash: string): Promise<CheckoutResponse> {
+async function answerFromOrderRow(pool: Pool, orderId: string, hash: string): Promise<CheckoutOutcome> {
   const row = await findOrderSummary(pool, orderId);
   if (!row) throw orderClosed(orderId);
-  if (row.requestHash !== hash) throw idempotencyConflict();
-  return { status: 200, body: orderSummaryBody(row), replayed: true };
+  sameRequestOrConflict(row.requestHash, hash);
+  return { kind: 'payable', order: checkoutViewOf(row), createdByThisRequest: false };
 }
 
-function orderSummaryBody(row: OrderSummary): CheckoutResponseBody {
+function checkoutViewOf(row: OrderSummary): CheckoutView {
   return {
     orderId: row.orderId,
     status: row.status,
@@ -269,26 +252,4 @@ function orderSummaryBody(row: OrderSummary): CheckoutResponseBody {
     currency: row.currency,
     gateway: row.gateway,
   };
-}
-
-/**
- * Losing the record is harmless: the same request joins the same workflow and gets the same answer. So a
- * failed write is logged, and the caller still gets the order it asked for.
- */
-async function rememberResponse(
-  { pool, logger }: CheckoutDeps,
-  entry: { idempotencyKey: string; hash: string; orderId: string; response: CheckoutResponse },
-): Promise<void> {
-  try {
-    await saveIdempotencyRecord(pool, {
-      scope: CHECKOUT_SCOPE,
-      idempotencyKey: entry.idempotencyKey,
-      requestHash: entry.hash,
-      orderId: entry.orderId,
-      responseStatus: entry.response.status,
-      responseBody: entry.response.body,
-    });
-  } catch (error) {
-    logger.warn({ orderId: entry.orderId, err: describeError(error) }, 'idempotency record not stored');
-  }
 }

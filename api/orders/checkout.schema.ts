@@ -8,8 +8,6 @@ import {
   WALLET_CURRENCY,
   WALLET_GATEWAYS,
 } from '../../contracts/order.contract';
-import { withStorableText } from '../../gateways/storable-text.schema';
-import { validationFailed, type FieldProblem } from '../http/errors';
 
 /**
  * Currencies: the ISO 4217 shape, and a code ICU knows as a current currency (Node's Intl table). Checking the
@@ -87,32 +85,6 @@ export const checkoutBodySchema = checkoutFieldsSchema.superRefine((order, ctx) 
 });
 export type CheckoutBody = z.infer<typeof checkoutBodySchema>;
 
-/** RFC-draft Idempotency-Key: visible ASCII, bounded so it fits the primary key comfortably. */
-export const idempotencyKeySchema = z
-  .string()
-  .regex(/^[\x20-\x7E]{1,255}$/, 'must be 1 to 255 printable ASCII characters')
-  .refine((key) => key.trim().length > 0, 'must not be blank');
-
 export const cancelBodySchema = z.strictObject({ reason: z.string().trim().min(1).max(200).optional() }).optional();
 
 export const gatewayParamSchema = z.enum(GATEWAY_NAMES);
-
-/**
- * Parses `input` or throws a 400 validation_failed listing every problem by field. Every string in the input must
- * be storable text (no NUL, no lone surrogate) whatever the schema says, so nothing unstorable reaches PostgreSQL.
- */
-export function parseOrThrow<S extends z.ZodType>(schema: S, input: unknown, fieldPrefix?: string): z.infer<S> {
-  const result = withStorableText(schema).safeParse(input);
-  if (result.success) return result.data;
-  throw validationFailed(fieldProblems(result.error, fieldPrefix));
-}
-
-export function fieldProblems(error: z.ZodError, fieldPrefix?: string): FieldProblem[] {
-  return error.issues.flatMap((issue) => {
-    const base = [fieldPrefix, ...issue.path.map(String)].filter((part) => part !== undefined && part !== '');
-    if (issue.code === 'unrecognized_keys') {
-      return issue.keys.map((key) => ({ field: [...base, key].join('.'), message: 'is not an accepted field' }));
-    }
-    return [{ field: base.length > 0 ? base.join('.') : '(body)', message: issue.message }];
-  });
-}

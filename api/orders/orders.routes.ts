@@ -3,16 +3,14 @@
 // GET /orders/:orderId/status needs only the order's client secret.
 import { type NextFunction, type Request, type Response, Router } from 'express';
 import { cancelOrder, DEFAULT_CANCEL_REASON, type CancelDeps } from './cancel-order.use-case';
-import {
-  cancelBodySchema,
-  checkoutBodySchema,
-  idempotencyKeySchema,
-  orderIdSchema,
-  parseOrThrow,
-} from './checkout.schema';
+import { cancelBodySchema, checkoutBodySchema, orderIdSchema, type CheckoutBody } from './checkout.schema';
+import { answerIdempotently, idempotencyKeyOf, type IdempotentAnswer } from '../http/idempotency';
+import { gatewayRejected } from '../http/errors';
+import { parseOrThrow } from '../http/parse';
+import type { CheckoutResponseBody } from '../http/responses.schema';
 import type { ApiMetrics } from '../../config/metrics';
-import { checkoutOrder, type CheckoutDeps } from './checkout-order.use-case';
-import { rejectOtherMethods } from '../http/error-handler';
+import { checkoutOrder, checkoutRequestHash, type CheckoutDeps } from './checkout-order.use-case';
+import { errorBody, rejectOtherMethods } from '../http/error-handler';
 import { getOrder } from './get-order.use-case';
 import { jsonBody } from '../http/json-body';
 import { createApiKeyAuthenticator, requireScope } from '../auth/api-key-auth';
@@ -35,16 +33,14 @@ export function ordersRoutes(deps: OrdersRouteDeps): Router {
       ...jsonBody({ bodyRequired: true }),
       async (req, res) => {
         const order = parseOrThrow(checkoutBodySchema, req.body);
-        const offeredKey = req.get('idempotency-key');
-        const idempotencyKey =
-          offeredKey === undefined ? order.orderId : parseOrThrow(idempotencyKeySchema, offeredKey, 'Idempotency-Key');
+        const idempotencyKey = idempotencyKeyOf(req, { naturalKey: order.orderId });
         const logger = res.locals.logger.child({ orderId: order.orderId });
-        const response = await checkoutOrder({ ...deps, logger }, { order, idempotencyKey });
-        if (response.replayed) res.setHeader('Idempotent-Replayed', 'true');
+        const answer = await answerCheckout({ ...deps, logger }, { order, idempotencyKey });
+        if (answer.replayed) res.setHeader('Idempotent-Replayed', 'true');
         // Derived, never stored: a replayed checkout answers with the same secret (client-secret.ts).
-        const { body } = response;
-        const answered = (response.status === 200 || response.status === 201) && isObject(body);
-        res.status(response.status).json(answered ? { ...body, clientSecret: secrets.issue(order.orderId) } : body);
+        const { body } = answer;
+        const answered = (answer.status === 200 || answer.status === 201) && isObject(body);
+        res.status(answer.status).json(answered ? { ...body, clientSecret: secrets.issue(order.orderId) } : body);
       },
     )
     .all(rejectOtherMethods(['POST']));
@@ -102,6 +98,36 @@ function checkoutOutcome(res: Response): string {
   // The gateway refusing the intent is an answer the use case builds, not a thrown error.
   if (res.statusCode === 502) return 'gateway_rejected';
   return res.locals.errorCode ?? `http_${res.statusCode}`;
+}
+
+export const CHECKOUT_SCOPE = 'POST /orders';
+
+/** A checkout in HTTP terms, once per Idempotency-Key (by default the order ID). */
+export function answerCheckout(
+  deps: CheckoutDeps,
+  { order, idempotencyKey }: { order: CheckoutBody; idempotencyKey: string },
+): Promise<IdempotentAnswer> {
+  const request = {
+    scope: CHECKOUT_SCOPE,
+    key: idempotencyKey,
+    requestHash: checkoutRequestHash(order),
+    orderId: order.orderId,
+  };
+  return answerIdempotently(deps, request, async () => {
+    const outcome = await checkoutOrder(deps, order);
+    // An order recorded before this request is answered from its records: nothing new to store under the key.
+    const fresh = { replayed: !outcome.createdByThisRequest, remember: outcome.createdByThisRequest };
+    if (outcome.kind === 'gateway_rejected') {
+      const { orderId, status, failureReason } = outcome;
+      const rejected = gatewayRejected({ orderId, status, failureReason });
+      return { ...fresh, status: rejected.status, body: errorBody(rejected) };
+    }
+    return {
+      ...fresh,
+      status: outcome.createdByThisRequest ? 201 : 200,
+      body: outcome.order satisfies CheckoutResponseBody,
+    };
+  });
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -17,7 +17,7 @@ import { findRun, listRuns } from '../../db/reconciliation/reconciliation.repo';
 import { findReport, ingestSettlementReport, listReportErrors } from '../../db/reconciliation/settlement-reports.repo';
 import { parseSettlementCsv, SettlementCsvHeaderError } from '../../gateways/settlement-csv';
 import { ADMIN_TOKEN_PRINCIPAL } from '../auth/api-key-auth';
-import { parseOrThrow } from '../orders/checkout.schema';
+import { parseOrThrow } from '../http/parse';
 import {
   BACKFILL_WINDOW_MS,
   idParam,

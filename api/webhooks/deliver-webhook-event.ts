@@ -2,7 +2,7 @@
 // dead-letter queue (an operator's retry), so both record outcomes the same way and both go through the same
 // claim: of any number of concurrent deliveries of one event, exactly one signals the workflow.
 import { type Client, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
-import type { Logger } from '../../config/logger';
+import { describeError, type Logger } from '../../config/logger';
 import {
   ORDER_ERROR_TYPES,
   orderWorkflowId,
@@ -17,7 +17,6 @@ import {
   recordWebhookOutcome,
   type WebhookOutcome,
 } from '../../db/webhooks/webhook-events.repo';
-import { describeError } from '../http/error-handler';
 import { temporalUnavailable } from '../http/errors';
 import { TEMPORAL_SIGNAL_TIMEOUT_MS, withTemporalDeadline } from '../temporal/temporal-calls';
 import {

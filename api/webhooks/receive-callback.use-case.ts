@@ -3,7 +3,7 @@
 // (recordAndDeliverPaymentEvent); then the payer goes back to the merchant's returnUrl with the outcome. A callback
 // that fails verification changes nothing and gets an honest error page.
 import type { Client } from '@temporalio/client';
-import type { Logger } from '../../config/logger';
+import { describeError, type Logger } from '../../config/logger';
 import type { ApiMetrics } from '../../config/metrics';
 import type { GatewayName } from '../../contracts/order.contract';
 import { findOrderPaymentIntents, findOrderReturn } from '../../db/orders/order-view.repo';
@@ -11,7 +11,6 @@ import type { Pool } from '../../db/pool';
 import type { CallbackHandler, IncomingCallback, ParsedCallback } from '../../gateways/gateway';
 import { WebhookPayloadError, WebhookSignatureError } from '../../gateways/gateway-errors';
 import { findUnstorableText, STORABLE_TEXT_MESSAGE } from '../../gateways/storable-text.schema';
-import { describeError } from '../http/error-handler';
 import { ApiError, callbackRefused, databaseUnavailable } from '../http/errors';
 import { recordAndDeliverPaymentEvent } from './receive-webhook.use-case';
 

@@ -1,12 +1,7 @@
 // The edge schemas: what a checkout may contain, and how problems are reported per field.
-import {
-  cancelBodySchema,
-  checkoutBodySchema,
-  fieldProblems,
-  idempotencyKeySchema,
-  orderIdSchema,
-  parseOrThrow,
-} from '../../api/orders/checkout.schema';
+import { cancelBodySchema, checkoutBodySchema, orderIdSchema } from '../../api/orders/checkout.schema';
+import { fieldProblems, parseOrThrow } from '../../api/http/parse';
+import { idempotencyKeySchema } from '../../api/http/idempotency';
 import { ApiError } from '../../api/http/errors';
 
 const valid = { orderId: 'order_1.A-b', amount: 1, currency: 'NPR', gateway: 'stripe' };

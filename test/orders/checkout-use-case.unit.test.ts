@@ -1,4 +1,4 @@
-// How checkoutOrder reads what Temporal answers, with the database and the Temporal client faked: rejections
+// How a checkout (checkoutOrder and its HTTP answer) reads what Temporal answers, with the database and the Temporal client faked: rejections
 // that the real workflow only produces in races (a different request reaching the workflow before its order row
 // exists) are hard to provoke end to end.
 import {
@@ -8,7 +8,8 @@ import {
   WorkflowUpdateFailedError,
   WorkflowUpdateRPCTimeoutOrCancelledError,
 } from '@temporalio/client';
-import { checkoutOrder, type CheckoutDeps } from '../../api/orders/checkout-order.use-case';
+import type { CheckoutDeps } from '../../api/orders/checkout-order.use-case';
+import { answerCheckout } from '../../api/orders/orders.routes';
 import { ApiError } from '../../api/http/errors';
 import { requestHash } from '../../api/http/request-hash';
 import { apiConfigSchema } from '../../config/env';
@@ -66,7 +67,7 @@ function deps(world: FakeWorld): CheckoutDeps {
 
 async function outcome(world: FakeWorld) {
   try {
-    return await checkoutOrder(deps(world), { order, idempotencyKey: order.orderId });
+    return await answerCheckout(deps(world), { order, idempotencyKey: order.orderId });
   } catch (error) {
     if (error instanceof ApiError) return { error: error.code, status: error.status };
     throw error;

@@ -17,7 +17,7 @@ import {
   webhookEventPathSchema,
   webhookRetryResponseSchema,
 } from '../../admin/admin.schema';
-import { idempotencyKeySchema } from '../../orders/checkout.schema';
+import { idempotencyKeySchema } from '../../http/idempotency';
 import { adminErrors, error, json, replayedHeader, retryAfterHeader } from '../responses';
 
 /** Every /admin operation: the bearer token, and the answers the door itself gives. */

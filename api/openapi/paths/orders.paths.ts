@@ -1,11 +1,7 @@
 import { z } from 'zod';
 import type { ZodOpenApiPathsObject } from 'zod-openapi';
-import {
-  cancelBodySchema,
-  checkoutBodySchema,
-  idempotencyKeySchema,
-  orderIdSchema,
-} from '../../orders/checkout.schema';
+import { cancelBodySchema, checkoutBodySchema, orderIdSchema } from '../../orders/checkout.schema';
+import { idempotencyKeySchema } from '../../http/idempotency';
 import {
   checkoutAnswerSchema,
   orderStatusQuerySchema,
