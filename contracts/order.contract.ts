@@ -18,23 +18,6 @@ export const ORDER_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 export const GATEWAY_NAMES = ['stripe', 'esewa', 'khalti'] as const;
 export type GatewayName = (typeof GATEWAY_NAMES)[number];
 
-/** The Nepali wallets: NPR only, the payer's browser brings the result back, and a status lookup confirms it. */
-export const WALLET_GATEWAYS = ['esewa', 'khalti'] as const satisfies readonly GatewayName[];
-export const WALLET_CURRENCY = 'NPR';
-/** Khalti refuses payments under Rs 10. */
-export const KHALTI_MIN_AMOUNT_MINOR = 1_000;
-/**
- * The largest amount each gateway takes, in minor units. Stripe documents 99999999 (eight digits, $999,999.99) for
- * most currencies (https://stripe.com/docs/currencies#minimum-and-maximum-charge-amounts). eSewa and Khalti
- * publish no API maximum; wallet balances and per-transaction limits are far below Rs 1,000,000 (10 lakh), so
- * that is the cap: larger amounts are refused at checkout rather than by the wallet.
- */
-export const GATEWAY_MAX_AMOUNT_MINOR: Readonly<Record<GatewayName, number>> = {
-  stripe: 99_999_999,
-  esewa: 100_000_000,
-  khalti: 100_000_000,
-};
-
 export const ORDER_STATUSES = [
   'PENDING',
   'AWAITING_PAYMENT',
@@ -264,19 +247,3 @@ export const orderSearchAttributes = {
   expiresAt: defineSearchAttributeKey('ExpiresAt', 'DATETIME'),
   needsAttention: defineSearchAttributeKey('NeedsAttention', 'BOOL'),
 } as const;
-
-/**
- * `name=Type` pairs for `temporal server start-dev --search-attribute` and `operator search-attribute create`: the
- * order attributes, then the reconciliation runs' (reconciliationSearchAttributes in reconciliation.contract.ts).
- */
-export const ORDER_SEARCH_ATTRIBUTE_FLAGS = [
-  'OrderStatus=Keyword',
-  'Gateway=Keyword',
-  'OrderId=Keyword',
-  'AmountMinor=Int',
-  'Currency=Keyword',
-  'ExpiresAt=Datetime',
-  'NeedsAttention=Bool',
-  'ReconGateway=Keyword',
-  'ReconOpenDiscrepancies=Int',
-] as const;

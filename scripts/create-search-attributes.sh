@@ -10,20 +10,16 @@
 # dev server; this script is for real clusters, and docker-compose.yml runs it once after the server is up.
 set -euo pipefail
 
-# The attributes come from ORDER_SEARCH_ATTRIBUTE_FLAGS in the order contract, the one list of them (the dev server
-# flags and the workflow's typed keys are checked against it by a unit test). Read with sed, so the script needs
-# neither Node nor a build: docker-compose mounts the contract next to it (ORDERPAY_CONTRACT).
-CONTRACT="${ORDERPAY_CONTRACT:-$(dirname "${BASH_SOURCE[0]}")/../contracts/order.contract.ts}"
-if [[ ! -r "$CONTRACT" ]]; then
-  echo "create-search-attributes: cannot read the order contract at $CONTRACT; set ORDERPAY_CONTRACT" >&2
+# The attributes come from ops/temporal/search-attributes.txt (a unit test holds it equal to the workflows' typed
+# keys), so the script needs neither Node nor a build: docker-compose mounts the list next to it.
+LIST="${ORDERPAY_SEARCH_ATTRIBUTES:-$(dirname "${BASH_SOURCE[0]}")/../ops/temporal/search-attributes.txt}"
+if [[ ! -r "$LIST" ]]; then
+  echo "create-search-attributes: cannot read the attribute list at $LIST; set ORDERPAY_SEARCH_ATTRIBUTES" >&2
   exit 1
 fi
-mapfile -t ATTRIBUTES < <(
-  sed -n '/^export const ORDER_SEARCH_ATTRIBUTE_FLAGS = \[/,/^\] as const;/p' "$CONTRACT" |
-    sed -nE "s/^ *'([A-Za-z]+=[A-Za-z]+)',?\$/\1/p"
-)
+mapfile -t ATTRIBUTES < <(sed -nE 's/^([A-Za-z]+=[A-Za-z]+)[[:space:]]*$/\1/p' "$LIST")
 if ((${#ATTRIBUTES[@]} == 0)); then
-  echo "create-search-attributes: no ORDER_SEARCH_ATTRIBUTE_FLAGS found in $CONTRACT" >&2
+  echo "create-search-attributes: no Name=Type lines in $LIST" >&2
   exit 1
 fi
 if [[ "${1:-}" == "--list" ]]; then

@@ -4,7 +4,8 @@ import { Connection } from '@temporalio/client';
 import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { ORDER_SEARCH_ATTRIBUTE_FLAGS, orderSearchAttributes } from '../contracts/order.contract';
+import { orderSearchAttributes } from '../contracts/order.contract';
+import { SEARCH_ATTRIBUTE_FLAGS } from './search-attributes';
 import { reconciliationSearchAttributes } from '../contracts/reconciliation.contract';
 import { ManagedProcess, type Output, type ProcessRegistry } from './supervisor';
 
@@ -156,7 +157,7 @@ export function devServerArgs(
     options.dbFile,
     '--namespace',
     options.namespace,
-    ...ORDER_SEARCH_ATTRIBUTE_FLAGS.flatMap((flag) => ['--search-attribute', flag]),
+    ...SEARCH_ATTRIBUTE_FLAGS.flatMap((flag) => ['--search-attribute', flag]),
     '--log-level',
     options.logLevel,
     ...(options.codecEndpoint ? ['--ui-codec-endpoint', options.codecEndpoint] : []),

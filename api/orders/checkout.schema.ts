@@ -1,13 +1,8 @@
 // What the API accepts, parsed with zod at the edge. Nothing unparsed reaches a use case or a workflow.
 import { z } from 'zod';
-import {
-  GATEWAY_MAX_AMOUNT_MINOR,
-  GATEWAY_NAMES,
-  KHALTI_MIN_AMOUNT_MINOR,
-  ORDER_ID_PATTERN,
-  WALLET_CURRENCY,
-  WALLET_GATEWAYS,
-} from '../../contracts/order.contract';
+import { GATEWAY_NAMES, ORDER_ID_PATTERN } from '../../contracts/order.contract';
+import { GATEWAY_MAX_AMOUNT_MINOR, WALLET_CURRENCY, WALLET_GATEWAYS } from '../../gateways/gateway-limits';
+import { KHALTI_MIN_AMOUNT_PAISA } from '../../gateways/khalti/khalti.schemas';
 
 /**
  * Currencies: the ISO 4217 shape, and a code ICU knows as a current currency (Node's Intl table). Checking the
@@ -75,11 +70,11 @@ export const checkoutBodySchema = checkoutFieldsSchema.superRefine((order, ctx) 
       message: `must be at most ${maxAmount} minor units for gateway ${order.gateway}`,
     });
   }
-  if (order.gateway === 'khalti' && order.amount < KHALTI_MIN_AMOUNT_MINOR) {
+  if (order.gateway === 'khalti' && order.amount < KHALTI_MIN_AMOUNT_PAISA) {
     ctx.addIssue({
       code: 'custom',
       path: ['amount'],
-      message: `must be at least ${KHALTI_MIN_AMOUNT_MINOR} paisa (Rs ${KHALTI_MIN_AMOUNT_MINOR / 100}) for gateway khalti`,
+      message: `must be at least ${KHALTI_MIN_AMOUNT_PAISA} paisa (Rs ${KHALTI_MIN_AMOUNT_PAISA / 100}) for gateway khalti`,
     });
   }
 });

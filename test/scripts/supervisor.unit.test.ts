@@ -1,7 +1,8 @@
 // The pure parts of `npm start`: restart backoff, output prefixing, search-attribute reconciliation, and how the
 // supervisor wires the three processes' environments together.
 import { spawnSync } from 'node:child_process';
-import { ORDER_SEARCH_ATTRIBUTE_FLAGS, orderSearchAttributes } from '../../contracts/order.contract';
+import { orderSearchAttributes } from '../../contracts/order.contract';
+import { SEARCH_ATTRIBUTE_FLAGS } from '../../scripts/search-attributes';
 import { reconciliationSearchAttributes } from '../../contracts/reconciliation.contract';
 import { projectPath } from '../../config/paths';
 import { devServerArgs, ORDER_SEARCH_ATTRIBUTES, planSearchAttributes } from '../../scripts/dev-temporal';
@@ -83,14 +84,14 @@ describe('search attributes', () => {
     expect(plan.missing.map((a) => a.name)).not.toContain('OrderStatus');
   });
 
-  // Two lists name the attributes: the typed keys the workflow upserts and the flags (which the dev server gets and
-  // the shell script for real clusters reads from the contract). A difference would only show up as a failing
-  // upsert at run time.
+  // Two lists name the attributes: the typed keys the workflows upsert (the dev server's flags are derived from them)
+  // and ops/temporal/search-attributes.txt, which the shell script for real clusters reads. A difference would only
+  // show up as a failing upsert at run time.
   it('the CLI flags, the typed keys and scripts/create-search-attributes.sh name the same attributes and types', () => {
     const fromKeys = [...Object.values(orderSearchAttributes), ...Object.values(reconciliationSearchAttributes)]
       .map((key) => `${key.name}=${key.type}`)
       .sort();
-    const fromFlags = ORDER_SEARCH_ATTRIBUTE_FLAGS.map((flag) => {
+    const fromFlags = SEARCH_ATTRIBUTE_FLAGS.map((flag) => {
       const [name, type = ''] = flag.split('=');
       return `${name}=${type.replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase()}`;
     }).sort();
@@ -101,7 +102,7 @@ describe('search attributes', () => {
     const fromScript = listed.stdout.split('\n').filter(Boolean);
 
     expect(fromFlags).toEqual(fromKeys);
-    expect([...fromScript].sort()).toEqual([...ORDER_SEARCH_ATTRIBUTE_FLAGS].sort());
+    expect([...fromScript].sort()).toEqual([...SEARCH_ATTRIBUTE_FLAGS].sort());
   });
 
   it('the dev server is started with every attribute as a --search-attribute flag', () => {
@@ -113,7 +114,7 @@ describe('search attributes', () => {
       logLevel: 'error',
     });
     const flags = args.flatMap((arg, i) => (arg === '--search-attribute' ? [args[i + 1]] : []));
-    expect(flags).toEqual([...ORDER_SEARCH_ATTRIBUTE_FLAGS]);
+    expect(flags).toEqual([...SEARCH_ATTRIBUTE_FLAGS]);
     expect(args.slice(0, 2)).toEqual(['server', 'start-dev']);
     expect(args).toEqual(expect.arrayContaining(['--db-filename', '/tmp/t.db', '--ip', '127.0.0.1']));
   });
