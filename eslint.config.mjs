@@ -1,5 +1,6 @@
 // Lint keeps workflow code deterministic: workflows may import only @temporalio/workflow,
-// the contracts and pure domain helpers, plus *types* from anywhere.
+// the contracts and pure domain helpers, plus *types* from anywhere. It also keeps the sandbox and the gateway
+// adapters apart (below).
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
@@ -46,6 +47,21 @@ const workflowForbidden = [
   },
 ];
 
+// The sandbox is the gateways' test double: it implements their published protocols itself, so it may not import
+// the adapters (one signing bug on both sides would pass every test). Production code never ships the sandbox.
+const sandboxForbidden = [
+  {
+    group: ['**/gateways', '**/gateways/**'],
+    message: 'The sandbox implements the gateways from their published docs; it must not import gateways/.',
+  },
+];
+const productionForbidden = [
+  {
+    group: ['**/sandbox', '**/sandbox/**'],
+    message: 'The sandbox is a test double and is not in the production image; production code must not import it.',
+  },
+];
+
 export default tseslint.config(
   {
     ignores: [
@@ -72,6 +88,16 @@ export default tseslint.config(
       'no-console': 'off',
     },
   },
+  {
+    files: ['sandbox/**/*.ts'],
+    rules: { '@typescript-eslint/no-restricted-imports': ['error', { patterns: sandboxForbidden }] },
+  },
+  {
+    files: ['**/*.ts'],
+    ignores: ['sandbox/**', 'test/**'],
+    rules: { '@typescript-eslint/no-restricted-imports': ['error', { patterns: productionForbidden }] },
+  },
+  // After the production block: for these files this rule replaces it (workflowForbidden bans the sandbox too).
   {
     files: ['workflows/**/*.ts', 'contracts/**/*.ts', 'domain/**/*.ts'],
     rules: { '@typescript-eslint/no-restricted-imports': ['error', { patterns: workflowForbidden }] },

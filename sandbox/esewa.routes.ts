@@ -6,8 +6,15 @@ import express, { type Response } from 'express';
 import { z } from 'zod';
 import type { Logger } from '../config/logger';
 import { paisaToRupees, rupeesToPaisa } from '../domain/money';
-import { ESEWA_FORM_SIGNED_FIELDS, ESEWA_STATUSES, encodeEsewaCallbackData } from '../gateways/esewa/esewa.protocol';
-import { signEsewaFields, splitFieldNames, verifyEsewaSignature } from '../gateways/esewa/esewa.signature';
+import {
+  ESEWA_FORM_MANDATORY_SIGNED_FIELDS,
+  ESEWA_STATUSES,
+  ESEWA_SUCCESS_SIGNED_FIELD_NAMES,
+  encodeEsewaSuccessData,
+  esewaSignature,
+  esewaSignatureMatches,
+  esewaSignedFieldNames,
+} from './esewa.protocol';
 import type { EsewaStore, EsewaTransaction } from './esewa.store';
 import { escapeHtml, formatMinorAmount, sandboxPage, type SandboxBanner } from './payment-page.view';
 import { delay, drawInjectedApiError, type SandboxFaults } from './sandbox.faults';
@@ -25,8 +32,6 @@ export interface EsewaSandboxDeps {
 
 /** eSewa's answer while its status service is down, with HTTP 200. */
 const ESEWA_OUTAGE_BODY = { code: 0, error_message: 'Service is currently unavailable' };
-/** What eSewa signs in the success callback, in its order. */
-const CALLBACK_SIGNED_FIELDS = 'transaction_code,status,total_amount,transaction_uuid,product_code,signed_field_names';
 
 const formSchema = z.object({
   amount: z.string(),
@@ -203,11 +208,11 @@ export function createEsewaSandboxRouter(deps: EsewaSandboxDeps): express.Router
 
 function checkForm(form: z.infer<typeof formSchema>, deps: EsewaSandboxDeps): string | undefined {
   if (form.product_code !== deps.productCode) return `Unknown product_code ${form.product_code}.`;
-  const signed = new Set(splitFieldNames(form.signed_field_names));
-  if (!splitFieldNames(ESEWA_FORM_SIGNED_FIELDS).every((name) => signed.has(name))) {
-    return `signed_field_names must include ${ESEWA_FORM_SIGNED_FIELDS}.`;
+  const signed = new Set(esewaSignedFieldNames(form.signed_field_names));
+  if (!ESEWA_FORM_MANDATORY_SIGNED_FIELDS.every((name) => signed.has(name))) {
+    return `signed_field_names must include ${ESEWA_FORM_MANDATORY_SIGNED_FIELDS.join(',')}.`;
   }
-  if (!verifyEsewaSignature(form, form.signed_field_names, form.signature, deps.secretKey)) {
+  if (!esewaSignatureMatches(form, form.signed_field_names, form.signature, deps.secretKey)) {
     return 'The signature is not valid.';
   }
   const parts = [form.amount, form.tax_amount, form.product_service_charge, form.product_delivery_charge].map(
@@ -230,11 +235,11 @@ function successRedirect(transaction: EsewaTransaction, deps: EsewaSandboxDeps):
     total_amount: esewaAmountText(transaction.totalPaisa),
     transaction_uuid: transaction.transactionUuid,
     product_code: transaction.productCode,
-    signed_field_names: CALLBACK_SIGNED_FIELDS,
+    signed_field_names: ESEWA_SUCCESS_SIGNED_FIELD_NAMES,
   };
-  const data = encodeEsewaCallbackData({
+  const data = encodeEsewaSuccessData({
     ...fields,
-    signature: signEsewaFields(fields, CALLBACK_SIGNED_FIELDS, deps.secretKey),
+    signature: esewaSignature(fields, ESEWA_SUCCESS_SIGNED_FIELD_NAMES, deps.secretKey),
   });
   const url = new URL(transaction.successUrl);
   url.searchParams.set('data', data);

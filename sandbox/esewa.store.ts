@@ -1,7 +1,7 @@
 // The sandbox's eSewa transactions: what the signed form created, what the payer did on the hosted page, and what
 // the status API reports. Keyed by transaction_uuid (the sandbox serves one merchant).
 import { randomBytes } from 'node:crypto';
-import type { EsewaStatus } from '../gateways/esewa/esewa.protocol';
+import type { EsewaStatus } from './esewa.protocol';
 
 export interface EsewaTransaction {
   transactionUuid: string;

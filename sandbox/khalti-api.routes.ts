@@ -6,9 +6,9 @@
 import express, { type Request, type Response } from 'express';
 import { z } from 'zod';
 import type { Logger } from '../config/logger';
-import { KHALTI_MIN_AMOUNT_PAISA } from '../gateways/khalti/khalti.schemas';
-import { drawInjectedApiError, type SandboxFaults } from './sandbox.faults';
+import { KHALTI_MIN_AMOUNT_PAISA } from './khalti.protocol';
 import type { KhaltiPaymentRecord, KhaltiStore } from './khalti.store';
+import { drawInjectedApiError, type SandboxFaults } from './sandbox.faults';
 
 export interface KhaltiApiCounters {
   requests: number;

@@ -2,7 +2,7 @@
 // Pending or (Partially) Refunded. Every state change goes through here, so the HTTP layers stay thin and the rules
 // that mirror Khalti (what can be paid, when a link expires, what can be refunded) live in one place.
 import { randomInt } from 'node:crypto';
-import type { KhaltiStatus } from '../gateways/khalti/khalti.schemas';
+import type { KhaltiStatus } from './khalti.protocol';
 
 export interface KhaltiPaymentRecord {
   pidx: string;

@@ -3,7 +3,7 @@
 import express from 'express';
 import { SANDBOX_KHALTI_SECRET_KEY } from '../config/env';
 import { createLogger, type Logger } from '../config/logger';
-import { ESEWA_UAT_PRODUCT_CODE, ESEWA_UAT_SECRET_KEY } from '../gateways/esewa/esewa.protocol';
+import { ESEWA_UAT_PRODUCT_CODE, ESEWA_UAT_SECRET_KEY } from './esewa.protocol';
 import { createEsewaSandboxRouter } from './esewa.routes';
 import { createEsewaStore } from './esewa.store';
 import { createIdempotencyStore } from './idempotency.store';

@@ -1,7 +1,6 @@
 // The sandbox's in-memory gateway: checkout sessions, payment intents, charges, refunds and the events their
 // changes produce. Every state change goes through here, so the HTTP layers stay thin and the rules that
 // mirror Stripe (what can be paid, expired or refunded, and which events follow) live in one place.
-import { SETTLEMENT_CSV_COLUMNS } from '../gateways/settlement-csv';
 import type { ListParams, RefundCreateParams, SessionCreateParams } from './stripe-params.schema';
 import {
   type ChargeObject,
@@ -19,6 +18,13 @@ import {
   SANDBOX_DASHBOARD_PAYMENT_METHOD_TYPES,
   SandboxApiError,
 } from './stripe.objects';
+
+/**
+ * The settlement CSV header as README.md documents it ("Settlement CSV"), written out rather than imported from the
+ * parser (gateways/settlement-csv.ts), so the parser is tested against the documented format.
+ */
+export const SETTLEMENT_REPORT_HEADER =
+  'kind,transaction_id,payment_id,order_id,status,amount_minor,currency,occurred_at';
 
 /** Stripe accepts an expires_at between 30 minutes and 24 hours after creation. */
 const MIN_EXPIRY_SECONDS = 30 * 60;
@@ -509,13 +515,12 @@ export function createSandboxStore(options: SandboxStoreOptions) {
   }
 
   /**
-   * The settlement report a merchant would download, in orderpay's documented CSV columns: every payment intent
-   * and refund created in [from, to), as `kind,transaction_id,payment_id,order_id,status,amount_minor,currency,
-   * occurred_at`.
+   * The settlement report a merchant would download, in orderpay's documented CSV columns
+   * (SETTLEMENT_REPORT_HEADER): every payment intent and refund created in [from, to).
    */
   function settlementReportCsv(fromSeconds: number, toSeconds: number): string {
     const inWindow = (created: number) => created >= fromSeconds && created < toSeconds;
-    const lines = [SETTLEMENT_CSV_COLUMNS.join(',')];
+    const lines = [SETTLEMENT_REPORT_HEADER];
     for (const intent of paymentIntents.values()) {
       if (!inWindow(intent.created)) continue;
       const status =
