@@ -20,7 +20,7 @@ import {
 } from './stripe.objects';
 
 /**
- * The settlement CSV header as README.md documents it ("Settlement CSV"), written out rather than imported from the
+ * The settlement CSV header as docs/reconciliation.md documents it ("Settlement CSV"), written out rather than imported from the
  * parser (gateways/settlement-csv.ts), so the parser is tested against the documented format.
  */
 export const SETTLEMENT_REPORT_HEADER =

@@ -1,6 +1,6 @@
 // The sandbox's own implementation of the gateways' protocols, held to what the gateways publish and never to the
 // adapters (gateways/**): eSewa's form and success-redirect examples, Stripe's signature scheme as the official SDK
-// writes it, and the settlement CSV header README.md documents. The adapters face the same vectors in
+// writes it, and the settlement CSV header docs/reconciliation.md documents. The adapters face the same vectors in
 // test/gateways/published-vectors.unit.test.ts.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -19,6 +19,7 @@ import type { RunningSandbox } from '../../sandbox/server';
 import { signStripePayload } from '../../sandbox/webhook.signer';
 import { ESEWA_PUBLISHED, KHALTI_PUBLISHED, STRIPE_EXAMPLE_EVENT } from '../support/published-vectors';
 import { startTestSandbox } from '../support/sandbox';
+import { SETTLEMENT_CSV_COLUMNS } from '../../gateways/settlement-csv';
 
 const { form, successFields, uatSecretKey } = ESEWA_PUBLISHED;
 
@@ -108,10 +109,11 @@ describe('the sandbox against the other documented formats', () => {
     expect([...KHALTI_STATUSES].sort()).toEqual([...KHALTI_PUBLISHED.lookupStatuses].sort());
   });
 
-  it("when the sandbox writes a settlement report, then its header is README.md's documented one", async () => {
-    const readme = readFileSync(path.join(__dirname, '../../README.md'), 'utf8');
-    const documented = readme.split('\n').filter((line) => /^kind,.*,amount_minor,/.test(line));
+  it('when the sandbox writes a settlement report, then its header is the documented one, which the adapter reads', async () => {
+    const manual = readFileSync(path.join(__dirname, '../../docs/reconciliation.md'), 'utf8');
+    const documented = manual.split('\n').filter((line) => /^kind,.*,amount_minor,/.test(line));
     expect(documented).toEqual([SETTLEMENT_REPORT_HEADER]);
+    expect(SETTLEMENT_CSV_COLUMNS.join(',')).toBe(documented[0]);
     const sandbox = await startTestSandbox();
     try {
       const report = await fetch(
