@@ -3,7 +3,13 @@
 // the TTL and the grace window end, how hints are coalesced, and what the one phase loop does next. A fake clock
 // in milliseconds; no activity runs.
 import type { OrderStatus, OrderWorkflowInput, PaymentEvent } from '../../contracts/order.contract';
-import { OrderDecisions, outcomeOf, type ProcessChanges } from '../../workflows/order/order-decisions';
+import type { PaymentStatus } from '../../gateways/gateway';
+import {
+  OrderDecisions,
+  lookupNeedsAttention,
+  outcomeOf,
+  type ProcessChanges,
+} from '../../workflows/order/order-decisions';
 
 const ALL_CHANGES: ProcessChanges = {
   gracePolling: true,
@@ -146,6 +152,26 @@ describe('order decisions: gateway outcomes in each phase', () => {
     });
     expect(closedUnpaid('EXPIRED').outcomeAction({ kind: 'not_found' }).kind).toBe('nothing');
     expect(awaiting().outcomeAction({ kind: 'pending' }).kind).toBe('nothing');
+  });
+
+  it('when a status lookup answers, then it reads as the same outcome as an event, and may ask for a person', () => {
+    const lookup: PaymentStatus = {
+      state: 'captured',
+      gatewayStatus: 'Completed',
+      amountMinor: 5_000,
+      currency: 'USD',
+    };
+    expect(outcomeOf(lookup)).toEqual({
+      kind: 'captured',
+      amountMinor: 5_000,
+      currency: 'USD',
+      paymentReference: undefined,
+    });
+    expect(lookupNeedsAttention(lookup)).toBe(false);
+    expect(lookupNeedsAttention({ ...lookup, state: 'pending', needsAttention: true })).toBe(true);
+    // Recorded before needsAttention existed: the same request under its old name.
+    expect(lookupNeedsAttention({ ...lookup, state: 'pending', attention: 'AMBIGUOUS' } as PaymentStatus)).toBe(true);
+    expect(lookupNeedsAttention({ ...lookup, attention: '' } as PaymentStatus)).toBe(false);
   });
 
   it('when the operator flag is raised twice, then only the first one is written', () => {

@@ -599,14 +599,18 @@ export function outcomeOf(report: PaymentEvent | PaymentStatus): GatewayOutcome 
   }
 }
 
-/**
- * Whether a lookup asks for an operator (eSewa AMBIGUOUS, Khalti Pending). Lookups recorded before `needsAttention`
- * existed said the same thing as `attention: "<reason>"`; orders in flight then still hold such results in their
- * histories, and must flag the order exactly as they did when recorded.
- */
+/** Whether a lookup asks for an operator (eSewa AMBIGUOUS, Khalti Pending, a status word we do not know). */
 export function lookupNeedsAttention(status: PaymentStatus): boolean {
+  return !!status.needsAttention || hasLegacyAttention(status);
+}
+
+/**
+ * Lookups recorded before `needsAttention` existed said the same thing as `attention: "<reason>"`. Orders in flight
+ * then still hold such results in their histories, and must flag the order exactly as they did when recorded.
+ */
+export function hasLegacyAttention(status: PaymentStatus): boolean {
   const { attention } = status as PaymentStatus & { attention?: unknown };
-  return !!status.needsAttention || (typeof attention === 'string' && attention.length > 0);
+  return typeof attention === 'string' && attention.length > 0;
 }
 
 function invalid(message: string): Refusal {
