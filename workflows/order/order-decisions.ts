@@ -502,7 +502,9 @@ export class OrderDecisions {
   /** The next step after the wait (or without one); `timerFired` when the wait's timer ended it. */
   nextStep(phase: OrderPhase, nowMs: number, timerFired: boolean): Step {
     if (phase === 'grace' && timerFired) {
-      // LEGACY (runs recorded before grace-poll-closed-unpaid): the window closed as soon as its timer fired.
+      // LEGACY, for runs recorded before grace-poll-closed-unpaid: their window closed as soon as its timer fired,
+      // even when an event or request was queued in the same activation. Everything else of that old loop is this
+      // loop without grace polling; only this difference would change the commands of such a run.
       if (!this.changes.gracePolling) return { kind: 'close' };
       const pollDue = nowMs >= (this.nextGracePollAtMs ?? Infinity) && nowMs < (this.graceEndsAtMs ?? Infinity);
       if (this.gracePollingNow() && pollDue) return { kind: 'lookup', trigger: 'grace_poll' };
