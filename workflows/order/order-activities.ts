@@ -1,0 +1,57 @@
+// The order workflow's activities, grouped by how hard each kind of work must try. Imported as types only: the
+// worker registers the implementation (createOrderActivities) under these wire names.
+import { proxyActivities } from '@temporalio/workflow';
+import type { OrderActivities } from '../../activities/orders/order-activity.types';
+import { ORDER_ERROR_TYPES } from '../../contracts/order.contract';
+import { databaseWrites, gatewayRefunds } from '../activity-policies';
+
+// Business failures never retry; everything else (DB or gateway outages) retries with backoff.
+const NON_RETRYABLE = [
+  ORDER_ERROR_TYPES.orderRecordConflict,
+  ORDER_ERROR_TYPES.invalidTransition,
+  ORDER_ERROR_TYPES.gatewayRejected,
+  ORDER_ERROR_TYPES.orderNotFound,
+  ORDER_ERROR_TYPES.refundRecordConflict,
+  ORDER_ERROR_TYPES.invalidOrderData,
+  ORDER_ERROR_TYPES.refundExceedsCaptured,
+];
+
+/** Database writes: retried until the database is back, because the order must be recorded. */
+export const db = proxyActivities<Pick<OrderActivities, 'recordOrder' | 'transitionOrder' | 'recordManualRefund'>>(
+  databaseWrites(NON_RETRYABLE),
+);
+
+/** Intent creation: bounded, so a dead gateway fails the checkout instead of hanging it. */
+export const intents = proxyActivities<Pick<OrderActivities, 'createPaymentIntent'>>({
+  startToCloseTimeout: '15s',
+  scheduleToCloseTimeout: '2m',
+  retry: {
+    initialInterval: '500ms',
+    backoffCoefficient: 2,
+    maximumInterval: '10s',
+    maximumAttempts: 6,
+    nonRetryableErrorTypes: NON_RETRYABLE,
+  },
+});
+
+/** A routine poll: a few quick tries; the next poll comes anyway. */
+export const polls = proxyActivities<Pick<OrderActivities, 'fetchPaymentStatus'>>({
+  startToCloseTimeout: '10s',
+  retry: {
+    initialInterval: '1s',
+    backoffCoefficient: 2,
+    maximumInterval: '5s',
+    maximumAttempts: 3,
+    nonRetryableErrorTypes: NON_RETRYABLE,
+  },
+});
+
+/** The final check and cancel at expiry must get through; they retry for up to 30 minutes. */
+export const closing = proxyActivities<Pick<OrderActivities, 'fetchPaymentStatus' | 'cancelPaymentIntent'>>({
+  startToCloseTimeout: '15s',
+  scheduleToCloseTimeout: '30m',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', nonRetryableErrorTypes: NON_RETRYABLE },
+});
+
+/** Refunds retry until the gateway settles them (a pending refund is a retryable failure). */
+export const refunds = proxyActivities<Pick<OrderActivities, 'refundPayment'>>(gatewayRefunds(NON_RETRYABLE));

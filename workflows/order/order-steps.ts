@@ -1,0 +1,387 @@
+// The order's side effects, one step at a time: activities, search attributes and logs. Each step asks
+// OrderDecisions what the order's rules say and records the answer; the phase loop (phase-loop.ts) calls one step at a
+// time, so no two activities of an order ever race each other.
+import { condition, isCancellation, log, patched, upsertSearchAttributes } from '@temporalio/workflow';
+import type { OrderChanges, RecordOrderResult } from '../../activities/orders/order-activity.types';
+import type { PaymentStatus } from '../../gateways/gateway';
+import {
+  ORDER_ERROR_TYPES,
+  orderSearchAttributes,
+  type OrderStatus,
+  type OrderWorkflowInput,
+  type PaymentEvent,
+  type RefundRecord,
+} from '../../contracts/order.contract';
+import { statusesLeadingTo } from '../../domain/order-status';
+import { failureType } from '../failure-type';
+import { closing, db, intents, polls, refunds } from './order-activities';
+import {
+  lookupNeedsAttention,
+  outcomeOf,
+  type Capture,
+  type GatewayOutcome,
+  type LookupTrigger,
+  type OrderDecisions,
+  type PendingRefund,
+} from './order-decisions';
+
+type RefundOutcome = 'succeeded' | 'failed' | 'pending';
+
+export class OrderSteps {
+  constructor(
+    private readonly input: OrderWorkflowInput,
+    private readonly order: OrderDecisions,
+  ) {}
+
+  private get state() {
+    return this.order.state;
+  }
+
+  /** Makes the new order findable by its attributes (Temporal visibility), before anything else happens. */
+  announceOrder(): void {
+    const { input } = this;
+    upsertSearchAttributes([
+      { key: orderSearchAttributes.orderId, value: input.orderId },
+      { key: orderSearchAttributes.gateway, value: input.gateway },
+      { key: orderSearchAttributes.amountMinor, value: input.amountMinor },
+      { key: orderSearchAttributes.currency, value: input.currency },
+      { key: orderSearchAttributes.expiresAt, value: new Date(this.order.expiresAtMs) },
+      { key: orderSearchAttributes.orderStatus, value: this.state.status },
+      { key: orderSearchAttributes.needsAttention, value: false },
+    ]);
+  }
+
+  /**
+   * Records the order row; false when no payment may start: the database refused the row (the order ends FAILED
+   * at once, with nothing to undo), or the row is past PENDING already.
+   */
+  async recordOrder(): Promise<boolean> {
+    const { input } = this;
+    let recorded: RecordOrderResult;
+    try {
+      recorded = await db.recordOrder({
+        orderId: input.orderId,
+        amountMinor: input.amountMinor,
+        currency: input.currency,
+        gateway: input.gateway,
+        description: input.description,
+        customer: input.customer,
+        returnUrl: input.returnUrl,
+        requestHash: input.requestHash,
+        expiresAt: this.state.expiresAt,
+      });
+    } catch (error) {
+      if (isCancellation(error) || failureType(error) !== ORDER_ERROR_TYPES.invalidOrderData) throw error;
+      // No row exists, so there is no transition to record: the checkout answers FAILED with the reason.
+      log.warn('order could not be recorded', { orderId: input.orderId, reason: 'order_not_recordable' });
+      this.state.failureReason = 'order_not_recordable';
+      this.recordStatusWithoutRow('FAILED', 'order_not_recordable');
+      return false;
+    }
+    if (recorded.status === undefined || recorded.status === 'PENDING') return true;
+    // The order's row is past PENDING: an earlier workflow of this order ran (and was purged by retention). A new
+    // intent could take a second payment, so the checkout answers with what the row says and nothing else runs.
+    log.warn('order already recorded past PENDING; no new intent', { orderId: input.orderId, status: recorded.status });
+    this.recordStatusWithoutRow(recorded.status, 'already_recorded');
+    return false;
+  }
+
+  private recordStatusWithoutRow(status: OrderStatus, reason: string): void {
+    this.order.moveTo(status, reason, new Date().toISOString());
+    upsertSearchAttributes([{ key: orderSearchAttributes.orderStatus, value: status }]);
+  }
+
+  async startPayment(): Promise<void> {
+    const { input, order } = this;
+    try {
+      const intent = await intents.createPaymentIntent({
+        orderId: input.orderId,
+        gateway: input.gateway,
+        amountMinor: input.amountMinor,
+        currency: input.currency,
+        description: input.description,
+        customer: input.customer,
+        returnUrl: input.returnUrl,
+        expiresAt: this.state.expiresAt,
+      });
+      this.state.intentId = intent.intentId;
+      this.state.paymentUrl = intent.paymentUrl;
+      // The order must not outlive the intent: a payer could no longer pay, yet the order would still wait. The
+      // patch is asked only when the gateway's expiry comes first, as it was when recorded.
+      const gatewayExpiryMs = order.gatewayExpiryBeforeTtl(intent.expiresAt);
+      const shortenTtl = gatewayExpiryMs !== undefined && patched('ttl-capped-by-gateway-expiry');
+      if (shortenTtl) {
+        order.capTtl(gatewayExpiryMs);
+        upsertSearchAttributes([{ key: orderSearchAttributes.expiresAt, value: new Date(gatewayExpiryMs) }]);
+      }
+      await this.transition('AWAITING_PAYMENT', 'intent_created', {
+        intentId: intent.intentId,
+        paymentUrl: intent.paymentUrl,
+        ...(shortenTtl ? { expiresAt: this.state.expiresAt } : {}),
+      });
+    } catch (error) {
+      if (isCancellation(error)) throw error;
+      // Retries are exhausted or the gateway refused: no intent exists that a payer could pay.
+      const reason = intentFailureReason(failureType(error));
+      log.warn('payment intent could not be created', { orderId: input.orderId, reason });
+      this.state.failureReason = reason;
+      await this.transition('FAILED', reason, { failureReason: reason });
+    } finally {
+      order.checkoutSettled = true;
+    }
+  }
+
+  applyEvent(event: PaymentEvent): Promise<void> {
+    return this.applyOutcome(outcomeOf(event), `webhook:${event.kind}`);
+  }
+
+  /** Asks the gateway for the payment's status; a failed lookup is left to the next poll, the TTL or reconciliation. */
+  async lookup(trigger: LookupTrigger): Promise<void> {
+    const intentId = this.order.lookupStarted(Date.now());
+    if (intentId === undefined) return;
+    try {
+      const status = await polls.fetchPaymentStatus(this.lookupOf(intentId));
+      await this.applyStatus(status, `${trigger}:${status.gatewayStatus}`);
+    } catch (error) {
+      if (isCancellation(error)) throw error;
+      log.warn('status poll failed', { orderId: this.input.orderId, trigger, error: failureType(error) });
+    }
+  }
+
+  /** The TTL elapsed: one final status check, then the intent is cancelled and the order expires unpaid. */
+  async expire(): Promise<void> {
+    const intentId = this.state.intentId;
+    if (!intentId) return;
+    try {
+      const finalStatus = await closing.fetchPaymentStatus(this.lookupOf(intentId));
+      await this.applyStatus(finalStatus, `final_check:${finalStatus.gatewayStatus}`);
+      if (this.state.status !== 'AWAITING_PAYMENT') return;
+    } catch (error) {
+      if (isCancellation(error)) throw error;
+      log.warn('final status check failed; cancelling the intent anyway', { orderId: this.input.orderId });
+    }
+    await this.closeIntentThen('EXPIRED', 'ttl_elapsed');
+  }
+
+  /** Before payment a cancel closes the intent; a payment that won the race is refunded. */
+  async cancelBeforePayment(reason: string): Promise<void> {
+    await this.closeIntentThen('CANCELLED', `cancel_requested:${reason}`);
+    await this.cancelAfterClose(reason);
+  }
+
+  /** After the order closed, a cancel refunds what is left of a payment, and nothing otherwise. */
+  async cancelAfterClose(reason: string): Promise<void> {
+    const amountMinor = this.order.refundOnCancelMinor();
+    if (amountMinor > 0) await this.refundCaptured(amountMinor, reason);
+    this.order.cancelHandled = true;
+  }
+
+  /** A refund request from the queue: refunded if the ledger still has room for it, refused otherwise. */
+  async refundRequested(refund: PendingRefund): Promise<void> {
+    if (this.order.queuedRefundNoLongerFits(refund)) {
+      log.warn('queued refund no longer fits the ledger; refused', {
+        orderId: this.input.orderId,
+        requestId: refund.request.requestId,
+      });
+      this.order.settleRefundRequest(refund, 'refused');
+      return;
+    }
+    await this.refundCaptured(refund.amountMinor, refund.request.reason, refund.request.requestId);
+    this.order.settleRefundRequest(refund, 'settled');
+  }
+
+  /** Every lookup names the order's amount: eSewa's status API is keyed by it. */
+  private lookupOf(intentId: string) {
+    const { orderId, gateway, amountMinor, currency } = this.input;
+    return { orderId, gateway, intentId, amountMinor, currency };
+  }
+
+  /** Cancels the intent at the gateway; the order closes unpaid, unless the payer paid first. */
+  private async closeIntentThen(status: 'EXPIRED' | 'CANCELLED' | 'FAILED', reason: string): Promise<void> {
+    const intentId = this.state.intentId;
+    if (intentId) {
+      try {
+        const result = await closing.cancelPaymentIntent(this.lookupOf(intentId));
+        if (result.outcome === 'already_captured') {
+          await this.applyOutcome({ kind: 'captured', ...result }, 'cancel_found_capture');
+          return;
+        }
+      } catch (error) {
+        if (isCancellation(error)) throw error;
+        // The intent may still be payable; a late capture is refunded, and an operator is told.
+        log.error('intent could not be cancelled at the gateway', { orderId: this.input.orderId, intentId });
+        await this.flagForAttention('intent_cancel_failed');
+      }
+    }
+    await this.transition(status, reason);
+  }
+
+  /** A status lookup's answer: an operator is told first when the gateway asks for it. */
+  private async applyStatus(status: PaymentStatus, source: string): Promise<void> {
+    if (lookupNeedsAttention(status)) await this.flagForAttention(`gateway_status:${status.gatewayStatus}`);
+    await this.applyOutcome(outcomeOf(status), source);
+  }
+
+  private async applyOutcome(outcome: GatewayOutcome, source: string): Promise<void> {
+    const action = this.order.outcomeAction(outcome);
+    switch (action.kind) {
+      case 'pay':
+        this.order.holdCapture(action.capture);
+        return this.transition('PAID', `payment_captured:${source}`, {
+          capturedAmountMinor: action.capture.amountMinor,
+          paymentReference: action.capture.paymentReference,
+          paidAt: new Date().toISOString(),
+        });
+      case 'fail_wrong_amount':
+        await this.flagForAttention('capture_amount_mismatch');
+        this.state.failureReason = 'capture_amount_mismatch';
+        await this.transition('FAILED', `capture_amount_mismatch:${source}`, {
+          failureReason: 'capture_amount_mismatch',
+        });
+        // The order is closed unpaid now: the capture is a late one, refunded in full.
+        return this.applyOutcome(outcome, source);
+      case 'refund_late_capture':
+        this.order.holdCapture(action.capture);
+        return this.refundCaptured(action.capture.amountMinor, this.order.lateCaptureReason());
+      case 'refund_second_capture':
+        return this.refundSecondCapture(action.capture, source);
+      case 'decline':
+        // A decline closes the order: the intent is cancelled so the payer cannot pay a failed order.
+        this.state.failureReason = 'payment_declined';
+        return this.closeIntentThen('FAILED', `payment_declined:${source}`);
+      case 'close_expired_at_gateway':
+        return this.transition('EXPIRED', `intent_closed_at_gateway:${source}`);
+      case 'flag':
+        return this.flagForAttention(action.reason);
+      case 'nothing':
+        return;
+    }
+  }
+
+  /**
+   * Refunds a second capture in full, once per payment reference, as a late capture is. It is recorded on the
+   * order as a refund with reason duplicate_capture, but the order's own amounts and status stay as they are.
+   */
+  private async refundSecondCapture(capture: Capture, source: string): Promise<void> {
+    log.error('a second capture for the order; refunding it', { orderId: this.input.orderId, source });
+    await this.flagForAttention('duplicate_capture');
+    if (!this.state.intentId || capture.amountMinor <= 0) return;
+    const record = this.order.openRefund(capture.amountMinor, 'duplicate_capture', undefined, capture.paymentReference);
+    const outcome = await this.refundAtGateway(record, {
+      paymentReference: capture.paymentReference,
+      capturedAmountMinor: capture.amountMinor,
+    });
+    if (outcome === 'succeeded' && record.manualReference !== undefined) {
+      this.order.settledManualRefunds.add(record.refundId);
+    }
+  }
+
+  /** Refunds `amountMinor` of the captured money with a deterministic refund ID, then records the new status. */
+  private async refundCaptured(amountMinor: number, reason: string, requestId?: string): Promise<void> {
+    if (amountMinor <= 0 || !this.state.intentId) return;
+    const record = this.order.openRefund(amountMinor, reason, requestId);
+    const outcome = await this.refundAtGateway(record, {
+      paymentReference: this.state.paymentReference ?? undefined,
+      capturedAmountMinor: this.state.capturedAmountMinor,
+    });
+    if (outcome !== 'succeeded') return;
+    const status = this.order.countRefund(amountMinor);
+    await this.transition(status, `refund_succeeded:${reason}`, {
+      refundedAmountMinor: this.state.refundedAmountMinor,
+      capturedAmountMinor: this.state.capturedAmountMinor,
+      paymentReference: this.state.paymentReference ?? undefined,
+    });
+    if (record.manualReference !== undefined) this.order.settledManualRefunds.add(record.refundId);
+  }
+
+  /**
+   * Sends one recorded refund to the gateway and settles its record: succeeded (also once an operator confirmed a
+   * manual refund), failed (flagged), or pending past the activity's limit (flagged, not counted as refunded).
+   */
+  private async refundAtGateway(
+    record: RefundRecord,
+    against: { paymentReference?: string; capturedAmountMinor: number },
+  ): Promise<RefundOutcome> {
+    const { orderId } = this.input;
+    const { refundId, amountMinor, reason } = record;
+    const index = this.state.refunds.indexOf(record);
+    let outcome: RefundOutcome | 'awaiting_manual';
+    if (this.order.refundExceedsLedger(record)) {
+      // Another refund settled or went in flight since this one was decided: sending it would refund too much.
+      log.error('refund exceeds what is left to refund; not sent', { orderId, refundId });
+      outcome = 'failed';
+    } else {
+      try {
+        const result = await refunds.refundPayment({
+          orderId,
+          gateway: this.input.gateway,
+          intentId: this.state.intentId ?? '',
+          paymentReference: against.paymentReference,
+          capturedAmountMinor: against.capturedAmountMinor,
+          requestId: record.requestId,
+          refundId,
+          amountMinor,
+          currency: this.input.currency,
+          reason,
+        });
+        outcome = result.state;
+      } catch (error) {
+        if (isCancellation(error)) throw error;
+        // Includes RefundExceedsCaptured: the database's ledger refused it, which is a failed refund as well.
+        outcome = 'failed';
+      }
+    }
+    if (outcome === 'awaiting_manual') {
+      // No refund API (eSewa): an operator refunds by hand. Nothing counts as refunded until they confirm, and the
+      // workflow cannot close meanwhile, because this wait has no timeout.
+      this.state.refunds[index] = { ...record, state: 'awaiting_manual' };
+      await this.flagForAttention('manual_refund_required');
+      await condition(() => this.order.manualConfirmations.has(refundId));
+      const confirmation = this.order.manualConfirmations.get(refundId);
+      if (confirmation) {
+        await db.recordManualRefund({ ...confirmation, orderId, at: new Date().toISOString() });
+        record.manualReference = confirmation.reference;
+      }
+      outcome = 'succeeded';
+    }
+    this.state.refunds[index] = { ...record, state: outcome };
+    if (outcome === 'failed') {
+      log.error('refund failed', { orderId, refundId });
+      await this.flagForAttention('refund_failed');
+    } else if (outcome === 'pending') {
+      // Still pending at the gateway past the activity's limit: it may yet settle, so it stays in flight in the
+      // ledger and is not counted as refunded; reconciliation and an operator follow it up.
+      log.error('refund still pending at the gateway', { orderId, refundId });
+      await this.flagForAttention('refund_pending_too_long');
+    }
+    return outcome;
+  }
+
+  private async flagForAttention(reason: string): Promise<void> {
+    const at = new Date().toISOString();
+    if (!this.order.flag(reason, at)) return;
+    await db.transitionOrder({
+      orderId: this.input.orderId,
+      from: [this.state.status],
+      to: this.state.status,
+      reason: `needs_attention:${reason}`,
+      at: new Date().toISOString(),
+      changes: { needsAttention: true },
+    });
+    upsertSearchAttributes([{ key: orderSearchAttributes.needsAttention, value: true }]);
+  }
+
+  private async transition(to: OrderStatus, reason: string, changes?: OrderChanges): Promise<void> {
+    const at = new Date().toISOString();
+    await db.transitionOrder({ orderId: this.input.orderId, from: statusesLeadingTo(to), to, reason, at, changes });
+    this.order.moveTo(to, reason, at);
+    upsertSearchAttributes([{ key: orderSearchAttributes.orderStatus, value: to }]);
+  }
+}
+
+/** Why no intent exists: the gateway refused it, it refused the order's data, or it could not be reached. */
+function intentFailureReason(type: string | undefined): string {
+  if (type === ORDER_ERROR_TYPES.gatewayRejected) return 'intent_rejected';
+  if (type === ORDER_ERROR_TYPES.invalidOrderData) return 'invalid_order_data';
+  return 'intent_unavailable';
+}
