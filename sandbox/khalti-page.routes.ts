@@ -6,6 +6,7 @@ import express, { type Response } from 'express';
 import { z } from 'zod';
 import type { Logger } from '../config/logger';
 import { delay, type SandboxFaults } from './sandbox.faults';
+import { hostedPageHeaders } from './page-headers';
 import type { KhaltiPageOutcome, KhaltiPaymentRecord, KhaltiStore } from './khalti.store';
 import {
   renderKhaltiClosedPage,
@@ -48,14 +49,7 @@ export function createKhaltiPageRouter(options: KhaltiPageOptions): KhaltiPageRo
   const inFlight = new Set<AbortController>();
   let closed = false;
 
-  router.use((_req, res, next) => {
-    res.set({
-      'Cache-Control': 'no-store',
-      'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
-      'X-Content-Type-Options': 'nosniff',
-    });
-    next();
-  });
+  router.use(hostedPageHeaders);
 
   router.get('/', (req, res) => {
     const parsed = pidxQuerySchema.safeParse(req.query);

@@ -4,19 +4,12 @@ import express, { type Response } from 'express';
 import type { PageActionOutcome, SandboxStore } from './sandbox.store';
 import type { CheckoutSessionObject } from './stripe.objects';
 import { renderClosedPage, renderNotFoundPage, renderPaymentPage } from './payment-page.view';
+import { hostedPageHeaders } from './page-headers';
 
 export function createPaymentPageRouter(store: SandboxStore): express.Router {
   const router = express.Router();
 
-  router.use((_req, res, next) => {
-    res.set({
-      'Cache-Control': 'no-store',
-      // No script at all; the redirect after a form post must stay free to leave for the merchant's site.
-      'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
-      'X-Content-Type-Options': 'nosniff',
-    });
-    next();
-  });
+  router.use(hostedPageHeaders);
 
   router.get('/:sessionId', (req, res) => {
     const view = store.hostedView(req.params.sessionId);

@@ -29,8 +29,8 @@ import {
   type RefundRow,
 } from '../../db/refunds/refunds.repo';
 import type { PaymentGateway } from '../../gateways/gateway';
-import { temporalBindings } from '../activity-context';
-import { orderNotFound, toActivityFailure } from '../activity-errors';
+import { runOrderActivity } from '../activity-context';
+import { orderNotFound } from '../activity-errors';
 import type { OrderActivities, RefundPaymentInput, RefundPaymentResult } from './order-activity.types';
 
 /** Resolves the adapter for an order's gateway. */
@@ -81,23 +81,8 @@ export function createOrderActivities(deps: OrderActivityDeps): OrderActivities 
   const clock = deps.clock ?? (() => new Date());
   const refundPendingLimitMs = deps.refundPendingLimitMs ?? DEFAULT_REFUND_PENDING_LIMIT_MS;
 
-  /**
-   * Runs an activity body with a logger bound to the order and, under Temporal, to the workflow and attempt, and
-   * translates what the body throws into what Temporal should see.
-   */
-  async function run<T>(activity: string, orderId: string, body: (log: Logger) => Promise<T>): Promise<T> {
-    const log = logger.child({ activity, orderId, ...temporalBindings() });
-    try {
-      return await body(log);
-    } catch (error) {
-      const failure = toActivityFailure(error, { orderId });
-      const type = failure instanceof ApplicationFailure ? failure.type : undefined;
-      const retryable = !(failure instanceof ApplicationFailure && failure.nonRetryable);
-      // The original error, not its translation: a defect's stack stays in the worker log, out of the history.
-      log.warn({ type, retryable, err: error }, 'order activity failed');
-      throw failure;
-    }
-  }
+  const run = <T>(activity: string, orderId: string, body: (log: Logger) => Promise<T>): Promise<T> =>
+    runOrderActivity(logger, { activity, orderId, failedMessage: 'order activity failed' }, body);
 
   /**
    * Step 1, under the order's row lock: record the refund, or find its row. A refund already recorded as final

@@ -17,8 +17,8 @@ import {
   type RefundState,
 } from '../../db/refunds/refunds.repo';
 import { REFUNDABLE_STATUSES } from '../../domain/order-status';
-import { temporalBindings } from '../activity-context';
-import { orderNotFound, toActivityFailure } from '../activity-errors';
+import { runOrderActivity } from '../activity-context';
+import { orderNotFound } from '../activity-errors';
 import type { OrderRefundActivities, SettledOrderRefund } from './order-refund-activity.types';
 
 export interface OrderRefundActivityDeps {
@@ -44,16 +44,8 @@ function sumOwnRefunds(
 }
 
 export function createOrderRefundActivities({ pool, logger }: OrderRefundActivityDeps): OrderRefundActivities {
-  async function run<T>(activity: string, orderId: string, body: (log: Logger) => Promise<T>): Promise<T> {
-    const log = logger.child({ activity, orderId, ...temporalBindings() });
-    try {
-      return await body(log);
-    } catch (error) {
-      const failure = toActivityFailure(error, { orderId });
-      log.warn({ type: failure instanceof ApplicationFailure ? failure.type : undefined }, 'refund activity failed');
-      throw failure;
-    }
-  }
+  const run = <T>(activity: string, orderId: string, body: (log: Logger) => Promise<T>): Promise<T> =>
+    runOrderActivity(logger, { activity, orderId, failedMessage: 'refund activity failed' }, body);
 
   return {
     async prepareOrderRefund(input) {
