@@ -35,8 +35,12 @@ beforeAll(async () => {
 
 afterAll(() => harness?.stop());
 
-function checkout(orderId: string, fulfilment: unknown = { mode: 'confirm', timeout: '30s' }) {
-  return postJson(api.url, '/orders', { orderId, amount: 2599, currency: 'USD', gateway: 'stripe', fulfilment });
+const CONFIRM = { mode: 'confirm', timeout: '30s' };
+
+/** A checkout asking for `fulfilment`; null for an order that does not ask. */
+function checkout(orderId: string, fulfilment: unknown = CONFIRM) {
+  const order = { orderId, amount: 2599, currency: 'USD', gateway: 'stripe' };
+  return postJson(api.url, '/orders', fulfilment === null ? order : { ...order, fulfilment });
 }
 
 const answer = (orderId: string, body: unknown) => postJson(api.url, `/orders/${orderId}/fulfilment`, body);
@@ -48,7 +52,7 @@ function expectError(result: HttpResult, status: number, code: string): void {
 }
 
 /** The payer paid at the gateway; a hint makes the workflow look, as the return URL does. */
-async function paidOrder(prefix: string, fulfilment?: unknown): Promise<string> {
+async function paidOrder(prefix: string, fulfilment: unknown = CONFIRM): Promise<string> {
   const orderId = uniqueId(prefix);
   gateway.payerPays(orderId);
   expect((await checkout(orderId, fulfilment)).status).toBe(201);
@@ -158,7 +162,7 @@ describe('POST /orders/:orderId/fulfilment', () => {
   });
 
   test('when the order never asked, or closed unpaid, then the answer is a 409 that says which', async () => {
-    const plain = await paidOrder('ff-none', undefined);
+    const plain = await paidOrder('ff-none', null);
     expectError(await answer(plain, { status: 'fulfilled' }), 409, 'fulfilment_not_requested');
 
     const cancelled = uniqueId('ff-cancel');
