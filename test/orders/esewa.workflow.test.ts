@@ -299,7 +299,11 @@ describe('eSewa order workflow', () => {
       args: [{ status: 'failed', reason: 'out of momo' }],
     });
     expect(answered.fulfilment).toMatchObject({ status: 'failed', reason: 'out of momo' });
-    const waiting = await waitFor(order, 'manual refund task', (state) => state.refunds[0]?.state === 'awaiting_manual');
+    const waiting = await waitFor(
+      order,
+      'manual refund task',
+      (state) => state.refunds[0]?.state === 'awaiting_manual',
+    );
     const refundId = waiting.refunds[0]?.refundId ?? '';
     expect(waiting).toMatchObject({ status: 'PAID', needsAttention: true, refundedAmountMinor: 0 });
     expect(waiting.refunds[0]).toMatchObject({ reason: 'fulfilment_failed', amountMinor: 1_000_00 });

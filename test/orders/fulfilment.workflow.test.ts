@@ -90,10 +90,9 @@ async function dbOrder(orderId: string) {
     refunded_amount_minor: number;
     fulfilment_status: string;
     fulfilment_reason: string | null;
-  }>(
-    `SELECT status, refunded_amount_minor, fulfilment_status, fulfilment_reason FROM orders WHERE order_id = $1`,
-    [orderId],
-  );
+  }>(`SELECT status, refunded_amount_minor, fulfilment_status, fulfilment_reason FROM orders WHERE order_id = $1`, [
+    orderId,
+  ]);
   const timeline = await pool.query<{ to_status: string; reason: string }>(
     'SELECT to_status, reason FROM order_status_history WHERE order_id = $1 ORDER BY id',
     [orderId],
@@ -151,7 +150,11 @@ describe('order workflow: fulfilment confirmation', () => {
     await pay(order);
 
     const state = await finishOrder(order, 'fulfilment-timeout-refunded');
-    expect(state).toMatchObject({ status: 'REFUNDED', refundedAmountMinor: 5_000, fulfilment: { status: 'timed_out' } });
+    expect(state).toMatchObject({
+      status: 'REFUNDED',
+      refundedAmountMinor: 5_000,
+      fulfilment: { status: 'timed_out' },
+    });
     expect(gateway.refundsFor(order.orderId)).toEqual([expect.objectContaining({ amountMinor: 5_000 })]);
     const row = await dbOrder(order.orderId);
     expect(row).toMatchObject({ status: 'REFUNDED', fulfilment_status: 'timed_out' });

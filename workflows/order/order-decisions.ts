@@ -99,8 +99,7 @@ export type Step =
 /** Why a request is refused; the workflow turns it into an ApplicationFailure of that type. */
 export interface Refusal {
   type: (typeof ORDER_ERROR_TYPES)[
-    'invalidTransition' | 'redundantRequest' | 'refundExceedsCaptured' | 'fulfilmentConflict'
-  ];
+    'invalidTransition' | 'redundantRequest' | 'refundExceedsCaptured' | 'fulfilmentConflict'];
   message: string;
 }
 
@@ -362,7 +361,12 @@ export class OrderDecisions {
   settledFulfilment(decision: FulfilmentDecision, at: string): FulfilmentState | undefined {
     const { fulfilment } = this.state;
     if (!fulfilment || !this.fulfilmentAwaited()) return undefined;
-    return { ...fulfilment, status: decision.status, reason: 'reason' in decision ? decision.reason : null, answeredAt: at };
+    return {
+      ...fulfilment,
+      status: decision.status,
+      reason: 'reason' in decision ? decision.reason : null,
+      answeredAt: at,
+    };
   }
 
   recordFulfilment(fulfilment: FulfilmentState | undefined): void {
