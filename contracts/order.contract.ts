@@ -75,8 +75,56 @@ export interface OrderWorkflowInput {
   /** Hash of the canonical checkout request; a different request for the same order is a conflict. */
   requestHash: string;
   policy: OrderPolicy;
+  /** Absent: the order is done once paid. Inputs recorded before fulfilment confirmation existed have no field. */
+  fulfilment?: FulfilmentPolicy;
   /** Set only by the workflow itself when it continues as new: where the previous run left the order. */
   resume?: OrderResumeState;
+}
+
+/**
+ * The merchant confirms fulfilment of a paid order (POST /orders/:orderId/fulfilment) within timeoutMs of payment;
+ * a failure, or no answer in time, refunds the payment.
+ */
+export interface FulfilmentPolicy {
+  mode: 'confirm';
+  timeoutMs: number;
+}
+
+/**
+ * Where an order that asked for fulfilment confirmation stands:
+ * - awaiting_payment: not paid yet, so nothing to confirm.
+ * - awaiting_confirmation: paid; the merchant's answer is due by dueAt.
+ * - fulfilled / failed: the merchant's answer (a failure is compensated by a refund).
+ * - timed_out: no answer by dueAt; compensated by a refund.
+ * - not_needed: the payment was refunded in full by other means before an answer came.
+ */
+export const FULFILMENT_STATUSES = [
+  'awaiting_payment',
+  'awaiting_confirmation',
+  'fulfilled',
+  'failed',
+  'timed_out',
+  'not_needed',
+] as const;
+export type FulfilmentStatus = (typeof FULFILMENT_STATUSES)[number];
+
+export interface FulfilmentState {
+  mode: 'confirm';
+  status: FulfilmentStatus;
+  /** Set once the order is paid: when a missing answer counts as a failure. */
+  dueAt: string | null;
+  /** The merchant's reason for a failed fulfilment. */
+  reason: string | null;
+  /** When the answer (or the timeout) was recorded. */
+  answeredAt: string | null;
+}
+
+/** The merchant's answer; repeating it is harmless, contradicting it is refused (FulfilmentConflict). */
+export type FulfilmentAnswer = { status: 'fulfilled' } | { status: 'failed'; reason: string };
+
+export interface FulfilmentResult {
+  orderId: string;
+  fulfilment: FulfilmentState;
 }
 
 /** Everything a run of the order workflow hands to the next when it continues as new (same workflow ID). */
@@ -196,6 +244,8 @@ export interface OrderState {
   needsAttention: boolean;
   pollCount: number;
   timeline: TimelineEntry[];
+  /** Present only for orders that asked for fulfilment confirmation. */
+  fulfilment?: FulfilmentState;
 }
 
 export const paymentEventSignal = defineSignal<[PaymentEvent]>('paymentEventSignal');
@@ -217,6 +267,12 @@ export const confirmManualRefundUpdate = defineUpdate<OrderState, [ConfirmManual
 );
 
 /**
+ * The merchant's fulfilment answer for a paid order that asked for confirmation. Returns once the answer is recorded;
+ * a failure's refund follows. Refused with FulfilmentConflict when another answer (or the timeout) came first.
+ */
+export const fulfilmentUpdate = defineUpdate<FulfilmentResult, [FulfilmentAnswer]>('fulfilmentUpdate');
+
+/**
  * Every ApplicationFailure type of the order domain: update rejections the API maps to HTTP errors, and activity
  * failures the workflow branches on. All are non-retryable except where noted.
  */
@@ -232,6 +288,8 @@ export const ORDER_ERROR_TYPES = {
   invalidOrderData: 'InvalidOrderData',
   /** A request that could not change anything (a hint while a lookup is due, a repeated cancel): nothing to do. */
   redundantRequest: 'RedundantRequest',
+  /** A fulfilment answer that contradicts the one recorded (or the timeout). */
+  fulfilmentConflict: 'FulfilmentConflict',
   /** Retryable: the gateway accepted the refund but has not settled it. */
   refundPending: 'RefundPending',
   /** Retryable: network failure, timeout, 5xx or 429 at the gateway. */

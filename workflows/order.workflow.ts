@@ -1,7 +1,8 @@
 // The order workflow: one per order, ID `order-<orderId>`. It records the order, starts the payment, awaits its
-// outcome (a payment event, a status poll, the TTL or a cancel request), then stays open for late events and
-// requests, compensating with refunds, and closes. The rules live in workflows/order/order-decisions.ts (no
-// Temporal, unit tested); the side effects in order-steps.ts; the one loop of both waiting phases in phase-loop.ts.
+// outcome (a payment event, a status poll, the TTL or a cancel request), then stays open for late events, requests
+// and, when the order asked for it, the merchant's fulfilment answer, compensating with refunds, and closes. The
+// rules live in workflows/order/order-decisions.ts (no Temporal, unit tested); the side effects in order-steps.ts;
+// the one loop of both waiting phases in phase-loop.ts.
 import { allHandlersFinished, condition, patched } from '@temporalio/workflow';
 import type { OrderState, OrderWorkflowInput } from '../contracts/order.contract';
 import { OrderDecisions } from './order/order-decisions';
@@ -19,6 +20,8 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
       ledgerChecked: patched('refund-ledger-in-flight'),
       duplicateCaptures: patched('duplicate-capture-refund'),
       historyBounded: patched('bounded-history'),
+      // Asked only when the order wants it: no other order's history gains a marker.
+      fulfilmentConfirmation: input.fulfilment !== undefined && patched('fulfilment-confirmation'),
     },
     Date.now(),
   );

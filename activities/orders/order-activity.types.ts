@@ -2,6 +2,7 @@
 // implementation (createOrderActivities) satisfies OrderActivities. Function names are wire names.
 import type {
   ConfirmManualRefundRequest,
+  FulfilmentStatus,
   GatewayName,
   OrderStatus,
   OrderWorkflowInput,
@@ -73,6 +74,11 @@ export interface OrderChanges {
   paidAt?: string;
   /** A gateway expiry earlier than the requested one (Khalti's expires_at). */
   expiresAt?: string;
+  /** Fulfilment confirmation (orders that asked for it): where the merchant's answer stands. */
+  fulfilmentStatus?: FulfilmentStatus;
+  fulfilmentDueAt?: string;
+  fulfilmentReason?: string;
+  fulfilmentAnsweredAt?: string;
 }
 
 export interface TransitionOrderInput {

@@ -69,6 +69,26 @@ export const invalidTransition = (orderId: string, status?: string) =>
     ...(status ? { status } : {}),
   });
 
+/** The merchant answered a fulfilment differently before, or its timeout passed (and the payment is being refunded). */
+export const fulfilmentConflict = (orderId: string, fulfilment: string) =>
+  new ApiError(409, 'fulfilment_conflict', `the order's fulfilment is already ${fulfilment}; it cannot change`, {
+    orderId,
+    fulfilment,
+  });
+
+export const fulfilmentNotRequested = (orderId: string) =>
+  new ApiError(409, 'fulfilment_not_requested', 'the order did not ask for fulfilment confirmation', { orderId });
+
+/** The answer reached the order and is being recorded; the same request later returns its result. */
+export const fulfilmentPending = (orderId: string, retryAfterSeconds: number) =>
+  new ApiError(
+    503,
+    'fulfilment_pending',
+    'the fulfilment answer is still being recorded; repeat the same request to get the result',
+    { orderId },
+    { 'Retry-After': String(retryAfterSeconds) },
+  );
+
 export const unknownGateway = () => new ApiError(404, 'unknown_gateway', 'no such payment gateway');
 
 export const invalidSignature = () => new ApiError(401, 'invalid_signature', 'the webhook signature is not valid');

@@ -1,7 +1,7 @@
 // What the public API answers, as zod schemas. They are the source of the OpenAPI document (api/openapi) and the
 // types the use cases return, so the document cannot drift from the responses without the compiler noticing.
 import { z } from 'zod';
-import { GATEWAY_NAMES, ORDER_STATUSES } from '../../contracts/order.contract';
+import { FULFILMENT_STATUSES, GATEWAY_NAMES, ORDER_STATUSES } from '../../contracts/order.contract';
 
 export const timestamp = z.iso.datetime().meta({ description: 'An ISO 8601 UTC timestamp' });
 export const minorUnits = z.number().int().meta({ description: 'Integer minor units (cents, paisa) of the currency' });
@@ -46,6 +46,24 @@ const orderRefundSchema = z
   })
   .meta({ id: 'OrderRefund' });
 
+export const fulfilmentStatusSchema = z.enum(FULFILMENT_STATUSES).meta({
+  description:
+    'awaiting_payment: not paid yet; awaiting_confirmation: paid, the answer is due by dueAt; fulfilled or failed: ' +
+    "the merchant's answer; timed_out: no answer by dueAt; not_needed: refunded in full before an answer came. " +
+    'failed and timed_out are compensated by a refund.',
+});
+
+export const orderFulfilmentSchema = z
+  .object({
+    mode: z.literal('confirm'),
+    timeoutMs: z.number().int().positive().meta({ description: 'The time the merchant has to answer, from payment' }),
+    status: fulfilmentStatusSchema,
+    dueAt: timestamp.nullable().meta({ description: 'When no answer counts as a failure; set once paid' }),
+    reason: z.string().nullable().meta({ description: "The merchant's reason for a failed fulfilment" }),
+    answeredAt: timestamp.nullable().meta({ description: 'When the answer (or the timeout) was recorded' }),
+  })
+  .meta({ id: 'OrderFulfilment', description: 'Fulfilment confirmation, for an order that asked for it' });
+
 export const orderResponseSchema = z
   .object({
     orderId: z.string(),
@@ -81,9 +99,15 @@ export const orderResponseSchema = z
         reason: z.string(),
       }),
     ),
+    fulfilment: orderFulfilmentSchema.optional(),
   })
   .meta({ id: 'Order', description: 'An order as recorded: status, amounts, intent, refunds and timeline' });
 export type OrderResponseBody = z.infer<typeof orderResponseSchema>;
+
+export const fulfilmentResponseSchema = z
+  .object({ orderId: z.string(), fulfilment: orderFulfilmentSchema })
+  .meta({ id: 'FulfilmentAnswer', description: 'The fulfilment as recorded; the same answer again returns the same' });
+export type FulfilmentResponseBody = z.infer<typeof fulfilmentResponseSchema>;
 
 export const webhookReceiptSchema = z
   .object({

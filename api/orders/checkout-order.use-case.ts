@@ -98,6 +98,7 @@ async function startOrJoinCheckout(
     returnUrl: order.returnUrl,
     requestHash: hash,
     policy: orderPolicy(config, order.gateway),
+    ...(order.fulfilment ? { fulfilment: { mode: order.fulfilment.mode, timeoutMs: order.fulfilment.timeout } } : {}),
   };
   const startWorkflowOperation = new WithStartWorkflowOperation(ORDER_WORKFLOW_TYPE, {
     workflowId: orderWorkflowId(order.orderId),

@@ -1,6 +1,7 @@
 // What the API accepts, parsed with zod at the edge. Nothing unparsed reaches a use case or a workflow.
 import { z } from 'zod';
 import { GATEWAY_NAMES, ORDER_ID_PATTERN } from '../../contracts/order.contract';
+import { parseDurationMs } from '../../domain/duration';
 import { GATEWAY_MAX_AMOUNT_MINOR, WALLET_CURRENCY, WALLET_GATEWAYS } from '../../gateways/gateway-limits';
 import { KHALTI_MIN_AMOUNT_PAISA } from '../../gateways/khalti/khalti.schemas';
 
@@ -35,6 +36,30 @@ const customerSchema = z.strictObject({
 
 const WALLETS: readonly string[] = WALLET_GATEWAYS;
 
+/**
+ * How long the merchant has, from payment, to confirm fulfilment. At least a second; at most 7 days, because the
+ * order's workflow stays open until then and a refund must still be possible at every gateway.
+ */
+export const MIN_FULFILMENT_TIMEOUT_MS = 1_000;
+export const MAX_FULFILMENT_TIMEOUT_MS = 7 * 86_400_000;
+
+const fulfilmentSchema = z
+  .strictObject({
+    mode: z.literal('confirm'),
+    timeout: z
+      .string()
+      .transform((text, ctx) => {
+        const ms = parseDurationMs(text);
+        if (ms === undefined || ms < MIN_FULFILMENT_TIMEOUT_MS || ms > MAX_FULFILMENT_TIMEOUT_MS) {
+          ctx.addIssue({ code: 'custom', message: 'must be a duration such as 30s, 15m, 2h or 1d, from 1s to 7d' });
+          return z.NEVER;
+        }
+        return ms;
+      })
+      .meta({ description: 'How long after payment the merchant has to answer (1s to 7d)', example: '2h' }),
+  })
+  .meta({ description: 'Ask for fulfilment confirmation: a failure or no answer in time refunds the payment' });
+
 const checkoutFieldsSchema = z.strictObject({
   orderId: orderIdSchema,
   /** Integer minor units (cents, paisa); floats never carry money. */
@@ -51,6 +76,8 @@ const checkoutFieldsSchema = z.strictObject({
     .url({ protocol: /^https?$/, error: 'must be an http or https URL' })
     .max(2048)
     .optional(),
+  /** Absent: the order is done once paid. */
+  fulfilment: fulfilmentSchema.optional(),
 });
 
 /** Rules that tie fields together: the wallets settle only NPR, and Khalti has a minimum amount. */
@@ -83,3 +110,10 @@ export type CheckoutBody = z.infer<typeof checkoutBodySchema>;
 export const cancelBodySchema = z.strictObject({ reason: z.string().trim().min(1).max(200).optional() }).optional();
 
 export const gatewayParamSchema = z.enum(GATEWAY_NAMES);
+
+/** POST /orders/:orderId/fulfilment: the merchant's answer for a paid order that asked for confirmation. */
+export const fulfilmentAnswerSchema = z.discriminatedUnion('status', [
+  z.strictObject({ status: z.literal('fulfilled') }),
+  z.strictObject({ status: z.literal('failed'), reason: z.string().trim().min(1).max(200) }),
+]);
+export type FulfilmentAnswerBody = z.infer<typeof fulfilmentAnswerSchema>;

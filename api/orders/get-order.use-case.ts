@@ -41,5 +41,6 @@ function toOrderResponse(order: OrderView): OrderResponseBody {
     })),
     attempts: order.attempts,
     timeline: order.timeline,
+    ...(order.fulfilment ? { fulfilment: order.fulfilment } : {}),
   };
 }

@@ -3,7 +3,14 @@
 // GET /orders/:orderId/status needs only the order's client secret.
 import { type NextFunction, type Request, type Response, Router } from 'express';
 import { cancelOrder, DEFAULT_CANCEL_REASON, type CancelDeps } from './cancel-order.use-case';
-import { cancelBodySchema, checkoutBodySchema, orderIdSchema, type CheckoutBody } from './checkout.schema';
+import {
+  cancelBodySchema,
+  checkoutBodySchema,
+  fulfilmentAnswerSchema,
+  orderIdSchema,
+  type CheckoutBody,
+} from './checkout.schema';
+import { answerFulfilment } from './answer-fulfilment.use-case';
 import { answerIdempotently, idempotencyKeyOf, type IdempotentAnswer } from '../http/idempotency';
 import { gatewayRejected } from '../http/errors';
 import { parseOrThrow } from '../http/parse';
@@ -61,6 +68,16 @@ export function ordersRoutes(deps: OrdersRouteDeps): Router {
       const logger = res.locals.logger.child({ orderId });
       const order = await cancelOrder({ ...deps, logger }, { orderId, reason: body?.reason ?? DEFAULT_CANCEL_REASON });
       res.status(200).json(order);
+    })
+    .all(rejectOtherMethods(['POST']));
+
+  router
+    .route('/orders/:orderId/fulfilment')
+    .post(requireScope(authenticate, ['orders:write']), ...jsonBody({ bodyRequired: true }), async (req, res) => {
+      const orderId = parseOrThrow(orderIdSchema, req.params.orderId, 'orderId');
+      const answer = parseOrThrow(fulfilmentAnswerSchema, req.body);
+      const logger = res.locals.logger.child({ orderId });
+      res.status(200).json(await answerFulfilment({ ...deps, logger }, { orderId, answer }));
     })
     .all(rejectOtherMethods(['POST']));
 

@@ -1,6 +1,6 @@
 // Read models of an order for the API. The workflow's activities own every write; these are reads only.
 // Customer contact data is never selected: nothing the API returns or logs needs it.
-import type { GatewayName, OrderStatus } from '../../contracts/order.contract';
+import type { FulfilmentStatus, GatewayName, OrderStatus } from '../../contracts/order.contract';
 import type { Pool } from '../pool';
 
 /** Just what POST /orders needs to decide between replay, conflict and start. */
@@ -39,6 +39,16 @@ export interface PaymentAttemptView {
   createdAt: string;
 }
 
+/** Fulfilment confirmation, for an order that asked for it. */
+export interface OrderFulfilmentView {
+  mode: 'confirm';
+  timeoutMs: number;
+  status: FulfilmentStatus;
+  dueAt: string | null;
+  reason: string | null;
+  answeredAt: string | null;
+}
+
 export interface OrderView {
   orderId: string;
   status: OrderStatus;
@@ -59,6 +69,8 @@ export interface OrderView {
   refunds: OrderRefundView[];
   attempts: PaymentAttemptView[];
   timeline: OrderTimelineEntry[];
+  /** Absent when the order did not ask for fulfilment confirmation. */
+  fulfilment?: OrderFulfilmentView;
 }
 
 interface SummaryRow {
@@ -150,6 +162,12 @@ interface ViewRow {
   refunds: JsonRefund[];
   attempts: JsonAttempt[];
   timeline: JsonTimelineEntry[];
+  fulfilment_mode: 'confirm' | null;
+  fulfilment_timeout_ms: number | null;
+  fulfilment_status: FulfilmentStatus | null;
+  fulfilment_due_at: Date | null;
+  fulfilment_reason: string | null;
+  fulfilment_answered_at: Date | null;
 }
 
 // json_agg renders bigint as a JSON number and timestamptz as text; the mappers below normalise both.
@@ -180,7 +198,8 @@ export async function findOrderView(pool: Pool, orderId: string): Promise<OrderV
   const { rows } = await pool.query<ViewRow>(
     `SELECT o.order_id, o.status, o.amount_minor, o.currency, o.gateway, o.description, o.intent_id, o.payment_url,
             o.expires_at, o.captured_amount_minor, o.refunded_amount_minor, o.failure_reason, o.needs_attention,
-            o.paid_at, o.created_at, o.updated_at,
+            o.paid_at, o.created_at, o.updated_at, o.fulfilment_mode, o.fulfilment_timeout_ms, o.fulfilment_status,
+            o.fulfilment_due_at, o.fulfilment_reason, o.fulfilment_answered_at,
             COALESCE((SELECT json_agg(json_build_object(
                         'refund_id', r.refund_id, 'amount_minor', r.amount_minor, 'currency', r.currency,
                         'reason', r.reason, 'state', r.state, 'created_at', r.created_at, 'updated_at', r.updated_at)
@@ -238,6 +257,22 @@ export async function findOrderView(pool: Pool, orderId: string): Promise<OrderV
       status: entry.to_status,
       reason: entry.reason,
     })),
+    ...fulfilmentOf(row),
+  };
+}
+
+function fulfilmentOf(row: ViewRow): { fulfilment?: OrderFulfilmentView } {
+  // The table's check makes mode, timeout and status all set or all NULL.
+  if (row.fulfilment_mode === null || row.fulfilment_status === null) return {};
+  return {
+    fulfilment: {
+      mode: row.fulfilment_mode,
+      timeoutMs: row.fulfilment_timeout_ms ?? 0,
+      status: row.fulfilment_status,
+      dueAt: row.fulfilment_due_at?.toISOString() ?? null,
+      reason: row.fulfilment_reason,
+      answeredAt: row.fulfilment_answered_at?.toISOString() ?? null,
+    },
   };
 }
 

@@ -7,8 +7,10 @@ import type { Pool, PoolClient } from '../pool';
 export async function insertOrderIfAbsent(db: Pool | PoolClient, order: RecordOrderInput, at: Date): Promise<boolean> {
   const result = await db.query(
     `INSERT INTO orders (order_id, amount_minor, currency, gateway, status, description, customer, return_url,
-                         request_hash, expires_at, created_at, updated_at)
-     VALUES ($1, $2, $3, $4, 'PENDING', $5, $6, $7, $8, $9, $10, $10)
+                         request_hash, expires_at, created_at, updated_at,
+                         fulfilment_mode, fulfilment_timeout_ms, fulfilment_status)
+     VALUES ($1, $2, $3, $4, 'PENDING', $5, $6, $7, $8, $9, $10, $10,
+             $11, $12, CASE WHEN $11::text IS NULL THEN NULL ELSE 'awaiting_payment' END)
      ON CONFLICT (order_id) DO NOTHING`,
     [
       order.orderId,
@@ -21,6 +23,8 @@ export async function insertOrderIfAbsent(db: Pool | PoolClient, order: RecordOr
       order.requestHash,
       order.expiresAt,
       at,
+      order.fulfilment?.mode ?? null,
+      order.fulfilment?.timeoutMs ?? null,
     ],
   );
   return result.rowCount === 1;
@@ -66,6 +70,10 @@ const CHANGE_COLUMNS = {
   needsAttention: 'needs_attention',
   paidAt: 'paid_at',
   expiresAt: 'expires_at',
+  fulfilmentStatus: 'fulfilment_status',
+  fulfilmentDueAt: 'fulfilment_due_at',
+  fulfilmentReason: 'fulfilment_reason',
+  fulfilmentAnsweredAt: 'fulfilment_answered_at',
 } as const satisfies Record<keyof OrderChanges, string>;
 
 export interface StatusUpdate {

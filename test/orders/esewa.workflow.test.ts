@@ -10,8 +10,10 @@ import { createOrderActivityMetrics } from '../../config/metrics';
 import { createLogger } from '../../config/logger';
 import {
   confirmManualRefundUpdate,
+  fulfilmentUpdate,
   orderStateQuery,
   paymentEventSignal,
+  type FulfilmentPolicy,
   type PollPolicy,
 } from '../../contracts/order.contract';
 import { createEsewaCallbackHandler } from '../../gateways/esewa/esewa.callbacks';
@@ -78,7 +80,14 @@ afterEach(() => {
   gatewayExpiryMs = undefined;
 });
 
-async function startOrder(prefix: string, options: { ttlMs?: number; graceMs?: number; poll?: PollPolicy } = {}) {
+interface StartOptions {
+  ttlMs?: number;
+  graceMs?: number;
+  poll?: PollPolicy;
+  fulfilment?: FulfilmentPolicy;
+}
+
+async function startOrder(prefix: string, options: StartOptions = {}) {
   const orderId = `${uniqueId(prefix)}.x_y`;
   return startOrderWorkflow(client, worker.taskQueue, {
     orderId,
@@ -88,6 +97,7 @@ async function startOrder(prefix: string, options: { ttlMs?: number; graceMs?: n
     description: 'Momo for two',
     requestHash: `hash-${orderId}`,
     policy: { ttlMs: options.ttlMs ?? 30_000, graceMs: options.graceMs ?? 500, poll: options.poll ?? RARE_POLLS },
+    ...(options.fulfilment ? { fulfilment: options.fulfilment } : {}),
   });
 }
 type Order = Awaited<ReturnType<typeof startOrder>>;
@@ -276,6 +286,37 @@ describe('eSewa order workflow', () => {
       [refundId],
     );
     expect(stored.rows).toEqual([{ state: 'succeeded', manual_reference: 'ESEWA-RF-1', confirmed_by: 'ops@example' }]);
+    expect(await dbOrder(order.orderId)).toMatchObject({ status: 'REFUNDED' });
+  });
+
+  it('when the fulfilment of a paid order fails, then the compensation is a manual refund task (eSewa has no refund API)', async () => {
+    const order = await startOrder('es-ff', { fulfilment: { mode: 'confirm', timeoutMs: 20_000 } });
+    await payerSubmitsForm(order);
+    await deliverCallback(order, (await payerPays(order)) as URL);
+    await waitFor(order, 'paid', (state) => state.status === 'PAID');
+
+    const answered = await order.handle.executeUpdate(fulfilmentUpdate, {
+      args: [{ status: 'failed', reason: 'out of momo' }],
+    });
+    expect(answered.fulfilment).toMatchObject({ status: 'failed', reason: 'out of momo' });
+    const waiting = await waitFor(
+      order,
+      'manual refund task',
+      (state) => state.refunds[0]?.state === 'awaiting_manual',
+    );
+    const refundId = waiting.refunds[0]?.refundId ?? '';
+    expect(waiting).toMatchObject({ status: 'PAID', needsAttention: true, refundedAmountMinor: 0 });
+    expect(waiting.refunds[0]).toMatchObject({ reason: 'fulfilment_failed', amountMinor: 1_000_00 });
+    const row = await pool.query<{ state: string }>('SELECT state FROM refunds WHERE refund_id = $1', [refundId]);
+    expect(row.rows[0]?.state).toBe('awaiting_manual');
+
+    const confirm = { refundId, reference: 'ESEWA-RF-FF', actor: 'ops@example' };
+    const confirmed = await order.handle.executeUpdate(confirmManualRefundUpdate, { args: [confirm] });
+    expect(confirmed).toMatchObject({ status: 'REFUNDED', refundedAmountMinor: 1_000_00 });
+    const state = await finish(order, 'esewa-fulfilment-failed-manual-refund');
+    expect(state.timeline.map((entry) => entry.reason)).toEqual(
+      expect.arrayContaining(['fulfilment_failed', 'refund_succeeded:fulfilment_failed']),
+    );
     expect(await dbOrder(order.orderId)).toMatchObject({ status: 'REFUNDED' });
   });
 });

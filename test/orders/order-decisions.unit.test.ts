@@ -16,12 +16,14 @@ const ALL_CHANGES: ProcessChanges = {
   ledgerChecked: true,
   duplicateCaptures: true,
   historyBounded: true,
+  fulfilmentConfirmation: true,
 };
 const BEFORE_CHANGES: ProcessChanges = {
   gracePolling: false,
   ledgerChecked: false,
   duplicateCaptures: false,
   historyBounded: false,
+  fulfilmentConfirmation: false,
 };
 
 const input: OrderWorkflowInput = {

@@ -5,6 +5,9 @@
 import type {
   ORDER_ERROR_TYPES,
   ConfirmManualRefundRequest,
+  FulfilmentAnswer,
+  FulfilmentResult,
+  FulfilmentState,
   OrderResumeState,
   OrderState,
   OrderStatus,
@@ -28,7 +31,22 @@ export interface ProcessChanges {
   duplicateCaptures: boolean;
   /** bounded-history: hints are coalesced, and a long history continues as new. */
   historyBounded: boolean;
+  /**
+   * fulfilment-confirmation: a paid order that asked for it waits for the merchant's fulfilment answer, and a
+   * failure or the timeout refunds it. Asked only for inputs with `fulfilment`, which older runs never had.
+   */
+  fulfilmentConfirmation: boolean;
 }
+
+/** What settles a fulfilment: the merchant's answer, or the timeout passing without one. */
+export type FulfilmentDecision = FulfilmentAnswer | { status: 'timed_out' };
+
+/** The timeline reason of each fulfilment outcome; a failure's reason also names its compensating refund. */
+export const FULFILMENT_REASONS = {
+  fulfilled: 'fulfilment_confirmed',
+  failed: 'fulfilment_failed',
+  timed_out: 'fulfilment_timeout',
+} as const;
 
 /** awaiting_payment: until the order is paid, declined, cancelled or expired; grace: open for late events. */
 export type OrderPhase = OrderResumeState['phase'];
@@ -74,12 +92,14 @@ export type Step =
   | { kind: 'cancel_after_close'; reason: string }
   | { kind: 'lookup'; trigger: LookupTrigger }
   | { kind: 'expire' }
+  | { kind: 'fulfilment'; decision: FulfilmentDecision }
   | { kind: 'close' }
   | { kind: 'nothing' };
 
 /** Why a request is refused; the workflow turns it into an ApplicationFailure of that type. */
 export interface Refusal {
-  type: (typeof ORDER_ERROR_TYPES)['invalidTransition' | 'redundantRequest' | 'refundExceedsCaptured'];
+  type: (typeof ORDER_ERROR_TYPES)[
+    'invalidTransition' | 'redundantRequest' | 'refundExceedsCaptured' | 'fulfilmentConflict'];
   message: string;
 }
 
@@ -110,6 +130,8 @@ export class OrderDecisions {
   readonly manualConfirmations = new Map<string, ConfirmManualRefundRequest>();
   /** Manual refunds whose confirmation has been recorded and counted. */
   readonly settledManualRefunds: Set<string>;
+  /** The fulfilment answer (or timeout) queued or being recorded; later answers are checked against it. */
+  pendingFulfilment: FulfilmentDecision | undefined;
   nextPollAtMs: number | undefined;
   graceEndsAtMs: number | undefined;
   nextGracePollAtMs: number | undefined;
@@ -139,6 +161,17 @@ export class OrderDecisions {
       needsAttention: false,
       pollCount: 0,
       timeline: [{ at: new Date(nowMs).toISOString(), status: 'PENDING', reason: 'order_created' }],
+      ...(changes.fulfilmentConfirmation && input.fulfilment
+        ? {
+            fulfilment: {
+              mode: input.fulfilment.mode,
+              status: 'awaiting_payment',
+              dueAt: null,
+              reason: null,
+              answeredAt: null,
+            },
+          }
+        : {}),
     };
     this.seenEventIds = resume?.seenEventIds ?? [];
     this.statusCheckRequested = resume?.statusCheckRequested ?? false;
@@ -259,6 +292,94 @@ export class OrderDecisions {
 
   receiveManualConfirmation(request: ConfirmManualRefundRequest): void {
     if (!this.manualConfirmations.has(request.refundId)) this.manualConfirmations.set(request.refundId, request);
+  }
+
+  // ---- Fulfilment confirmation. ----
+
+  /** Paid, asked for confirmation, and neither answered nor timed out nor refunded otherwise. */
+  fulfilmentAwaited(): boolean {
+    return this.changes.fulfilmentConfirmation && this.state.fulfilment?.status === 'awaiting_confirmation';
+  }
+
+  fulfilmentDueAtMs(): number {
+    const dueAt = this.state.fulfilment?.dueAt;
+    return this.fulfilmentAwaited() && dueAt ? Date.parse(dueAt) : Infinity;
+  }
+
+  /**
+   * Why an answer is refused, or undefined when it is accepted. The same answer again is accepted (and answered as
+   * the first was, keeping the first reason); another answer after one was given, or after the timeout, conflicts.
+   */
+  fulfilmentRefusal(answer: FulfilmentAnswer): Refusal | undefined {
+    const { orderId, status } = this.state;
+    const fulfilment = this.changes.fulfilmentConfirmation ? this.state.fulfilment : undefined;
+    if (!fulfilment) return invalid(`order ${orderId} did not ask for fulfilment confirmation`);
+    if (!this.acceptingRequests) return invalid(`order ${orderId} is closed`);
+    const decided = this.pendingFulfilment?.status ?? fulfilment.status;
+    if (decided === answer.status) return undefined;
+    if (decided === 'fulfilled' || decided === 'failed' || decided === 'timed_out') {
+      return {
+        type: 'FulfilmentConflict',
+        message: `the fulfilment of order ${orderId} is already ${decided}; it cannot become ${answer.status}`,
+      };
+    }
+    if (decided === 'awaiting_payment') return invalid(`order ${orderId} is ${status}; fulfilment follows payment`);
+    if (decided === 'not_needed') return invalid(`order ${orderId} is ${status}; nothing is left to fulfil`);
+    return undefined;
+  }
+
+  /** An accepted answer: the first one is queued for the loop; a repeat waits for it. */
+  receiveFulfilment(answer: FulfilmentAnswer): void {
+    if (this.fulfilmentAwaited()) this.pendingFulfilment ??= answer;
+  }
+
+  /** True once an answer can be given: the fulfilment is recorded, or no longer awaited at all. */
+  fulfilmentSettled(): boolean {
+    return this.pendingFulfilment === undefined && !this.fulfilmentAwaited();
+  }
+
+  /** After the wait: what an accepted answer is told, a refusal when the order settled otherwise meanwhile. */
+  fulfilmentOutcome(answer: FulfilmentAnswer): FulfilmentResult | Refusal {
+    const fulfilment = this.state.fulfilment;
+    if (fulfilment?.status !== answer.status) {
+      return this.fulfilmentRefusal(answer) ?? invalid(`order ${this.state.orderId} no longer awaits fulfilment`);
+    }
+    return { orderId: this.state.orderId, fulfilment };
+  }
+
+  /** The order is paid: the merchant's answer is due within the configured timeout. */
+  awaitFulfilment(nowMs: number): FulfilmentState | undefined {
+    const { fulfilment } = this.state;
+    const timeoutMs = this.input.fulfilment?.timeoutMs;
+    if (!this.changes.fulfilmentConfirmation || fulfilment?.status !== 'awaiting_payment' || !timeoutMs) return;
+    fulfilment.status = 'awaiting_confirmation';
+    fulfilment.dueAt = new Date(nowMs + timeoutMs).toISOString();
+    return fulfilment;
+  }
+
+  /** The fulfilment as settled by a decision, at `at`; the state changes once it is recorded (recordFulfilment). */
+  settledFulfilment(decision: FulfilmentDecision, at: string): FulfilmentState | undefined {
+    const { fulfilment } = this.state;
+    if (!fulfilment || !this.fulfilmentAwaited()) return undefined;
+    return {
+      ...fulfilment,
+      status: decision.status,
+      reason: 'reason' in decision ? decision.reason : null,
+      answeredAt: at,
+    };
+  }
+
+  recordFulfilment(fulfilment: FulfilmentState | undefined): void {
+    if (fulfilment) this.state.fulfilment = fulfilment;
+    this.pendingFulfilment = undefined;
+  }
+
+  /** A refund that leaves nothing paid ends the wait: no answer could change anything any more. */
+  fulfilmentEndedByRefund(status: OrderStatus): FulfilmentState | undefined {
+    const { fulfilment } = this.state;
+    if (!fulfilment || !this.fulfilmentAwaited() || status !== 'REFUNDED') return undefined;
+    fulfilment.status = 'not_needed';
+    return fulfilment;
   }
 
   // ---- The ledger. ----
@@ -449,7 +570,9 @@ export class OrderDecisions {
       this.inbox.length === 0 &&
       this.refundQueue.length === 0 &&
       !this.hintLookupReady(nowMs) &&
-      !(this.cancelRequested && !this.cancelHandled)
+      !(this.cancelRequested && !this.cancelHandled) &&
+      this.pendingFulfilment === undefined &&
+      nowMs < this.fulfilmentDueAtMs()
     );
   }
 
@@ -459,6 +582,8 @@ export class OrderDecisions {
    */
   closingStep(phase: OrderPhase, nowMs: number): 'final_check' | 'close' | undefined {
     if (phase === 'awaiting_payment' || nowMs < (this.graceEndsAtMs ?? Infinity)) return undefined;
+    // A paid order awaiting its fulfilment answer stays open past its grace window, until the answer or timeout.
+    if (this.fulfilmentAwaited()) return undefined;
     if (this.gracePollingNow() && !this.finalLookupDone) {
       this.finalLookupDone = true;
       return 'final_check';
@@ -481,7 +606,9 @@ export class OrderDecisions {
       return Math.min(this.nextPollAtMs ?? Infinity, this.expiresAtMs, hintWakeAtMs);
     }
     const gracePollAtMs = this.gracePollingNow() ? (this.nextGracePollAtMs ?? Infinity) : Infinity;
-    return Math.min(this.graceEndsAtMs ?? Infinity, gracePollAtMs, hintWakeAtMs);
+    // While a fulfilment answer is awaited the window cannot close, so its end is no reason to wake.
+    const closesAtMs = this.fulfilmentAwaited() ? this.fulfilmentDueAtMs() : (this.graceEndsAtMs ?? Infinity);
+    return Math.min(closesAtMs, gracePollAtMs, hintWakeAtMs);
   }
 
   /**
@@ -496,6 +623,7 @@ export class OrderDecisions {
       this.refundQueue.length > 0 ||
       (this.statusCheckRequested && !hintDueWhenWaitBegan) ||
       (!!this.cancelRequested && !this.cancelHandled) ||
+      this.pendingFulfilment !== undefined ||
       this.historyWake;
   }
 
@@ -518,6 +646,11 @@ export class OrderDecisions {
       return phase === 'awaiting_payment'
         ? { kind: 'cancel_before_payment', reason }
         : { kind: 'cancel_after_close', reason };
+    }
+    if (this.pendingFulfilment) return { kind: 'fulfilment', decision: this.pendingFulfilment };
+    if (nowMs >= this.fulfilmentDueAtMs()) {
+      this.pendingFulfilment = { status: 'timed_out' };
+      return { kind: 'fulfilment', decision: this.pendingFulfilment };
     }
     if (this.hintLookupReady(nowMs)) {
       this.statusCheckRequested = false;

@@ -1,16 +1,18 @@
-// The order's messages: the status query, the checkout, payment events and hints, cancel, refund and the
-// confirmation of a manual refund. Handlers validate and enqueue; the phase loop acts on what they queued.
+// The order's messages: the status query, the checkout, payment events and hints, cancel, refund, the
+// confirmation of a manual refund and the merchant's fulfilment answer. Handlers validate and enqueue; the phase loop acts on what they queued.
 import { ApplicationFailure, condition, setHandler } from '@temporalio/workflow';
 import {
   ORDER_ERROR_TYPES,
   cancelOrderUpdate,
   checkoutUpdate,
   confirmManualRefundUpdate,
+  fulfilmentUpdate,
   orderStateQuery,
   paymentEventSignal,
   paymentHintUpdate,
   refundOrderUpdate,
   type CheckoutResult,
+  type FulfilmentResult,
   type OrderWorkflowInput,
 } from '../../contracts/order.contract';
 import type { OrderDecisions, Refusal } from './order-decisions';
@@ -94,6 +96,20 @@ export function registerOrderHandlers(input: OrderWorkflowInput, order: OrderDec
       return state;
     },
     { validator: ({ refundId }) => throwIfRefused(order.confirmRefusal(refundId)) },
+  );
+
+  // Refused for orders that did not ask for confirmation, so registering it changes nothing for them.
+  setHandler(
+    fulfilmentUpdate,
+    async (answer): Promise<FulfilmentResult> => {
+      noteHistoryLength();
+      order.receiveFulfilment(answer);
+      await condition(() => order.fulfilmentSettled());
+      const outcome = order.fulfilmentOutcome(answer);
+      if ('type' in outcome) throw refused(outcome);
+      return outcome;
+    },
+    { validator: (answer) => throwIfRefused(order.fulfilmentRefusal(answer)) },
   );
 }
 

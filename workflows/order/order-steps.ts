@@ -3,6 +3,7 @@
 // time, so no two activities of an order ever race each other.
 import { condition, isCancellation, log, patched, upsertSearchAttributes } from '@temporalio/workflow';
 import type { OrderChanges, RecordOrderResult } from '../../activities/orders/order-activity.types';
+import type { FulfilmentState } from '../../contracts/order.contract';
 import type { PaymentStatus } from '../../gateways/gateway';
 import {
   ORDER_ERROR_TYPES,
@@ -16,9 +17,11 @@ import { statusesLeadingTo } from '../../domain/order-status';
 import { failureType } from '../failure-type';
 import { closing, db, intents, polls, refunds } from './order-activities';
 import {
+  FULFILMENT_REASONS,
   lookupNeedsAttention,
   outcomeOf,
   type Capture,
+  type FulfilmentDecision,
   type GatewayOutcome,
   type LookupTrigger,
   type OrderDecisions,
@@ -69,6 +72,7 @@ export class OrderSteps {
         returnUrl: input.returnUrl,
         requestHash: input.requestHash,
         expiresAt: this.state.expiresAt,
+        ...(this.state.fulfilment ? { fulfilment: input.fulfilment } : {}),
       });
     } catch (error) {
       if (isCancellation(error) || failureType(error) !== ORDER_ERROR_TYPES.invalidOrderData) throw error;
@@ -190,6 +194,33 @@ export class OrderSteps {
     this.order.settleRefundRequest(refund, 'settled');
   }
 
+  /**
+   * The merchant's fulfilment answer, or the timeout, recorded on the order (the transition's reason tells the
+   * merchant's systems); a failure or timeout is compensated by refunding what is left of the payment.
+   */
+  async settleFulfilment(decision: FulfilmentDecision): Promise<void> {
+    const at = new Date().toISOString();
+    const fulfilment = this.order.settledFulfilment(decision, at);
+    if (fulfilment) {
+      const { status } = this.state;
+      const reason = FULFILMENT_REASONS[decision.status];
+      await db.transitionOrder({
+        orderId: this.input.orderId,
+        from: [status],
+        to: status,
+        reason,
+        at,
+        changes: fulfilmentChanges(fulfilment),
+      });
+      this.order.moveTo(status, reason, at);
+    }
+    // Recorded (or no longer awaited): the answer's handler replies now, before a refund that may wait for a person.
+    this.order.recordFulfilment(fulfilment);
+    if (fulfilment && decision.status !== 'fulfilled') {
+      await this.refundCaptured(this.order.refundOnCancelMinor(), FULFILMENT_REASONS[decision.status]);
+    }
+  }
+
   /** Every lookup names the order's amount: eSewa's status API is keyed by it. */
   private lookupOf(intentId: string) {
     const { orderId, gateway, amountMinor, currency } = this.input;
@@ -231,6 +262,7 @@ export class OrderSteps {
           capturedAmountMinor: action.capture.amountMinor,
           paymentReference: action.capture.paymentReference,
           paidAt: new Date().toISOString(),
+          ...fulfilmentChanges(this.order.awaitFulfilment(Date.now())),
         });
       case 'fail_wrong_amount':
         await this.flagForAttention('capture_amount_mismatch');
@@ -290,6 +322,7 @@ export class OrderSteps {
       refundedAmountMinor: this.state.refundedAmountMinor,
       capturedAmountMinor: this.state.capturedAmountMinor,
       paymentReference: this.state.paymentReference ?? undefined,
+      ...fulfilmentChanges(this.order.fulfilmentEndedByRefund(status)),
     });
     if (record.manualReference !== undefined) this.order.settledManualRefunds.add(record.refundId);
   }
@@ -377,6 +410,17 @@ export class OrderSteps {
     this.order.moveTo(to, reason, at);
     upsertSearchAttributes([{ key: orderSearchAttributes.orderStatus, value: to }]);
   }
+}
+
+/** The columns of a fulfilment change; nothing for orders that did not ask for confirmation. */
+function fulfilmentChanges(fulfilment: FulfilmentState | undefined): OrderChanges {
+  if (!fulfilment) return {};
+  return {
+    fulfilmentStatus: fulfilment.status,
+    fulfilmentDueAt: fulfilment.dueAt ?? undefined,
+    fulfilmentReason: fulfilment.reason ?? undefined,
+    fulfilmentAnsweredAt: fulfilment.answeredAt ?? undefined,
+  };
 }
 
 /** Why no intent exists: the gateway refused it, it refused the order's data, or it could not be reached. */

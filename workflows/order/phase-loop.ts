@@ -54,6 +54,8 @@ async function run(step: Exclude<Step, { kind: 'close' }>, order: OrderDecisions
       return order.lookupDone(step.trigger, Date.now());
     case 'expire':
       return steps.expire();
+    case 'fulfilment':
+      return steps.settleFulfilment(step.decision);
     case 'nothing':
       return;
   }

@@ -1,13 +1,18 @@
 import { z } from 'zod';
 import type { ZodOpenApiPathsObject } from 'zod-openapi';
-import { cancelBodySchema, checkoutBodySchema, orderIdSchema } from '../../orders/checkout.schema';
+import {
+  cancelBodySchema,
+  checkoutBodySchema,
+  fulfilmentAnswerSchema,
+  orderIdSchema,
+} from '../../orders/checkout.schema';
 import { idempotencyKeySchema } from '../../http/idempotency';
 import {
   checkoutAnswerSchema,
   orderStatusQuerySchema,
   publicOrderStatusSchema,
 } from '../../orders/order-status.schema';
-import { orderResponseSchema } from '../../http/responses.schema';
+import { fulfilmentResponseSchema, orderResponseSchema } from '../../http/responses.schema';
 import { commonErrors, error, json, keyErrors, rateLimited, replayedHeader, retryAfterHeader } from '../responses';
 
 /** A merchant route: an API key with `scope` (the description says which). */
@@ -30,7 +35,8 @@ export const ordersPaths: ZodOpenApiPathsObject = {
         'again answers 200 with `Idempotent-Replayed: true`; an order already recorded is answered from the database ' +
         '(200, its current status) under any key, without starting a workflow; a different request under the same ' +
         'key or order ID is a 409. The answer carries the order’s `clientSecret` for the payer’s browser ' +
-        '(GET /orders/{orderId}/status).',
+        '(GET /orders/{orderId}/status). With `fulfilment: {"mode": "confirm", "timeout": "2h"}` the paid order ' +
+        'waits for POST /orders/{orderId}/fulfilment; a failure, or no answer within the timeout, refunds it.',
       requestParams: {
         header: z.object({
           'idempotency-key': idempotencyKeySchema.optional().meta({ description: 'Defaults to the order ID' }),
@@ -86,6 +92,38 @@ export const ordersPaths: ZodOpenApiPathsObject = {
         '415': error('`unsupported_media_type`'),
         '503': {
           ...error('`cancel_pending` (repeat the request or read the order), or a dependency is down'),
+          headers: retryAfterHeader,
+        },
+      },
+    },
+  },
+  '/orders/{orderId}/fulfilment': {
+    post: {
+      ...merchant('orders:write'),
+      summary: 'Confirm or fail the fulfilment of a paid order that asked for confirmation (idempotent)',
+      description:
+        'Needs an API key with the `orders:write` scope. For an order created with `fulfilment.mode: "confirm"`, ' +
+        'once it is PAID. `fulfilled` ends the wait; `failed` refunds what is left of the payment (at eSewa, which ' +
+        'has no refund API, an operator refunds by hand) and the order ends REFUNDED with a `fulfilment_failed` ' +
+        'timeline entry. No answer by `fulfilment.dueAt` does the same with `fulfilment_timeout`. The same answer ' +
+        'again is 200 with the same body (a repeated `failed` keeps the first reason), also after the order closed.',
+      requestParams: { path: orderPath },
+      requestBody: {
+        required: true,
+        content: { 'application/json': { schema: fulfilmentAnswerSchema.meta({ id: 'FulfilmentRequest' }) } },
+      },
+      responses: {
+        ...commonErrors,
+        ...keyErrors,
+        '200': json('The fulfilment as recorded (the refund of a failure follows)', fulfilmentResponseSchema),
+        '404': error('`order_not_found`'),
+        '409': error(
+          '`fulfilment_conflict` (answered differently before, or timed out), `fulfilment_not_requested`, ' +
+            '`invalid_transition` (not paid yet, or refunded in full before an answer), or `order_closed`',
+        ),
+        '415': error('`unsupported_media_type`'),
+        '503': {
+          ...error('`fulfilment_pending` (repeat the request), or a dependency is down'),
           headers: retryAfterHeader,
         },
       },
