@@ -1,6 +1,8 @@
-// Builds the order worker (orders and reconciliation share its task queue) from injected parts; worker/main.ts wires the real ones, tests wire their own.
+// Builds the order worker (orders and reconciliation share its task queue) and the merchant event worker from
+// injected parts; worker/main.ts wires the real ones, tests wire their own.
 import type { DataConverter } from '@temporalio/common';
 import { type NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import type { MerchantEventActivities } from '../activities/merchant-events/merchant-event-activity.types';
 import type { OrderActivities } from '../activities/orders/order-activity.types';
 import type { OrderRefundActivities } from '../activities/refunds/order-refund-activity.types';
 import type { ReconciliationActivities } from '../activities/reconciliation/reconciliation-activity.types';
@@ -31,14 +33,18 @@ export interface OrderWorkerOptions {
   >;
 }
 
+function workflowCodeOptions(
+  workflowCode: OrderWorkerOptions['workflowCode'],
+): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
+  return 'bundlePath' in workflowCode
+    ? { workflowBundle: { codePath: workflowCode.bundlePath } }
+    : 'workflowsPath' in workflowCode
+      ? { workflowsPath: workflowCode.workflowsPath }
+      : { workflowBundle: workflowCode.bundle };
+}
+
 export async function createOrderWorker(options: OrderWorkerOptions): Promise<Worker> {
-  const { workflowCode } = options;
-  const code: Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> =
-    'bundlePath' in workflowCode
-      ? { workflowBundle: { codePath: workflowCode.bundlePath } }
-      : 'workflowsPath' in workflowCode
-        ? { workflowsPath: workflowCode.workflowsPath }
-        : { workflowBundle: workflowCode.bundle };
+  const code = workflowCodeOptions(options.workflowCode);
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace,
@@ -48,5 +54,32 @@ export async function createOrderWorker(options: OrderWorkerOptions): Promise<Wo
     dataConverter: options.dataConverter,
     ...code,
     ...options.tuning,
+  });
+}
+
+export interface MerchantEventWorkerOptions {
+  connection: NativeConnection;
+  namespace: string;
+  /** merchantEventTaskQueue(the order task queue): deliveries never take an order activity's slot. */
+  taskQueue: string;
+  activities: MerchantEventActivities;
+  workflowCode: OrderWorkerOptions['workflowCode'];
+  shutdownGraceTimeMs?: number;
+  dataConverter?: DataConverter;
+  /** Deliveries wait on merchants' endpoints (up to the request timeout each): many may be in flight at once. */
+  maxConcurrentActivityTaskExecutions?: number;
+}
+
+/** The worker of the merchant event delivery and sweep workflows, on their own task queue. */
+export async function createMerchantEventWorker(options: MerchantEventWorkerOptions): Promise<Worker> {
+  return Worker.create({
+    connection: options.connection,
+    namespace: options.namespace,
+    taskQueue: options.taskQueue,
+    activities: { ...options.activities },
+    shutdownGraceTime: options.shutdownGraceTimeMs ?? 10_000,
+    dataConverter: options.dataConverter,
+    maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 200,
+    ...workflowCodeOptions(options.workflowCode),
   });
 }
