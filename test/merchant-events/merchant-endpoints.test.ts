@@ -29,8 +29,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   // No endpoint of this suite keeps collecting deliveries from other suites' orders.
-  for (const endpoint of (await admin<{ endpoints: { endpointId: string }[] }>('GET', '/admin/merchant-endpoints'))
-    .body.endpoints) {
+  for (const endpoint of (await admin<{ endpoints: { endpointId: string }[] }>('GET', '/admin/merchant-endpoints')).body
+    .endpoints) {
     await admin('PATCH', `/admin/merchant-endpoints/${endpoint.endpointId}`, { enabled: false });
   }
   await stack?.stop();
@@ -209,7 +209,9 @@ describe('merchant endpoints through the admin API', () => {
     latencies.sort((a, b) => a - b);
     const p50 = percentile(latencies, 50);
     const p99 = percentile(latencies, 99);
-    console.log(`merchant event latency PAID -> receiver 2xx over ${latencies.length} orders: p50 ${p50} ms, p99 ${p99} ms`);
+    console.log(
+      `merchant event latency PAID -> receiver 2xx over ${latencies.length} orders: p50 ${p50} ms, p99 ${p99} ms`,
+    );
     expect(p50).toBeLessThan(5_000);
   });
 });

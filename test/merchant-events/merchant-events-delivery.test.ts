@@ -95,9 +95,9 @@ describe('merchant events delivered by real processes', () => {
     // Two signatures (one per configured secret); each secret alone verifies.
     expect(delivery.headers['webhook-signature']?.split(' ')).toHaveLength(2);
     expect(new Webhook(ROTATED_OUT_SECRET).verify(delivery.body, delivery.headers)).toMatchObject({ id: paid.id });
-    expect(() => new Webhook('whsec_c29tZSBvdGhlciBzZWNyZXQgbm90IHVzZWQgYXQgYWxs').verify(delivery.body, delivery.headers)).toThrow(
-      /No matching signature/,
-    );
+    expect(() =>
+      new Webhook('whsec_c29tZSBvdGhlciBzZWNyZXQgbm90IHVzZWQgYXQgYWxs').verify(delivery.body, delivery.headers),
+    ).toThrow(/No matching signature/);
     expect(receiver.duplicates.filter((event) => event.id === paid.id)).toHaveLength(0);
     // Sequence: awaiting_payment, then paid.
     expect(receiver.eventsOf(orderId).map((event) => [event.sequence, event.type])).toEqual([
@@ -118,7 +118,10 @@ describe('merchant events delivered by real processes', () => {
     const richer = delivery.body.replace('"amount":2500', '"amount":1');
     expect(richer).not.toBe(delivery.body);
     expect(() => webhook.verify(richer, delivery.headers)).toThrow(/No matching signature/);
-    const earlier = { ...delivery.headers, 'webhook-timestamp': String(Number(delivery.headers['webhook-timestamp']) - 1) };
+    const earlier = {
+      ...delivery.headers,
+      'webhook-timestamp': String(Number(delivery.headers['webhook-timestamp']) - 1),
+    };
     expect(() => webhook.verify(delivery.body, earlier)).toThrow(/No matching signature/);
     const otherId = { ...delivery.headers, 'webhook-id': 'evt_someotherevent' };
     expect(() => webhook.verify(delivery.body, otherId)).toThrow(/No matching signature/);
