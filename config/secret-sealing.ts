@@ -54,8 +54,10 @@ export function openSecret(keys: readonly CodecKey[] | undefined, sealed: string
   decipher.setAAD(Buffer.from(`${keyId}:${context}`, 'utf8'));
   decipher.setAuthTag(tag);
   try {
-    return Buffer.concat([decipher.update(bytes.subarray(NONCE_BYTES, bytes.length - TAG_BYTES)), decipher.final()])
-      .toString('utf8');
+    return Buffer.concat([
+      decipher.update(bytes.subarray(NONCE_BYTES, bytes.length - TAG_BYTES)),
+      decipher.final(),
+    ]).toString('utf8');
   } catch {
     throw new SecretSealingError('sealed secret failed authentication (wrong key or tampered)');
   }

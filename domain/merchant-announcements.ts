@@ -3,10 +3,7 @@
 // last announced (rather than with the transition's own from/to) makes every writer of the order's timeline (the
 // order workflow, refunds after close, reconciliation, an operator) announce the same way, and makes a timeline row
 // that changes nothing visible announce nothing.
-import {
-  FULFILMENT_FAILURE_REASONS,
-  type MerchantEventType,
-} from '../contracts/merchant-events.contract';
+import { FULFILMENT_FAILURE_REASONS, type MerchantEventType } from '../contracts/merchant-events.contract';
 import type { OrderStatus } from '../contracts/order.contract';
 
 /** What the merchant has been told about an order so far (all defaults before its first event). */

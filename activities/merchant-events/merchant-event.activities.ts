@@ -7,10 +7,7 @@ import type { Logger } from '../../config/logger';
 import type { MerchantEventMetrics } from '../../config/metrics';
 import type { CodecKey } from '../../config/payload-codec';
 import { openSecret } from '../../config/secret-sealing';
-import {
-  CONFIGURED_MERCHANT_ENDPOINT_ID,
-  MERCHANT_EVENT_ERROR_TYPES,
-} from '../../contracts/merchant-events.contract';
+import { CONFIGURED_MERCHANT_ENDPOINT_ID, MERCHANT_EVENT_ERROR_TYPES } from '../../contracts/merchant-events.contract';
 import {
   findDeliveryToMake,
   listPendingEventIds,

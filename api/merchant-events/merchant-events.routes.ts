@@ -16,7 +16,13 @@ import { rejectOtherMethods } from '../http/error-handler';
 import { ApiError } from '../http/errors';
 import { jsonBody } from '../http/json-body';
 import { parseOrThrow } from '../http/parse';
-import { changeEndpoint, createEndpoint, endpointBody, endpointNotFound, rotateSecret } from './manage-endpoints.use-case';
+import {
+  changeEndpoint,
+  createEndpoint,
+  endpointBody,
+  endpointNotFound,
+  rotateSecret,
+} from './manage-endpoints.use-case';
 import {
   createEndpointRequestSchema,
   endpointPathSchema,

@@ -1,10 +1,7 @@
 // What the merchant events admin API accepts and answers, as zod schemas: parsed at the edge by
 // merchant-events.routes.ts and rendered into the OpenAPI document by api/openapi/paths/merchant-events.paths.ts.
 import { z } from 'zod';
-import {
-  MERCHANT_ENDPOINT_ID_PATTERN,
-  MERCHANT_EVENT_TYPES,
-} from '../../contracts/merchant-events.contract';
+import { MERCHANT_ENDPOINT_ID_PATTERN, MERCHANT_EVENT_TYPES } from '../../contracts/merchant-events.contract';
 import { parseDurationMs } from '../../domain/duration';
 import { orderIdSchema } from '../orders/checkout.schema';
 import { timestamp } from '../http/responses.schema';
@@ -119,9 +116,9 @@ export const merchantEndpointSchema = z
     enabled: z.boolean(),
     disabledReason: z.string().nullable().meta({ description: '`gone` (it answered 410), `disabled`, …' }),
     disabledAt: timestamp.nullable(),
-    secrets: z
-      .array(z.object({ expiresAt: timestamp.nullable() }))
-      .meta({ description: 'The signing secrets (never their values); config endpoints sign with MERCHANT_WEBHOOK_SECRET' }),
+    secrets: z.array(z.object({ expiresAt: timestamp.nullable() })).meta({
+      description: 'The signing secrets (never their values); config endpoints sign with MERCHANT_WEBHOOK_SECRET',
+    }),
     createdAt: timestamp,
     updatedAt: timestamp,
   })

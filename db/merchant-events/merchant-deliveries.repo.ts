@@ -121,7 +121,12 @@ export async function recordAttempt(pool: Pool, attempt: AttemptRecord): Promise
 }
 
 /** Retries ran out: the delivery is failed (an operator may redeliver it). */
-export async function markDeliveryFailed(pool: Pool, eventId: string, endpointId: string, error: string): Promise<void> {
+export async function markDeliveryFailed(
+  pool: Pool,
+  eventId: string,
+  endpointId: string,
+  error: string,
+): Promise<void> {
   await pool.query(
     `UPDATE merchant_event_deliveries SET state = 'failed', last_error = $3, updated_at = now()
       WHERE event_id = $1 AND endpoint_id = $2 AND state = 'pending'`,

@@ -1,8 +1,5 @@
 // SQL for merchant endpoints: where events go, which types each wants, and its sealed signing secrets.
-import {
-  CONFIGURED_MERCHANT_ENDPOINT_ID,
-  type MerchantEventType,
-} from '../../contracts/merchant-events.contract';
+import { CONFIGURED_MERCHANT_ENDPOINT_ID, type MerchantEventType } from '../../contracts/merchant-events.contract';
 import type { Pool, PoolClient } from '../pool';
 
 /** A signing secret as stored: sealed (config/secret-sealing.ts), and until when it still signs (null: no end). */
@@ -125,7 +122,13 @@ export async function insertAdminEndpoint(
   const result = await db.query(
     `INSERT INTO merchant_endpoints (endpoint_id, url, source, event_types, include_customer, secrets_encrypted)
      VALUES ($1, $2, 'admin', $3, $4, $5) ON CONFLICT (endpoint_id) DO NOTHING`,
-    [endpoint.endpointId, endpoint.url, endpoint.eventTypes, endpoint.includeCustomer, JSON.stringify(endpoint.secrets)],
+    [
+      endpoint.endpointId,
+      endpoint.url,
+      endpoint.eventTypes,
+      endpoint.includeCustomer,
+      JSON.stringify(endpoint.secrets),
+    ],
   );
   return result.rowCount === 1;
 }

@@ -89,10 +89,12 @@ async function paidOrder(h: ReturnType<typeof harness>) {
 }
 
 async function eventsOf(orderId: string) {
-  const { rows } = await pool.query<{ event_id: string; sequence: number; type: string; data: Record<string, any> }>(
-    'SELECT event_id, sequence, type, data FROM merchant_events WHERE order_id = $1 ORDER BY sequence',
-    [orderId],
-  );
+  const { rows } = await pool.query<{
+    event_id: string;
+    sequence: number;
+    type: string;
+    data: { order: Record<string, unknown>; refund?: Record<string, unknown>; reason?: string };
+  }>('SELECT event_id, sequence, type, data FROM merchant_events WHERE order_id = $1 ORDER BY sequence', [orderId]);
   return rows;
 }
 

@@ -27,7 +27,10 @@ const ROUNDS_PER_RUN = 100;
 
 function bookkeeping() {
   return proxyActivities<
-    Pick<MerchantEventActivities, 'listPendingMerchantDeliveries' | 'giveUpMerchantDelivery' | 'sweepMerchantDeliveries'>
+    Pick<
+      MerchantEventActivities,
+      'listPendingMerchantDeliveries' | 'giveUpMerchantDelivery' | 'sweepMerchantDeliveries'
+    >
   >({
     startToCloseTimeout: '1m',
     retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m' },
