@@ -33,18 +33,17 @@ export interface OrderWorkerOptions {
   >;
 }
 
-function workflowCodeOptions(
-  workflowCode: OrderWorkerOptions['workflowCode'],
-): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
-  return 'bundlePath' in workflowCode
-    ? { workflowBundle: { codePath: workflowCode.bundlePath } }
-    : 'workflowsPath' in workflowCode
-      ? { workflowsPath: workflowCode.workflowsPath }
-      : { workflowBundle: workflowCode.bundle };
-}
+/** What every orderpay worker is made of; the two kinds differ only in task queue, activities and tuning. */
+type WorkerParts = Omit<OrderWorkerOptions, 'activities'> & { activities: object };
 
-export async function createOrderWorker(options: OrderWorkerOptions): Promise<Worker> {
-  const code = workflowCodeOptions(options.workflowCode);
+function createWorker(options: WorkerParts): Promise<Worker> {
+  const { workflowCode } = options;
+  const code: Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> =
+    'bundlePath' in workflowCode
+      ? { workflowBundle: { codePath: workflowCode.bundlePath } }
+      : 'workflowsPath' in workflowCode
+        ? { workflowsPath: workflowCode.workflowsPath }
+        : { workflowBundle: workflowCode.bundle };
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace,
@@ -55,6 +54,10 @@ export async function createOrderWorker(options: OrderWorkerOptions): Promise<Wo
     ...code,
     ...options.tuning,
   });
+}
+
+export async function createOrderWorker(options: OrderWorkerOptions): Promise<Worker> {
+  return createWorker(options);
 }
 
 export interface MerchantEventWorkerOptions {
@@ -72,14 +75,9 @@ export interface MerchantEventWorkerOptions {
 
 /** The worker of the merchant event delivery and sweep workflows, on their own task queue. */
 export async function createMerchantEventWorker(options: MerchantEventWorkerOptions): Promise<Worker> {
-  return Worker.create({
-    connection: options.connection,
-    namespace: options.namespace,
-    taskQueue: options.taskQueue,
-    activities: { ...options.activities },
-    shutdownGraceTime: options.shutdownGraceTimeMs ?? 10_000,
-    dataConverter: options.dataConverter,
-    maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 200,
-    ...workflowCodeOptions(options.workflowCode),
+  const { maxConcurrentActivityTaskExecutions, ...parts } = options;
+  return createWorker({
+    ...parts,
+    tuning: { maxConcurrentActivityTaskExecutions: maxConcurrentActivityTaskExecutions ?? 200 },
   });
 }

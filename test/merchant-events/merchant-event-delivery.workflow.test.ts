@@ -4,7 +4,6 @@
 // history for the replay suite (test/replay).
 import { type Client, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { NativeConnection } from '@temporalio/worker';
 import type { MerchantEventActivities } from '../../activities/merchant-events/merchant-event-activity.types';
 import {
   MERCHANT_EVENT_DELIVERY_WORKFLOW_TYPE,
@@ -14,11 +13,9 @@ import {
   type MerchantDeliveryWorkflowInput,
   type MerchantDeliveryWorkflowResult,
 } from '../../contracts/merchant-events.contract';
-import { createMerchantEventWorker } from '../../worker/create-worker';
-import { testDataConverter } from '../support/codec';
 import { recordHistoryIfAsked } from '../support/histories';
 import { eventually } from '../support/processes';
-import { connectTestClient, testTemporalAddress, uniqueId, workflowBundle } from '../support/temporal';
+import { connectTestClient, type RunningTestWorker, startTestMerchantEventWorker, uniqueId } from '../support/temporal';
 
 jest.setTimeout(120_000);
 
@@ -62,31 +59,15 @@ const activities: MerchantEventActivities = {
 };
 
 let client: Client;
-let connection: NativeConnection;
-let running: Promise<void>;
-let shutdown: () => void;
-const taskQueue = uniqueId('merchant-tq');
+let worker: RunningTestWorker;
 
 beforeAll(async () => {
-  connection = await NativeConnection.connect({ address: testTemporalAddress() });
-  const worker = await createMerchantEventWorker({
-    connection,
-    namespace: 'default',
-    taskQueue,
-    activities,
-    workflowCode: { bundle: await workflowBundle() },
-    shutdownGraceTimeMs: 1_000,
-    dataConverter: testDataConverter(),
-  });
-  running = worker.run();
-  shutdown = () => worker.shutdown();
+  worker = await startTestMerchantEventWorker(activities);
   client = await connectTestClient();
 });
 
 afterAll(async () => {
-  shutdown?.();
-  await running;
-  await connection?.close();
+  await worker?.stop();
   await client?.connection.close();
 });
 
@@ -104,7 +85,7 @@ function input(orderId: string, overrides: Partial<MerchantDeliveryWorkflowInput
 async function start(orderId: string, overrides: Partial<MerchantDeliveryWorkflowInput> = {}): Promise<WorkflowHandle> {
   return client.workflow.signalWithStart(MERCHANT_EVENT_DELIVERY_WORKFLOW_TYPE, {
     workflowId: merchantDeliveryWorkflowId('shop', orderId),
-    taskQueue,
+    taskQueue: worker.taskQueue,
     args: [input(orderId, overrides)],
     signal: merchantEventsRecordedSignal,
     signalArgs: [],
