@@ -69,6 +69,29 @@ const optionalSecret = () =>
     .pipe(z.string().min(16, 'must be at least 16 characters').optional());
 
 /**
+ * MERCHANT_WEBHOOK_SECRET: comma-separated Standard Webhooks secrets (`whsec_` + base64 of 24 to 64 bytes); every
+ * one signs each delivery, so a merchant can move to a new secret before the old one is removed. Unset: none.
+ */
+const webhookSigningSecrets = () =>
+  z
+    .string()
+    .optional()
+    .transform((text) => splitCommaList(text ?? ''))
+    .pipe(
+      z.array(
+        z.string().refine(
+          (secret) => {
+            if (!secret.startsWith('whsec_')) return false;
+            const body = secret.slice('whsec_'.length);
+            const bytes = Buffer.from(body, 'base64');
+            return /^[A-Za-z0-9+/]+={0,2}$/.test(body) && bytes.length >= 24 && bytes.length <= 64;
+          },
+          { message: 'each secret must be whsec_ followed by the base64 of 24 to 64 random bytes' },
+        ),
+      ),
+    );
+
+/**
  * A per-gateway choice: a default, then optional `gateway=value` overrides, e.g. `refund,khalti=accept`.
  * Parsed to a function so every gateway, including ones added later, gets an answer.
  */
@@ -311,8 +334,38 @@ export const workerConfigSchema = z
     /** Gateway status lookups in flight at once, and the attempts before a failing one becomes lookup_failed. */
     RECONCILIATION_LOOKUP_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8),
     RECONCILIATION_LOOKUP_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(5),
+    /** The merchant's endpoint for signed order and refund events; unset: only endpoints added through the admin API. */
+    MERCHANT_WEBHOOK_URL: z
+      .string()
+      .optional()
+      .transform((text) => (text && text.trim().length > 0 ? text.trim() : undefined))
+      .pipe(z.url({ protocol: /^https?$/ }).optional()),
+    /** Its signing secrets, comma-separated for rotation (every one signs); required with MERCHANT_WEBHOOK_URL. */
+    MERCHANT_WEBHOOK_SECRET: webhookSigningSecrets(),
+    /** Whether events to MERCHANT_WEBHOOK_URL carry the order's customer (name, email, phone): personal data. */
+    MERCHANT_WEBHOOK_INCLUDE_CUSTOMER: z
+      .enum(['true', 'false'])
+      .default('false')
+      .transform((text) => text === 'true'),
+    /** A delivery succeeds on a 2xx within this long; anything else is retried. */
+    MERCHANT_WEBHOOK_TIMEOUT: duration('10s'),
+    /** Retries of a delivery: first wait, longest wait (doubling between), and how long before it is given up. */
+    MERCHANT_WEBHOOK_RETRY_INITIAL: duration('10s'),
+    MERCHANT_WEBHOOK_RETRY_MAX_INTERVAL: duration('1h'),
+    MERCHANT_WEBHOOK_RETRY_FOR: duration('72h'),
+    /** How often the sweeper starts deliveries that were recorded but never started (a lost notification). */
+    MERCHANT_EVENT_SWEEP_INTERVAL: duration('1m'),
   })
-  .superRefine((config, ctx) => reportProductionProblems(ctx, productionProblems('worker', config)));
+  .superRefine((config, ctx) => {
+    if (config.MERCHANT_WEBHOOK_URL !== undefined && config.MERCHANT_WEBHOOK_SECRET.length === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['MERCHANT_WEBHOOK_SECRET'],
+        message: 'is required with MERCHANT_WEBHOOK_URL (events are always signed)',
+      });
+    }
+    reportProductionProblems(ctx, productionProblems('worker', config));
+  });
 export type WorkerConfig = z.infer<typeof workerConfigSchema>;
 
 export const sandboxConfigSchema = z
@@ -461,6 +514,14 @@ export function productionProblems(role: 'api' | 'worker', config: Record<string
     secret('ESEWA_PRODUCT_CODE');
     endpoint('KHALTI_BASE_URL');
     secret('KHALTI_SECRET_KEY');
+    const merchantUrl = config.MERCHANT_WEBHOOK_URL;
+    if (typeof merchantUrl === 'string') {
+      const reason = new URL(merchantUrl).protocol === 'https:' ? testEndpointReason(merchantUrl) : 'is not https';
+      if (reason) problems.push({ variable: 'MERCHANT_WEBHOOK_URL', reason });
+    }
+    if (typeof config.MERCHANT_WEBHOOK_RETRY_FOR === 'number' && config.MERCHANT_WEBHOOK_RETRY_FOR < 72 * 3_600_000) {
+      problems.push({ variable: 'MERCHANT_WEBHOOK_RETRY_FOR', reason: 'is shorter than 72h (merchants expect days)' });
+    }
   }
   return problems;
 }

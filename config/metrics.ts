@@ -195,14 +195,87 @@ export interface WorkerMetrics {
   readonly registry: Registry;
   orders: OrderActivityMetrics;
   reconciliation: ReconciliationMetrics;
+  merchantEvents: MerchantEventMetrics;
 }
 
 /** Every metric the worker process exposes on WORKER_METRICS_PORT. */
-export function createWorkerMetrics(registry: Registry): WorkerMetrics {
+export function createWorkerMetrics(
+  registry: Registry,
+  deps: { oldestUndeliveredMerchantEventAge?: OldestUndeliveredAge } = {},
+): WorkerMetrics {
   return {
     registry,
     orders: createOrderActivityMetrics(registry),
     reconciliation: createReconciliationMetrics(registry),
+    merchantEvents: createMerchantEventMetrics(registry, deps.oldestUndeliveredMerchantEventAge),
+  };
+}
+
+// ---- Merchant events ----
+
+export interface MerchantEventMetrics {
+  /** One HTTP attempt and how it ended (delivered, rejected, gone, error, timeout). */
+  attempted(outcome: string, seconds: number): void;
+  /** An event reached its endpoint: seconds from being recorded to the endpoint's 2xx. */
+  delivered(secondsSinceRecorded: number): void;
+  /** Retries ran out for a delivery. */
+  gaveUp(): void;
+}
+
+/** Seconds since the oldest delivery still pending to an enabled endpoint was recorded (0: none waits). */
+export type OldestUndeliveredAge = () => Promise<number>;
+
+/** A healthy endpoint answers within a second; the top buckets are retries with backoff (hours to days). */
+const MERCHANT_DELIVERY_SECONDS_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600, 21600, 86400];
+const MERCHANT_ATTEMPT_SECONDS_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+export function createMerchantEventMetrics(registry: Registry, oldestAge?: OldestUndeliveredAge): MerchantEventMetrics {
+  const attempts = new Counter({
+    name: 'orderpay_merchant_event_deliveries_total',
+    help: 'HTTP delivery attempts of merchant events by outcome: delivered, rejected, gone, error, timeout.',
+    labelNames: ['outcome'],
+    registers: [registry],
+  });
+  const attemptDuration = new Histogram({
+    name: 'orderpay_merchant_event_attempt_duration_seconds',
+    help: 'Time the merchant endpoint took to answer one delivery attempt (or to time out).',
+    buckets: MERCHANT_ATTEMPT_SECONDS_BUCKETS,
+    registers: [registry],
+  });
+  const deliveryLatency = new Histogram({
+    name: 'orderpay_merchant_event_delivery_latency_seconds',
+    help: 'Time from a merchant event being recorded to its endpoint answering 2xx, retries included.',
+    buckets: MERCHANT_DELIVERY_SECONDS_BUCKETS,
+    registers: [registry],
+  });
+  const gaveUp = new Counter({
+    name: 'orderpay_merchant_event_deliveries_given_up_total',
+    help: 'Merchant event deliveries whose retries ran out (failed; an operator may redeliver them).',
+    registers: [registry],
+  });
+  if (oldestAge) {
+    new Gauge({
+      name: 'orderpay_merchant_event_oldest_undelivered_age_seconds',
+      help: 'Age of the oldest merchant event still waiting for an enabled endpoint (read from the database at scrape time).',
+      registers: [registry],
+      async collect() {
+        // During a database outage the scrape answers without this series rather than claim nothing waits.
+        this.reset();
+        try {
+          this.set(await oldestAge());
+        } catch {
+          // Left out; the worker's logs say why.
+        }
+      },
+    });
+  }
+  return {
+    attempted(outcome, seconds) {
+      attempts.inc({ outcome });
+      attemptDuration.observe(seconds);
+    },
+    delivered: (seconds) => deliveryLatency.observe(Math.max(0, seconds)),
+    gaveUp: () => gaveUp.inc(),
   };
 }
 

@@ -1,6 +1,8 @@
-// Builds the order worker (orders and reconciliation share its task queue) from injected parts; worker/main.ts wires the real ones, tests wire their own.
+// Builds the order worker (orders and reconciliation share its task queue) and the merchant event worker from
+// injected parts; worker/main.ts wires the real ones, tests wire their own.
 import type { DataConverter } from '@temporalio/common';
 import { type NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import type { MerchantEventActivities } from '../activities/merchant-events/merchant-event-activity.types';
 import type { OrderActivities } from '../activities/orders/order-activity.types';
 import type { OrderRefundActivities } from '../activities/refunds/order-refund-activity.types';
 import type { ReconciliationActivities } from '../activities/reconciliation/reconciliation-activity.types';
@@ -31,7 +33,10 @@ export interface OrderWorkerOptions {
   >;
 }
 
-export async function createOrderWorker(options: OrderWorkerOptions): Promise<Worker> {
+/** What every orderpay worker is made of; the two kinds differ only in task queue, activities and tuning. */
+type WorkerParts = Omit<OrderWorkerOptions, 'activities'> & { activities: object };
+
+function createWorker(options: WorkerParts): Promise<Worker> {
   const { workflowCode } = options;
   const code: Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> =
     'bundlePath' in workflowCode
@@ -48,5 +53,31 @@ export async function createOrderWorker(options: OrderWorkerOptions): Promise<Wo
     dataConverter: options.dataConverter,
     ...code,
     ...options.tuning,
+  });
+}
+
+export async function createOrderWorker(options: OrderWorkerOptions): Promise<Worker> {
+  return createWorker(options);
+}
+
+export interface MerchantEventWorkerOptions {
+  connection: NativeConnection;
+  namespace: string;
+  /** merchantEventTaskQueue(the order task queue): deliveries never take an order activity's slot. */
+  taskQueue: string;
+  activities: MerchantEventActivities;
+  workflowCode: OrderWorkerOptions['workflowCode'];
+  shutdownGraceTimeMs?: number;
+  dataConverter?: DataConverter;
+  /** Deliveries wait on merchants' endpoints (up to the request timeout each): many may be in flight at once. */
+  maxConcurrentActivityTaskExecutions?: number;
+}
+
+/** The worker of the merchant event delivery and sweep workflows, on their own task queue. */
+export async function createMerchantEventWorker(options: MerchantEventWorkerOptions): Promise<Worker> {
+  const { maxConcurrentActivityTaskExecutions, ...parts } = options;
+  return createWorker({
+    ...parts,
+    tuning: { maxConcurrentActivityTaskExecutions: maxConcurrentActivityTaskExecutions ?? 200 },
   });
 }

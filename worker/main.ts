@@ -1,8 +1,10 @@
 // The worker process: wires the real database, gateways and Temporal connection around the order and
 // reconciliation activities, registers (or updates) the reconciliation schedules, and serves metrics.
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Runtime } from '@temporalio/worker';
+import { NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { Registry } from 'prom-client';
+import { createMerchantEventActivities } from '../activities/merchant-events/merchant-event.activities';
+import { createMerchantEventDispatcher } from '../activities/merchant-events/merchant-event-dispatcher';
 import { createOrderActivities } from '../activities/orders/order.activities';
 import { createOrderRefundActivities } from '../activities/refunds/order-refund.activities';
 import { createReconciliationActivities } from '../activities/reconciliation/reconciliation.activities';
@@ -16,10 +18,13 @@ import { createEsewaGateway } from '../gateways/esewa/esewa.gateway';
 import { gatewayRegistry } from '../gateways/gateway-registry';
 import { createKhaltiGateway } from '../gateways/khalti/khalti.gateway';
 import { createStripeGateway } from '../gateways/stripe/stripe.gateway';
+import { merchantEventTaskQueue } from '../contracts/merchant-events.contract';
 import type { GatewayName } from '../contracts/order.contract';
+import { oldestUndeliveredAgeSeconds } from '../db/merchant-events/merchant-deliveries.repo';
 import type { SettlementSource } from '../gateways/settlement';
 import { createStripeSettlementSource } from '../gateways/stripe/stripe.settlement';
-import { createOrderWorker, WORKFLOW_BUNDLE_PATH } from './create-worker';
+import { createMerchantEventWorker, createOrderWorker, WORKFLOW_BUNDLE_PATH } from './create-worker';
+import { ensureMerchantEventSweepSchedule, listenForMerchantEvents, syncConfiguredEndpoint } from './merchant-events';
 import { ensureReconciliationSchedules } from './reconciliation-schedules';
 import { sdkLogger } from './sdk-logger';
 
@@ -41,16 +46,18 @@ async function main(): Promise<void> {
       },
     },
   });
-  const registry = new Registry();
-  registerProcessMetrics(registry);
-  const metrics = createWorkerMetrics(registry);
-  const metricsServer = await startMetricsServer(registry, config.WORKER_METRICS_PORT, logger);
-
   const pool = createPool(config.DATABASE_URL, {
     applicationName: 'orderpay-worker',
     onClientError: (error) =>
       logger.warn({ err: { name: error.name, message: error.message } }, 'database connection error'),
   });
+  const registry = new Registry();
+  registerProcessMetrics(registry);
+  const metrics = createWorkerMetrics(registry, {
+    oldestUndeliveredMerchantEventAge: () => oldestUndeliveredAgeSeconds(pool),
+  });
+  const metricsServer = await startMetricsServer(registry, config.WORKER_METRICS_PORT, logger);
+
   const stripe = createStripeGateway({
     apiBase: config.STRIPE_API_BASE,
     secretKey: config.STRIPE_SECRET_KEY,
@@ -130,6 +137,52 @@ async function main(): Promise<void> {
     },
     logger,
   );
+  // Merchant events: the configured endpoint, then the delivery worker, the LISTEN and the sweeper.
+  await syncConfiguredEndpoint(
+    pool,
+    { url: config.MERCHANT_WEBHOOK_URL, includeCustomer: config.MERCHANT_WEBHOOK_INCLUDE_CUSTOMER },
+    logger,
+  );
+  const merchantTaskQueue = merchantEventTaskQueue(config.TEMPORAL_TASK_QUEUE);
+  const dispatcher = createMerchantEventDispatcher({
+    pool,
+    temporal,
+    taskQueue: merchantTaskQueue,
+    delivery: {
+      retry: {
+        initialIntervalMs: config.MERCHANT_WEBHOOK_RETRY_INITIAL,
+        backoffCoefficient: 2,
+        maximumIntervalMs: config.MERCHANT_WEBHOOK_RETRY_MAX_INTERVAL,
+        giveUpAfterMs: config.MERCHANT_WEBHOOK_RETRY_FOR,
+      },
+      // The request's own limit plus time to log the attempt.
+      attemptTimeoutMs: config.MERCHANT_WEBHOOK_TIMEOUT + 5_000,
+      idleMs: 30_000,
+    },
+    logger,
+  });
+  await ensureMerchantEventSweepSchedule(
+    temporal,
+    { taskQueue: merchantTaskQueue, intervalMs: config.MERCHANT_EVENT_SWEEP_INTERVAL },
+    logger,
+  );
+  const merchantEventWorker = await createMerchantEventWorker({
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    taskQueue: merchantTaskQueue,
+    activities: createMerchantEventActivities({
+      pool,
+      logger,
+      metrics: metrics.merchantEvents,
+      configuredSecrets: config.MERCHANT_WEBHOOK_SECRET,
+      codecKeys: config.TEMPORAL_CODEC_KEYS,
+      requestTimeoutMs: config.MERCHANT_WEBHOOK_TIMEOUT,
+      dispatcher,
+    }),
+    workflowCode: { bundlePath: WORKFLOW_BUNDLE_PATH },
+    shutdownGraceTimeMs: config.WORKER_SHUTDOWN_GRACE,
+    dataConverter,
+  });
   const worker = await createOrderWorker({
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
@@ -139,16 +192,29 @@ async function main(): Promise<void> {
     shutdownGraceTimeMs: config.WORKER_SHUTDOWN_GRACE,
     dataConverter,
   });
-  logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, namespace: config.TEMPORAL_NAMESPACE }, 'worker started');
+  logger.info(
+    { taskQueue: config.TEMPORAL_TASK_QUEUE, merchantTaskQueue, namespace: config.TEMPORAL_NAMESPACE },
+    'worker started',
+  );
+  const listener = listenForMerchantEvents(config.DATABASE_URL, dispatcher, logger);
   try {
-    await worker.run();
+    // Both stop on SIGINT/SIGTERM (Runtime shutdownSignals); if one fails, the other is shut down too.
+    await Promise.all([
+      worker.run().finally(() => stopIfRunning(merchantEventWorker)),
+      merchantEventWorker.run().finally(() => stopIfRunning(worker)),
+    ]);
   } finally {
+    await listener.stop();
     await connection.close();
     await clientConnection.close();
     await pool.end();
     await metricsServer.stop();
     logger.info('worker stopped');
   }
+}
+
+function stopIfRunning(worker: Worker): void {
+  if (worker.getState() === 'RUNNING') worker.shutdown();
 }
 
 main().catch((error: unknown) => {

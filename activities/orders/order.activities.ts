@@ -352,7 +352,7 @@ export function createOrderActivities(deps: OrderActivityDeps): OrderActivities 
 
     async recordManualRefund(input) {
       return run('recordManualRefund', input.orderId, async (log) => {
-        const applied = await confirmManualRefund(pool, input);
+        const applied = await inTransaction(pool, (client) => confirmManualRefund(client, input));
         log.info({ refundId: input.refundId, actor: input.actor, applied }, 'manual refund confirmed');
         return { applied };
       });

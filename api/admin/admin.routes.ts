@@ -34,6 +34,7 @@ import { errorBody, rejectOtherMethods, toApiError } from '../http/error-handler
 import { refundFailed } from '../http/errors';
 import { jsonBody } from '../http/json-body';
 import { confirmManualRefund } from './confirm-manual-refund.use-case';
+import { merchantEventsRoutes } from '../merchant-events/merchant-events.routes';
 import { reconciliationRoutes } from '../reconciliation/reconciliation.routes';
 import { recheckOrder } from './recheck-order.use-case';
 import { ADMIN_REFUND_SCOPE, refundOrder, refundRequestHash, type RefundOutcome } from './refund-order.use-case';
@@ -183,6 +184,7 @@ export function adminRoutes(deps: AdminRouteDeps): Router {
 
   router.use(reconciliationRoutes(deps));
   router.use(apiKeysRoutes(deps));
+  router.use(merchantEventsRoutes(deps));
   return router;
 }
 

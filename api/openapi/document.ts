@@ -18,6 +18,7 @@ export function createOpenApiDocument(options: { serverUrl?: string } = {}): Ret
       { name: 'orders', description: 'Checkout, order status and cancellation' },
       { name: 'webhooks', description: 'Signed gateway events' },
       { name: 'admin', description: 'Operators: refunds, re-checks, order lists, the webhook dead-letter queue' },
+      { name: 'merchant events', description: 'Signed events to merchants: endpoints, the event log, redelivery' },
       { name: 'health', description: 'Liveness and readiness (Prometheus metrics are on API_METRICS_PORT)' },
       { name: 'docs', description: 'This document and its rendered page' },
       { name: 'codec', description: "Temporal's codec server protocol, for reading encrypted histories in the Web UI" },

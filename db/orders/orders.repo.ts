@@ -1,6 +1,7 @@
 // SQL for the orders table and its timeline (order_status_history).
 import type { OrderChanges, RecordOrderInput } from '../../activities/orders/order-activity.types';
 import type { OrderStatus } from '../../contracts/order.contract';
+import { recordOrderAnnouncements } from '../merchant-events/merchant-events.repo';
 import type { Pool, PoolClient } from '../pool';
 
 /** Inserts the order in PENDING unless the order ID exists; true when this call inserted it. */
@@ -116,9 +117,15 @@ export interface StatusHistoryEntry {
   at: string | Date;
 }
 
-export async function insertStatusHistory(db: Pool | PoolClient, entry: StatusHistoryEntry): Promise<void> {
-  await db.query(
+/**
+ * Writes a timeline row and records the merchant events the change announces, in the caller's transaction: every
+ * change of an order writes exactly one timeline row, so every change reaches the merchant, and none twice (a retried
+ * transition that finds the row already moved writes no row).
+ */
+export async function insertStatusHistory(client: PoolClient, entry: StatusHistoryEntry): Promise<void> {
+  await client.query(
     'INSERT INTO order_status_history (order_id, from_status, to_status, reason, at) VALUES ($1, $2, $3, $4, $5)',
     [entry.orderId, entry.from, entry.to, entry.reason, entry.at],
   );
+  await recordOrderAnnouncements(client, { orderId: entry.orderId, reason: entry.reason });
 }

@@ -1,5 +1,6 @@
 // SQL for refunds, keyed by our deterministic refund ID (also the gateway idempotency key).
 import type { OrderStatus } from '../../contracts/order.contract';
+import { recordRefundAnnouncement } from '../merchant-events/merchant-events.repo';
 import type { Pool, PoolClient } from '../pool';
 
 /**
@@ -205,11 +206,11 @@ export async function findRefund(db: Pool | PoolClient, refundId: string): Promi
  * gatewayRefundId (a manual refund not yet made) keeps what the row holds; `at` starts pending_since once.
  */
 export async function updateRefundState(
-  db: Pool | PoolClient,
+  client: PoolClient,
   refundId: string,
   update: { state: Exclude<RefundState, 'requested'>; gatewayRefundId: string | null; at?: Date },
 ): Promise<RefundState | undefined> {
-  const result = await db.query<{ previous_state: RefundState }>(
+  const result = await client.query<{ previous_state: RefundState }>(
     // The locked sub-select reads the row as it was; a CTE would not (it sees nothing once the row is updated).
     `UPDATE refunds
         SET state = CASE WHEN previous.state = ANY($4::text[]) THEN $2 ELSE refunds.state END,
@@ -225,7 +226,16 @@ export async function updateRefundState(
      RETURNING previous.state AS previous_state`,
     [refundId, update.state, update.gatewayRefundId, OPEN_REFUND_STATES, update.at ?? new Date()],
   );
-  return result.rows[0]?.previous_state;
+  const previous = result.rows[0]?.previous_state;
+  // The merchant hears of a refund once, when it first becomes final.
+  if (previous !== undefined && OPEN_REFUND_STATES.includes(previous) && isFinal(update.state)) {
+    await recordRefundAnnouncement(client, refundId);
+  }
+  return previous;
+}
+
+function isFinal(state: RefundState): boolean {
+  return state === 'succeeded' || state === 'failed';
 }
 
 export interface ManualRefundConfirmation {
@@ -242,17 +252,19 @@ export interface ManualRefundConfirmation {
  * reference for the refund, so it also becomes gateway_refund_id, the column reconciliation matches on.
  */
 export async function confirmManualRefund(
-  db: Pool | PoolClient,
+  client: PoolClient,
   confirmation: ManualRefundConfirmation,
 ): Promise<boolean> {
-  const result = await db.query(
+  const result = await client.query(
     `UPDATE refunds
         SET state = 'succeeded', manual_reference = $2, gateway_refund_id = $2, manual_note = $3, confirmed_by = $4, confirmed_at = $5,
             updated_at = now()
       WHERE refund_id = $1 AND state = 'awaiting_manual'`,
     [confirmation.refundId, confirmation.reference, confirmation.note ?? null, confirmation.actor, confirmation.at],
   );
-  return result.rowCount === 1;
+  if (result.rowCount !== 1) return false;
+  await recordRefundAnnouncement(client, confirmation.refundId);
+  return true;
 }
 
 /** How many refunds are in each of `states` (the manual-refund gauge); a state no row holds (yet) counts 0. */

@@ -9,10 +9,16 @@ import {
   type WorkflowBundleWithSourceMap,
 } from '@temporalio/worker';
 import { randomBytes } from 'node:crypto';
+import type { MerchantEventActivities } from '../../activities/merchant-events/merchant-event-activity.types';
 import type { OrderActivities } from '../../activities/orders/order-activity.types';
 import type { OrderRefundActivities } from '../../activities/refunds/order-refund-activity.types';
 import type { ReconciliationActivities } from '../../activities/reconciliation/reconciliation-activity.types';
-import { createOrderWorker, WORKFLOWS_PATH } from '../../worker/create-worker';
+import {
+  createMerchantEventWorker,
+  createOrderWorker,
+  type OrderWorkerOptions,
+  WORKFLOWS_PATH,
+} from '../../worker/create-worker';
 import { testDataConverter } from './codec';
 
 let runtimeInstalled = false;
@@ -69,13 +75,29 @@ export async function startTestWorker(
   activities: OrderActivities & Partial<OrderRefundActivities> & Partial<ReconciliationActivities>,
   taskQueue = uniqueId('tq'),
 ): Promise<RunningTestWorker> {
+  return runTestWorker(taskQueue, (common) => createOrderWorker({ ...common, activities }));
+}
+
+/** Starts a merchant event worker (delivery and sweep workflows) on its own task queue. */
+export async function startTestMerchantEventWorker(
+  activities: MerchantEventActivities,
+  taskQueue = uniqueId('merchant-tq'),
+): Promise<RunningTestWorker> {
+  return runTestWorker(taskQueue, (common) => createMerchantEventWorker({ ...common, activities }));
+}
+
+type CommonWorkerOptions = Omit<OrderWorkerOptions, 'activities'>;
+
+async function runTestWorker(
+  taskQueue: string,
+  create: (common: CommonWorkerOptions) => Promise<Worker>,
+): Promise<RunningTestWorker> {
   installQuietRuntime();
   const connection = await NativeConnection.connect({ address: testTemporalAddress() });
-  const worker = await createOrderWorker({
+  const worker = await create({
     connection,
     namespace: 'default',
     taskQueue,
-    activities,
     workflowCode: { bundle: await workflowBundle() },
     shutdownGraceTimeMs: 1_000,
     dataConverter: testDataConverter(),

@@ -8,6 +8,7 @@ import { callbacksPaths } from './callbacks.paths';
 import { codecPaths } from './codec.paths';
 import { docsPaths } from './docs.paths';
 import { healthPaths } from './health.paths';
+import { merchantEventsPaths } from './merchant-events.paths';
 import { ordersPaths } from './orders.paths';
 import { payPagePaths } from './pay-page.paths';
 import { reconciliationPaths } from './reconciliation.paths';
@@ -22,6 +23,7 @@ export const apiPaths: ZodOpenApiPathsObject = {
   ...adminPaths,
   ...apiKeysPaths,
   ...reconciliationPaths,
+  ...merchantEventsPaths,
   ...docsPaths,
   ...codecPaths,
 };
