@@ -138,6 +138,16 @@ async function main(): Promise<void> {
     workflowCode: { bundlePath: WORKFLOW_BUNDLE_PATH },
     shutdownGraceTimeMs: config.WORKER_SHUTDOWN_GRACE,
     dataConverter,
+    tuning: {
+      stickyQueueScheduleToStartTimeout: config.WORKER_STICKY_TIMEOUT,
+      // The cache cannot be smaller than the workflow tasks in flight; 0 keeps the SDK's "no cache" meaning.
+      maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
+      maxConcurrentWorkflowTaskExecutions:
+        config.WORKER_MAX_CACHED_WORKFLOWS === 0
+          ? config.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS
+          : Math.min(config.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS, config.WORKER_MAX_CACHED_WORKFLOWS),
+      maxConcurrentActivityTaskExecutions: config.WORKER_MAX_CONCURRENT_ACTIVITIES,
+    },
   });
   logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, namespace: config.TEMPORAL_NAMESPACE }, 'worker started');
   try {
