@@ -280,6 +280,14 @@ export const workerConfigSchema = z
     REFUND_PENDING_LIMIT: duration('72h'),
     WORKER_SHUTDOWN_GRACE: duration('10s'),
     /**
+     * The prebuilt workflow bundle this worker runs; unset: the build's own (dist/workflow-bundle.js). A rolling
+     * upgrade runs workers of the new build beside the old (test/e2e/rolling-upgrade.test.ts).
+     */
+    WORKER_WORKFLOW_BUNDLE: z
+      .string()
+      .optional()
+      .transform((text) => (text && text.trim().length > 0 ? text.trim() : undefined)),
+    /**
      * How long a workflow task waits on this worker's sticky queue before the server hands it to any worker. A
      * SIGKILLed worker's orders stall this long (the SDK's default is 10s); see docs/configuration.md for the sizing.
      */

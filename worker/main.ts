@@ -135,7 +135,7 @@ async function main(): Promise<void> {
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     activities: { ...orderActivities, ...createOrderRefundActivities({ pool, logger }), ...reconciliationActivities },
-    workflowCode: { bundlePath: WORKFLOW_BUNDLE_PATH },
+    workflowCode: { bundlePath: config.WORKER_WORKFLOW_BUNDLE ?? WORKFLOW_BUNDLE_PATH },
     shutdownGraceTimeMs: config.WORKER_SHUTDOWN_GRACE,
     dataConverter,
     tuning: {
