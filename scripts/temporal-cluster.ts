@@ -211,8 +211,14 @@ export function renderServerConfig(options: {
   ports: ClusterPorts;
   dynamicConfigFile: string;
   logLevel: string;
+  /**
+   * Connections per store and per service: the server's four services (frontend, history, matching, worker) run in
+   * one process but each opens its own pools, so the server may hold 4 × (default + visibility) connections.
+   */
+  maxConnections?: { default: number; visibility: number };
 }): string {
   const { database, ports } = options;
+  const maxConnections = options.maxConnections ?? { default: 10, visibility: 2 };
   const store = (name: string, maxConns: number) => `
       sql:
         pluginName: postgres12
@@ -240,8 +246,8 @@ persistence:
   # Fixed for the life of the database; 4 as in the server's development config.
   numHistoryShards: 4
   datastores:
-    postgres-default:${store(database.database, 20)}
-    postgres-visibility:${store(visibilityDatabase(database), 10)}
+    postgres-default:${store(database.database, maxConnections.default)}
+    postgres-visibility:${store(visibilityDatabase(database), maxConnections.visibility)}
 
 global:
   membership:
@@ -326,6 +332,7 @@ export async function prepareClusterServer(options: {
   ports: ClusterPorts;
   rootDir: string;
   logLevel: string;
+  maxConnections?: { default: number; visibility: number };
   log: (message: string) => void;
 }): Promise<ClusterServerPlan> {
   await setupClusterSchemas(options.tools, options.database, options.log);
@@ -335,6 +342,7 @@ export async function prepareClusterServer(options: {
     dynamicConfigFile: CLUSTER_DYNAMIC_CONFIG,
     // The server knows no "never"; fatal is its quietest.
     logLevel: options.logLevel === 'never' ? 'fatal' : options.logLevel,
+    ...(options.maxConnections ? { maxConnections: options.maxConnections } : {}),
   });
   return {
     command: options.tools.server,

@@ -382,7 +382,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     workerEnv: {},
     log: options.log,
   });
-  const db = createPool(topology.databaseUrl, { applicationName: 'orderpay-chaos-checker' });
+  const db = createPool(topology.databaseUrl, {
+    applicationName: 'orderpay-chaos-checker',
+    max: 4,
+    // An idle client dropped by the server is replaced on the next query; it must not end the run.
+    onClientError: (error) => options.log(`checker database connection error: ${error.message}`),
+  });
   const connection = await Connection.connect({ address: topology.temporalAddress });
   const client = new Client({
     connection,

@@ -169,6 +169,8 @@ async function clusterTemporal(
     ports: defaultClusterPorts(await freeClusterFrontendPort()),
     rootDir,
     logLevel: 'error',
+    // The machine's PostgreSQL is shared (100 connections); the server's four services each open these pools.
+    maxConnections: { default: 4, visibility: 2 },
     log,
   });
   let server: ChaosProcess | undefined;
@@ -342,6 +344,7 @@ export async function startChaosTopology(options: ChaosTopologyOptions): Promise
     },
     async cutDatabaseConnections() {
       const client = new pg.Client({ connectionString: options.adminUrl });
+      client.on('error', () => undefined);
       await client.connect();
       try {
         const result = await client.query(
