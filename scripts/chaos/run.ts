@@ -124,6 +124,7 @@ class ChaosDriver {
 
   /** Any replica answers any request: each attempt goes to the next one, through kills and 503s. */
   async callApi(path: string, init: RequestInit, accept: (status: number) => boolean): Promise<Response> {
+    let first = '';
     let last = '';
     for (let attempt = 0; attempt < 90; attempt += 1) {
       const base = this.topology.apiUrls[this.nextApi++ % this.topology.apiUrls.length];
@@ -135,13 +136,14 @@ class ChaosDriver {
         Object.assign(headers, init.headers as Record<string, string> | undefined);
         const response = await fetch(`${base}${path}`, { ...init, headers, redirect: 'manual' });
         if (accept(response.status)) return response;
-        last = `${response.status} ${await response.text()}`;
+        last = `${new Date().toISOString()} ${response.status} ${(await response.text()).slice(0, 300)}`;
       } catch (error) {
-        last = String(error);
+        last = `${new Date().toISOString()} ${String(error)}`;
       }
+      first ||= last;
       await sleep(1_000);
     }
-    throw new Error(`${init.method ?? 'GET'} ${path} never succeeded: ${last}`);
+    throw new Error(`${init.method ?? 'GET'} ${path} never succeeded: first ${first}; last ${last}`);
   }
 
   /** A browser following a redirect to orderpay (a wallet's return): retried through API kills, on any replica. */

@@ -53,7 +53,10 @@ export interface ChaosTopology {
   codecKeys: string;
   apiKey: string;
   adminToken: string;
-  /** SIGKILLs the oldest worker and starts a new one (one worker is always warm while its replacement starts). */
+  /**
+   * SIGKILLs the oldest worker and starts a new one, once the newest has run for WARM_WORKER_MS: one worker is always
+   * warm while its replacement starts, however slowly processes start on a busy machine.
+   */
   killWorker(): Promise<void>;
   /** SIGKILLs API replica `index` and starts it again on the same port. */
   killApi(index: number): Promise<void>;
@@ -99,6 +102,9 @@ function isFree(port: number): Promise<boolean> {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** How long a worker runs before the run may kill the one before it (start, bundle load, first polls). */
+const WARM_WORKER_MS = 8_000;
 
 export async function waitForHttp(url: string, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -300,10 +306,10 @@ export async function startChaosTopology(options: ChaosTopologyOptions): Promise
     ...options.apiEnv,
   });
   /** Oldest first. */
-  const workers: ChaosProcess[] = [];
+  const workers: { process: ChaosProcess; startedAt: number }[] = [];
   const startWorker = () => {
     const worker = startService('worker', 'worker/main.js', workerEnv);
-    workers.push(worker);
+    workers.push({ process: worker, startedAt: Date.now() });
     processes.push(worker);
   };
   for (let i = 0; i < options.workers; i += 1) startWorker();
@@ -324,7 +330,9 @@ export async function startChaosTopology(options: ChaosTopologyOptions): Promise
     apiKey,
     adminToken,
     async killWorker() {
-      await workers.shift()?.stop('SIGKILL');
+      const newest = workers[workers.length - 1];
+      if (newest) await sleep(Math.max(0, newest.startedAt + WARM_WORKER_MS - Date.now()));
+      await workers.shift()?.process.stop('SIGKILL');
       startWorker();
     },
     async killApi(index) {
