@@ -302,6 +302,30 @@ export const workerConfigSchema = z
     /** How long a refund may stay pending at the gateway before refundPayment hands it back to the workflow. */
     REFUND_PENDING_LIMIT: duration('72h'),
     WORKER_SHUTDOWN_GRACE: duration('10s'),
+    /**
+     * The prebuilt workflow bundle this worker runs; unset: the build's own (dist/workflow-bundle.js). A rolling
+     * upgrade runs workers of the new build beside the old (test/e2e/rolling-upgrade.test.ts).
+     */
+    WORKER_WORKFLOW_BUNDLE: z
+      .string()
+      .optional()
+      .transform((text) => (text && text.trim().length > 0 ? text.trim() : undefined)),
+    /**
+     * How long a workflow task waits on this worker's sticky queue before the server hands it to any worker. A
+     * SIGKILLed worker's orders stall this long (the SDK's default is 10s); see docs/configuration.md for the sizing.
+     */
+    WORKER_STICKY_TIMEOUT: duration('3s'),
+    /** Order workflows kept in memory between tasks; 0 turns the cache (and sticky queues) off. */
+    WORKER_MAX_CACHED_WORKFLOWS: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(100_000)
+      .refine((size) => size !== 1, 'must be 0 (no cache) or at least 2')
+      .default(2_000),
+    /** Workflow tasks and activities one worker runs at once. */
+    WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: z.coerce.number().int().min(2).max(1_000).default(40),
+    WORKER_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).max(1_000).default(100),
     /** orderpay's own worker metrics (GET /metrics); 0 picks a free port. */
     WORKER_METRICS_PORT: port(9464),
     /** The Temporal SDK's Prometheus exporter (worker, workflow and activity task metrics); 0 picks a free port. */

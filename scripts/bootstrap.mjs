@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Provisions what `npm start` and `npm test` need before anything is compiled: node_modules and the Temporal CLI,
-// and says whether promtool (a system package the tests use) is there.
+// and says whether promtool (a system package the tests use) is there. With --cluster it also provisions the Temporal
+// server and its SQL schema tool for the cluster topology (`npm start -- --cluster`, `npm run chaos`).
 // Plain Node with no dependencies, because it runs before `npm ci`. Idempotent: when everything is present it
 // only stats a few files and asks the CLI for its version.
 import { spawnSync } from 'node:child_process';
@@ -8,9 +9,11 @@ import { createHash } from 'node:crypto';
 import {
   accessSync,
   constants,
+  cpSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   renameSync,
   rmSync,
   statSync,
@@ -28,6 +31,10 @@ const RELEASE_BASE = `https://github.com/temporalio/cli/releases/download/v${TEM
 // What the CLI's own install.sh downloads from; the GitHub release above also publishes checksums.txt.
 const OFFICIAL_CDN = 'https://temporal.download/cli/archive';
 const DOWNLOAD_TIMEOUT_MS = 120_000;
+// The cluster topology's server: the newest 1.29 patch (its go.mod has no replace lines, so `go install` works).
+// scripts/temporal-cluster.ts holds the same version.
+const TEMPORAL_SERVER_VERSION = '1.29.1';
+const TEMPORAL_SERVER_MODULE = 'go.temporal.io/server';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const toolsBin = path.join(root, '.tools', 'bin');
@@ -242,6 +249,135 @@ async function ensureTemporalCli() {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// Temporal server and temporal-sql-tool (--cluster only)
+// ---------------------------------------------------------------------------------------------------------------
+
+/** The two binaries and the schema files, found the way scripts/temporal-cluster.ts (findClusterTools) finds them. */
+function findClusterTool(name, explicitVariable) {
+  const explicit = process.env[explicitVariable];
+  if (explicit) {
+    if (!isExecutable(explicit)) throw new BootstrapError(`${explicitVariable}=${explicit} is not an executable file.`);
+    return { file: explicit, source: explicitVariable };
+  }
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter).filter(Boolean)) {
+    const file = path.join(dir, `${name}${exe}`);
+    if (isExecutable(file)) return { file, source: 'PATH' };
+  }
+  const local = path.join(toolsBin, `${name}${exe}`);
+  if (isExecutable(local)) return { file: local, source: '.tools/bin' };
+  return undefined;
+}
+
+const bundledSchemaDir = path.join(
+  root,
+  '.tools',
+  'share',
+  `temporal-server-v${TEMPORAL_SERVER_VERSION}`,
+  'schema',
+  'postgresql',
+  'v12',
+);
+
+function goEnv(go) {
+  return { ...process.env, CGO_ENABLED: '0', PATH: `${path.dirname(go)}${path.delimiter}${process.env.PATH ?? ''}` };
+}
+
+/** `go install` of cmd/server and cmd/tools/sql; they install as `server` and `sql`, renamed as the releases name them. */
+function buildClusterToolsWithGo(go) {
+  const since = performance.now();
+  log(
+    `building temporal-server and temporal-sql-tool v${TEMPORAL_SERVER_VERSION} with ${go} ` +
+      '(a cold build takes many minutes; it is cached afterwards)',
+  );
+  const work = mkdtempSync(path.join(tmpdir(), 'temporal-server-'));
+  try {
+    const result = spawnSync(
+      go,
+      [
+        'install',
+        '-ldflags',
+        '-s -w',
+        `${TEMPORAL_SERVER_MODULE}/cmd/server@v${TEMPORAL_SERVER_VERSION}`,
+        `${TEMPORAL_SERVER_MODULE}/cmd/tools/sql@v${TEMPORAL_SERVER_VERSION}`,
+      ],
+      { cwd: root, stdio: 'inherit', env: { ...goEnv(go), GOBIN: work } },
+    );
+    if (result.error || result.status !== 0) {
+      throw new BootstrapError(
+        `go install of the Temporal server failed (${result.error?.message ?? `exit ${result.status}`}).`,
+      );
+    }
+    mkdirSync(toolsBin, { recursive: true });
+    renameSync(path.join(work, `server${exe}`), path.join(toolsBin, `temporal-server${exe}`));
+    renameSync(path.join(work, `sql${exe}`), path.join(toolsBin, `temporal-sql-tool${exe}`));
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+  log(`built .tools/bin/temporal-server and .tools/bin/temporal-sql-tool in ${seconds(since)}`);
+}
+
+/** Copies schema/postgresql/v12 out of the module (downloaded into Go's module cache when it is not there yet). */
+function copySchemaWithGo(go) {
+  const result = spawnSync(go, ['mod', 'download', '-json', `${TEMPORAL_SERVER_MODULE}@v${TEMPORAL_SERVER_VERSION}`], {
+    cwd: root,
+    encoding: 'utf8',
+    env: goEnv(go),
+  });
+  if (result.error || result.status !== 0) {
+    throw new BootstrapError(`go mod download of ${TEMPORAL_SERVER_MODULE} failed: ${result.stderr || result.error}`);
+  }
+  const moduleDir = JSON.parse(result.stdout).Dir;
+  const source = path.join(moduleDir, 'schema', 'postgresql', 'v12');
+  if (!existsSync(path.join(source, 'temporal', 'versioned'))) {
+    throw new BootstrapError(`${source} has no temporal/versioned schema files`);
+  }
+  mkdirSync(path.dirname(bundledSchemaDir), { recursive: true });
+  cpSync(source, bundledSchemaDir, { recursive: true });
+  // The module cache is read-only; the copy need not be.
+  spawnSync('chmod', ['-R', 'u+w', bundledSchemaDir]);
+  log(`copied the PostgreSQL schema files from ${source}`);
+}
+
+function ensureTemporalCluster() {
+  let server = findClusterTool('temporal-server', 'TEMPORAL_SERVER_PATH');
+  let sqlTool = findClusterTool('temporal-sql-tool', 'TEMPORAL_SQL_TOOL_PATH');
+  const schemaDir = process.env.TEMPORAL_SCHEMA_DIR || bundledSchemaDir;
+  const schemaPresent = () =>
+    existsSync(path.join(schemaDir, 'temporal', 'versioned')) &&
+    readdirSync(path.join(schemaDir, 'temporal', 'versioned')).length > 0;
+  if (server && sqlTool && schemaPresent()) {
+    log(`Temporal server found via ${server.source}: ${server.file}; temporal-sql-tool via ${sqlTool.source}`);
+    return;
+  }
+  const go = findGo();
+  if (!go) {
+    throw new BootstrapError(
+      [
+        `the cluster topology needs temporal-server and temporal-sql-tool v${TEMPORAL_SERVER_VERSION} and their schema files, and Go is not installed to build them.`,
+        'Either install Go (https://go.dev/dl/) and run `npm run bootstrap -- --cluster` again, or provide them:',
+        '  - put temporal-server and temporal-sql-tool on PATH (or set TEMPORAL_SERVER_PATH and TEMPORAL_SQL_TOOL_PATH),',
+        `    e.g. from the temporal_${TEMPORAL_SERVER_VERSION}_<os>_<arch>.tar.gz asset of https://github.com/temporalio/temporal/releases`,
+        "  - set TEMPORAL_SCHEMA_DIR to that release's schema/postgresql/v12 directory",
+      ].join('\n'),
+    );
+  }
+  if (!server || !sqlTool) {
+    buildClusterToolsWithGo(go);
+    server = findClusterTool('temporal-server', 'TEMPORAL_SERVER_PATH');
+    sqlTool = findClusterTool('temporal-sql-tool', 'TEMPORAL_SQL_TOOL_PATH');
+  }
+  if (!schemaPresent()) {
+    if (process.env.TEMPORAL_SCHEMA_DIR) {
+      throw new BootstrapError(`TEMPORAL_SCHEMA_DIR=${schemaDir} has no temporal/versioned schema files.`);
+    }
+    copySchemaWithGo(go);
+  }
+  const version = spawnSync(server.file, ['--version'], { encoding: 'utf8', timeout: 30_000 });
+  if (version.status !== 0) throw new BootstrapError(`${server.file} was installed but does not run.`);
+  log(`Temporal server ready: ${server.file} (${version.stdout.trim()}), ${sqlTool.file}`);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // promtool (tests only)
 // ---------------------------------------------------------------------------------------------------------------
 
@@ -269,6 +405,7 @@ try {
   if (!existsSync(path.join(root, 'package.json'))) throw new BootstrapError(`no package.json in ${root}`);
   ensureNodeModules();
   await ensureTemporalCli();
+  if (process.argv.includes('--cluster')) ensureTemporalCluster();
   checkPromtool();
   log(`done in ${seconds(started)}`);
 } catch (error) {

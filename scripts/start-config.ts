@@ -3,7 +3,7 @@
 // defaults, by reusing those schemas' fields.
 import path from 'node:path';
 import { z } from 'zod';
-import { apiConfigSchema, duration, port, sandboxConfigSchema, workerConfigSchema } from '../config/env';
+import { apiConfigSchema, ConfigError, duration, port, sandboxConfigSchema, workerConfigSchema } from '../config/env';
 import { ORDER_WORKFLOW_TYPE } from '../contracts/order.contract';
 
 /** Unset and empty both mean "not given": `DATABASE_URL= npm start` should start the embedded PostgreSQL. */
@@ -20,7 +20,12 @@ export const startConfigSchema = z.object({
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_DEV_PORT: port(7233),
   TEMPORAL_UI_PORT: port(8233),
-  /** The dev server's own log level; its info logs drown the application's. */
+  /** `--cluster`: the database name of the Temporal server's default store; its visibility store is `<name>_visibility`. */
+  TEMPORAL_CLUSTER_DATABASE: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]*$/, 'a lower-case SQL identifier')
+    .default('temporal'),
+  /** The Temporal server's own log level (dev server or `--cluster`); its info logs drown the application's. */
   TEMPORAL_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'never']).default('error'),
   /** Set: use that PostgreSQL. Unset: run the embedded PostgreSQL from the data directory. */
   DATABASE_URL: optionalText,
@@ -42,9 +47,67 @@ export const startConfigSchema = z.object({
 });
 export type StartConfig = z.infer<typeof startConfigSchema>;
 
+/**
+ * `npm start` alone runs one of each process on the embedded Temporal dev server. `npm start -- --cluster` runs the
+ * production topology: a Temporal server on PostgreSQL (scripts/temporal-cluster.ts), two API replicas and two
+ * workers; `--api-replicas N` and `--workers N` change the counts in either mode.
+ */
+export interface StartArguments {
+  topology: 'embedded' | 'cluster';
+  apiReplicas: number;
+  workers: number;
+}
+
+const replicaCount = z.coerce.number().int().min(1).max(8);
+
+export function parseStartArguments(argv: readonly string[]): StartArguments {
+  const cluster = argv.includes('--cluster');
+  const valueOf = (flag: string): string | undefined => {
+    const index = argv.indexOf(flag);
+    if (index === -1) return undefined;
+    const value = argv[index + 1];
+    if (value === undefined || value.startsWith('--')) throw new ConfigError(`${flag} needs a number`);
+    return value;
+  };
+  const known = new Set(['--cluster', '--api-replicas', '--workers']);
+  const unknown = argv.filter((arg) => arg.startsWith('--') && !known.has(arg));
+  if (unknown.length > 0) {
+    throw new ConfigError(
+      `unknown option ${unknown.join(', ')}; npm start takes --cluster, --api-replicas N, --workers N`,
+    );
+  }
+  const count = (flag: string, fallback: number) => {
+    const parsed = replicaCount.safeParse(valueOf(flag) ?? fallback);
+    if (!parsed.success) throw new ConfigError(`${flag} must be a whole number from 1 to 8`);
+    return parsed.data;
+  };
+  return {
+    topology: cluster ? 'cluster' : 'embedded',
+    apiReplicas: count('--api-replicas', cluster ? 2 : 1),
+    workers: count('--workers', cluster ? 2 : 1),
+  };
+}
+
+/**
+ * The ports of replica `index` (0-based). Replicas are separate processes on separate ports with nothing in front:
+ * API n listens on PORT + n, and every replica's metrics port moves by 10 per replica so none collide
+ * (API 9463, 9473, …; worker 9464/9465, 9474/9475, …).
+ */
+export function replicaPorts(config: StartConfig, index: number) {
+  const metricsOffset = (base: number) => (base === 0 ? 0 : base + 10 * index);
+  return {
+    PORT: config.PORT + index,
+    API_METRICS_PORT: metricsOffset(config.API_METRICS_PORT),
+    WORKER_METRICS_PORT: metricsOffset(config.WORKER_METRICS_PORT),
+    TEMPORAL_SDK_METRICS_PORT: metricsOffset(config.TEMPORAL_SDK_METRICS_PORT),
+  };
+}
+
 export interface StartPaths {
   dataDir: string;
   temporalDb: string;
+  /** `--cluster`: where the Temporal server's rendered config lives. */
+  clusterDir: string;
   postgresDir: string;
   runDir: string;
   sandboxStateFile: string;
@@ -55,6 +118,7 @@ export function startPaths(config: StartConfig, root: string): StartPaths {
   return {
     dataDir,
     temporalDb: path.join(dataDir, 'temporal', 'temporal.db'),
+    clusterDir: path.join(dataDir, 'temporal-cluster'),
     postgresDir: path.join(dataDir, 'postgres'),
     runDir: path.join(dataDir, 'run'),
     sandboxStateFile: path.join(dataDir, 'sandbox', 'state.json'),

@@ -1,9 +1,12 @@
 // `npm start`: everything orderpay needs on one machine, in the foreground, stopped by Ctrl-C.
 //   PostgreSQL    DATABASE_URL, or an embedded PostgreSQL under .data/postgres
-//   Temporal      TEMPORAL_ADDRESS, or a dev server with SQLite in .data/temporal
+//   Temporal      TEMPORAL_ADDRESS, or a dev server with SQLite in .data/temporal, or with --cluster the Temporal
+//                 server on PostgreSQL (scripts/temporal-cluster.ts) with its databases next to orderpay's
 //   migrations    once, before the processes start
-//   sandbox, worker, api  restarted with backoff when they crash; the sandbox keeps its state in .data/sandbox
+//   sandbox, worker, api  restarted with backoff when they crash; the sandbox keeps its state in .data/sandbox;
+//                 --api-replicas N and --workers N run several api and worker processes (two each with --cluster)
 // Shutdown goes the other way: the three processes, then Temporal, then PostgreSQL.
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -17,7 +20,10 @@ import { connectWhenReady, ensureSearchAttributes, startDevTemporal } from './de
 import { startEmbeddedPostgres } from './embedded-postgres';
 import {
   childEnvironment,
+  parseStartArguments,
   redactDatabaseUrl,
+  replicaPorts,
+  type StartArguments,
   type StartConfig,
   startConfigSchema,
   startPaths,
@@ -25,6 +31,15 @@ import {
 } from './start-config';
 import { createOutput, DEFAULT_RESTART_POLICY, ManagedProcess, type Output, ProcessRegistry } from './supervisor';
 import { findTemporalCli } from './temporal-cli';
+import {
+  clusterDatabaseOn,
+  TEMPORAL_SERVER_VERSION,
+  defaultClusterPorts,
+  findClusterTools,
+  prepareClusterServer,
+  initialiseClusterNamespace,
+  visibilityDatabase,
+} from './temporal-cluster';
 
 const SERVICES = [
   { name: 'sandbox', entry: 'dist/sandbox/main.js' },
@@ -170,6 +185,56 @@ async function provideTemporal(
   return { address: started.address, devServer: true };
 }
 
+/** `--cluster`: the Temporal server on PostgreSQL, its databases on the same PostgreSQL as orderpay's. */
+async function provideClusterTemporal(
+  config: StartConfig,
+  databaseUrl: string,
+  clusterDir: string,
+  output: Output,
+  stack: Stack,
+  registry: ProcessRegistry,
+) {
+  const tools = findClusterTools();
+  const database = clusterDatabaseOn(databaseUrl, config.TEMPORAL_CLUSTER_DATABASE);
+  const plan = await prepareClusterServer({
+    tools,
+    database,
+    ports: defaultClusterPorts(config.TEMPORAL_DEV_PORT),
+    rootDir: clusterDir,
+    logLevel: config.TEMPORAL_LOG_LEVEL,
+    log: output.log,
+  });
+  const server = new ManagedProcess({
+    name: 'temporal',
+    command: plan.command,
+    args: plan.args,
+    stopSignal: 'SIGTERM',
+    stopTimeoutMs: config.SUPERVISOR_STOP_TIMEOUT,
+    restart: false,
+    output,
+    registry,
+    marker: clusterDir,
+    onFatal: (reason) => fatal(output, stack, reason),
+  });
+  let exited: string | undefined;
+  server.onExit((code, signal) => {
+    exited ??= signal ? `killed by ${signal}` : `exit code ${code}`;
+  });
+  stack.adopt('temporal', server);
+  server.start();
+  await initialiseClusterNamespace({
+    address: plan.address,
+    namespace: config.TEMPORAL_NAMESPACE,
+    log: output.log,
+    hasExited: () => exited,
+  });
+  output.log(
+    `Temporal server v${TEMPORAL_SERVER_VERSION} ready on ${plan.address} (PostgreSQL databases ` +
+      `${database.database}, ${visibilityDatabase(database)})`,
+  );
+  return { address: plan.address, devServer: false };
+}
+
 function fatal(output: Output, stack: Stack, reason: string): void {
   if (stack.isStopping) return;
   const rule = '!'.repeat(Math.min(100, reason.length + 8));
@@ -180,6 +245,7 @@ function fatal(output: Output, stack: Stack, reason: string): void {
 function printBanner(
   output: Output,
   config: StartConfig,
+  args: StartArguments,
   wiring: {
     temporalAddress: string;
     devServer: boolean;
@@ -191,16 +257,23 @@ function printBanner(
 ): void {
   const ui = `http://localhost:${config.TEMPORAL_UI_PORT}`;
   const ns = config.TEMPORAL_NAMESPACE;
+  const replicas = (count: number) => Array.from({ length: count }, (_, index) => replicaPorts(config, index));
+  const apis = replicas(args.apiReplicas);
+  const workers = replicas(args.workers);
   const lines = [
     '',
-    'orderpay is running',
-    `  API               http://localhost:${config.PORT}`,
+    `orderpay is running (${args.topology === 'cluster' ? 'cluster topology' : 'embedded'}: ` +
+      `${args.apiReplicas} API, ${args.workers} worker process${args.workers === 1 ? '' : 'es'})`,
+    `  API               ${apis.map((ports) => `http://localhost:${ports.PORT}`).join(', ')}`,
+    ...(apis.length > 1
+      ? ['                    (separate processes on separate ports, no load balancer; any of them serves any request)']
+      : []),
     `  API key           ${wiring.apiKey}`,
     ...(wiring.apiKey.startsWith('op_') ? [`                    export ORDERPAY_KEY=${wiring.apiKey}`] : []),
     `  Sandbox gateway   http://localhost:${config.SANDBOX_PORT}`,
-    `  Metrics           http://localhost:${config.API_METRICS_PORT}/metrics (api), ` +
-      `http://localhost:${config.WORKER_METRICS_PORT}/metrics (worker), ` +
-      `http://localhost:${config.TEMPORAL_SDK_METRICS_PORT}/metrics (Temporal SDK)`,
+    `  Metrics           ${apis.map((ports) => `http://localhost:${ports.API_METRICS_PORT}/metrics`).join(', ')} (api), ` +
+      `${workers.map((ports) => `http://localhost:${ports.WORKER_METRICS_PORT}/metrics`).join(', ')} (worker), ` +
+      `${workers.map((ports) => `http://localhost:${ports.TEMPORAL_SDK_METRICS_PORT}/metrics`).join(', ')} (Temporal SDK)`,
     ...(wiring.devServer
       ? [
           `  Temporal Web UI   ${ui} (payloads decoded by http://localhost:${config.PORT}/codec)`,
@@ -209,7 +282,9 @@ function printBanner(
           `    need attention  ${temporalUiOrdersUrl(ui, ns, 'NeedsAttention=true')}`,
         ]
       : []),
-    `  Temporal          ${wiring.temporalAddress} (namespace ${ns}${wiring.devServer ? ', dev server' : ''})`,
+    `  Temporal          ${wiring.temporalAddress} (namespace ${ns}${
+      wiring.devServer ? ', dev server' : args.topology === 'cluster' ? ', server on PostgreSQL; no Web UI' : ''
+    })`,
     `  PostgreSQL        ${redactDatabaseUrl(wiring.databaseUrl)}${wiring.embedded ? ' (embedded)' : ''}`,
     ...(wiring.devServer || wiring.embedded ? [`  Data              ${wiring.dataDir}`] : []),
     'Press Ctrl-C to stop (twice to force).',
@@ -222,8 +297,13 @@ async function main(): Promise<void> {
   const started = Date.now();
   const output = createOutput();
   let config: StartConfig;
+  let args: StartArguments;
   try {
     config = loadConfig(startConfigSchema);
+    args = parseStartArguments(process.argv.slice(2));
+    if (args.topology === 'cluster' && config.TEMPORAL_ADDRESS) {
+      throw new ConfigError('--cluster runs its own Temporal server; unset TEMPORAL_ADDRESS, or drop --cluster');
+    }
   } catch (error) {
     if (error instanceof ConfigError) {
       output.stderr(`${error.message}\n`);
@@ -275,17 +355,33 @@ async function main(): Promise<void> {
       }
     }
 
-    // PostgreSQL and Temporal do not depend on each other: start them side by side.
-    const [database, temporal] = await Promise.allSettled([
-      provideDatabase(config, paths.postgresDir, output, stack, registry),
-      provideTemporal(config, paths.temporalDb, output, stack, registry),
-    ]);
-    if (database.status === 'rejected') throw database.reason;
-    if (temporal.status === 'rejected') throw temporal.reason;
+    let database: Awaited<ReturnType<typeof provideDatabase>>;
+    let temporal: { address: string; devServer: boolean };
+    if (args.topology === 'cluster') {
+      // Provisioned like the CLI: PATH, .tools/bin, else built with Go (a no-op when everything is there).
+      const bootstrap = spawnSync(process.execPath, [projectPath('scripts', 'bootstrap.mjs'), '--cluster'], {
+        stdio: 'inherit',
+      });
+      if (bootstrap.status !== 0) throw new Error('provisioning the Temporal server failed (its message is above)');
+      // The cluster keeps its databases on orderpay's PostgreSQL, so that comes first.
+      database = await provideDatabase(config, paths.postgresDir, output, stack, registry);
+      if (stack.isStopping) return;
+      temporal = await provideClusterTemporal(config, database.databaseUrl, paths.clusterDir, output, stack, registry);
+    } else {
+      // PostgreSQL and Temporal do not depend on each other: start them side by side.
+      const [databaseResult, temporalResult] = await Promise.allSettled([
+        provideDatabase(config, paths.postgresDir, output, stack, registry),
+        provideTemporal(config, paths.temporalDb, output, stack, registry),
+      ]);
+      if (databaseResult.status === 'rejected') throw databaseResult.reason;
+      if (temporalResult.status === 'rejected') throw temporalResult.reason;
+      database = databaseResult.value;
+      temporal = temporalResult.value;
+    }
     if (stack.isStopping) return;
 
     const migrate = output.prefix('migrate');
-    const applied = await migrateToLatest(database.value.databaseUrl, {
+    const applied = await migrateToLatest(database.databaseUrl, {
       info: (m) => output.stdout(`${migrate}${m.trimEnd()}\n`),
     });
     output.log(applied.length > 0 ? `applied migrations: ${applied.join(', ')}` : 'database schema is up to date');
@@ -295,8 +391,8 @@ async function main(): Promise<void> {
     output.log(`Temporal payloads are encrypted with the key in ${codecKeys.source}`);
     const env = childEnvironment(process.env, {
       config,
-      databaseUrl: database.value.databaseUrl,
-      temporalAddress: temporal.value.address,
+      databaseUrl: database.databaseUrl,
+      temporalAddress: temporal.address,
       sandboxStateFile: paths.sandboxStateFile,
       codecKeys: codecKeys.value,
     });
@@ -309,37 +405,58 @@ async function main(): Promise<void> {
     if (env.SANDBOX_STATE_FILE === paths.sandboxStateFile) {
       mkdirSync(path.dirname(paths.sandboxStateFile), { recursive: true });
     }
+    const counts: Record<(typeof SERVICES)[number]['name'], number> = {
+      sandbox: 1,
+      worker: args.workers,
+      api: args.apiReplicas,
+    };
     for (const service of SERVICES) {
       const entry = projectPath(service.entry);
-      const managed = new ManagedProcess({
-        name: service.name,
-        command: process.execPath,
-        args: [entry],
-        env,
-        cwd: projectRoot(),
-        stopTimeoutMs: config.SUPERVISOR_STOP_TIMEOUT,
-        restart: DEFAULT_RESTART_POLICY,
-        output,
-        registry,
-        marker: entry,
-        onFatal: (reason) => fatal(output, stack, reason),
-      });
-      stack.adopt('services', managed);
-      managed.start();
+      for (let index = 0; index < counts[service.name]; index += 1) {
+        const ports = replicaPorts(config, index);
+        const replicaEnv =
+          service.name === 'api'
+            ? { ...env, PORT: String(ports.PORT), API_METRICS_PORT: String(ports.API_METRICS_PORT) }
+            : service.name === 'worker'
+              ? {
+                  ...env,
+                  WORKER_METRICS_PORT: String(ports.WORKER_METRICS_PORT),
+                  TEMPORAL_SDK_METRICS_PORT: String(ports.TEMPORAL_SDK_METRICS_PORT),
+                }
+              : env;
+        const managed = new ManagedProcess({
+          name: counts[service.name] > 1 ? `${service.name}-${index + 1}` : service.name,
+          command: process.execPath,
+          args: [entry],
+          env: replicaEnv,
+          cwd: projectRoot(),
+          stopTimeoutMs: config.SUPERVISOR_STOP_TIMEOUT,
+          restart: DEFAULT_RESTART_POLICY,
+          output,
+          registry,
+          marker: entry,
+          onFatal: (reason) => fatal(output, stack, reason),
+        });
+        stack.adopt('services', managed);
+        managed.start();
+      }
     }
 
+    const apiUrls = Array.from({ length: args.apiReplicas }, (_, index) => replicaPorts(config, index).PORT);
     const [apiReady, sandboxReady] = await Promise.all([
-      eventually(() => probeHttp(`http://127.0.0.1:${config.PORT}/readyz`), 60_000, stack),
+      Promise.all(
+        apiUrls.map((apiPort) => eventually(() => probeHttp(`http://127.0.0.1:${apiPort}/readyz`), 60_000, stack)),
+      ).then((ready) => ready.every(Boolean)),
       eventually(() => probeTcp(config.SANDBOX_PORT), 60_000, stack),
     ]);
     if (stack.isStopping) return;
-    if (!apiReady) output.log(`warning: the API did not report ready on /readyz within 60s`);
+    if (!apiReady) output.log(`warning: not every API reported ready on /readyz within 60s`);
     if (!sandboxReady) output.log(`warning: the sandbox did not accept connections within 60s`);
-    printBanner(output, config, {
-      temporalAddress: temporal.value.address,
-      devServer: temporal.value.devServer,
-      databaseUrl: database.value.databaseUrl,
-      embedded: database.value.embedded,
+    printBanner(output, config, args, {
+      temporalAddress: temporal.address,
+      devServer: temporal.devServer,
+      databaseUrl: database.databaseUrl,
+      embedded: database.embedded,
       dataDir: path.relative(process.cwd(), paths.dataDir) || '.',
       apiKey,
     });

@@ -29,7 +29,10 @@ export interface OrderWorkerOptions {
   dataConverter?: DataConverter;
   tuning?: Pick<
     WorkerOptions,
-    'maxCachedWorkflows' | 'maxConcurrentActivityTaskExecutions' | 'maxConcurrentWorkflowTaskExecutions'
+    | 'maxCachedWorkflows'
+    | 'maxConcurrentActivityTaskExecutions'
+    | 'maxConcurrentWorkflowTaskExecutions'
+    | 'stickyQueueScheduleToStartTimeout'
   >;
 }
 

@@ -188,9 +188,19 @@ async function main(): Promise<void> {
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     activities: { ...orderActivities, ...createOrderRefundActivities({ pool, logger }), ...reconciliationActivities },
-    workflowCode: { bundlePath: WORKFLOW_BUNDLE_PATH },
+    workflowCode: { bundlePath: config.WORKER_WORKFLOW_BUNDLE ?? WORKFLOW_BUNDLE_PATH },
     shutdownGraceTimeMs: config.WORKER_SHUTDOWN_GRACE,
     dataConverter,
+    tuning: {
+      stickyQueueScheduleToStartTimeout: config.WORKER_STICKY_TIMEOUT,
+      // The cache cannot be smaller than the workflow tasks in flight; 0 keeps the SDK's "no cache" meaning.
+      maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
+      maxConcurrentWorkflowTaskExecutions:
+        config.WORKER_MAX_CACHED_WORKFLOWS === 0
+          ? config.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS
+          : Math.min(config.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS, config.WORKER_MAX_CACHED_WORKFLOWS),
+      maxConcurrentActivityTaskExecutions: config.WORKER_MAX_CONCURRENT_ACTIVITIES,
+    },
   });
   logger.info(
     { taskQueue: config.TEMPORAL_TASK_QUEUE, merchantTaskQueue, namespace: config.TEMPORAL_NAMESPACE },

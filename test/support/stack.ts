@@ -14,8 +14,8 @@ export interface Stack {
   fetch(path: string, init?: { method?: string; body?: string; headers?: Record<string, string> }): Promise<Response>;
   sandbox: RunningProcess;
   worker: RunningProcess;
-  /** Starts a new worker process (after the old one was killed). */
-  startWorker(): RunningProcess;
+  /** Starts a new worker process (after the old one was killed), with extra environment when given. */
+  startWorker(extraEnv?: Record<string, string>): RunningProcess;
   /** SIGKILLs every worker process started so far. */
   killWorkers(): Promise<void>;
   /** SIGKILLs the API process and starts a new one on the same port with the same environment. */
@@ -57,8 +57,8 @@ export async function startStack(
     ...workerEnvOverrides,
   };
   const processes: RunningProcess[] = [sandbox];
-  const startWorker = () => {
-    const worker = startService('worker', workerEnv);
+  const startWorker = (extraEnv: Record<string, string> = {}) => {
+    const worker = startService('worker', { ...workerEnv, ...extraEnv });
     processes.push(worker);
     return worker;
   };

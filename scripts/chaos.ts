@@ -1,0 +1,73 @@
+// `npm run chaos -- [--orders N] [--seed S] [--embedded] [--api-replicas N] [--workers N]`: the chaos run of
+// scripts/chaos/run.ts against the cluster topology (the Temporal server on PostgreSQL; `--embedded`: the dev server),
+// printed as one table of fates, faults and violations. Exits 1 on any violation. Needs `npm run build` (npm run chaos
+// builds) and a PostgreSQL it may create databases in (TEST_DATABASE_ADMIN_URL, as for the tests).
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { spawnSync } from 'node:child_process';
+import { z } from 'zod';
+import { projectPath } from '../config/paths';
+import { formatChaosReport, runChaos } from './chaos/run';
+
+const argumentsSchema = z.object({
+  orders: z.coerce.number().int().min(1).max(100_000).default(1_000),
+  seed: z.coerce.number().int().default(1),
+  embedded: z.boolean().default(false),
+  'api-replicas': z.coerce.number().int().min(1).max(8).default(2),
+  workers: z.coerce.number().int().min(1).max(8).default(2),
+  /** Between two order starts. */
+  'spacing-ms': z.coerce.number().int().min(0).max(10_000).default(150),
+});
+
+function parseArguments(argv: readonly string[]): z.infer<typeof argumentsSchema> {
+  const raw: Record<string, string | boolean> = {};
+  for (let i = 0; i < argv.length; i += 1) {
+    const flag = argv[i] ?? '';
+    if (!flag.startsWith('--')) throw new Error(`unexpected argument ${flag}`);
+    const name = flag.slice(2);
+    if (name === 'embedded') {
+      raw.embedded = true;
+      continue;
+    }
+    const value = argv[i + 1];
+    if (value === undefined) throw new Error(`${flag} needs a value`);
+    raw[name] = value;
+    i += 1;
+  }
+  const parsed = argumentsSchema.strict().safeParse(raw);
+  if (!parsed.success) throw new Error(parsed.error.issues.map((issue) => issue.message).join('; '));
+  return parsed.data;
+}
+
+async function main(): Promise<void> {
+  const args = parseArguments(process.argv.slice(2));
+  const log = (message: string) => console.log(`[chaos] ${message}`);
+  // The replay of every history at the end runs an in-process worker; its state changes are not news.
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  if (!args.embedded) {
+    // Provisioned as for `npm start -- --cluster`: PATH, .tools/bin, else built with Go (a no-op when present).
+    const bootstrap = spawnSync(process.execPath, [projectPath('scripts', 'bootstrap.mjs'), '--cluster'], {
+      stdio: 'inherit',
+    });
+    if (bootstrap.status !== 0) throw new Error('provisioning the Temporal server failed (its message is above)');
+  }
+  const report = await runChaos({
+    orders: args.orders,
+    seed: args.seed,
+    topology: args.embedded ? 'embedded' : 'cluster',
+    apiReplicas: args['api-replicas'],
+    workers: args.workers,
+    adminUrl: process.env.TEST_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+    spacingMs: args['spacing-ms'],
+    log,
+  });
+  console.log(formatChaosReport(report));
+  if (report.violations.length > 0) {
+    console.error(report.logs);
+    process.exitCode = 1;
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(`[chaos] failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  process.exitCode = 1;
+});

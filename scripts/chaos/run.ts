@@ -1,0 +1,641 @@
+// The chaos run behind `npm run chaos` and test/e2e/chaos.test.ts (one implementation, two sizes). Orders on Stripe,
+// Khalti and eSewa live fates drawn by a seeded RNG while workers are SIGKILLed, API replicas are killed, the Temporal
+// server is SIGKILLed and restarted, orderpay's database connections are cut, and the sandbox drops, duplicates,
+// reorders, delays and fails webhooks and API calls. When the run has settled, three sources are compared per order —
+// the sandbox's ledger of captures and refunds, PostgreSQL and the workflow — and every history is replayed.
+import { Client, Connection } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+import { Worker } from '@temporalio/worker';
+import { orderStateQuery, orderWorkflowId, type OrderState } from '../../contracts/order.contract';
+import { orderpayDataConverter, parseCodecKeys } from '../../config/payload-codec';
+import { createPool, type Pool } from '../../db/pool';
+import { esewaTransactionUuid } from '../../gateways/esewa/esewa.transaction-id';
+import { WORKFLOW_BUNDLE_PATH } from '../../worker/create-worker';
+import { type ChaosTopology, type ChaosTopologyKind, startChaosTopology } from './topology';
+
+export interface ChaosOptions {
+  orders: number;
+  seed: number;
+  topology: ChaosTopologyKind;
+  apiReplicas: number;
+  workers: number;
+  adminUrl: string;
+  /** Between two order starts, as a shop's checkouts arrive. */
+  spacingMs: number;
+  log: (message: string) => void;
+}
+
+export interface ChaosReport {
+  options: Omit<ChaosOptions, 'log'>;
+  /** "gateway fate → final status" → count. */
+  outcomes: Map<string, number>;
+  faults: Record<string, number>;
+  sandbox: Record<string, unknown>;
+  taskFailures: Map<string, number>;
+  violations: string[];
+  wallMs: number;
+  logs: string;
+}
+
+const TTL_MS = 20_000;
+const GRACE_MS = 15_000;
+const AMOUNT = 2_000;
+const SANDBOX_KEY = 'sk_test_orderpay_sandbox';
+
+const STRIPE_FATES = [
+  'pay',
+  'decline',
+  'abandon',
+  'cancel_before_payment',
+  'cancel_after_payment',
+  'partial_refund',
+  'full_refund',
+  'pay_at_ttl',
+  'pay_twice',
+] as const;
+/** Khalti links stay payable after orderpay's TTL, and its return redirect is the only news of a payment. */
+const KHALTI_FATES = ['pay', 'cancel_on_page', 'abandon', 'pay_after_ttl_without_return'] as const;
+/** eSewa has no refund API (refunds are an operator's task), so its fates are the ones that never need one. */
+const ESEWA_FATES = ['pay', 'fail_on_page', 'abandon', 'pay_without_return'] as const;
+type Fate = (typeof STRIPE_FATES)[number] | (typeof KHALTI_FATES)[number] | (typeof ESEWA_FATES)[number];
+type Gateway = 'stripe' | 'khalti' | 'esewa';
+
+/** What each fate must end as; a payment racing the TTL may go either way, as long as the money agrees. */
+const EXPECTED: Record<Fate, readonly string[]> = {
+  pay: ['PAID'],
+  decline: ['FAILED'],
+  abandon: ['EXPIRED'],
+  cancel_before_payment: ['CANCELLED'],
+  cancel_after_payment: ['REFUNDED'],
+  partial_refund: ['PARTIALLY_REFUNDED'],
+  full_refund: ['REFUNDED'],
+  pay_at_ttl: ['PAID', 'EXPIRED', 'REFUNDED'],
+  // The second press of Pay on the same session is refused by the gateway: one capture, one PAID order.
+  pay_twice: ['PAID'],
+  cancel_on_page: ['FAILED', 'EXPIRED'],
+  // Paid after the order expired, and the payer never came back: the workflow must find it and refund it.
+  pay_after_ttl_without_return: ['REFUNDED'],
+  fail_on_page: ['FAILED', 'EXPIRED'],
+  // The payer paid and closed the tab: only the status check can find the payment.
+  pay_without_return: ['PAID'],
+};
+
+/** mulberry32: small, seeded and good enough to choose fates and timings reproducibly. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export function drawOrders(count: number, seed: number, runId: string) {
+  const random = seededRandom(seed);
+  return Array.from({ length: count }, (_, index) => {
+    const draw = random();
+    const gateway: Gateway = draw < 0.2 ? 'khalti' : draw < 0.4 ? 'esewa' : 'stripe';
+    const fates: readonly Fate[] =
+      gateway === 'khalti' ? KHALTI_FATES : gateway === 'esewa' ? ESEWA_FATES : STRIPE_FATES;
+    return { orderId: `${runId}-${index}`, gateway, fate: fates[Math.floor(random() * fates.length)] ?? 'pay' };
+  });
+}
+
+function hiddenFields(html: string): Record<string, string> {
+  return Object.fromEntries(
+    [...html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)].map((m) => [
+      m[1],
+      (m[2] ?? '').replace(/&#(\d+);/g, (_x, code: string) => String.fromCharCode(Number(code))),
+    ]),
+  );
+}
+
+class ChaosDriver {
+  private nextApi = 0;
+
+  constructor(
+    private readonly topology: ChaosTopology,
+    private readonly random: () => number,
+  ) {}
+
+  /** Any replica answers any request: each attempt goes to the next one, through kills and 503s. */
+  async callApi(path: string, init: RequestInit, accept: (status: number) => boolean): Promise<Response> {
+    let first = '';
+    let last = '';
+    for (let attempt = 0; attempt < 90; attempt += 1) {
+      const base = this.topology.apiUrls[this.nextApi++ % this.topology.apiUrls.length];
+      try {
+        // Merchant routes carry the run's API key; admin routes bring their own token.
+        const headers: Record<string, string> = path.startsWith('/admin')
+          ? {}
+          : { authorization: `Bearer ${this.topology.apiKey}` };
+        Object.assign(headers, init.headers as Record<string, string> | undefined);
+        const response = await fetch(`${base}${path}`, { ...init, headers, redirect: 'manual' });
+        if (accept(response.status)) return response;
+        last = `${new Date().toISOString()} ${response.status} ${(await response.text()).slice(0, 300)}`;
+      } catch (error) {
+        last = `${new Date().toISOString()} ${String(error)}`;
+      }
+      first ||= last;
+      await sleep(1_000);
+    }
+    throw new Error(`${init.method ?? 'GET'} ${path} never succeeded: first ${first}; last ${last}`);
+  }
+
+  /** A browser following a redirect to orderpay (a wallet's return): retried through API kills, on any replica. */
+  async followToApi(location: string): Promise<void> {
+    const url = new URL(location);
+    await this.callApi(`${url.pathname}${url.search}`, {}, (status) => status < 500);
+  }
+
+  async orderStatus(db: Pool, orderId: string): Promise<string | undefined> {
+    const result = await db.query<{ status: string }>('SELECT status FROM orders WHERE order_id = $1', [orderId]);
+    return result.rows[0]?.status;
+  }
+
+  async waitForStatus(db: Pool, orderId: string, statuses: readonly string[], timeoutMs = 60_000): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (statuses.includes((await this.orderStatus(db, orderId).catch(() => undefined)) ?? '')) return true;
+      await sleep(250);
+    }
+    return false;
+  }
+
+  async runFate(db: Pool, orderId: string, gateway: Gateway, fate: Fate): Promise<void> {
+    const currency = gateway === 'stripe' ? 'EUR' : 'NPR';
+    const body = JSON.stringify({ orderId, amount: AMOUNT, currency, gateway, returnUrl: 'https://shop.example/done' });
+    const created = await this.callApi(
+      '/orders',
+      { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': orderId }, body },
+      (status) => status === 200 || status === 201,
+    );
+    const { paymentUrl } = (await created.json()) as { paymentUrl: string };
+    if (gateway === 'khalti') return this.runKhaltiFate(db, orderId, paymentUrl, fate);
+    if (gateway === 'esewa') return this.runEsewaFate(orderId, fate);
+    const press = (action: 'pay' | 'decline') =>
+      // The hosted page is the payer's browser talking to the gateway; a refused press is an outcome.
+      fetch(`${paymentUrl}/${action}`, { method: 'POST', redirect: 'manual' }).catch(() => undefined);
+    switch (fate) {
+      case 'pay':
+        await press('pay');
+        return;
+      case 'pay_twice':
+        await press('pay');
+        await sleep(this.random() * 2_000);
+        await press('pay');
+        return;
+      case 'decline':
+        await press('decline');
+        return;
+      case 'abandon':
+        return;
+      case 'cancel_before_payment':
+        return this.cancel(orderId);
+      case 'pay_at_ttl':
+        await sleep(TTL_MS - 1_500 + this.random() * 3_000);
+        await press('pay');
+        return;
+      default: {
+        await press('pay');
+        if (!(await this.waitForStatus(db, orderId, ['PAID']))) return;
+        if (fate === 'cancel_after_payment') return this.cancel(orderId);
+        return this.adminRefund(orderId, fate === 'partial_refund' ? AMOUNT / 4 : undefined, `${orderId}-r1`);
+      }
+    }
+  }
+
+  private async cancel(orderId: string): Promise<void> {
+    await this.callApi(
+      `/orders/${orderId}/cancel`,
+      { method: 'POST', headers: { 'content-type': 'application/json' } },
+      (status) => [200, 202, 409].includes(status),
+    );
+  }
+
+  private async adminRefund(orderId: string, amount: number | undefined, key: string): Promise<void> {
+    const init = {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        authorization: `Bearer ${this.topology.adminToken}`,
+        'idempotency-key': key,
+        'x-admin-actor': 'chaos',
+      },
+      body: JSON.stringify({ reason: 'customer_request', ...(amount === undefined ? {} : { amount }) }),
+    };
+    // Sent twice with the same key: the second must change nothing.
+    for (let i = 0; i < 2; i += 1) {
+      await this.callApi(`/admin/orders/${orderId}/refunds`, init, (status) => status === 200 || status === 201);
+    }
+  }
+
+  /** The payer on Khalti's page; the browser follows the return redirect unless the fate says it never came back. */
+  private async runKhaltiFate(db: Pool, orderId: string, paymentUrl: string, fate: Fate): Promise<void> {
+    const pidx = new URL(paymentUrl).searchParams.get('pidx') ?? '';
+    const act = async (action: 'pay' | 'cancel', followReturn: boolean) => {
+      const page = await fetch(`${this.topology.sandboxUrl}/khalti-pay/${pidx}/${action}`, {
+        method: 'POST',
+        redirect: 'manual',
+      });
+      const location = page.headers.get('location');
+      if (followReturn && location) await this.followToApi(location);
+    };
+    switch (fate) {
+      case 'pay':
+        return act('pay', true);
+      case 'cancel_on_page':
+        return act('cancel', true);
+      case 'pay_after_ttl_without_return':
+        // Strictly after orderpay expired the order: the link is still payable at Khalti.
+        if (!(await this.waitForStatus(db, orderId, ['EXPIRED'], TTL_MS + 90_000))) {
+          throw new Error('the order never expired');
+        }
+        return act('pay', false);
+      default:
+        return;
+    }
+  }
+
+  /** The payer on orderpay's eSewa page, then eSewa's; the signed redirect back is the success callback. */
+  private async runEsewaFate(orderId: string, fate: Fate): Promise<void> {
+    if (fate === 'abandon') return;
+    // The payer's browser retries a page that failed to load; only a press that went through counts.
+    let lastError: unknown;
+    for (let attempt = 0; attempt < 5; attempt += 1) {
+      try {
+        return await this.playEsewaPage(orderId, fate);
+      } catch (error) {
+        lastError = error;
+        await sleep(1_000);
+      }
+    }
+    throw lastError;
+  }
+
+  private async playEsewaPage(orderId: string, fate: Fate): Promise<void> {
+    const page = await this.callApi(`/pay/${orderId}`, {}, (status) => status === 200);
+    const html = await page.text();
+    const action = /<form id="esewa" method="POST" action="([^"]+)"/.exec(html)?.[1];
+    if (!action) throw new Error('no eSewa form on the payment page');
+    const form = await fetch(action, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(hiddenFields(html)).toString(),
+      redirect: 'manual',
+    });
+    const hostedPage = form.headers.get('location');
+    if (!hostedPage) throw new Error(`the eSewa form answered ${form.status} without a location`);
+    const pressed = await fetch(`${hostedPage}/${fate === 'fail_on_page' ? 'fail' : 'pay'}`, {
+      method: 'POST',
+      redirect: 'manual',
+    });
+    const location = pressed.headers.get('location');
+    // The sandbox drops some returns on purpose (the payer closed the tab); the status check must find those.
+    if (location && fate !== 'pay_without_return' && location.startsWith(this.topology.apiUrls[0] ?? '')) {
+      await this.followToApi(location);
+    }
+  }
+}
+
+interface GatewayLedger {
+  captures: Map<string, number[]>;
+  refunds: Map<string, number>;
+}
+
+async function listSandbox<T extends { id: string }>(sandboxUrl: string, resource: string): Promise<T[]> {
+  const all: T[] = [];
+  let startingAfter: string | undefined;
+  for (;;) {
+    const url = new URL(`${sandboxUrl}/v1/${resource}`);
+    url.searchParams.set('limit', '100');
+    if (startingAfter) url.searchParams.set('starting_after', startingAfter);
+    const response = await fetch(url, { headers: { authorization: `Bearer ${SANDBOX_KEY}` } });
+    const page = (await response.json()) as { data: T[]; has_more: boolean };
+    all.push(...page.data);
+    if (!page.has_more || page.data.length === 0) return all;
+    startingAfter = page.data[page.data.length - 1]?.id;
+  }
+}
+
+/** Every capture and refund the three gateways recorded, by order. */
+async function gatewayLedger(sandboxUrl: string, esewaOrders: ReadonlyMap<string, string>): Promise<GatewayLedger> {
+  type Intent = { id: string; status: string; amount: number; metadata: { orderId?: string } };
+  const intents = await listSandbox<Intent>(sandboxUrl, 'payment_intents');
+  const refunds = await listSandbox<Intent>(sandboxUrl, 'refunds');
+  const ledger: GatewayLedger = { captures: new Map(), refunds: new Map() };
+  const capture = (orderId: string, amount: number) =>
+    ledger.captures.set(orderId, [...(ledger.captures.get(orderId) ?? []), amount]);
+  const refund = (orderId: string, amount: number) =>
+    ledger.refunds.set(orderId, (ledger.refunds.get(orderId) ?? 0) + amount);
+  for (const intent of intents) {
+    if (intent.metadata.orderId && intent.status === 'succeeded') capture(intent.metadata.orderId, intent.amount);
+  }
+  for (const item of refunds) {
+    if (item.metadata.orderId && item.status === 'succeeded') refund(item.metadata.orderId, item.amount);
+  }
+  const khalti = (await (await fetch(`${sandboxUrl}/_sandbox/khalti/payments`)).json()) as {
+    data: { purchaseOrderId: string; status: string; amount: number; refundedAmount: number }[];
+  };
+  for (const payment of khalti.data) {
+    if (!['Completed', 'Refunded', 'Partially Refunded'].includes(payment.status)) continue;
+    capture(payment.purchaseOrderId, payment.amount);
+    if (payment.refundedAmount > 0) refund(payment.purchaseOrderId, payment.refundedAmount);
+  }
+  const esewa = (await (await fetch(`${sandboxUrl}/_sandbox/esewa/transactions`)).json()) as {
+    data: { transactionUuid: string; status: string; totalPaisa: number }[];
+  };
+  for (const transaction of esewa.data) {
+    const orderId = esewaOrders.get(transaction.transactionUuid);
+    if (!orderId) continue;
+    if (['COMPLETE', 'FULL_REFUND', 'PARTIAL_REFUND'].includes(transaction.status)) {
+      capture(orderId, transaction.totalPaisa);
+    }
+    if (transaction.status === 'FULL_REFUND') refund(orderId, transaction.totalPaisa);
+  }
+  return ledger;
+}
+
+export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
+  const started = Date.now();
+  const random = seededRandom(options.seed ^ 0x5eed);
+  const runId = `chaos-${options.seed}-${Date.now().toString(36)}`;
+  const orders = drawOrders(options.orders, options.seed, runId);
+  const topology = await startChaosTopology({
+    kind: options.topology,
+    apiReplicas: options.apiReplicas,
+    workers: options.workers,
+    adminUrl: options.adminUrl,
+    apiEnv: {
+      ORDER_TTL: `${TTL_MS / 1000}s`,
+      ORDER_GRACE_PERIOD: `${GRACE_MS / 1000}s`,
+      POLL_INITIAL_INTERVAL: '2s',
+      POLL_MAX_INTERVAL: '5s',
+      GRACE_POLL_INTERVAL: '4s',
+      ESEWA_FIRST_STATUS_CHECK: '3s',
+      CHECKOUT_TIMEOUT: '30s',
+      // Every request of the run comes from one address.
+      RATE_LIMIT_PER_IP: '1000000',
+    },
+    workerEnv: {},
+    log: options.log,
+  });
+  const db = createPool(topology.databaseUrl, {
+    applicationName: 'orderpay-chaos-checker',
+    max: 4,
+    // An idle client dropped by the server is replaced on the next query; it must not end the run.
+    onClientError: (error) => options.log(`checker database connection error: ${error.message}`),
+  });
+  const connection = await Connection.connect({ address: topology.temporalAddress });
+  const client = new Client({
+    connection,
+    namespace: topology.namespace,
+    dataConverter: orderpayDataConverter(parseCodecKeys(topology.codecKeys)),
+  });
+  const driver = new ChaosDriver(topology, random);
+  const violations: string[] = [];
+  const faults = {
+    workerKills: 0,
+    apiKills: 0,
+    temporalRestarts: 0,
+    databaseCuts: 0,
+    databaseConnectionsCut: 0,
+  };
+  try {
+    await fetch(`${topology.sandboxUrl}/_sandbox/faults`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        webhookDropRate: 0.3,
+        webhookDuplicateRate: 0.2,
+        webhookReorder: true,
+        webhookDelayMs: 200,
+        apiErrorRate: 0.1,
+        apiErrorAfterCommitRate: 0.05,
+        apiLatencyMs: 30,
+      }),
+    });
+
+    let chaosOn = true;
+    const chaos = (async () => {
+      let tick = 0;
+      while (chaosOn) {
+        await sleep(4_000 + random() * 4_000);
+        if (!chaosOn) break;
+        tick += 1;
+        await topology.killWorker();
+        faults.workerKills += 1;
+        if (tick % 3 === 1) {
+          faults.databaseConnectionsCut += await topology.cutDatabaseConnections();
+          faults.databaseCuts += 1;
+        }
+        if (tick % 4 === 0) {
+          await topology.killApi(tick % topology.apiUrls.length);
+          faults.apiKills += 1;
+        }
+        if (tick % 5 === 2) {
+          // Everything in flight at the server is cut; workers, APIs and clients must reconnect and carry on.
+          await topology.killTemporal(1_000 + random() * 2_000);
+          faults.temporalRestarts += 1;
+        }
+      }
+    })();
+
+    const fateRuns: Promise<void>[] = [];
+    for (const order of orders) {
+      // A request that never gets through is a violation of its own; the run goes on to check the money.
+      fateRuns.push(
+        driver.runFate(db, order.orderId, order.gateway, order.fate).catch((error: unknown) => {
+          violations.push(`${order.orderId} (${order.fate}): ${String(error)}`);
+        }),
+      );
+      await sleep(options.spacingMs);
+    }
+    await Promise.all(fateRuns);
+    chaosOn = false;
+    await chaos;
+    await fetch(`${topology.sandboxUrl}/_sandbox/faults`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        webhookDropRate: 0,
+        webhookDuplicateRate: 0,
+        apiErrorRate: 0,
+        apiErrorAfterCommitRate: 0,
+      }),
+    });
+    options.log(`fates played out after ${((Date.now() - started) / 1000).toFixed(0)}s; settling`);
+
+    // Settle: every workflow closes after its TTL and grace window; give retries room.
+    const settleDeadline = Date.now() + TTL_MS + GRACE_MS + 120_000;
+    const running = async () => {
+      let open = 0;
+      for (let i = 0; i < orders.length; i += 50) {
+        const batch = orders.slice(i, i + 50);
+        const statuses = await Promise.all(
+          batch.map(async ({ orderId }) => {
+            try {
+              return (await client.workflow.getHandle(orderWorkflowId(orderId)).describe()).status.name;
+            } catch {
+              return 'UNKNOWN';
+            }
+          }),
+        );
+        open += statuses.filter((status) => status === 'RUNNING' || status === 'UNKNOWN').length;
+      }
+      return open;
+    };
+    while ((await running()) > 0 && Date.now() < settleDeadline) await sleep(2_000);
+
+    await checkInvariants({ orders, topology, db, client, violations, report: options.log });
+    const outcomes = new Map<string, number>();
+    const histories = [];
+    for (const { orderId, gateway, fate } of orders) {
+      const status = (await driver.orderStatus(db, orderId)) ?? 'MISSING';
+      const outcome = `${gateway} ${fate} → ${status}`;
+      outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+      const workflowId = orderWorkflowId(orderId);
+      histories.push({ workflowId, history: await client.workflow.getHandle(workflowId).fetchHistory() });
+    }
+
+    // Determinism: every history of the run replays with the build the workers ran.
+    const replayOptions = {
+      workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH },
+      dataConverter: orderpayDataConverter(parseCodecKeys(topology.codecKeys)),
+    };
+    for await (const result of Worker.runReplayHistories(replayOptions, histories)) {
+      if (result.error) violations.push(`${result.workflowId}: replay failed: ${String(result.error)}`);
+    }
+    // Failed workflow tasks are retried by the server; a worker bug (non-determinism, an unhandled error) is not.
+    const taskFailures = new Map<string, number>();
+    for (const { workflowId, history } of histories) {
+      for (const event of history.events ?? []) {
+        const attributes = event.workflowTaskFailedEventAttributes;
+        if (!attributes) continue;
+        const cause = temporal.api.enums.v1.WorkflowTaskFailedCause[attributes.cause ?? 0] ?? String(attributes.cause);
+        taskFailures.set(cause, (taskFailures.get(cause) ?? 0) + 1);
+        if (/NON_DETERMINISTIC|UNHANDLED_FAILURE/.test(cause)) {
+          violations.push(`${workflowId}: workflow task failed: ${cause} ${attributes.failure?.message ?? ''}`);
+        }
+      }
+    }
+    const sandbox = (await (await fetch(`${topology.sandboxUrl}/_sandbox/stats`)).json()) as Record<string, unknown>;
+    return {
+      options: {
+        orders: options.orders,
+        seed: options.seed,
+        topology: options.topology,
+        apiReplicas: options.apiReplicas,
+        workers: options.workers,
+        adminUrl: options.adminUrl,
+        spacingMs: options.spacingMs,
+      },
+      outcomes,
+      faults,
+      sandbox,
+      taskFailures,
+      violations,
+      wallMs: Date.now() - started,
+      logs: violations.length > 0 ? topology.logs().slice(-40_000) : '',
+    };
+  } finally {
+    await db.end();
+    await connection.close();
+    await topology.stop();
+  }
+}
+
+/** The three sources per order: the gateway's ledger, the database row, the workflow's own state. */
+async function checkInvariants(context: {
+  orders: ReturnType<typeof drawOrders>;
+  topology: ChaosTopology;
+  db: Pool;
+  client: Client;
+  violations: string[];
+  report: (message: string) => void;
+}): Promise<void> {
+  const { orders, topology, db, client, violations } = context;
+  const esewaOrders = new Map(
+    orders.filter((o) => o.gateway === 'esewa').map((o) => [esewaTransactionUuid(o.orderId), o.orderId]),
+  );
+  const ledger = await gatewayLedger(topology.sandboxUrl, esewaOrders);
+  for (const { orderId, fate } of orders) {
+    const row = (
+      await db.query<{ status: string; captured_amount_minor: string; refunded_amount_minor: string }>(
+        'SELECT status, captured_amount_minor, refunded_amount_minor FROM orders WHERE order_id = $1',
+        [orderId],
+      )
+    ).rows[0];
+    const captures = ledger.captures.get(orderId) ?? [];
+    const captured = captures.reduce((sum, amount) => sum + amount, 0);
+    const refunded = ledger.refunds.get(orderId) ?? 0;
+    const handle = client.workflow.getHandle(orderWorkflowId(orderId));
+    const status = row?.status ?? 'MISSING';
+    const say = (what: string) => violations.push(`${orderId} (${fate}, ${status}): ${what}`);
+    let description: Awaited<ReturnType<typeof handle.describe>> | undefined;
+    let workflow: OrderState | undefined;
+    try {
+      description = await handle.describe();
+      workflow = await handle.query(orderStateQuery);
+    } catch (error) {
+      say(`workflow unreadable: ${String(error)}`);
+    }
+
+    if (!row) say('no order row');
+    if (description?.status.name === 'RUNNING') say('workflow still running after TTL + grace (stuck)');
+    if (!EXPECTED[fate].includes(status)) say(`expected ${EXPECTED[fate].join('/')}`);
+    if (captures.length > 1) say(`charged ${captures.length} times at the gateway`);
+    if (refunded > captured) say(`refunded ${refunded} of ${captured} captured`);
+    const kept = captured - refunded;
+    if (['EXPIRED', 'CANCELLED', 'FAILED', 'REFUNDED'].includes(status) && kept !== 0) {
+      say(`gateway kept ${kept} for an order that holds no money (lost payment)`);
+    }
+    if (['PAID', 'PARTIALLY_REFUNDED'].includes(status) && kept <= 0) say('order holds money the gateway does not');
+    if (row && Number(row.refunded_amount_minor) !== refunded) {
+      say(`database refunded ${row.refunded_amount_minor}, gateway ${refunded}`);
+    }
+    if (
+      row &&
+      ['PAID', 'PARTIALLY_REFUNDED', 'REFUNDED'].includes(status) &&
+      Number(row.captured_amount_minor) !== captured
+    ) {
+      say(`database captured ${row.captured_amount_minor}, gateway ${captured}`);
+    }
+    if (workflow && workflow.status !== status) say(`workflow says ${workflow.status}`);
+    if (workflow && workflow.refundedAmountMinor !== refunded) say(`workflow refunded ${workflow.refundedAmountMinor}`);
+  }
+}
+
+/** One table: fates and their outcomes, the faults injected, and every violation. */
+export function formatChaosReport(report: ChaosReport): string {
+  const { options } = report;
+  const rows = [...report.outcomes.entries()].sort(([a], [b]) => a.localeCompare(b));
+  const faults = report.faults;
+  const sandbox = report.sandbox;
+  return [
+    `chaos: seed ${options.seed}, ${options.orders} orders, ${options.topology} topology ` +
+      `(${options.apiReplicas} API, ${options.workers} workers), ${(report.wallMs / 1000).toFixed(0)}s`,
+    '',
+    `  ${'gateway / fate → final status'.padEnd(58)} orders`,
+    ...rows.map(([outcome, count]) => `  ${outcome.padEnd(58)} ${String(count).padStart(6)}`),
+    '',
+    '  faults injected',
+    `    workers SIGKILLed ${faults.workerKills}, API replicas SIGKILLed ${faults.apiKills}, ` +
+      `Temporal server SIGKILLed and restarted ${faults.temporalRestarts}, ` +
+      `database connections cut ${faults.databaseConnectionsCut} (in ${faults.databaseCuts} cuts)`,
+    `    sandbox: ${Object.entries(sandbox)
+      .filter(([, value]) => typeof value === 'number')
+      .map(([name, value]) => `${name} ${String(value)}`)
+      .join(', ')}`,
+    `    workflow task failures retried by the server: ${
+      report.taskFailures.size === 0 ? 'none' : JSON.stringify(Object.fromEntries(report.taskFailures))
+    }`,
+    '',
+    `  violations: ${report.violations.length}`,
+    ...report.violations.map((violation) => `    ${violation}`),
+  ].join('\n');
+}
