@@ -82,9 +82,11 @@ export function createMerchantEventDispatcher(deps: MerchantEventDispatcherDeps)
       const pairs = await sweepCandidates(pool, options);
       let started = 0;
       let alreadyRunning = 0;
-      for (const pair of pairs) {
-        // A running workflow is retrying with backoff: leave it alone rather than grow its history with signals.
-        if (await isRunning(pair)) {
+      for (const { neverDispatched, ...pair } of pairs) {
+        // A delivery no workflow was told about must be signalled even if one runs (it may be idling towards its
+        // end without looking again). Otherwise a running workflow is retrying with backoff: leave it alone rather
+        // than grow its history with a signal every sweep.
+        if (!neverDispatched && (await isRunning(pair))) {
           await markDispatched(pool, pair);
           alreadyRunning += 1;
           continue;

@@ -153,16 +153,22 @@ export async function pendingPairs(pool: Pool, notice: MerchantEventsNotice, lim
   return rows.map((row) => ({ endpointId: row.endpoint_id, orderId: row.order_id }));
 }
 
+/** A pair the sweeper looks at; `neverDispatched`: some pending delivery of it no workflow was ever told about. */
+export interface SweepCandidate extends DeliveryPair {
+  neverDispatched: boolean;
+}
+
 /**
  * What the sweeper looks at: pairs with a pending delivery recorded at least `olderThanMs` ago that was never
- * dispatched, or dispatched more than `redispatchAfterMs` ago (its workflow may have ended without it).
+ * dispatched (a lost notification, a redelivery), or dispatched more than `redispatchAfterMs` ago (its workflow may
+ * have ended without it).
  */
 export async function sweepCandidates(
   pool: Pool,
   options: { olderThanMs: number; redispatchAfterMs: number; limit: number },
-): Promise<DeliveryPair[]> {
-  const { rows } = await pool.query<{ endpoint_id: string; order_id: string }>(
-    `SELECT d.endpoint_id, e.order_id
+): Promise<SweepCandidate[]> {
+  const { rows } = await pool.query<{ endpoint_id: string; order_id: string; never_dispatched: boolean }>(
+    `SELECT d.endpoint_id, e.order_id, bool_or(d.dispatched_at IS NULL) AS never_dispatched
        FROM merchant_event_deliveries d JOIN merchant_events e USING (event_id)
        JOIN merchant_endpoints p ON p.endpoint_id = d.endpoint_id
       WHERE d.state = 'pending' AND p.enabled
@@ -173,7 +179,11 @@ export async function sweepCandidates(
       LIMIT $3`,
     [options.olderThanMs, options.redispatchAfterMs, options.limit],
   );
-  return rows.map((row) => ({ endpointId: row.endpoint_id, orderId: row.order_id }));
+  return rows.map((row) => ({
+    endpointId: row.endpoint_id,
+    orderId: row.order_id,
+    neverDispatched: row.never_dispatched,
+  }));
 }
 
 export async function markDispatched(pool: Pool, pair: DeliveryPair): Promise<void> {

@@ -171,6 +171,35 @@ describe('merchant events delivered by real processes', () => {
     expect(receiver.eventsOf(orderId).map((event) => event.type)).toEqual(['order.awaiting_payment', 'order.paid']);
   });
 
+  it('when a delivery is queued while no worker listens (its notification is lost), then the sweeper schedule starts it', async () => {
+    receiver.setFaults({});
+    const orderId = uniqueId('evt-sweep');
+    await checkoutAndPay(orderId);
+    const paid = await waitForEvent(orderId, 'order.paid');
+    // Recorded as delivered first, so a second arrival can only be the redelivery (not a retry of a lost answer).
+    await eventually(
+      async () => ((await attemptsOf(paid.id)).some((attempt) => attempt.outcome === 'delivered') ? true : undefined),
+      { what: 'the delivery recorded' },
+    );
+    // And its activity reported done to Temporal, so no retry of it is pending when the worker dies.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    await stack.killWorkers();
+    const redeliver = await fetch(`${stack.apiUrl}/admin/merchant-events/${paid.id}/redeliver`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
+    expect(redeliver.status).toBe(202);
+    expect(await redeliver.json()).toEqual({ reset: 1 });
+    stack.startWorker();
+    // Only the sweeper can find it: the NOTIFY went out while nobody listened.
+    await eventually(async () => (receiver.duplicates.some((event) => event.id === paid.id) ? true : undefined), {
+      // A sweep every 5 s takes deliveries older than 5 s: well within this.
+      timeoutMs: 30_000,
+      what: 'the swept redelivery',
+    });
+    expect(deliveriesOf(paid.id).filter((delivery) => delivery.status === 204)).toHaveLength(2);
+  });
+
   it('when an order is paid and then cancelled, then its events arrive in sequence order: paid, refund.succeeded, refunded', async () => {
     receiver.setFaults({ failNext: 1 });
     const orderId = uniqueId('evt-seq');
