@@ -1,0 +1,6 @@
+// What the bench's client and the bare workflow share: the update and signal of the bare checkout shape.
+import { defineSignal, defineUpdate } from '@temporalio/workflow';
+
+export const BARE_WORKFLOW_TYPE = 'bareCheckoutWorkflow';
+export const bareCheckoutUpdate = defineUpdate<{ intentId: string }>('bareCheckout');
+export const barePaidSignal = defineSignal('barePaid');

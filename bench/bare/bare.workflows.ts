@@ -1,0 +1,27 @@
+// The engine's own ceiling for orderpay's checkout shape, with no business logic: what Temporal allows for the same
+// commands. Update-with-start, two no-op activities before the update answers (orderpay records the order and
+// creates the intent), then a signal (the payment), then one more no-op activity (the PAID transition).
+import { condition, proxyActivities, setHandler } from '@temporalio/workflow';
+import type { BareActivities } from './bare.activities';
+import { bareCheckoutUpdate, barePaidSignal } from './bare.contract';
+
+const { noop } = proxyActivities<BareActivities>({
+  startToCloseTimeout: '10s',
+  retry: { maximumAttempts: 3 },
+});
+
+export async function bareCheckoutWorkflow(input: { orderId: string }): Promise<void> {
+  let intentId: string | undefined;
+  let paid = false;
+  setHandler(bareCheckoutUpdate, async () => {
+    await condition(() => intentId !== undefined);
+    return { intentId: intentId ?? '' };
+  });
+  setHandler(barePaidSignal, () => {
+    paid = true;
+  });
+  await noop({ step: 'record' });
+  intentId = (await noop({ step: `intent-${input.orderId}` })).step;
+  await condition(() => paid);
+  await noop({ step: 'paid' });
+}
