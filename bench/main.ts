@@ -18,7 +18,12 @@ import { findTemporalCli } from '../scripts/temporal-cli';
 import { bareCheckouts, orderpayCheckouts, type CheckoutFigures } from './scenarios/checkout.bench';
 import { measureHistories, type HistoryFigures } from './scenarios/history.bench';
 import { measureOpenOrders, type OpenOrdersFigures } from './scenarios/open-orders.bench';
-import { bareWebhooks, orderpayWebhooks, type WebhookFigures } from './scenarios/webhooks.bench';
+import {
+  bareSignallingWebhooks,
+  bareWebhooks,
+  orderpayWebhooks,
+  type WebhookFigures,
+} from './scenarios/webhooks.bench';
 import type { ReconciliationFigures } from './reconciliation.bench';
 import {
   type BenchProcess,
@@ -28,7 +33,7 @@ import {
   startNodeProcess,
   waitForOutput,
 } from './support/processes';
-import { benchEnvironment, startOrderpayStack } from './support/stack';
+import { type BenchEnvironment, benchEnvironment, startOrderpayStack } from './support/stack';
 import { formatTable, type TableRow } from './support/table';
 
 export const FIGURES = ['P1', 'P2', 'P3', 'P4', 'P5', 'P6'] as const;
@@ -122,7 +127,7 @@ function parseOptions(argv: string[]): { only: Figure[]; sizes: Sizes; quick: bo
 
 interface Results {
   checkout?: CheckoutFigures;
-  webhooks?: { orderpay: WebhookFigures; bare: WebhookFigures; rate: number };
+  webhooks?: { orderpay: WebhookFigures; bare: WebhookFigures; bareSignal: WebhookFigures; rate: number };
   openOrders?: OpenOrdersFigures;
   reconciliation?: ReconciliationFigures;
   history?: HistoryFigures;
@@ -158,7 +163,7 @@ async function main(): Promise<void> {
       });
 
       const bareTaskQueue = 'bench-bare';
-      if (wants('P1') || wants('P2') || wants('P6')) {
+      if (wants('P1') || wants('P2') || wants('P3') || wants('P6')) {
         const bareWorker = startNodeProcess('bare-worker', 'bench/bare/bare-worker.js', {
           TEMPORAL_ADDRESS: temporalServer.address,
           BARE_TASK_QUEUE: bareTaskQueue,
@@ -180,11 +185,12 @@ async function main(): Promise<void> {
         if (wants('P3')) {
           const load = { ratePerSecond: sizes.webhookRate, seconds: sizes.webhookSeconds, orders: sizes.webhookOrders };
           log(`P3: ${load.ratePerSecond} webhooks/s for ${load.seconds} s, bare then orderpay…`);
-          const bareServer = await startBareWebhookServer(database.url);
+          const bareServer = await startBareWebhookServer(database.url, environment);
           cleanups.push(() => bareServer.process.stop('SIGKILL'));
           const bare = await bareWebhooks(bareServer.url, load);
+          const bareSignal = await bareSignallingWebhooks(bareServer.url, client, bareTaskQueue, load);
           const orderpay = await orderpayWebhooks(stack, load);
-          results.webhooks = { orderpay, bare, rate: load.ratePerSecond };
+          results.webhooks = { orderpay, bare, bareSignal, rate: load.ratePerSecond };
         }
         if (wants('P6')) {
           log('P6: one order of each path, read from its closed history…');
@@ -214,14 +220,19 @@ async function main(): Promise<void> {
   console.log(formatTable(rowsOf(results)));
 }
 
-async function startBareWebhookServer(databaseUrl: string): Promise<{ url: string; process: BenchProcess }> {
+async function startBareWebhookServer(
+  databaseUrl: string,
+  environment: BenchEnvironment,
+): Promise<{ url: string; process: BenchProcess }> {
   const port = await freePort();
   const server = startNodeProcess('bare-webhook', 'bench/bare/bare-webhook-server.js', {
     DATABASE_URL: databaseUrl,
     PORT: String(port),
+    TEMPORAL_ADDRESS: environment.temporalAddress,
+    TEMPORAL_CODEC_KEYS: environment.codecKeys,
   });
   await waitForOutput(server, 'bare webhook server listening');
-  return { url: `http://127.0.0.1:${port}/webhooks/stripe`, process: server };
+  return { url: `http://127.0.0.1:${port}`, process: server };
 }
 
 function runReconciliation(rows: number, adminUrl: string): Promise<ReconciliationFigures> {
@@ -318,6 +329,14 @@ export function rowsOf(results: Results): TableRow[] {
       ratio: ratio(p99),
       goal: '≤ 2×',
       met: p99 <= 2,
+    });
+    rows.push({
+      id: 'P3',
+      figure: 'webhook ack p99 against a handler that also signals a workflow',
+      orderpay: ms(webhooks.orderpay.p99Ms),
+      baseline: `${ms(webhooks.bareSignal.p99Ms)} Express + INSERT + signal (${webhooks.bareSignal.statuses})`,
+      ratio: ratio(webhooks.orderpay.p99Ms / webhooks.bareSignal.p99Ms),
+      goal: '',
     });
   }
   if (openOrders) {

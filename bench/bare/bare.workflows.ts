@@ -25,3 +25,13 @@ export async function bareCheckoutWorkflow(input: { orderId: string }): Promise<
   await condition(() => paid);
   await noop({ step: 'paid' });
 }
+
+/** P3's second baseline: a workflow that only takes signals, as an open order takes its webhooks. */
+export async function bareInboxWorkflow(): Promise<void> {
+  let received = 0;
+  setHandler(barePaidSignal, () => {
+    received += 1;
+  });
+  // Open until the run's execution timeout; the dev server is thrown away after the run.
+  await condition(() => received < 0);
+}

@@ -1,9 +1,11 @@
 // P3: how fast the API acknowledges signed Stripe webhooks at a steady rate, against a bare Express handler that does
 // one INSERT. The events are payment_intent.succeeded for open orders of the run, each with its own event ID, so
 // every delivery is verified, stored, claimed and signalled the way a real one is.
+import type { Client } from '@temporalio/client';
 import { randomBytes } from 'node:crypto';
 import { SANDBOX_STRIPE_WEBHOOK_SECRET } from '../../config/env';
 import { signStripePayload } from '../../sandbox/webhook.signer';
+import { BARE_INBOX_WORKFLOW_TYPE, bareInboxWorkflowId } from '../bare/bare.contract';
 import { describeStatuses, openLoop, post, quantile, runConcurrently } from '../support/measure';
 import type { OrderpayStack } from '../support/stack';
 
@@ -57,6 +59,7 @@ async function sendSigned(url: string, load: WebhookLoad, orderIds: readonly str
       'content-type': 'application/json',
       'stripe-signature': signStripePayload(event.payload, SANDBOX_STRIPE_WEBHOOK_SECRET, Date.now() / 1000),
       'x-bench-event-id': event.eventId,
+      'x-bench-order-id': orderIds[i % orderIds.length] ?? '',
     });
   });
   return {
@@ -79,8 +82,29 @@ export async function orderpayWebhooks(stack: OrderpayStack, load: WebhookLoad):
   return sendSigned(`${stack.api.url}/webhooks/stripe`, load, orderIds);
 }
 
-export async function bareWebhooks(url: string, load: WebhookLoad): Promise<WebhookFigures> {
+/** `baseUrl`: the bare webhook server (bench/bare/bare-webhook-server.ts). */
+export async function bareWebhooks(baseUrl: string, load: WebhookLoad): Promise<WebhookFigures> {
   const orderIds = Array.from({ length: load.orders }, (_, i) => `bare-${i}`);
-  await sendSigned(url, { ...load, seconds: 1 }, orderIds);
-  return sendSigned(url, load, orderIds);
+  await sendSigned(`${baseUrl}/webhooks/stripe`, { ...load, seconds: 1 }, orderIds);
+  return sendSigned(`${baseUrl}/webhooks/stripe`, load, orderIds);
+}
+
+/** The bare handler that also signals an open workflow per order before it answers. */
+export async function bareSignallingWebhooks(
+  baseUrl: string,
+  client: Client,
+  taskQueue: string,
+  load: WebhookLoad,
+): Promise<WebhookFigures> {
+  const run = randomBytes(3).toString('hex');
+  const orderIds = Array.from({ length: load.orders }, (_, i) => `bare-${run}-${i}`);
+  await runConcurrently(orderIds.length, 10, async (i) => {
+    await client.workflow.start(BARE_INBOX_WORKFLOW_TYPE, {
+      workflowId: bareInboxWorkflowId(orderIds[i] ?? ''),
+      taskQueue,
+      workflowExecutionTimeout: '1h',
+    });
+  });
+  await sendSigned(`${baseUrl}/signal/webhooks/stripe`, { ...load, seconds: 1 }, orderIds);
+  return sendSigned(`${baseUrl}/signal/webhooks/stripe`, load, orderIds);
 }
