@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { orderpayDataConverter, parseCodecKeys } from '../config/payload-codec';
 import { projectPath } from '../config/paths';
-import { createPool, type Pool } from '../db/pool';
+import { createPool } from '../db/pool';
 import { findTemporalCli } from '../scripts/temporal-cli';
 import { bareCheckouts, orderpayCheckouts, type CheckoutFigures } from './scenarios/checkout.bench';
 import { measureHistories, type HistoryFigures } from './scenarios/history.bench';
@@ -52,7 +52,10 @@ const optionsSchema = z.object({
   'webhook-rate': positiveInt.optional(),
   'webhook-seconds': positiveInt.optional(),
   'open-orders': positiveInt.optional(),
-  'open-ttl': z.string().regex(/^(\d+[smhd])+$/, 'a duration such as 15m').optional(),
+  'open-ttl': z
+    .string()
+    .regex(/^(\d+[smhd])+$/, 'a duration such as 15m')
+    .optional(),
   rows: positiveInt.optional(),
 });
 
@@ -86,7 +89,7 @@ const QUICK: Sizes = {
   webhookSeconds: 2,
   webhookOrders: 10,
   openOrders: 30,
-  openTtl: '20s',
+  openTtl: '10s',
   probeOrders: 10,
   rows: 20_000,
 };
@@ -203,7 +206,12 @@ async function main(): Promise<void> {
           environment,
           pool,
           temporalServer.process.pid,
-          { orders: sizes.openOrders, ttl: sizes.openTtl, concurrency: sizes.concurrency, probeOrders: sizes.probeOrders },
+          {
+            orders: sizes.openOrders,
+            ttl: sizes.openTtl,
+            concurrency: sizes.concurrency,
+            probeOrders: sizes.probeOrders,
+          },
           log,
         );
       }
@@ -238,7 +246,12 @@ async function startBareWebhookServer(
 function runReconciliation(rows: number, adminUrl: string): Promise<ReconciliationFigures> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [projectPath('dist', 'bench', 'reconciliation.bench.js')], {
-      env: { PATH: process.env.PATH ?? '', BENCH_JSON: '1', BENCH_ROWS: String(rows), TEST_DATABASE_ADMIN_URL: adminUrl },
+      env: {
+        PATH: process.env.PATH ?? '',
+        BENCH_JSON: '1',
+        BENCH_ROWS: String(rows),
+        TEST_DATABASE_ADMIN_URL: adminUrl,
+      },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let output = '';

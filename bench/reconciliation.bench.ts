@@ -62,7 +62,8 @@ export async function benchReconciliation(
   pool.on('error', () => undefined);
   try {
     await migrateToLatest(databaseUrl);
-    if (print) console.log(`generating ${rows.toLocaleString('en')} settlement rows and their orders in ${databaseName}…`);
+    if (print)
+      console.log(`generating ${rows.toLocaleString('en')} settlement rows and their orders in ${databaseName}…`);
     await generateFile(file, rows);
     await generateOrders(pool, rows);
     const size = (await stat(file)).size;

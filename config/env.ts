@@ -42,6 +42,14 @@ export const duration = (fallback: string) =>
       return ms;
     });
 
+/** An optional integer setting: unset or blank leaves the choice to the library's default. */
+const optionalInt = (min: number, max: number) =>
+  z
+    .string()
+    .optional()
+    .transform((text) => (text && text.trim().length > 0 ? Number(text.trim()) : undefined))
+    .pipe(z.number().int().min(min).max(max).optional());
+
 export const port = (fallback: number) => z.coerce.number().int().min(0).max(65_535).default(fallback);
 const url = (fallback: string) => z.url().default(fallback);
 /** The non-blank, trimmed items of a comma-separated value. */
@@ -279,6 +287,20 @@ export const workerConfigSchema = z
     /** How long a refund may stay pending at the gateway before refundPayment hands it back to the workflow. */
     REFUND_PENDING_LIMIT: duration('72h'),
     WORKER_SHUTDOWN_GRACE: duration('10s'),
+    /**
+     * Workflows whose state the worker keeps in memory (every open order is one); past it the least recently used is
+     * evicted and replayed from its history on its next task. Unset: the SDK's default, sized from the heap limit.
+     */
+    WORKER_MAX_CACHED_WORKFLOWS: optionalInt(0, 1_000_000),
+    /** Workflow tasks the worker runs at once; unset: the SDK's default (40), never more than the cache. */
+    WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: optionalInt(2, 10_000),
+    /** Activities the worker runs at once (gateway calls, database writes); unset: the SDK's default (100). */
+    WORKER_MAX_CONCURRENT_ACTIVITIES: optionalInt(1, 10_000),
+    /**
+     * How long a workflow task waits for the worker that has the workflow cached before any worker may take it (and
+     * replay the history).
+     */
+    WORKER_STICKY_QUEUE_TIMEOUT: duration('10s'),
     /** orderpay's own worker metrics (GET /metrics); 0 picks a free port. */
     WORKER_METRICS_PORT: port(9464),
     /** The Temporal SDK's Prometheus exporter (worker, workflow and activity task metrics); 0 picks a free port. */

@@ -27,7 +27,10 @@ export interface OrderWorkerOptions {
   dataConverter?: DataConverter;
   tuning?: Pick<
     WorkerOptions,
-    'maxCachedWorkflows' | 'maxConcurrentActivityTaskExecutions' | 'maxConcurrentWorkflowTaskExecutions'
+    | 'maxCachedWorkflows'
+    | 'maxConcurrentActivityTaskExecutions'
+    | 'maxConcurrentWorkflowTaskExecutions'
+    | 'stickyQueueScheduleToStartTimeout'
   >;
 }
 
@@ -47,6 +50,7 @@ export async function createOrderWorker(options: OrderWorkerOptions): Promise<Wo
     shutdownGraceTime: options.shutdownGraceTimeMs ?? 10_000,
     dataConverter: options.dataConverter,
     ...code,
-    ...options.tuning,
+    // Unset settings are left out, so the SDK's defaults apply rather than an explicit undefined.
+    ...Object.fromEntries(Object.entries(options.tuning ?? {}).filter(([, value]) => value !== undefined)),
   });
 }

@@ -40,8 +40,7 @@ async function main(): Promise<void> {
     res.status(200).json({ received: true });
   });
   const server = app.listen(port, '127.0.0.1', () => console.log('bare webhook server listening'));
-  const stop = () =>
-    server.close(() => void Promise.all([pool.end(), connection.close()]).then(() => process.exit(0)));
+  const stop = () => server.close(() => void Promise.all([pool.end(), connection.close()]).then(() => process.exit(0)));
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
 }

@@ -11,17 +11,17 @@ const { noop } = proxyActivities<BareActivities>({
 });
 
 export async function bareCheckoutWorkflow(input: { orderId: string }): Promise<void> {
-  let intentId: string | undefined;
+  const checkout: { intentId?: string } = {};
   let paid = false;
   setHandler(bareCheckoutUpdate, async () => {
-    await condition(() => intentId !== undefined);
-    return { intentId: intentId ?? '' };
+    await condition(() => checkout.intentId !== undefined);
+    return { intentId: checkout.intentId ?? '' };
   });
   setHandler(barePaidSignal, () => {
     paid = true;
   });
   await noop({ step: 'record' });
-  intentId = (await noop({ step: `intent-${input.orderId}` })).step;
+  checkout.intentId = (await noop({ step: `intent-${input.orderId}` })).step;
   await condition(() => paid);
   await noop({ step: 'paid' });
 }

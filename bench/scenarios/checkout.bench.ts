@@ -1,6 +1,6 @@
 // P1 and P2: checkout → PAID throughput and POST /orders latency, orderpay against the bare same-shape workflow
 // (bench/bare) on the same dev server, at the same concurrency and order count.
-import { Client, WithStartWorkflowOperation } from '@temporalio/client';
+import { type Client, WithStartWorkflowOperation } from '@temporalio/client';
 import { randomBytes } from 'node:crypto';
 import type { Pool } from '../../db/pool';
 import { BARE_WORKFLOW_TYPE, bareCheckoutUpdate, barePaidSignal } from '../bare/bare.contract';
@@ -54,7 +54,11 @@ export async function orderpayCheckouts(
 }
 
 /** The same shape with nothing but Temporal: update-with-start, a signal for the payment, the result. */
-export async function bareCheckouts(client: Client, taskQueue: string, load: CheckoutLoad): Promise<CheckoutFigures['bare']> {
+export async function bareCheckouts(
+  client: Client,
+  taskQueue: string,
+  load: CheckoutLoad,
+): Promise<CheckoutFigures['bare']> {
   const run = randomBytes(3).toString('hex');
   const latencies: number[] = [];
   const one = async (orderId: string, record: boolean) => {

@@ -157,7 +157,9 @@ export async function measureHistories(
       }
       await refundedWatcher.waitFor(id('refund'), 30_000).catch(async (error: unknown) => {
         const [history, refunds] = await Promise.all([
-          pool.query('SELECT to_status, reason FROM order_status_history WHERE order_id = $1 ORDER BY id', [id('refund')]),
+          pool.query('SELECT to_status, reason FROM order_status_history WHERE order_id = $1 ORDER BY id', [
+            id('refund'),
+          ]),
           pool.query('SELECT state, amount_minor FROM refunds WHERE order_id = $1', [id('refund')]),
         ]);
         throw new Error(

@@ -60,9 +60,11 @@ export async function measureOpenOrders(
     let opened = 0;
     await runConcurrently(load.orders, load.concurrency, async (i) => {
       const answer = await stack.api.checkout(`${prefix}${i}`);
-      if (answer.status !== 201) throw new Error(`POST /orders answered ${answer.status}: ${JSON.stringify(answer.body)}`);
+      if (answer.status !== 201)
+        throw new Error(`POST /orders answered ${answer.status}: ${JSON.stringify(answer.body)}`);
       opened += 1;
-      if (opened % 1_000 === 0) progress(`P4: ${opened} open, worker RSS ${memoryOf(stack.worker.pid).rssMiB.toFixed(0)} MiB`);
+      if (opened % 1_000 === 0)
+        progress(`P4: ${opened} open, worker RSS ${memoryOf(stack.worker.pid).rssMiB.toFixed(0)} MiB`);
     });
     const secondsToOpen = (performance.now() - openStarted) / 1000;
     progress(`P4: ${load.orders} open after ${secondsToOpen.toFixed(0)} s; probing throughput…`);

@@ -63,7 +63,10 @@ export interface StackOptions {
   workerEnv?: Record<string, string>;
 }
 
-export async function startOrderpayStack(environment: BenchEnvironment, options: StackOptions = {}): Promise<OrderpayStack> {
+export async function startOrderpayStack(
+  environment: BenchEnvironment,
+  options: StackOptions = {},
+): Promise<OrderpayStack> {
   const [apiPort, sandboxPort] = [await freePort(), await freePort()];
   const apiUrl = `http://127.0.0.1:${apiPort}`;
   const sandboxUrl = `http://127.0.0.1:${sandboxPort}`;
