@@ -33,6 +33,8 @@ export interface OpenOrdersFigures {
   throughputAllOpen: number;
   serverCpuIdlePercent: number;
   serverCpuOpenPercent: number;
+  /** Checkouts a merchant's client would have repeated after a 503 while opening and probing. */
+  repeated503: number;
 }
 
 export async function measureOpenOrders(
@@ -111,6 +113,7 @@ export async function measureOpenOrders(
       throughputAllOpen: allOpen.ordersPerSecond,
       serverCpuIdlePercent,
       serverCpuOpenPercent,
+      repeated503: stack.api.repeated503,
     };
   } finally {
     clearInterval(sampler);

@@ -24,6 +24,8 @@ export function benchEnvironment(temporalAddress: string, databaseUrl: string): 
 export interface OrderpayApi {
   url: string;
   process: BenchProcess;
+  /** Checkouts repeated after a 503 so far. */
+  repeated503: number;
   /**
    * POST /orders for a Stripe order of 1,000 USD cents, repeated while it answers 503 checkout_pending; resolves with
    * the status (a replayed 200 as 201), the body and the round trip in ms.
@@ -95,6 +97,8 @@ export async function startOrderpayStack(
     // No reconciliation schedule: the bench measures orders.
     RECONCILIATION_GATEWAYS: '',
     LOG_LEVEL: 'info',
+    // The worker's tuning (WORKER_MAX_CACHED_WORKFLOWS…) as set for the bench, so settings can be compared.
+    ...workerTuningFromEnvironment(),
     ...options.workerEnv,
   });
   const processes = [sandbox, worker];
@@ -113,13 +117,15 @@ export async function startOrderpayStack(
     });
     processes.push(apiProcess);
     await waitForHttp(`${url}/healthz`);
-    return {
+    const api: OrderpayApi = {
       url,
       process: apiProcess,
+      repeated503: 0,
       async checkout(orderId) {
         const started = performance.now();
-        // A merchant's client repeats a checkout that answered 503 checkout_pending (the order carries on); the
-        // round trip is counted until the answer that has the payment URL.
+        // A merchant's client repeats a checkout that answered 503 (checkout_pending: the order carries on;
+        // temporal_unavailable: nothing happened yet); the round trip is counted until the answer that has the
+        // payment URL, and every repeat is counted in `repeated503`.
         for (let attempt = 1; ; attempt += 1) {
           const response = await fetch(`${url}/orders`, {
             method: 'POST',
@@ -127,7 +133,8 @@ export async function startOrderpayStack(
             body: JSON.stringify({ orderId, amount: 1_000, currency: 'USD', gateway: 'stripe' }),
           });
           const body = (await response.json()) as CheckoutAnswer & { error?: { code?: string } };
-          if (response.status === 503 && body.error?.code === 'checkout_pending' && attempt < 30) {
+          if (response.status === 503 && attempt < 30) {
+            api.repeated503 += 1;
             await sleep(Number(response.headers.get('retry-after') ?? 2) * 1000);
             continue;
           }
@@ -148,6 +155,7 @@ export async function startOrderpayStack(
         return { status: response.status, body: await response.text() };
       },
     };
+    return api;
   };
   const logs = () => processes.map((p) => `--- ${p.name} ---\n${p.output()}`).join('\n');
   const stopAll = async () => {
@@ -184,4 +192,18 @@ export async function startOrderpayStack(
     await stopAll();
     throw error;
   }
+}
+
+const WORKER_TUNING = [
+  'WORKER_MAX_CACHED_WORKFLOWS',
+  'WORKER_MAX_CONCURRENT_WORKFLOW_TASKS',
+  'WORKER_MAX_CONCURRENT_ACTIVITIES',
+  'WORKER_STICKY_QUEUE_TIMEOUT',
+];
+
+/** The worker tuning variables set in the bench's own environment. */
+export function workerTuningFromEnvironment(): Record<string, string> {
+  return Object.fromEntries(
+    WORKER_TUNING.flatMap((name) => (process.env[name] ? [[name, process.env[name] ?? '']] : [])),
+  );
 }
