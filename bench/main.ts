@@ -459,6 +459,12 @@ export function rowsOf(results: Results): TableRow[] {
       '≤ 60 events',
       60,
     );
+    path(
+      `history: expired, 30-minute TTL, GATEWAY_POLL_CADENCE=stripe=15m/15m/15m (${h.expired30mWebhookCadence.periodicPolls} periodic polls)`,
+      h.expired30mWebhookCadence,
+      '≤ 60 events',
+      60,
+    );
   }
   return rows;
 }

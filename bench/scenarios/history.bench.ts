@@ -19,6 +19,13 @@ import type { OrderpayApi, OrderpayStack } from '../support/stack';
 
 const EventType = temporal.api.enums.v1.EventType;
 
+export interface Extrapolated {
+  events: number;
+  billableActions: number;
+  periodicPolls: number;
+  eventsPerPoll: number;
+}
+
 export interface HistoryCount {
   events: number;
   billableActions: number;
@@ -32,7 +39,9 @@ export interface HistoryFigures {
   expiredShortBase: HistoryCount;
   expiredShortMany: HistoryCount;
   /** Extrapolated to a 30-minute TTL and the production poll cadence and grace window. */
-  expired30m: { events: number; billableActions: number; periodicPolls: number; eventsPerPoll: number };
+  expired30m: Extrapolated;
+  /** The same with GATEWAY_POLL_CADENCE=stripe=15m/15m/15m. */
+  expired30mWebhookCadence: Extrapolated;
   bare: HistoryCount;
 }
 
@@ -101,14 +110,23 @@ async function closedHistory(client: Client, workflowId: string, timeoutMs = 120
   return countHistory(history.events ?? []);
 }
 
-/** Periodic polls (not the checks on closing) that the production defaults make for an order left unpaid. */
-export function productionPeriodicPolls(ttlMs: number): number {
-  const poll = { initialIntervalMs: 30_000, backoffCoefficient: 2, maxIntervalMs: 5 * 60_000 };
+/** The production defaults: POLL_INITIAL_INTERVAL 30s, POLL_BACKOFF_COEFFICIENT 2, POLL_MAX_INTERVAL 5m, grace 1h. */
+export const PRODUCTION_CADENCE = {
+  poll: { initialIntervalMs: 30_000, backoffCoefficient: 2, maxIntervalMs: 5 * 60_000 },
+  gracePollIntervalMs: 5 * 60_000,
+};
+/** GATEWAY_POLL_CADENCE=stripe=15m/15m/15m: the seeds' design, for a gateway with reliable signed webhooks. */
+export const WEBHOOK_GATEWAY_CADENCE = {
+  poll: { initialIntervalMs: 15 * 60_000, backoffCoefficient: 2, maxIntervalMs: 15 * 60_000 },
+  gracePollIntervalMs: 15 * 60_000,
+};
+
+/** Periodic polls (not the checks on closing) an order left unpaid makes through its TTL and a 1-hour grace window. */
+export function periodicPolls(ttlMs: number, cadence: typeof PRODUCTION_CADENCE): number {
   let polls = 0;
-  for (let at = pollDelayMs(poll, 0); at < ttlMs; at += pollDelayMs(poll, polls)) polls += 1;
+  for (let at = pollDelayMs(cadence.poll, 0); at < ttlMs; at += pollDelayMs(cadence.poll, polls)) polls += 1;
   const graceMs = 60 * 60_000;
-  const gracePollIntervalMs = 5 * 60_000;
-  const gracePolls = Math.ceil(graceMs / gracePollIntervalMs) - 1;
+  const gracePolls = Math.ceil(graceMs / cadence.gracePollIntervalMs) - 1;
   return polls + gracePolls;
 }
 
@@ -193,19 +211,23 @@ export async function measureHistories(
     const eventsPerPoll = (manyCount.events - baseCount.events) / (manyCount.statusPolls - baseCount.statusPolls);
     const actionsPerPoll =
       (manyCount.billableActions - baseCount.billableActions) / (manyCount.statusPolls - baseCount.statusPolls);
-    const periodicPolls = productionPeriodicPolls(30 * 60_000);
+    const extrapolate = (cadence: typeof PRODUCTION_CADENCE): Extrapolated => {
+      const polls = periodicPolls(30 * 60_000, cadence);
+      return {
+        events: Math.round(baseCount.events + eventsPerPoll * polls),
+        billableActions: Math.round(baseCount.billableActions + actionsPerPoll * polls),
+        periodicPolls: polls,
+        eventsPerPoll,
+      };
+    };
     return {
       paidByWebhook: webhookCount,
       paidByPoll: pollCount,
       refunded: refundCount,
       expiredShortBase: baseCount,
       expiredShortMany: manyCount,
-      expired30m: {
-        events: Math.round(baseCount.events + eventsPerPoll * periodicPolls),
-        billableActions: Math.round(baseCount.billableActions + actionsPerPoll * periodicPolls),
-        periodicPolls,
-        eventsPerPoll,
-      },
+      expired30m: extrapolate(PRODUCTION_CADENCE),
+      expired30mWebhookCadence: extrapolate(WEBHOOK_GATEWAY_CADENCE),
       bare: await bareHistory(client, bareTaskQueue, run),
     };
   } finally {

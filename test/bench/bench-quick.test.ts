@@ -25,7 +25,8 @@ const EXPECTED_ROWS: Array<[string, string]> = [
   ['P6', 'history: paid by webhook'],
   ['P6', 'history: paid by poll'],
   ['P6', 'history: refunded'],
-  ['P6', 'history: expired, 30-minute TTL'],
+  ['P6', 'history: expired, 30-minute TTL ('],
+  ['P6', 'history: expired, 30-minute TTL, GATEWAY_POLL_CADENCE'],
 ];
 
 /** Figures that have nothing to set beside them (their goal is an absolute limit). */
