@@ -11,7 +11,7 @@ import { bareInboxWorkflowId, barePaidSignal } from './bare.contract';
 async function main(): Promise<void> {
   const databaseUrl = requiredEnv('DATABASE_URL');
   const port = Number(requiredEnv('PORT'));
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: 10, application_name: 'orderpay-bench-bare-webhook' });
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: 5, application_name: 'orderpay-bench-bare-webhook' });
   await pool.query(
     'CREATE TABLE IF NOT EXISTS bench_bare_webhooks (id bigserial PRIMARY KEY, event_id text UNIQUE, body text NOT NULL)',
   );

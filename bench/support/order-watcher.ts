@@ -15,10 +15,17 @@ export function watchOrders(pool: Pool, statuses: readonly string[], intervalMs 
     while (!stopped) {
       if (waiting.size > 0) {
         const ids = [...waiting.keys()];
-        const { rows } = await pool.query<{ order_id: string }>(
-          'SELECT order_id FROM orders WHERE order_id = ANY($1) AND status = ANY($2)',
-          [ids, statuses],
-        );
+        // The PostgreSQL is shared: a refused connection or a slow query is waited out, not fatal; each waiter's
+        // deadline still applies.
+        const rows = await pool
+          .query<{ order_id: string }>('SELECT order_id FROM orders WHERE order_id = ANY($1) AND status = ANY($2)', [
+            ids,
+            statuses,
+          ])
+          .then(
+            (result) => result.rows,
+            () => [],
+          );
         const now = Date.now();
         for (const row of rows) {
           waiting.get(row.order_id)?.resolve(now);
