@@ -370,7 +370,7 @@ export function rowsOf(results: Results): TableRow[] {
   }
   if (openOrders) {
     const o = openOrders;
-    const at = `${o.orders} open, TTL ${o.ttl}`;
+    const at = `${o.orders} opened, at most ${o.peakOpen} open at once, TTL ${o.ttl}`;
     const perOrderKiB = ((o.workerRssPeakMiB - o.workerRssIdleMiB) * 1024) / o.orders;
     rows.push({
       id: 'P4',

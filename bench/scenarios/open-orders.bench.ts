@@ -21,6 +21,8 @@ export interface OpenOrdersLoad {
 
 export interface OpenOrdersFigures {
   orders: number;
+  /** The most orders awaiting payment at once (sampled every 5 s). */
+  peakOpen: number;
   ttl: string;
   secondsToOpen: number;
   workerRssIdleMiB: number;
@@ -51,6 +53,22 @@ export async function measureOpenOrders(
   const sampler = setInterval(() => {
     peakRss = Math.max(peakRss, memoryOf(stack.worker.pid).rssMiB);
   }, 1_000);
+  // When opening N takes longer than the TTL, the first orders expire before the last are opened: the figure that
+  // matters is how many were open at once.
+  let peakOpen = 0;
+  const openSampler = setInterval(() => {
+    pool
+      .query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM orders WHERE order_id LIKE $1 AND status IN ('PENDING', 'AWAITING_PAYMENT')`,
+        [`${prefix}%`],
+      )
+      .then(
+        ({ rows }) => {
+          peakOpen = Math.max(peakOpen, rows[0]?.n ?? 0);
+        },
+        () => undefined,
+      );
+  }, 5_000);
   try {
     const probe = { orders: load.probeOrders, concurrency: 10, warmup: 10 };
     const noneOpen = await orderpayCheckouts(stack, pool, probe);
@@ -101,6 +119,7 @@ export async function measureOpenOrders(
     const seconds = lateness.rows.map((row) => row.seconds);
     return {
       orders: load.orders,
+      peakOpen,
       ttl: load.ttl,
       secondsToOpen,
       workerRssIdleMiB,
@@ -117,6 +136,7 @@ export async function measureOpenOrders(
     };
   } finally {
     clearInterval(sampler);
+    clearInterval(openSampler);
     await stack.stop();
   }
 }
