@@ -150,7 +150,17 @@ async function main(): Promise<void> {
   const loadBefore = os.loadavg();
   const startedAt = new Date();
   const results: Results = {};
+  const failures: string[] = [];
   const cleanups: Array<() => Promise<void>> = [];
+  // A figure that fails is reported and the others still run: a long run is not lost to one scenario.
+  const attempt = async (figures: string, work: () => Promise<void>) => {
+    try {
+      await work();
+    } catch (error) {
+      failures.push(`${figures}: ${error instanceof Error ? error.message : String(error)}`);
+      log(`${figures} failed: ${error instanceof Error ? error.stack : String(error)}`);
+    }
+  };
   try {
     if (only.some((figure) => figure !== 'P5')) {
       log('starting PostgreSQL database, Temporal dev server, sandbox, worker and api…');
@@ -184,62 +194,75 @@ async function main(): Promise<void> {
         // Stopped before P4, which measures a worker of its own on a machine with nothing else of ours running.
         const stack = await startOrderpayStack(environment);
         cleanups.push(() => stack.stop());
-        if (wants('P1') || wants('P2')) {
-          const load = { orders: sizes.orders, concurrency: sizes.concurrency, warmup: Math.min(20, sizes.orders) };
-          const repeatedBefore = stack.api.repeated503;
-          log(`P1/P2: ${load.orders} checkouts at concurrency ${load.concurrency}, bare then orderpay…`);
-          const bare = await bareCheckouts(client, bareTaskQueue, load);
-          const orderpay = await orderpayCheckouts(stack, pool, load);
-          results.checkout = {
-            orders: load.orders,
-            concurrency: load.concurrency,
-            orderpay,
-            bare,
-            repeated503: stack.api.repeated503 - repeatedBefore,
-          };
-        }
-        if (wants('P3')) {
-          const load = { ratePerSecond: sizes.webhookRate, seconds: sizes.webhookSeconds, orders: sizes.webhookOrders };
-          log(`P3: ${load.ratePerSecond} webhooks/s for ${load.seconds} s, bare then orderpay…`);
-          const bareServer = await startBareWebhookServer(database.url, environment);
-          cleanups.push(() => bareServer.process.stop('SIGKILL'));
-          const bare = await bareWebhooks(bareServer.url, load);
-          const bareSignal = await bareSignallingWebhooks(bareServer.url, client, bareTaskQueue, load);
-          const orderpay = await orderpayWebhooks(stack, load);
-          results.webhooks = { orderpay, bare, bareSignal, rate: load.ratePerSecond };
-        }
-        if (wants('P6')) {
-          log('P6: one order of each path, read from its closed history…');
-          results.history = await measureHistories(stack, pool, client, bareTaskQueue);
-        }
+        if (wants('P1') || wants('P2'))
+          await attempt('P1/P2', async () => {
+            const load = { orders: sizes.orders, concurrency: sizes.concurrency, warmup: Math.min(20, sizes.orders) };
+            const repeatedBefore = stack.api.repeated503;
+            log(`P1/P2: ${load.orders} checkouts at concurrency ${load.concurrency}, bare then orderpay…`);
+            const bare = await bareCheckouts(client, bareTaskQueue, load);
+            const orderpay = await orderpayCheckouts(stack, pool, load);
+            results.checkout = {
+              orders: load.orders,
+              concurrency: load.concurrency,
+              orderpay,
+              bare,
+              repeated503: stack.api.repeated503 - repeatedBefore,
+            };
+          });
+        if (wants('P3'))
+          await attempt('P3', async () => {
+            const load = {
+              ratePerSecond: sizes.webhookRate,
+              seconds: sizes.webhookSeconds,
+              orders: sizes.webhookOrders,
+            };
+            log(`P3: ${load.ratePerSecond} webhooks/s for ${load.seconds} s, bare then orderpay…`);
+            const bareServer = await startBareWebhookServer(database.url, environment);
+            cleanups.push(() => bareServer.process.stop('SIGKILL'));
+            const bare = await bareWebhooks(bareServer.url, load);
+            const bareSignal = await bareSignallingWebhooks(bareServer.url, client, bareTaskQueue, load);
+            const orderpay = await orderpayWebhooks(stack, load);
+            results.webhooks = { orderpay, bare, bareSignal, rate: load.ratePerSecond };
+          });
+        if (wants('P6'))
+          await attempt('P6', async () => {
+            log('P6: one order of each path, read from its closed history…');
+            results.history = await measureHistories(stack, pool, client, bareTaskQueue);
+          });
         await stack.stop();
       }
-      if (wants('P4')) {
-        log(`P4: ${sizes.openOrders} open orders, TTL ${sizes.openTtl}, on a worker of its own…`);
-        results.openOrders = await measureOpenOrders(
-          environment,
-          pool,
-          temporalServer.process.pid,
-          {
-            orders: sizes.openOrders,
-            ttl: sizes.openTtl,
-            concurrency: sizes.concurrency,
-            probeOrders: sizes.probeOrders,
-          },
-          log,
-        );
-      }
+      if (wants('P4'))
+        await attempt('P4', async () => {
+          log(`P4: ${sizes.openOrders} open orders, TTL ${sizes.openTtl}, on a worker of its own…`);
+          results.openOrders = await measureOpenOrders(
+            environment,
+            pool,
+            temporalServer.process.pid,
+            {
+              orders: sizes.openOrders,
+              ttl: sizes.openTtl,
+              concurrency: sizes.concurrency,
+              probeOrders: sizes.probeOrders,
+            },
+            log,
+          );
+        });
     }
-    if (wants('P5')) {
-      log(`P5: reconciliation of ${sizes.rows} rows in a process of its own…`);
-      results.reconciliation = await runReconciliation(sizes.rows, adminUrl);
-    }
+    if (wants('P5'))
+      await attempt('P5', async () => {
+        log(`P5: reconciliation of ${sizes.rows} rows in a process of its own…`);
+        results.reconciliation = await runReconciliation(sizes.rows, adminUrl);
+      });
   } finally {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
   }
   const loadAfter = os.loadavg();
   console.log(header(startedAt, quick, loadBefore, loadAfter));
   console.log(formatTable(rowsOf(results)));
+  if (failures.length > 0) {
+    console.log(`\nnot measured (failed):\n${failures.map((failure) => `- ${failure}`).join('\n')}`);
+    process.exitCode = 1;
+  }
 }
 
 async function startBareWebhookServer(
@@ -402,7 +425,7 @@ export function rowsOf(results: Results): TableRow[] {
     });
     rows.push({
       id: 'P4',
-      figure: `time to open ${o.orders} orders (${o.repeated503} checkouts repeated after a 503)`,
+      figure: `time to open ${o.orders} orders (${o.repeated503} checkouts repeated after a 503, ${o.unanswered} still 503 after a minute)`,
       orderpay: `${o.secondsToOpen.toFixed(0)} s`,
       baseline: `${(o.orders / o.secondsToOpen).toFixed(1)} orders/s`,
       ratio: '',
