@@ -20,8 +20,6 @@ import { classifySettlement, insertRunIfAbsent } from '../db/reconciliation/reco
 import { ingestSettlementReport } from '../db/reconciliation/settlement-reports.repo';
 import { parseSettlementCsv, SETTLEMENT_CSV_COLUMNS } from '../gateways/settlement-csv';
 
-const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
-const ADMIN_URL = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const WINDOW_START = new Date('2025-01-01T00:00:00Z');
 const WINDOW_END = new Date('2025-01-02T00:00:00Z');
 
@@ -33,12 +31,28 @@ function shape(i: number): 'late' | 'mismatch' | 'unknown' | 'agreed' {
   return 'agreed';
 }
 
-async function main(): Promise<void> {
+export interface ReconciliationFigures {
+  rows: number;
+  /** CSV parse + COPY + checks + classification. */
+  orderpaySeconds: number;
+  ingestSeconds: number;
+  baselineSeconds: number;
+  peakRssMiB: number;
+  matched: number;
+  baselineMatched: number;
+}
+
+/** Generates rows settlement rows and their orders, reconciles them, and times PostgreSQL's COPY + join beside it. */
+export async function benchReconciliation(
+  rows: number,
+  adminUrl: string,
+  print: boolean,
+): Promise<ReconciliationFigures> {
   const databaseName = `orderpay_bench_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: ADMIN_URL });
+  const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   await admin.query(`CREATE DATABASE ${databaseName}`);
-  const url = new URL(ADMIN_URL);
+  const url = new URL(adminUrl);
   url.pathname = `/${databaseName}`;
   const databaseUrl = url.toString();
   const dir = await mkdtemp(path.join(tmpdir(), 'orderpay-bench-'));
@@ -48,9 +62,10 @@ async function main(): Promise<void> {
   pool.on('error', () => undefined);
   try {
     await migrateToLatest(databaseUrl);
-    console.log(`generating ${ROWS.toLocaleString('en')} settlement rows and their orders in ${databaseName}…`);
-    await generateFile(file);
-    await generateOrders(pool);
+    if (print)
+      console.log(`generating ${rows.toLocaleString('en')} settlement rows and their orders in ${databaseName}…`);
+    await generateFile(file, rows);
+    await generateOrders(pool, rows);
     const size = (await stat(file)).size;
 
     let ingestSeconds = 0;
@@ -110,8 +125,18 @@ async function main(): Promise<void> {
     });
 
     const peakRssMb = process.resourceUsage().maxRSS / 1024;
-    const rate = (seconds: number) => Math.round(ROWS / seconds).toLocaleString('en');
-    console.log(`\nsettlement file: ${ROWS.toLocaleString('en')} rows, ${(size / 1e6).toFixed(1)} MB`);
+    const figures: ReconciliationFigures = {
+      rows: rows,
+      orderpaySeconds: ours.seconds,
+      ingestSeconds,
+      baselineSeconds: baseline.seconds,
+      peakRssMiB: peakRssMb,
+      matched: ours.value.matched,
+      baselineMatched: baseline.value?.matched ?? 0,
+    };
+    if (!print) return figures;
+    const rate = (seconds: number) => Math.round(rows / seconds).toLocaleString('en');
+    console.log(`\nsettlement file: ${rows.toLocaleString('en')} rows, ${(size / 1e6).toFixed(1)} MB`);
     console.log(`found: ${items.rows.map((r) => `${r.kind}=${r.n}`).join(', ')}; matched=${ours.value.matched}`);
     console.log(`baseline join: matched=${baseline.value?.matched}, differing=${baseline.value?.differing}\n`);
     console.table([
@@ -138,6 +163,7 @@ async function main(): Promise<void> {
       { phase: 'ratio (orderpay / baseline)', seconds: (ours.seconds / baseline.seconds).toFixed(2), 'rows/s': '' },
       { phase: 'peak RSS of this process (MB)', seconds: peakRssMb.toFixed(0), 'rows/s': '' },
     ]);
+    return figures;
   } finally {
     await pool.end();
     await admin.query(`DROP DATABASE IF EXISTS ${databaseName} WITH (FORCE)`);
@@ -146,16 +172,16 @@ async function main(): Promise<void> {
   }
 }
 
-async function generateFile(file: string): Promise<void> {
+async function generateFile(file: string, rows: number): Promise<void> {
   const out = createWriteStream(file);
   out.write(`${SETTLEMENT_CSV_COLUMNS.join(',')}\n`);
   const spanMs = WINDOW_END.getTime() - WINDOW_START.getTime();
   let chunk = '';
-  for (let i = 1; i <= ROWS; i += 1) {
+  for (let i = 1; i <= rows; i += 1) {
     const kind = shape(i);
     const orderId = kind === 'unknown' ? '' : `ord-${i}`;
     const amount = kind === 'mismatch' ? 1_001 : 1_000;
-    const at = new Date(WINDOW_START.getTime() + Math.floor((i / (ROWS + 1)) * spanMs)).toISOString();
+    const at = new Date(WINDOW_START.getTime() + Math.floor((i / (rows + 1)) * spanMs)).toISOString();
     chunk += `payment,pi_${i},pi_${i},${orderId},succeeded,${amount},USD,${at}\n`;
     if (chunk.length > 1 << 16) {
       if (!out.write(chunk)) await once(out, 'drain');
@@ -167,7 +193,7 @@ async function generateFile(file: string): Promise<void> {
 }
 
 /** The orders the file talks about, written with COPY (the unknown payments have none). */
-async function generateOrders(pool: Pool): Promise<void> {
+async function generateOrders(pool: Pool, rows: number): Promise<void> {
   const client = await pool.connect();
   try {
     const copy = client.query(
@@ -179,7 +205,7 @@ async function generateOrders(pool: Pool): Promise<void> {
     const created = new Date(WINDOW_START.getTime() + 60_000).toISOString();
     async function* lines() {
       let chunk = '';
-      for (let i = 1; i <= ROWS; i += 1) {
+      for (let i = 1; i <= rows; i += 1) {
         const kind = shape(i);
         if (kind === 'unknown') continue;
         const paid = kind !== 'late';
@@ -218,7 +244,21 @@ async function timed<T>(work: () => Promise<T>): Promise<{ value: T; seconds: nu
   return { value, seconds: Number(process.hrtime.bigint() - started) / 1e9 };
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+// `npm run bench:reconciliation` runs this file on its own and prints its table. With BENCH_JSON=1 it prints only
+// its figures as one JSON line: `npm run bench` runs it that way as a child process, so the peak RSS is its own.
+if (require.main === module) {
+  const json = process.env.BENCH_JSON === '1';
+  benchReconciliation(
+    Number(process.env.BENCH_ROWS ?? 1_000_000),
+    process.env.TEST_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+    !json,
+  ).then(
+    (figures) => {
+      if (json) console.log(JSON.stringify(figures));
+    },
+    (error: unknown) => {
+      console.error(error);
+      process.exit(1);
+    },
+  );
+}

@@ -120,6 +120,49 @@ const perGatewayChoice = <const T extends readonly [string, ...string[]]>(choice
       return (gateway: GatewayName): T[number] => overrides.get(gateway) ?? defaultChoice;
     });
 
+/** One gateway's status-poll cadence, overriding the order policy's defaults for that gateway. */
+export interface GatewayPollCadence {
+  initialIntervalMs: number;
+  maxIntervalMs: number;
+  gracePollIntervalMs?: number;
+}
+
+/**
+ * `gateway=<first poll>/<longest wait>[/<grace poll>]`, comma-separated, e.g. `stripe=15m/15m/15m`: gateways left
+ * out keep POLL_INITIAL_INTERVAL, POLL_MAX_INTERVAL and GRACE_POLL_INTERVAL.
+ */
+const gatewayPollCadence = () =>
+  z
+    .string()
+    .default('')
+    .transform((text, ctx) => {
+      const cadences: Partial<Record<GatewayName, GatewayPollCadence>> = {};
+      for (const part of splitCommaList(text)) {
+        const match = /^([a-z]+)=([^/]+)\/([^/]+)(?:\/([^/]+))?$/.exec(part);
+        const gateway = match?.[1];
+        if (!match || !gateway || !(GATEWAY_NAMES as readonly string[]).includes(gateway)) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `expected gateway=<first poll>/<longest wait>[/<grace poll>], got "${part}"`,
+          });
+          return z.NEVER;
+        }
+        const [initialIntervalMs, maxIntervalMs, gracePollIntervalMs] = [match[2], match[3], match[4]].map((item) =>
+          item === undefined ? undefined : parseDurationMs(item.trim()),
+        );
+        if (!initialIntervalMs || !maxIntervalMs || (match[4] !== undefined && !gracePollIntervalMs)) {
+          ctx.addIssue({ code: 'custom', message: `expected durations like 30s, 15m or 1h in "${part}"` });
+          return z.NEVER;
+        }
+        cadences[gateway as GatewayName] = {
+          initialIntervalMs,
+          maxIntervalMs,
+          ...(gracePollIntervalMs ? { gracePollIntervalMs } : {}),
+        };
+      }
+      return cadences;
+    });
+
 /** Comma-separated gateway names; empty means none. */
 const gatewayList = (fallback: string) =>
   z
@@ -248,6 +291,8 @@ export const apiConfigSchema = z
     POLL_INITIAL_INTERVAL: duration('30s'),
     POLL_BACKOFF_COEFFICIENT: z.coerce.number().min(1).max(10).default(2),
     POLL_MAX_INTERVAL: duration('5m'),
+    /** Per-gateway overrides of the three poll settings above: a gateway with reliable signed webhooks polls less. */
+    GATEWAY_POLL_CADENCE: gatewayPollCadence(),
     /** How long POST /orders waits for the gateway intent before answering 503 (the order carries on). */
     CHECKOUT_TIMEOUT: duration('10s'),
     STRIPE_WEBHOOK_SECRETS: secretList(SANDBOX_STRIPE_WEBHOOK_SECRET),

@@ -55,7 +55,8 @@ function createWorker(options: WorkerParts): Promise<Worker> {
     shutdownGraceTime: options.shutdownGraceTimeMs ?? 10_000,
     dataConverter: options.dataConverter,
     ...code,
-    ...options.tuning,
+    // Unset settings are left out, so the SDK's defaults apply rather than an explicit undefined.
+    ...Object.fromEntries(Object.entries(options.tuning ?? {}).filter(([, value]) => value !== undefined)),
   });
 }
 

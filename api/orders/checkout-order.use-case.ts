@@ -168,24 +168,26 @@ function operatorView(order: CheckoutBody) {
 }
 
 /**
- * The order's timing, fixed at checkout (the workflow input). eSewa asks merchants to use its status API only when
- * no answer came within five minutes, so eSewa orders poll first after ESEWA_FIRST_STATUS_CHECK.
+ * The order's timing, fixed at checkout (the workflow input). GATEWAY_POLL_CADENCE may poll one gateway less (one
+ * with reliable signed webhooks needs fewer polls). eSewa asks merchants to use its status API only when no answer
+ * came within five minutes, so eSewa orders poll first after ESEWA_FIRST_STATUS_CHECK whatever the cadence says.
  */
-function orderPolicy(config: ApiConfig, gateway: GatewayName): OrderPolicy {
+export function orderPolicy(config: ApiConfig, gateway: GatewayName): OrderPolicy {
+  const cadence = config.GATEWAY_POLL_CADENCE[gateway];
   const poll = {
-    initialIntervalMs: config.POLL_INITIAL_INTERVAL,
+    initialIntervalMs: cadence?.initialIntervalMs ?? config.POLL_INITIAL_INTERVAL,
     backoffCoefficient: config.POLL_BACKOFF_COEFFICIENT,
-    maxIntervalMs: config.POLL_MAX_INTERVAL,
+    maxIntervalMs: cadence?.maxIntervalMs ?? config.POLL_MAX_INTERVAL,
   };
   if (gateway === 'esewa') {
     poll.initialIntervalMs = config.ESEWA_FIRST_STATUS_CHECK;
-    poll.maxIntervalMs = Math.max(config.POLL_MAX_INTERVAL, config.ESEWA_FIRST_STATUS_CHECK);
+    poll.maxIntervalMs = Math.max(poll.maxIntervalMs, config.ESEWA_FIRST_STATUS_CHECK);
   }
   return {
     ttlMs: config.ORDER_TTL,
     graceMs: config.ORDER_GRACE_PERIOD,
     poll,
-    gracePollIntervalMs: config.GRACE_POLL_INTERVAL,
+    gracePollIntervalMs: cadence?.gracePollIntervalMs ?? config.GRACE_POLL_INTERVAL,
     historyEventLimit: config.ORDER_HISTORY_LIMIT,
   };
 }

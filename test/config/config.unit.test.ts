@@ -40,6 +40,31 @@ describe('process configuration', () => {
     expect(loadConfig(workerConfigSchema, { WORKER_METRICS_PORT: '0' }).WORKER_METRICS_PORT).toBe(0);
   });
 
+  it('when the worker tuning variables are set, then they are parsed; unset leaves the measured defaults', () => {
+    expect(
+      loadConfig(workerConfigSchema, {
+        WORKER_MAX_CACHED_WORKFLOWS: '500',
+        WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: '20',
+        WORKER_MAX_CONCURRENT_ACTIVITIES: '50',
+        WORKER_STICKY_TIMEOUT: '5s',
+      }),
+    ).toMatchObject({
+      WORKER_MAX_CACHED_WORKFLOWS: 500,
+      WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: 20,
+      WORKER_MAX_CONCURRENT_ACTIVITIES: 50,
+      WORKER_STICKY_TIMEOUT: 5_000,
+    });
+    const defaults = loadConfig(workerConfigSchema, {});
+    expect(defaults.WORKER_MAX_CACHED_WORKFLOWS).toBe(2_000);
+    expect(defaults.WORKER_STICKY_TIMEOUT).toBe(3_000);
+    expect(() => loadConfig(workerConfigSchema, { WORKER_MAX_CACHED_WORKFLOWS: 'many' })).toThrow(
+      /WORKER_MAX_CACHED_WORKFLOWS/,
+    );
+    expect(() => loadConfig(workerConfigSchema, { WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: '1' })).toThrow(
+      /WORKER_MAX_CONCURRENT_WORKFLOW_TASKS/,
+    );
+  });
+
   it('when the Khalti variables are unset, then the worker targets the Khalti sandbox and the sandbox links last an hour', () => {
     expect(loadConfig(workerConfigSchema, {})).toMatchObject({
       KHALTI_BASE_URL: 'https://dev.khalti.com/api/v2/',

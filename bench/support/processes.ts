@@ -1,0 +1,174 @@
+// What the bench starts: a throw-away PostgreSQL database, a Temporal dev server (the same arguments as `npm start`),
+// and the built api, worker and sandbox as processes (as test/support/processes.ts does for e2e tests), plus the bare
+// baselines. Every process is a child of the bench, so its memory and CPU can be read from /proc.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { projectPath } from '../../config/paths';
+import { migrateToLatest } from '../../db/migrate';
+import { connectWhenReady, devServerArgs } from '../../scripts/dev-temporal';
+import { findTemporalCli } from '../../scripts/temporal-cli';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
+    });
+  });
+}
+
+export interface BenchProcess {
+  name: string;
+  pid: number;
+  output(): string;
+  /** Sends the signal and waits for the process to exit. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+function watch(name: string, child: ChildProcess): BenchProcess {
+  if (child.pid === undefined) throw new Error(`${name} did not start`);
+  let output = '';
+  const append = (chunk: Buffer) => {
+    output = (output + chunk.toString()).slice(-20_000);
+  };
+  child.stdout?.on('data', append);
+  child.stderr?.on('data', append);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return {
+    name,
+    pid: child.pid,
+    output: () => output,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      await exited;
+    },
+  };
+}
+
+/** Runs a compiled entry point (a path under dist/) with only the given environment and PATH. */
+export function startNodeProcess(name: string, distEntry: string, env: Record<string, string>): BenchProcess {
+  const entry = projectPath('dist', distEntry);
+  if (!existsSync(entry)) throw new Error(`${entry} is missing: run \`npm run build\` first (npm run bench does)`);
+  const child = spawn(process.execPath, [entry], {
+    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return watch(name, child);
+}
+
+export interface BenchDatabase {
+  url: string;
+  drop(): Promise<void>;
+}
+
+/** A fresh database on the PostgreSQL at `adminUrl`, migrated to the latest schema; drop() removes it. */
+export async function createBenchDatabase(adminUrl: string): Promise<BenchDatabase> {
+  const name = `orderpay_bench_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  await migrateToLatest(url.toString());
+  return {
+    url: url.toString(),
+    async drop() {
+      const client = new pg.Client({ connectionString: adminUrl });
+      await client.connect();
+      try {
+        await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } finally {
+        await client.end();
+      }
+    },
+  };
+}
+
+export interface BenchTemporal {
+  address: string;
+  process: BenchProcess;
+  stop(): Promise<void>;
+}
+
+/** A dev server on a SQLite file (as `npm start` runs it), with orderpay's search attributes. */
+export async function startBenchTemporal(): Promise<BenchTemporal> {
+  const directory = mkdtempSync(path.join(tmpdir(), 'orderpay-bench-temporal-'));
+  const [port, uiPort] = [await freePort(), await freePort()];
+  const address = `127.0.0.1:${port}`;
+  const args = devServerArgs({
+    dbFile: path.join(directory, 'temporal.db'),
+    port,
+    uiPort,
+    namespace: 'default',
+    logLevel: 'error',
+  });
+  const child = spawn(findTemporalCli(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const server = watch('temporal', child);
+  const stop = async () => {
+    await server.stop('SIGTERM');
+    rmSync(directory, { recursive: true, force: true });
+  };
+  try {
+    const connection = await connectWhenReady(address, 'default', 60_000, () =>
+      child.exitCode !== null || child.signalCode !== null ? 'the dev server exited' : undefined,
+    );
+    await connection.close();
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { address, process: server, stop };
+}
+
+export async function waitForHttp(url: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`${url} did not answer within ${timeoutMs / 1000}s`);
+    await sleep(200);
+  }
+}
+
+export async function waitForOutput(processToWatch: BenchProcess, text: string, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!processToWatch.output().includes(text)) {
+    if (Date.now() > deadline) {
+      throw new Error(`${processToWatch.name} did not print "${text}": ${processToWatch.output().slice(-2_000)}`);
+    }
+    await sleep(200);
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Resident memory of a process now, in MiB (VmRSS), and its peak so far (VmHWM). */
+export function memoryOf(pid: number): { rssMiB: number; peakMiB: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+  return { rssMiB: kib('VmRSS') / 1024, peakMiB: kib('VmHWM') / 1024 };
+}
+
+/** CPU seconds (user + system) a process has used so far. */
+export function cpuSecondsOf(pid: number): number {
+  // Fields after the command name (which may contain spaces) start at the state, field 3; utime and stime are 14, 15.
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticksPerSecond = 100;
+  return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
+}
