@@ -23,11 +23,12 @@ COPY package.json package-lock.json ./
 # platform binaries: the worker runs the prebuilt dist/workflow-bundle.js, so nothing is compiled at run time.
 RUN npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund
 
-# ---- production-output: the compiled output without the sandbox ----------------------------------------------------
+# ---- production-output: the compiled output without the sandbox and the benchmarks ---------------------------------
 # A stage of its own so the sandbox's files are never in any layer of the runtime image (deleting them in the runtime
-# stage would leave them in the layer below). Lint keeps production code from importing sandbox/.
+# stage would leave them in the layer below). Lint keeps production code from importing sandbox/; the benchmarks
+# drive the sandbox and are a development tool.
 FROM build AS production-output
-RUN rm -rf dist/sandbox
+RUN rm -rf dist/sandbox dist/bench
 
 # ---- sandbox: the gateways' test double ----------------------------------------------------------------------------
 # All of dist: the sandbox reads its configuration through config/, which uses contracts/, domain/ and gateways/

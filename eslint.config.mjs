@@ -94,7 +94,8 @@ export default tseslint.config(
   },
   {
     files: ['**/*.ts'],
-    ignores: ['sandbox/**', 'test/**'],
+    // Benchmarks are a development tool like the tests: they drive the sandbox and never ship.
+    ignores: ['sandbox/**', 'test/**', 'bench/**'],
     rules: { '@typescript-eslint/no-restricted-imports': ['error', { patterns: productionForbidden }] },
   },
   // After the production block: for these files this rule replaces it (workflowForbidden bans the sandbox too).
