@@ -6,6 +6,7 @@ import { startMerchantReceiver, type MerchantReceiver } from '../support/merchan
 import { eventually } from '../support/processes';
 import { startStack, type Stack } from '../support/stack';
 import { uniqueId } from '../support/temporal';
+import { createSuiteDatabase, type SuiteDatabase } from '../support/suite-database';
 
 jest.setTimeout(240_000);
 
@@ -13,10 +14,14 @@ const ADMIN_TOKEN = 'merchant-endpoints-admin-token-0123456789';
 const receivers: MerchantReceiver[] = [];
 let stack: Stack;
 
+let database: SuiteDatabase;
+
 beforeAll(async () => {
+  database = await createSuiteDatabase();
   stack = await startStack(
-    { POLL_INITIAL_INTERVAL: '1h', POLL_MAX_INTERVAL: '1h', ADMIN_API_TOKEN: ADMIN_TOKEN },
+    { POLL_INITIAL_INTERVAL: '1h', POLL_MAX_INTERVAL: '1h', ADMIN_API_TOKEN: ADMIN_TOKEN, DATABASE_URL: database.url },
     {
+      DATABASE_URL: database.url,
       MERCHANT_WEBHOOK_TIMEOUT: '2s',
       MERCHANT_WEBHOOK_RETRY_INITIAL: '200ms',
       MERCHANT_WEBHOOK_RETRY_MAX_INTERVAL: '500ms',
@@ -28,13 +33,9 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  // No endpoint of this suite keeps collecting deliveries from other suites' orders.
-  for (const endpoint of (await admin<{ endpoints: { endpointId: string }[] }>('GET', '/admin/merchant-endpoints')).body
-    .endpoints) {
-    await admin('PATCH', `/admin/merchant-endpoints/${endpoint.endpointId}`, { enabled: false });
-  }
   await stack?.stop();
   await Promise.all(receivers.map((receiver) => receiver.stop()));
+  await database?.drop();
 });
 
 async function admin<T = Record<string, unknown>>(

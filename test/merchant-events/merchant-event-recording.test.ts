@@ -13,13 +13,16 @@ import { createOrderActivityMetrics } from '../../config/metrics';
 import { insertAdminEndpoint } from '../../db/merchant-events/merchant-endpoints.repo';
 import { createPool, type Pool } from '../../db/pool';
 import { FakeGateway } from '../support/fake-gateway';
+import { createSuiteDatabase, type SuiteDatabase } from '../support/suite-database';
 
 const NOW = new Date('2030-01-02T03:04:05.000Z');
 let pool: Pool;
+let database: SuiteDatabase;
 let endpoints: { all: string; paidOnly: string; disabled: string };
 
 beforeAll(async () => {
-  pool = createPool(String(process.env.DATABASE_URL), { max: 4 });
+  database = await createSuiteDatabase();
+  pool = createPool(database.url, { max: 4 });
   const suffix = randomBytes(4).toString('hex');
   endpoints = { all: `rec-all-${suffix}`, paidOnly: `rec-paid-${suffix}`, disabled: `rec-off-${suffix}` };
   const base = { url: 'https://shop.example/hook', includeCustomer: false, secrets: [] };
@@ -30,10 +33,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await pool.query('UPDATE merchant_endpoints SET enabled = false WHERE endpoint_id = ANY($1)', [
-    Object.values(endpoints),
-  ]);
-  await pool.end();
+  await pool?.end();
+  await database?.drop();
 });
 
 function harness() {

@@ -8,6 +8,7 @@ import { startMerchantReceiver, type MerchantReceiver } from '../support/merchan
 import { eventually } from '../support/processes';
 import { startStack, type Stack } from '../support/stack';
 import { uniqueId } from '../support/temporal';
+import { createSuiteDatabase, type SuiteDatabase } from '../support/suite-database';
 
 jest.setTimeout(240_000);
 
@@ -18,12 +19,15 @@ const ADMIN_TOKEN = 'merchant-events-admin-token-0123456789';
 let stack: Stack;
 let receiver: MerchantReceiver;
 let db: Pool;
+let database: SuiteDatabase;
 
 beforeAll(async () => {
+  database = await createSuiteDatabase();
   receiver = await startMerchantReceiver(SECRET);
   stack = await startStack(
-    { POLL_INITIAL_INTERVAL: '1h', POLL_MAX_INTERVAL: '1h', ADMIN_API_TOKEN: ADMIN_TOKEN },
+    { POLL_INITIAL_INTERVAL: '1h', POLL_MAX_INTERVAL: '1h', ADMIN_API_TOKEN: ADMIN_TOKEN, DATABASE_URL: database.url },
     {
+      DATABASE_URL: database.url,
       MERCHANT_WEBHOOK_URL: receiver.url,
       // Two secrets, as during a rotation: every delivery carries a signature by each.
       MERCHANT_WEBHOOK_SECRET: `${SECRET},${ROTATED_OUT_SECRET}`,
@@ -33,15 +37,14 @@ beforeAll(async () => {
       MERCHANT_EVENT_SWEEP_INTERVAL: '5s',
     },
   );
-  db = createPool(String(process.env.DATABASE_URL));
+  db = createPool(database.url);
 });
 
 afterAll(async () => {
   await stack?.stop();
   await receiver?.stop();
-  // The configured endpoint must not keep collecting deliveries from other suites' orders.
-  await db?.query("UPDATE merchant_endpoints SET enabled = false WHERE endpoint_id = 'configured'");
   await db?.end();
+  await database?.drop();
 });
 
 async function checkoutAndPay(orderId: string): Promise<void> {
@@ -129,9 +132,12 @@ describe('merchant events delivered by real processes', () => {
 
   it('when the receiver fails the first five attempts and is then down for a while, then the event still arrives and every attempt is logged', async () => {
     const orderId = uniqueId('evt-flaky');
-    receiver.setFaults({ failNext: 5 });
+    receiver.setFaults({ failNext: 5, failOnlyOrderId: orderId });
     const downAfterFailures = eventually(
-      async () => (receiver.deliveries.filter((delivery) => delivery.status === 500).length >= 5 ? true : undefined),
+      async () =>
+        receiver.deliveries.filter((delivery) => delivery.status === 500 && delivery.body.includes(orderId)).length >= 5
+          ? true
+          : undefined,
       { timeoutMs: 60_000, what: 'five failed deliveries' },
     ).then(() => receiver.goDown(6_000));
     await checkoutAndPay(orderId);

@@ -31,6 +31,8 @@ export interface ReceiverFaults {
   /** Answer this many of the next deliveries with `failStatus` (default 500). */
   failNext?: number;
   failStatus?: number;
+  /** Only deliveries of this order count towards failNext (other suites' or tests' stragglers pass). */
+  failOnlyOrderId?: string;
   /** Answer every delivery after this long. */
   slowMs?: number;
   /** Answer 410 Gone to everything. */
@@ -84,7 +86,7 @@ export async function startMerchantReceiver(secret: string): Promise<MerchantRec
     let status = 204;
     let event: ReceivedEvent | undefined;
     if (faults.gone) status = 410;
-    else if ((faults.failNext ?? 0) > 0) {
+    else if ((faults.failNext ?? 0) > 0 && (!faults.failOnlyOrderId || orderIdIn(body) === faults.failOnlyOrderId)) {
       faults = { ...faults, failNext: (faults.failNext ?? 0) - 1 };
       status = faults.failStatus ?? 500;
     } else {
@@ -140,4 +142,13 @@ export async function startMerchantReceiver(secret: string): Promise<MerchantRec
     eventsOf: (orderId) => processed.filter((event) => event.data.order.orderId === orderId),
     stop: () => close(server),
   };
+}
+
+/** The order a delivery is about, read without verifying (only to aim a fault). */
+function orderIdIn(body: string): string | undefined {
+  try {
+    return (JSON.parse(body) as { data?: { order?: { orderId?: string } } }).data?.order?.orderId;
+  } catch {
+    return undefined;
+  }
 }
