@@ -45,7 +45,7 @@ export function watchOrders(pool: Pool, statuses: readonly string[], intervalMs 
     for (const waiter of waiting.values()) waiter.reject(error instanceof Error ? error : new Error(String(error)));
   });
   return {
-    waitFor(orderId, timeoutMs = 120_000) {
+    waitFor(orderId, timeoutMs = 300_000) {
       return new Promise((resolve, reject) => {
         waiting.set(orderId, { resolve, reject, deadline: Date.now() + timeoutMs });
       });
