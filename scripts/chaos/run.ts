@@ -94,6 +94,15 @@ export function seededRandom(seed: number): () => number {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** A hung process must fail a request, not hold the run: undici's own header timeout is five minutes. */
+const REQUEST_TIMEOUT_MS = 40_000;
+function timedFetch(url: string | URL, init: RequestInit = {}): Promise<Response> {
+  return fetch(url, { ...init, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+}
+
+/** Longer than any fate's own waits (Khalti's pay-after-expiry waits up to TTL + 90 s, then pays). */
+const FATE_DEADLINE_MS = TTL_MS + 240_000;
+
 export function drawOrders(count: number, seed: number, runId: string) {
   const random = seededRandom(seed);
   return Array.from({ length: count }, (_, index) => {
@@ -134,7 +143,7 @@ class ChaosDriver {
           ? {}
           : { authorization: `Bearer ${this.topology.apiKey}` };
         Object.assign(headers, init.headers as Record<string, string> | undefined);
-        const response = await fetch(`${base}${path}`, { ...init, headers, redirect: 'manual' });
+        const response = await timedFetch(`${base}${path}`, { ...init, headers, redirect: 'manual' });
         if (accept(response.status)) return response;
         last = `${new Date().toISOString()} ${response.status} ${(await response.text()).slice(0, 300)}`;
       } catch (error) {
@@ -179,7 +188,7 @@ class ChaosDriver {
     if (gateway === 'esewa') return this.runEsewaFate(orderId, fate);
     const press = (action: 'pay' | 'decline') =>
       // The hosted page is the payer's browser talking to the gateway; a refused press is an outcome.
-      fetch(`${paymentUrl}/${action}`, { method: 'POST', redirect: 'manual' }).catch(() => undefined);
+      timedFetch(`${paymentUrl}/${action}`, { method: 'POST', redirect: 'manual' }).catch(() => undefined);
     switch (fate) {
       case 'pay':
         await press('pay');
@@ -238,7 +247,7 @@ class ChaosDriver {
   private async runKhaltiFate(db: Pool, orderId: string, paymentUrl: string, fate: Fate): Promise<void> {
     const pidx = new URL(paymentUrl).searchParams.get('pidx') ?? '';
     const act = async (action: 'pay' | 'cancel', followReturn: boolean) => {
-      const page = await fetch(`${this.topology.sandboxUrl}/khalti-pay/${pidx}/${action}`, {
+      const page = await timedFetch(`${this.topology.sandboxUrl}/khalti-pay/${pidx}/${action}`, {
         method: 'POST',
         redirect: 'manual',
       });
@@ -282,7 +291,7 @@ class ChaosDriver {
     const html = await page.text();
     const action = /<form id="esewa" method="POST" action="([^"]+)"/.exec(html)?.[1];
     if (!action) throw new Error('no eSewa form on the payment page');
-    const form = await fetch(action, {
+    const form = await timedFetch(action, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams(hiddenFields(html)).toString(),
@@ -290,7 +299,7 @@ class ChaosDriver {
     });
     const hostedPage = form.headers.get('location');
     if (!hostedPage) throw new Error(`the eSewa form answered ${form.status} without a location`);
-    const pressed = await fetch(`${hostedPage}/${fate === 'fail_on_page' ? 'fail' : 'pay'}`, {
+    const pressed = await timedFetch(`${hostedPage}/${fate === 'fail_on_page' ? 'fail' : 'pay'}`, {
       method: 'POST',
       redirect: 'manual',
     });
@@ -314,7 +323,7 @@ async function listSandbox<T extends { id: string }>(sandboxUrl: string, resourc
     const url = new URL(`${sandboxUrl}/v1/${resource}`);
     url.searchParams.set('limit', '100');
     if (startingAfter) url.searchParams.set('starting_after', startingAfter);
-    const response = await fetch(url, { headers: { authorization: `Bearer ${SANDBOX_KEY}` } });
+    const response = await timedFetch(url, { headers: { authorization: `Bearer ${SANDBOX_KEY}` } });
     const page = (await response.json()) as { data: T[]; has_more: boolean };
     all.push(...page.data);
     if (!page.has_more || page.data.length === 0) return all;
@@ -338,7 +347,7 @@ async function gatewayLedger(sandboxUrl: string, esewaOrders: ReadonlyMap<string
   for (const item of refunds) {
     if (item.metadata.orderId && item.status === 'succeeded') refund(item.metadata.orderId, item.amount);
   }
-  const khalti = (await (await fetch(`${sandboxUrl}/_sandbox/khalti/payments`)).json()) as {
+  const khalti = (await (await timedFetch(`${sandboxUrl}/_sandbox/khalti/payments`)).json()) as {
     data: { purchaseOrderId: string; status: string; amount: number; refundedAmount: number }[];
   };
   for (const payment of khalti.data) {
@@ -346,7 +355,7 @@ async function gatewayLedger(sandboxUrl: string, esewaOrders: ReadonlyMap<string
     capture(payment.purchaseOrderId, payment.amount);
     if (payment.refundedAmount > 0) refund(payment.purchaseOrderId, payment.refundedAmount);
   }
-  const esewa = (await (await fetch(`${sandboxUrl}/_sandbox/esewa/transactions`)).json()) as {
+  const esewa = (await (await timedFetch(`${sandboxUrl}/_sandbox/esewa/transactions`)).json()) as {
     data: { transactionUuid: string; status: string; totalPaisa: number }[];
   };
   for (const transaction of esewa.data) {
@@ -406,7 +415,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     databaseConnectionsCut: 0,
   };
   try {
-    await fetch(`${topology.sandboxUrl}/_sandbox/faults`, {
+    await timedFetch(`${topology.sandboxUrl}/_sandbox/faults`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
@@ -448,17 +457,26 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const fateRuns: Promise<void>[] = [];
     for (const order of orders) {
       // A request that never gets through is a violation of its own; the run goes on to check the money.
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`the fate did not finish within ${FATE_DEADLINE_MS / 1000}s`)),
+          FATE_DEADLINE_MS,
+        );
+      });
       fateRuns.push(
-        driver.runFate(db, order.orderId, order.gateway, order.fate).catch((error: unknown) => {
-          violations.push(`${order.orderId} (${order.fate}): ${String(error)}`);
-        }),
+        Promise.race([driver.runFate(db, order.orderId, order.gateway, order.fate), deadline])
+          .catch((error: unknown) => {
+            violations.push(`${order.orderId} (${order.fate}): ${String(error)}`);
+          })
+          .finally(() => clearTimeout(timer)),
       );
       await sleep(options.spacingMs);
     }
     await Promise.all(fateRuns);
     chaosOn = false;
     await chaos;
-    await fetch(`${topology.sandboxUrl}/_sandbox/faults`, {
+    await timedFetch(`${topology.sandboxUrl}/_sandbox/faults`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
@@ -523,7 +541,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         }
       }
     }
-    const sandbox = (await (await fetch(`${topology.sandboxUrl}/_sandbox/stats`)).json()) as Record<string, unknown>;
+    const sandbox = (await (await timedFetch(`${topology.sandboxUrl}/_sandbox/stats`)).json()) as Record<
+      string,
+      unknown
+    >;
     return {
       options: {
         orders: options.orders,
