@@ -125,6 +125,8 @@ function hiddenFields(html: string): Record<string, string> {
 
 class ChaosDriver {
   private nextApi = 0;
+  /** The first and the latest refused answer per request path, for a fate that runs out of time. */
+  readonly refusals = new Map<string, string>();
 
   constructor(
     private readonly topology: ChaosTopology,
@@ -150,6 +152,7 @@ class ChaosDriver {
         last = `${new Date().toISOString()} ${String(error)}`;
       }
       first ||= last;
+      this.refusals.set(path, `first ${first}; last ${last}`);
       await sleep(1_000);
     }
     throw new Error(`${init.method ?? 'GET'} ${path} never succeeded: first ${first}; last ${last}`);
@@ -467,7 +470,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       fateRuns.push(
         Promise.race([driver.runFate(db, order.orderId, order.gateway, order.fate), deadline])
           .catch((error: unknown) => {
-            violations.push(`${order.orderId} (${order.fate}): ${String(error)}`);
+            const refused = [...driver.refusals.entries()]
+              .filter(([path]) => path.includes(order.orderId))
+              .map(([path, answers]) => `${path}: ${answers}`);
+            violations.push(
+              `${order.orderId} (${order.fate}): ${String(error)}${refused.length ? ` [${refused.join(' | ')}]` : ''}`,
+            );
           })
           .finally(() => clearTimeout(timer)),
       );
