@@ -127,6 +127,11 @@ class ChaosDriver {
   private nextApi = 0;
   /** The first and the latest refused answer per request path, for a fate that runs out of time. */
   readonly refusals = new Map<string, string>();
+  /**
+   * Orders whose payer reached orderpay's payment page only after the order's expiry (the checkout itself took that
+   * long under the faults): the page rightly refuses, so these are judged as abandoned.
+   */
+  readonly payerAfterExpiry = new Set<string>();
 
   constructor(
     private readonly topology: ChaosTopology,
@@ -186,9 +191,9 @@ class ChaosDriver {
       { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': orderId }, body },
       (status) => status === 200 || status === 201,
     );
-    const { paymentUrl } = (await created.json()) as { paymentUrl: string };
+    const { paymentUrl, expiresAt } = (await created.json()) as { paymentUrl: string; expiresAt: string };
     if (gateway === 'khalti') return this.runKhaltiFate(db, orderId, paymentUrl, fate);
-    if (gateway === 'esewa') return this.runEsewaFate(orderId, fate);
+    if (gateway === 'esewa') return this.runEsewaFate(orderId, fate, Date.parse(expiresAt));
     const press = (action: 'pay' | 'decline') =>
       // The hosted page is the payer's browser talking to the gateway; a refused press is an outcome.
       timedFetch(`${paymentUrl}/${action}`, { method: 'POST', redirect: 'manual' }).catch(() => undefined);
@@ -274,13 +279,13 @@ class ChaosDriver {
   }
 
   /** The payer on orderpay's eSewa page, then eSewa's; the signed redirect back is the success callback. */
-  private async runEsewaFate(orderId: string, fate: Fate): Promise<void> {
+  private async runEsewaFate(orderId: string, fate: Fate, expiresAtMs: number): Promise<void> {
     if (fate === 'abandon') return;
     // The payer's browser retries a page that failed to load; only a press that went through counts.
     let lastError: unknown;
     for (let attempt = 0; attempt < 5; attempt += 1) {
       try {
-        return await this.playEsewaPage(orderId, fate);
+        return await this.playEsewaPage(orderId, fate, expiresAtMs);
       } catch (error) {
         lastError = error;
         await sleep(1_000);
@@ -289,9 +294,15 @@ class ChaosDriver {
     throw lastError;
   }
 
-  private async playEsewaPage(orderId: string, fate: Fate): Promise<void> {
-    const page = await this.callApi(`/pay/${orderId}`, {}, (status) => status === 200);
+  private async playEsewaPage(orderId: string, fate: Fate, expiresAtMs: number): Promise<void> {
+    const page = await this.callApi(`/pay/${orderId}`, {}, (status) => status === 200 || status === 409);
     const html = await page.text();
+    if (page.status === 409) {
+      // Refusing an order past its expiry is right; refusing an open one is a violation.
+      if (Date.now() < expiresAtMs) throw new Error(`the payment page refused an open order: ${html.slice(0, 200)}`);
+      this.payerAfterExpiry.add(orderId);
+      return;
+    }
     const action = /<form id="esewa" method="POST" action="([^"]+)"/.exec(html)?.[1];
     if (!action) throw new Error('no eSewa form on the payment page');
     const form = await timedFetch(action, {
@@ -517,12 +528,21 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     };
     while ((await running()) > 0 && Date.now() < settleDeadline) await sleep(2_000);
 
-    await checkInvariants({ orders, topology, db, client, violations, report: options.log });
+    await checkInvariants({
+      orders,
+      topology,
+      db,
+      client,
+      violations,
+      payerAfterExpiry: driver.payerAfterExpiry,
+      report: options.log,
+    });
     const outcomes = new Map<string, number>();
     const histories = [];
     for (const { orderId, gateway, fate } of orders) {
       const status = (await driver.orderStatus(db, orderId)) ?? 'MISSING';
-      const outcome = `${gateway} ${fate} → ${status}`;
+      const late = driver.payerAfterExpiry.has(orderId) ? ' (payer came after expiry)' : '';
+      const outcome = `${gateway} ${fate}${late} → ${status}`;
       outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
       const workflowId = orderWorkflowId(orderId);
       histories.push({ workflowId, history: await client.workflow.getHandle(workflowId).fetchHistory() });
@@ -585,6 +605,7 @@ async function checkInvariants(context: {
   db: Pool;
   client: Client;
   violations: string[];
+  payerAfterExpiry: ReadonlySet<string>;
   report: (message: string) => void;
 }): Promise<void> {
   const { orders, topology, db, client, violations } = context;
@@ -616,7 +637,8 @@ async function checkInvariants(context: {
 
     if (!row) say('no order row');
     if (description?.status.name === 'RUNNING') say('workflow still running after TTL + grace (stuck)');
-    if (!EXPECTED[fate].includes(status)) say(`expected ${EXPECTED[fate].join('/')}`);
+    const expected = context.payerAfterExpiry.has(orderId) ? EXPECTED.abandon : EXPECTED[fate];
+    if (!expected.includes(status)) say(`expected ${expected.join('/')}`);
     if (captures.length > 1) say(`charged ${captures.length} times at the gateway`);
     if (refunded > captured) say(`refunded ${refunded} of ${captured} captured`);
     const kept = captured - refunded;
