@@ -94,6 +94,15 @@ export function seededRandom(seed: number): () => number {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** A hung process must fail a request, not hold the run: undici's own header timeout is five minutes. */
+const REQUEST_TIMEOUT_MS = 40_000;
+function timedFetch(url: string | URL, init: RequestInit = {}): Promise<Response> {
+  return fetch(url, { ...init, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+}
+
+/** Longer than any fate's own waits (Khalti's pay-after-expiry waits up to TTL + 90 s, then pays). */
+const FATE_DEADLINE_MS = TTL_MS + 240_000;
+
 export function drawOrders(count: number, seed: number, runId: string) {
   const random = seededRandom(seed);
   return Array.from({ length: count }, (_, index) => {
@@ -116,6 +125,13 @@ function hiddenFields(html: string): Record<string, string> {
 
 class ChaosDriver {
   private nextApi = 0;
+  /** The first and the latest refused answer per request path, for a fate that runs out of time. */
+  readonly refusals = new Map<string, string>();
+  /**
+   * Orders whose payer reached orderpay's payment page only after the order's expiry (the checkout itself took that
+   * long under the faults): the page rightly refuses, so these are judged as abandoned.
+   */
+  readonly payerAfterExpiry = new Set<string>();
 
   constructor(
     private readonly topology: ChaosTopology,
@@ -134,13 +150,14 @@ class ChaosDriver {
           ? {}
           : { authorization: `Bearer ${this.topology.apiKey}` };
         Object.assign(headers, init.headers as Record<string, string> | undefined);
-        const response = await fetch(`${base}${path}`, { ...init, headers, redirect: 'manual' });
+        const response = await timedFetch(`${base}${path}`, { ...init, headers, redirect: 'manual' });
         if (accept(response.status)) return response;
         last = `${new Date().toISOString()} ${response.status} ${(await response.text()).slice(0, 300)}`;
       } catch (error) {
         last = `${new Date().toISOString()} ${String(error)}`;
       }
       first ||= last;
+      this.refusals.set(path, `first ${first}; last ${last}`);
       await sleep(1_000);
     }
     throw new Error(`${init.method ?? 'GET'} ${path} never succeeded: first ${first}; last ${last}`);
@@ -174,12 +191,12 @@ class ChaosDriver {
       { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': orderId }, body },
       (status) => status === 200 || status === 201,
     );
-    const { paymentUrl } = (await created.json()) as { paymentUrl: string };
+    const { paymentUrl, expiresAt } = (await created.json()) as { paymentUrl: string; expiresAt: string };
     if (gateway === 'khalti') return this.runKhaltiFate(db, orderId, paymentUrl, fate);
-    if (gateway === 'esewa') return this.runEsewaFate(orderId, fate);
+    if (gateway === 'esewa') return this.runEsewaFate(orderId, fate, Date.parse(expiresAt));
     const press = (action: 'pay' | 'decline') =>
       // The hosted page is the payer's browser talking to the gateway; a refused press is an outcome.
-      fetch(`${paymentUrl}/${action}`, { method: 'POST', redirect: 'manual' }).catch(() => undefined);
+      timedFetch(`${paymentUrl}/${action}`, { method: 'POST', redirect: 'manual' }).catch(() => undefined);
     switch (fate) {
       case 'pay':
         await press('pay');
@@ -238,7 +255,7 @@ class ChaosDriver {
   private async runKhaltiFate(db: Pool, orderId: string, paymentUrl: string, fate: Fate): Promise<void> {
     const pidx = new URL(paymentUrl).searchParams.get('pidx') ?? '';
     const act = async (action: 'pay' | 'cancel', followReturn: boolean) => {
-      const page = await fetch(`${this.topology.sandboxUrl}/khalti-pay/${pidx}/${action}`, {
+      const page = await timedFetch(`${this.topology.sandboxUrl}/khalti-pay/${pidx}/${action}`, {
         method: 'POST',
         redirect: 'manual',
       });
@@ -262,13 +279,13 @@ class ChaosDriver {
   }
 
   /** The payer on orderpay's eSewa page, then eSewa's; the signed redirect back is the success callback. */
-  private async runEsewaFate(orderId: string, fate: Fate): Promise<void> {
+  private async runEsewaFate(orderId: string, fate: Fate, expiresAtMs: number): Promise<void> {
     if (fate === 'abandon') return;
     // The payer's browser retries a page that failed to load; only a press that went through counts.
     let lastError: unknown;
     for (let attempt = 0; attempt < 5; attempt += 1) {
       try {
-        return await this.playEsewaPage(orderId, fate);
+        return await this.playEsewaPage(orderId, fate, expiresAtMs);
       } catch (error) {
         lastError = error;
         await sleep(1_000);
@@ -277,12 +294,18 @@ class ChaosDriver {
     throw lastError;
   }
 
-  private async playEsewaPage(orderId: string, fate: Fate): Promise<void> {
-    const page = await this.callApi(`/pay/${orderId}`, {}, (status) => status === 200);
+  private async playEsewaPage(orderId: string, fate: Fate, expiresAtMs: number): Promise<void> {
+    const page = await this.callApi(`/pay/${orderId}`, {}, (status) => status === 200 || status === 409);
     const html = await page.text();
+    if (page.status === 409) {
+      // Refusing an order past its expiry is right; refusing an open one is a violation.
+      if (Date.now() < expiresAtMs) throw new Error(`the payment page refused an open order: ${html.slice(0, 200)}`);
+      this.payerAfterExpiry.add(orderId);
+      return;
+    }
     const action = /<form id="esewa" method="POST" action="([^"]+)"/.exec(html)?.[1];
     if (!action) throw new Error('no eSewa form on the payment page');
-    const form = await fetch(action, {
+    const form = await timedFetch(action, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams(hiddenFields(html)).toString(),
@@ -290,7 +313,7 @@ class ChaosDriver {
     });
     const hostedPage = form.headers.get('location');
     if (!hostedPage) throw new Error(`the eSewa form answered ${form.status} without a location`);
-    const pressed = await fetch(`${hostedPage}/${fate === 'fail_on_page' ? 'fail' : 'pay'}`, {
+    const pressed = await timedFetch(`${hostedPage}/${fate === 'fail_on_page' ? 'fail' : 'pay'}`, {
       method: 'POST',
       redirect: 'manual',
     });
@@ -314,7 +337,7 @@ async function listSandbox<T extends { id: string }>(sandboxUrl: string, resourc
     const url = new URL(`${sandboxUrl}/v1/${resource}`);
     url.searchParams.set('limit', '100');
     if (startingAfter) url.searchParams.set('starting_after', startingAfter);
-    const response = await fetch(url, { headers: { authorization: `Bearer ${SANDBOX_KEY}` } });
+    const response = await timedFetch(url, { headers: { authorization: `Bearer ${SANDBOX_KEY}` } });
     const page = (await response.json()) as { data: T[]; has_more: boolean };
     all.push(...page.data);
     if (!page.has_more || page.data.length === 0) return all;
@@ -338,7 +361,7 @@ async function gatewayLedger(sandboxUrl: string, esewaOrders: ReadonlyMap<string
   for (const item of refunds) {
     if (item.metadata.orderId && item.status === 'succeeded') refund(item.metadata.orderId, item.amount);
   }
-  const khalti = (await (await fetch(`${sandboxUrl}/_sandbox/khalti/payments`)).json()) as {
+  const khalti = (await (await timedFetch(`${sandboxUrl}/_sandbox/khalti/payments`)).json()) as {
     data: { purchaseOrderId: string; status: string; amount: number; refundedAmount: number }[];
   };
   for (const payment of khalti.data) {
@@ -346,7 +369,7 @@ async function gatewayLedger(sandboxUrl: string, esewaOrders: ReadonlyMap<string
     capture(payment.purchaseOrderId, payment.amount);
     if (payment.refundedAmount > 0) refund(payment.purchaseOrderId, payment.refundedAmount);
   }
-  const esewa = (await (await fetch(`${sandboxUrl}/_sandbox/esewa/transactions`)).json()) as {
+  const esewa = (await (await timedFetch(`${sandboxUrl}/_sandbox/esewa/transactions`)).json()) as {
     data: { transactionUuid: string; status: string; totalPaisa: number }[];
   };
   for (const transaction of esewa.data) {
@@ -406,7 +429,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     databaseConnectionsCut: 0,
   };
   try {
-    await fetch(`${topology.sandboxUrl}/_sandbox/faults`, {
+    await timedFetch(`${topology.sandboxUrl}/_sandbox/faults`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
@@ -448,17 +471,31 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const fateRuns: Promise<void>[] = [];
     for (const order of orders) {
       // A request that never gets through is a violation of its own; the run goes on to check the money.
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`the fate did not finish within ${FATE_DEADLINE_MS / 1000}s`)),
+          FATE_DEADLINE_MS,
+        );
+      });
       fateRuns.push(
-        driver.runFate(db, order.orderId, order.gateway, order.fate).catch((error: unknown) => {
-          violations.push(`${order.orderId} (${order.fate}): ${String(error)}`);
-        }),
+        Promise.race([driver.runFate(db, order.orderId, order.gateway, order.fate), deadline])
+          .catch((error: unknown) => {
+            const refused = [...driver.refusals.entries()]
+              .filter(([path]) => path.includes(order.orderId))
+              .map(([path, answers]) => `${path}: ${answers}`);
+            violations.push(
+              `${order.orderId} (${order.fate}): ${String(error)}${refused.length ? ` [${refused.join(' | ')}]` : ''}`,
+            );
+          })
+          .finally(() => clearTimeout(timer)),
       );
       await sleep(options.spacingMs);
     }
     await Promise.all(fateRuns);
     chaosOn = false;
     await chaos;
-    await fetch(`${topology.sandboxUrl}/_sandbox/faults`, {
+    await timedFetch(`${topology.sandboxUrl}/_sandbox/faults`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
@@ -491,12 +528,21 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     };
     while ((await running()) > 0 && Date.now() < settleDeadline) await sleep(2_000);
 
-    await checkInvariants({ orders, topology, db, client, violations, report: options.log });
+    await checkInvariants({
+      orders,
+      topology,
+      db,
+      client,
+      violations,
+      payerAfterExpiry: driver.payerAfterExpiry,
+      report: options.log,
+    });
     const outcomes = new Map<string, number>();
     const histories = [];
     for (const { orderId, gateway, fate } of orders) {
       const status = (await driver.orderStatus(db, orderId)) ?? 'MISSING';
-      const outcome = `${gateway} ${fate} → ${status}`;
+      const late = driver.payerAfterExpiry.has(orderId) ? ' (payer came after expiry)' : '';
+      const outcome = `${gateway} ${fate}${late} → ${status}`;
       outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
       const workflowId = orderWorkflowId(orderId);
       histories.push({ workflowId, history: await client.workflow.getHandle(workflowId).fetchHistory() });
@@ -523,7 +569,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         }
       }
     }
-    const sandbox = (await (await fetch(`${topology.sandboxUrl}/_sandbox/stats`)).json()) as Record<string, unknown>;
+    const sandbox = (await (await timedFetch(`${topology.sandboxUrl}/_sandbox/stats`)).json()) as Record<
+      string,
+      unknown
+    >;
     return {
       options: {
         orders: options.orders,
@@ -556,6 +605,7 @@ async function checkInvariants(context: {
   db: Pool;
   client: Client;
   violations: string[];
+  payerAfterExpiry: ReadonlySet<string>;
   report: (message: string) => void;
 }): Promise<void> {
   const { orders, topology, db, client, violations } = context;
@@ -587,7 +637,8 @@ async function checkInvariants(context: {
 
     if (!row) say('no order row');
     if (description?.status.name === 'RUNNING') say('workflow still running after TTL + grace (stuck)');
-    if (!EXPECTED[fate].includes(status)) say(`expected ${EXPECTED[fate].join('/')}`);
+    const expected = context.payerAfterExpiry.has(orderId) ? EXPECTED.abandon : EXPECTED[fate];
+    if (!expected.includes(status)) say(`expected ${expected.join('/')}`);
     if (captures.length > 1) say(`charged ${captures.length} times at the gateway`);
     if (refunded > captured) say(`refunded ${refunded} of ${captured} captured`);
     const kept = captured - refunded;
