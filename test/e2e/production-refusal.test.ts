@@ -3,10 +3,8 @@
 import { createApiKey } from '../../api/auth/manage-api-keys.use-case';
 import { generateCodecKey } from '../../config/payload-codec';
 import { createPool } from '../../db/pool';
-import { migrateToLatest } from '../../db/migrate';
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { eventually, freePort, type RunningProcess, startService, type ServiceName } from '../support/processes';
+import { createSuiteDatabase } from '../support/suite-database';
 
 jest.setTimeout(60_000);
 
@@ -24,19 +22,6 @@ const LIVE_API = {
   DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none',
   TEMPORAL_ADDRESS: '127.0.0.1:1',
 };
-
-async function createMigratedDatabase(): Promise<string> {
-  const adminUrl = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-  const name = `orderpay_prodcheck_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  await migrateToLatest(url.toString());
-  return url.toString();
-}
 
 async function exitOf(process: RunningProcess): Promise<{ code: number | null; output: string }> {
   const { child } = process;
@@ -107,7 +92,8 @@ describe('ORDERPAY_ENV=production, as processes', () => {
 
   it('when there is no admin token and no admin key in the database, then the api exits naming ADMIN_API_TOKEN; an admin key lets it start', async () => {
     // A database of its own: admin keys other suites create in the shared one would let it start.
-    const databaseUrl = await createMigratedDatabase();
+    const database = await createSuiteDatabase();
+    const databaseUrl = database.url;
     const pool = createPool(databaseUrl);
     const { ADMIN_API_TOKEN: _token, ...withoutToken } = LIVE_API;
     const env = { ...withoutToken, DATABASE_URL: databaseUrl };
@@ -129,6 +115,7 @@ describe('ORDERPAY_ENV=production, as processes', () => {
       }
     } finally {
       await pool.end();
+      await database.drop();
     }
   });
 
