@@ -4,7 +4,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -12,19 +11,9 @@ import { projectPath } from '../../config/paths';
 import { migrateToLatest } from '../../db/migrate';
 import { connectWhenReady, devServerArgs } from '../../scripts/dev-temporal';
 import { findTemporalCli } from '../../scripts/temporal-cli';
+import { freePort, watchChild } from '../../scripts/child-process';
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
-}
+export { freePort };
 
 export interface BenchProcess {
   name: string;
@@ -36,22 +25,8 @@ export interface BenchProcess {
 
 function watch(name: string, child: ChildProcess): BenchProcess {
   if (child.pid === undefined) throw new Error(`${name} did not start`);
-  let output = '';
-  const append = (chunk: Buffer) => {
-    output = (output + chunk.toString()).slice(-20_000);
-  };
-  child.stdout?.on('data', append);
-  child.stderr?.on('data', append);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  return {
-    name,
-    pid: child.pid,
-    output: () => output,
-    async stop(signal: NodeJS.Signals = 'SIGTERM') {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      await exited;
-    },
-  };
+  const { output, stop } = watchChild(name, child, 'SIGTERM');
+  return { name, pid: child.pid, output, stop };
 }
 
 /** Runs a compiled entry point (a path under dist/) with only the given environment and PATH. */

@@ -1,10 +1,11 @@
 // The system the chaos run (scripts/chaos/run.ts) attacks, as real processes it may kill: fresh databases, a Temporal
 // server (the cluster topology's server on PostgreSQL, or the dev server on SQLite with --embedded), the sandbox, N
 // API replicas on their own ports and N workers, all built from dist/ like `npm start` runs them.
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
+import { freePort, watchChild, type WatchedProcess } from '../child-process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -36,12 +37,7 @@ export interface ChaosTopologyOptions {
   log: (message: string) => void;
 }
 
-export interface ChaosProcess {
-  name: string;
-  child: ChildProcess;
-  output(): string;
-  stop(signal?: NodeJS.Signals): Promise<void>;
-}
+export type ChaosProcess = WatchedProcess;
 
 export interface ChaosTopology {
   kind: ChaosTopologyKind;
@@ -66,19 +62,6 @@ export interface ChaosTopology {
   cutDatabaseConnections(): Promise<number>;
   logs(): string;
   stop(): Promise<void>;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
 }
 
 /** A run of consecutive free ports (the cluster's frontend and its fixed offsets around it). */
@@ -121,22 +104,7 @@ export async function waitForHttp(url: string, timeoutMs = 60_000): Promise<void
 
 function startProcess(name: string, command: string, args: readonly string[], env: NodeJS.ProcessEnv): ChaosProcess {
   const child = spawn(command, [...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  const append = (chunk: Buffer) => {
-    output = (output + chunk.toString()).slice(-20_000);
-  };
-  child.stdout?.on('data', append);
-  child.stderr?.on('data', append);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  return {
-    name,
-    child,
-    output: () => output,
-    async stop(signal: NodeJS.Signals = 'SIGKILL') {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      await exited;
-    },
-  };
+  return watchChild(name, child, 'SIGKILL');
 }
 
 function startService(name: string, entry: string, env: Record<string, string>): ChaosProcess {

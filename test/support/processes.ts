@@ -1,31 +1,13 @@
 // Real processes for end-to-end tests: the built api, worker and sandbox (dist/), on free ports.
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import net from 'node:net';
 import { projectPath } from '../../config/paths';
+import { freePort, watchChild, type WatchedProcess } from '../../scripts/child-process';
 import { TEST_API_KEY } from './api-keys';
 import { TEST_CODEC_KEYS } from './codec';
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
-}
-
-export interface RunningProcess {
-  name: string;
-  child: ChildProcess;
-  output(): string;
-  /** Sends the signal and waits for the process to exit. */
-  stop(signal?: NodeJS.Signals): Promise<void>;
-}
+export { freePort };
+export type RunningProcess = WatchedProcess;
 
 export type ServiceName = 'api' | 'worker' | 'sandbox';
 
@@ -45,22 +27,7 @@ export function startService(name: ServiceName, env: Record<string, string>): Ru
     env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', TEMPORAL_CODEC_KEYS: TEST_CODEC_KEYS, ...defaults, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let output = '';
-  const append = (chunk: Buffer) => {
-    output = (output + chunk.toString()).slice(-20_000);
-  };
-  child.stdout?.on('data', append);
-  child.stderr?.on('data', append);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  return {
-    name,
-    child,
-    output: () => output,
-    async stop(signal: NodeJS.Signals = 'SIGTERM') {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      await exited;
-    },
-  };
+  return watchChild(name, child, 'SIGTERM');
 }
 
 /** Polls until `probe` returns a value, or fails after `timeoutMs` with the last error. */
