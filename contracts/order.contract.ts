@@ -59,6 +59,11 @@ export interface OrderPolicy {
    * DEFAULT_HISTORY_EVENT_LIMIT.
    */
   historyEventLimit?: number;
+  /**
+   * Payment attempts an order may use before it fails with reason `too_many_attempts` (ORDER_MAX_ATTEMPTS).
+   * Absent (inputs from before payment attempts): DEFAULT_MAX_PAYMENT_ATTEMPTS.
+   */
+  maxAttempts?: number;
 }
 
 /** The longest ORDER_TTL config accepts: a longer wait would only grow the workflow's history. */
@@ -68,7 +73,13 @@ export interface OrderWorkflowInput {
   orderId: string;
   amountMinor: number;
   currency: string;
+  /** The gateway of the first payment attempt. */
   gateway: GatewayName;
+  /**
+   * The gateways the payer may choose from for a new attempt (POST /orders `gateways`), `gateway` among them.
+   * Absent: only `gateway`.
+   */
+  gateways?: GatewayName[];
   description?: string;
   customer?: CustomerInfo;
   returnUrl?: string;
@@ -157,6 +168,19 @@ export interface OrderResumeState {
 export const PAYMENT_EVENT_KINDS = ['captured', 'failed', 'cancelled', 'refunded', 'pending'] as const;
 export type PaymentEventKind = (typeof PAYMENT_EVENT_KINDS)[number];
 
+/** Why the gateway declined a payer's try: what is recorded on the attempt, never the card or the payer. */
+export interface PaymentFailure {
+  /** The gateway's error code (Stripe `card_declined`, eSewa/Khalti status words). */
+  code: string;
+  /** The issuer's reason where the gateway gives one (Stripe `decline_code`: `insufficient_funds`, ...). */
+  declineCode?: string;
+  /**
+   * The gateway's ID of the declined try (Stripe's failed charge): a status lookup that still reports the same
+   * decline after the payer tried again is recognised by it.
+   */
+  ref?: string;
+}
+
 export interface PaymentEvent {
   /** The gateway's event ID; the de-duplication key. */
   eventId: string;
@@ -168,6 +192,8 @@ export interface PaymentEvent {
   paymentReference?: string;
   amountMinor?: number;
   currency?: string;
+  /** kind `failed`: what the gateway said about the decline, when it said anything. */
+  failure?: PaymentFailure;
   occurredAt: string;
 }
 
@@ -221,6 +247,46 @@ export interface ConfirmManualRefundRequest {
   actor: string;
 }
 
+/**
+ * One try at paying an order: one intent at one gateway (a Checkout Session, an eSewa transaction UUID, a Khalti
+ * pidx), or one more try on a Stripe session that stays open after a decline (same intent, next number).
+ * - open: the payer may pay it now; at most one attempt of an order is open.
+ * - declined: the gateway declined the payer's try (failureReason, declineCode).
+ * - cancelled: the payer cancelled on the gateway's page, or the wallet reported a failure.
+ * - expired: the intent expired at the gateway, or the order closed unpaid while it was open.
+ * - superseded: the payer started another attempt; its intent was cancelled where the gateway allows it.
+ * - paid: its capture paid the order.
+ */
+export const PAYMENT_ATTEMPT_STATUSES = ['open', 'declined', 'cancelled', 'expired', 'superseded', 'paid'] as const;
+export type PaymentAttemptStatus = (typeof PAYMENT_ATTEMPT_STATUSES)[number];
+
+export interface PaymentAttemptState {
+  /** 1, 2, ...: part of the gateway idempotency key of every attempt after the first. */
+  number: number;
+  gateway: GatewayName;
+  intentId: string;
+  paymentUrl: string;
+  status: PaymentAttemptStatus;
+  /** Why it ended unpaid: payment_declined, cancelled_by_payer, expired_at_gateway, superseded, order_closed. */
+  failureReason: string | null;
+  /** The gateway's decline code (PaymentFailure.declineCode, else its code) for a declined attempt. */
+  declineCode: string | null;
+  startedAt: string;
+  endedAt: string | null;
+}
+
+/** The payer asks for a (new) attempt from the order's pay link; absent gateway: the last attempt's gateway. */
+export interface StartPaymentAttemptRequest {
+  gateway?: GatewayName;
+}
+
+/** The open attempt the payer should go to now, or null when the order is no longer payable (status says why). */
+export interface StartPaymentAttemptResult {
+  orderId: string;
+  status: OrderStatus;
+  attempt: PaymentAttemptState | null;
+}
+
 export interface TimelineEntry {
   at: string;
   status: OrderStatus;
@@ -246,6 +312,11 @@ export interface OrderState {
   timeline: TimelineEntry[];
   /** Present only for orders that asked for fulfilment confirmation. */
   fulfilment?: FulfilmentState;
+  /**
+   * Every payment attempt, oldest first. Absent for runs started before payment attempts existed (one intent,
+   * and a decline failed the order). `gateway`, `intentId` and `paymentUrl` above follow the latest attempt.
+   */
+  attempts?: PaymentAttemptState[];
 }
 
 export const paymentEventSignal = defineSignal<[PaymentEvent]>('paymentEventSignal');
@@ -270,6 +341,15 @@ export const confirmManualRefundUpdate = defineUpdate<OrderState, [ConfirmManual
  * The merchant's fulfilment answer for a paid order that asked for confirmation. Returns once the answer is recorded;
  * a failure's refund follows. Refused with FulfilmentConflict when another answer (or the timeout) came first.
  */
+/**
+ * The payer asks to pay from the order's pay link: answers with the open attempt, or starts a new one (a new intent,
+ * after cancelling an open one at another gateway). Refused (InvalidTransition, GatewayNotAllowed) when the order
+ * is not awaiting payment or the gateway is not one the order allows.
+ */
+export const startPaymentAttemptUpdate = defineUpdate<StartPaymentAttemptResult, [StartPaymentAttemptRequest]>(
+  'startPaymentAttemptUpdate',
+);
+
 export const fulfilmentUpdate = defineUpdate<FulfilmentResult, [FulfilmentAnswer]>('fulfilmentUpdate');
 
 /**
@@ -288,6 +368,8 @@ export const ORDER_ERROR_TYPES = {
   invalidOrderData: 'InvalidOrderData',
   /** A request that could not change anything (a hint while a lookup is due, a repeated cancel): nothing to do. */
   redundantRequest: 'RedundantRequest',
+  /** A payment attempt at a gateway the order does not allow. */
+  gatewayNotAllowed: 'GatewayNotAllowed',
   /** A fulfilment answer that contradicts the one recorded (or the timeout). */
   fulfilmentConflict: 'FulfilmentConflict',
   /** Retryable: the gateway accepted the refund but has not settled it. */

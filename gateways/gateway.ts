@@ -1,5 +1,5 @@
 // The port every payment gateway adapter implements. Activities call it; nothing else does.
-import type { CustomerInfo, GatewayName, PaymentEvent } from '../contracts/order.contract';
+import type { CustomerInfo, GatewayName, PaymentEvent, PaymentFailure } from '../contracts/order.contract';
 
 export interface CreateIntentRequest {
   orderId: string;
@@ -11,8 +11,10 @@ export interface CreateIntentRequest {
   returnUrl?: string;
   /** When orderpay will expire the order; the adapter may ask the gateway for a later expiry, never an earlier one. */
   expiresAt: Date;
-  /** Always the order ID: a retried call returns the same intent. */
+  /** paymentAttemptKey(orderId, attemptNumber): a retried call returns the same intent. */
   idempotencyKey: string;
+  /** Which attempt of the order this intent serves; absent: the first. eSewa's transaction UUID carries it. */
+  attemptNumber?: number;
 }
 
 export interface CreatedIntent {
@@ -48,6 +50,8 @@ export interface PaymentStatus {
   refundedAmountMinor?: number;
   /** The gateway's raw status word, for logs and the timeline. */
   gatewayStatus: string;
+  /** state `failed`: the decline as the gateway describes it. */
+  failure?: PaymentFailure;
   /**
    * The gateway says to hold and ask a person (Khalti's Pending, or a status word we do not know): keep polling,
    * and raise an alert.

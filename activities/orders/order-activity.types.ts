@@ -6,6 +6,7 @@ import type {
   GatewayName,
   OrderStatus,
   OrderWorkflowInput,
+  PaymentAttemptState,
 } from '../../contracts/order.contract';
 import type {
   CancelOutcome,
@@ -18,7 +19,14 @@ import type {
 /** The order as checked out, with its expiry (ISO time) computed by the workflow. */
 export type RecordOrderInput = Omit<OrderWorkflowInput, 'policy'> & { expiresAt: string };
 
-export type CreatePaymentIntentInput = Omit<RecordOrderInput, 'requestHash'>;
+export type CreatePaymentIntentInput = Omit<RecordOrderInput, 'requestHash'> & {
+  /**
+   * Which attempt (absent: the first, as in histories from before attempts). The intent is created with
+   * paymentAttemptKey(orderId, attemptNumber) and recorded as that attempt; a retry returns the recorded intent and
+   * never creates a second one at the gateway.
+   */
+  attemptNumber?: number;
+};
 
 /** The intent as the workflow gets it: a gateway expiry travels as ISO text, like every time in activity payloads. */
 export type CreatePaymentIntentResult = Omit<CreatedIntent, 'expiresAt'> & { expiresAt?: string };
@@ -64,6 +72,8 @@ export type RecordManualRefundInput = ConfirmManualRefundRequest & { orderId: st
 
 /** Column changes that ride along with a status transition. Amounts are absolute values, so retries are safe. */
 export interface OrderChanges {
+  /** The order row follows its latest attempt's gateway (a payer may switch wallets). */
+  gateway?: GatewayName;
   intentId?: string;
   paymentUrl?: string;
   paymentReference?: string;
@@ -90,6 +100,12 @@ export interface TransitionOrderInput {
   /** Workflow time of the transition (deterministic), stored in the timeline. */
   at: string;
   changes?: OrderChanges;
+  /**
+   * The payment attempt this transition started or ended, upserted by (order, number) in the same transaction. A
+   * transition that changes only an attempt (a declined try while the order keeps awaiting payment) is applied when
+   * the attempt row changed, so a retry writes no second timeline row.
+   */
+  attempt?: PaymentAttemptState;
 }
 
 export interface TransitionOrderResult {

@@ -62,6 +62,7 @@ export async function lockOrder(client: PoolClient, orderId: string): Promise<Lo
 
 // `satisfies` makes a field added to OrderChanges fail to compile until it has a column here.
 const CHANGE_COLUMNS = {
+  gateway: 'gateway',
   intentId: 'intent_id',
   paymentUrl: 'payment_url',
   paymentReference: 'payment_reference',
