@@ -155,6 +155,10 @@ export interface OrderResumeState {
   settledRefundRequests: string[];
   refusedRefundRequests: string[];
   settledManualRefunds: string[];
+  /** Payment attempts: the gateway IDs of declined tries already recorded. Absent before payment attempts. */
+  declinedFailureRefs?: string[];
+  /** Payment attempts: earlier attempts' intents a payer's return named, not yet looked up. */
+  hintedEarlierIntents?: string[];
 }
 
 /**

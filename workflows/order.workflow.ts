@@ -22,6 +22,9 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
       historyBounded: patched('bounded-history'),
       // Asked only when the order wants it: no other order's history gains a marker.
       fulfilmentConfirmation: input.fulfilment !== undefined && patched('fulfilment-confirmation'),
+      // A run resumed from one without attempts goes on without them: its state has none to build on.
+      paymentAttempts:
+        (input.resume === undefined || input.resume.state.attempts !== undefined) && patched('payment-attempts'),
     },
     Date.now(),
   );

@@ -10,6 +10,7 @@ const CHANGES: ProcessChanges = {
   duplicateCaptures: true,
   historyBounded: true,
   fulfilmentConfirmation: true,
+  paymentAttempts: true,
 };
 
 const TIMEOUT_MS = 30_000;

@@ -17,6 +17,7 @@ const ALL_CHANGES: ProcessChanges = {
   duplicateCaptures: true,
   historyBounded: true,
   fulfilmentConfirmation: true,
+  paymentAttempts: true,
 };
 const BEFORE_CHANGES: ProcessChanges = {
   gracePolling: false,
@@ -24,6 +25,7 @@ const BEFORE_CHANGES: ProcessChanges = {
   duplicateCaptures: false,
   historyBounded: false,
   fulfilmentConfirmation: false,
+  paymentAttempts: false,
 };
 
 const input: OrderWorkflowInput = {
@@ -44,6 +46,11 @@ const input: OrderWorkflowInput = {
 function awaiting(changes: ProcessChanges = ALL_CHANGES, nowMs = 0): OrderDecisions {
   const order = new OrderDecisions(input, changes, nowMs);
   order.state.intentId = 'pidx_1';
+  order.attempts?.begin(
+    'khalti',
+    { intentId: 'pidx_1', paymentUrl: 'https://pay.test/1' },
+    new Date(nowMs).toISOString(),
+  );
   order.moveTo('AWAITING_PAYMENT', 'intent_created', new Date(nowMs).toISOString());
   order.enterPhase('awaiting_payment', nowMs);
   return order;
@@ -130,9 +137,12 @@ describe('order decisions: gateway outcomes in each phase', () => {
     expect(paidOrder(BEFORE_CHANGES).outcomeAction(capture(5_000, 'ch_2')).kind).toBe('nothing');
   });
 
-  it('when a decline or a gateway-side cancel arrives, then only an order awaiting payment closes', () => {
-    expect(awaiting().outcomeAction({ kind: 'failed' }).kind).toBe('decline');
-    expect(awaiting().outcomeAction({ kind: 'cancelled' }).kind).toBe('close_expired_at_gateway');
+  it('when a decline or a gateway-side cancel arrives, then it ends the open attempt, and nothing after payment', () => {
+    expect(awaiting().outcomeAction({ kind: 'failed' }).kind).toBe('end_attempt');
+    expect(awaiting().outcomeAction({ kind: 'cancelled' })).toMatchObject({ kind: 'end_attempt', end: 'cancelled' });
+    // Runs from before payment attempts closed the order at once.
+    expect(awaiting(BEFORE_CHANGES).outcomeAction({ kind: 'failed' }).kind).toBe('decline');
+    expect(awaiting(BEFORE_CHANGES).outcomeAction({ kind: 'cancelled' }).kind).toBe('close_expired_at_gateway');
     expect(paidOrder().outcomeAction({ kind: 'failed' }).kind).toBe('nothing');
     expect(closedUnpaid('EXPIRED').outcomeAction({ kind: 'cancelled' }).kind).toBe('nothing');
   });

@@ -8,18 +8,24 @@ import type {
   FulfilmentAnswer,
   FulfilmentResult,
   FulfilmentState,
+  GatewayName,
   OrderResumeState,
   OrderState,
   OrderStatus,
   OrderWorkflowInput,
+  PaymentAttemptState,
   PaymentEvent,
+  PaymentFailure,
   RefundOrderRequest,
+  StartPaymentAttemptResult,
   RefundRecord,
 } from '../../contracts/order.contract';
 import type { PaymentStatus } from '../../gateways/gateway';
 import { CLOSED_UNPAID_STATUSES, REFUNDABLE_STATUSES } from '../../domain/order-status';
 import { DEFAULT_GRACE_POLL_INTERVAL_MS, HINT_LOOKUP_MIN_INTERVAL_MS, pollDelayMs } from '../../domain/poll-schedule';
 import { isOwnCapture, unrefundedMinor } from '../../domain/refund-ledger';
+import { DEFAULT_MAX_PAYMENT_ATTEMPTS } from '../../domain/payment-attempts';
+import { PaymentAttempts, type AttemptEnd, type IntentAtGateway } from './payment-attempts';
 
 /** Changes to the process, each decided once per run by its patch marker, so a run takes one path throughout. */
 export interface ProcessChanges {
@@ -36,6 +42,11 @@ export interface ProcessChanges {
    * failure or the timeout refunds it. Asked only for inputs with `fulfilment`, which older runs never had.
    */
   fulfilmentConfirmation: boolean;
+  /**
+   * payment-attempts: a declined or cancelled try leaves the order payable (a new attempt, from the pay link or on
+   * Stripe's open page) until it is paid, closed, or has used its attempts. Off for runs resumed from a run without.
+   */
+  paymentAttempts: boolean;
 }
 
 /** What settles a fulfilment: the merchant's answer, or the timeout passing without one. */
@@ -55,16 +66,24 @@ export interface Capture {
   amountMinor: number;
   currency: string;
   paymentReference?: string;
+  /** The intent the money was taken on, when the report names it: which attempt paid. */
+  intentId?: string;
 }
 
 /** What the gateway says, whether it came in a signed event or a status lookup. */
-export type GatewayOutcome =
+export type GatewayOutcome = (
   | ({ kind: 'captured' } & Capture)
-  | { kind: 'failed' }
+  | { kind: 'failed'; failure?: PaymentFailure }
   | { kind: 'cancelled' }
   | { kind: 'refunded'; amountMinor?: number }
   | { kind: 'pending' }
-  | { kind: 'not_found' };
+  | { kind: 'not_found' }
+) & {
+  /** The intent the report is about (absent when an event does not say). */
+  intentId?: string;
+  /** From a signed event rather than a status lookup. */
+  fromEvent?: boolean;
+};
 
 /** What a gateway outcome does to the order as it is now. */
 export type OutcomeAction =
@@ -73,6 +92,7 @@ export type OutcomeAction =
   | { kind: 'refund_late_capture'; capture: Capture }
   | { kind: 'refund_second_capture'; capture: Capture }
   | { kind: 'decline' }
+  | { kind: 'end_attempt'; attempt: PaymentAttemptState; end: AttemptEnd; failure?: PaymentFailure }
   | { kind: 'close_expired_at_gateway' }
   | { kind: 'flag'; reason: string }
   | { kind: 'nothing' };
@@ -93,14 +113,21 @@ export type Step =
   | { kind: 'lookup'; trigger: LookupTrigger }
   | { kind: 'expire' }
   | { kind: 'fulfilment'; decision: FulfilmentDecision }
+  | { kind: 'start_attempt'; request: AttemptRequest }
   | { kind: 'close' }
   | { kind: 'nothing' };
 
 /** Why a request is refused; the workflow turns it into an ApplicationFailure of that type. */
 export interface Refusal {
   type: (typeof ORDER_ERROR_TYPES)[
-    'invalidTransition' | 'redundantRequest' | 'refundExceedsCaptured' | 'fulfilmentConflict'];
+    'invalidTransition' | 'redundantRequest' | 'refundExceedsCaptured' | 'fulfilmentConflict' | 'gatewayNotAllowed'];
   message: string;
+}
+
+/** A payer's request for an attempt at a gateway, answered in the order it came. */
+export interface AttemptRequest {
+  id: number;
+  gateway: GatewayName;
 }
 
 /** Event IDs remembered for de-duplication; replays beyond this are still harmless, just not short-circuited. */
@@ -132,6 +159,14 @@ export class OrderDecisions {
   readonly settledManualRefunds: Set<string>;
   /** The fulfilment answer (or timeout) queued or being recorded; later answers are checked against it. */
   pendingFulfilment: FulfilmentDecision | undefined;
+  /** Present when payment attempts apply to this run (ProcessChanges.paymentAttempts). */
+  readonly attempts: PaymentAttempts | undefined;
+  readonly attemptRequests: AttemptRequest[] = [];
+  /** Requests with a lower ID than this have been answered. */
+  attemptRequestsAnswered = 0;
+  private nextAttemptRequestId = 0;
+  /** Earlier attempts' intents a payer's return named: the next hint lookup asks about them too. */
+  readonly hintedEarlierIntents: string[];
   nextPollAtMs: number | undefined;
   graceEndsAtMs: number | undefined;
   nextGracePollAtMs: number | undefined;
@@ -185,6 +220,18 @@ export class OrderDecisions {
     this.nextPollAtMs = resume?.nextPollAtMs;
     this.graceEndsAtMs = resume?.graceEndsAtMs;
     this.nextGracePollAtMs = resume?.nextGracePollAtMs;
+    this.hintedEarlierIntents = resume?.hintedEarlierIntents ?? [];
+    if (changes.paymentAttempts && !resume) this.state.attempts = [];
+    const attempts = this.state.attempts;
+    this.attempts =
+      changes.paymentAttempts && attempts
+        ? new PaymentAttempts(
+            attempts,
+            input.policy.maxAttempts ?? DEFAULT_MAX_PAYMENT_ATTEMPTS,
+            input.gateways ?? [input.gateway],
+            resume?.declinedFailureRefs ?? [],
+          )
+        : undefined;
   }
 
   // ---- Messages from outside: events, hints and requests. ----
@@ -201,18 +248,31 @@ export class OrderDecisions {
   receiveEvent(event: PaymentEvent): void {
     if (!this.rememberEvent(event.eventId)) return;
     if (event.verified) this.inbox.push(event);
-    else this.statusCheckRequested = true;
+    else this.requestStatusCheck(event);
   }
 
   receiveHint(event: PaymentEvent): void {
     this.rememberEvent(event.eventId);
+    this.requestStatusCheck(event);
+  }
+
+  private requestStatusCheck(event: PaymentEvent): void {
     this.statusCheckRequested = true;
+    const { intentId } = event;
+    if (this.attempts?.isEarlierIntent(intentId) && intentId && !this.hintedEarlierIntents.includes(intentId)) {
+      this.hintedEarlierIntents.push(intentId);
+    }
   }
 
   /** Why a hint cannot change anything, or undefined when it may. */
   hintRedundancy(event: PaymentEvent): string | undefined {
     if (this.seenEventIds.includes(event.eventId)) return 'event already seen';
     if (!this.acceptingRequests) return 'order closed';
+    // A payer back from an earlier attempt's page may have paid it: a capture there is refunded, even once paid.
+    const { intentId } = event;
+    if (this.attempts?.isEarlierIntent(intentId) && intentId && !this.hintedEarlierIntents.includes(intentId)) {
+      return undefined;
+    }
     if (this.statusCheckRequested) return 'a status lookup is already due';
     const { status } = this.state;
     const lookupMayMatter =
@@ -382,6 +442,85 @@ export class OrderDecisions {
     return fulfilment;
   }
 
+  // ---- Payment attempts. ----
+
+  /** The gateway a request for an attempt means: the one named, else the latest attempt's. */
+  attemptGateway(gateway: GatewayName | undefined): GatewayName {
+    return gateway ?? this.attempts?.latest()?.gateway ?? this.input.gateway;
+  }
+
+  /** Why a payer's request for an attempt is refused, or undefined when it may be answered. */
+  attemptRefusal(gateway: GatewayName | undefined): Refusal | undefined {
+    const { attempts, state } = this;
+    if (!attempts) return invalid(`order ${state.orderId} was created before payment attempts; it has one intent`);
+    if (!this.acceptingRequests || state.status !== 'AWAITING_PAYMENT') {
+      return invalid(`order ${state.orderId} is ${state.status}; it cannot be paid`);
+    }
+    const wanted = this.attemptGateway(gateway);
+    if (!attempts.allowedGateways.includes(wanted)) {
+      return { type: 'GatewayNotAllowed', message: `order ${state.orderId} cannot be paid with ${wanted}` };
+    }
+    const open = attempts.open();
+    if (open && open.gateway !== wanted && attempts.exhausted()) {
+      return invalid(`order ${state.orderId} has used its ${attempts.maxAttempts} attempts; the open one remains`);
+    }
+    return undefined;
+  }
+
+  /** Queues a request unless the open attempt answers it already; the request's ID to wait for, or undefined. */
+  requestAttempt(gateway: GatewayName | undefined): number | undefined {
+    const wanted = this.attemptGateway(gateway);
+    if (this.attempts?.open()?.gateway === wanted) return undefined;
+    const id = this.nextAttemptRequestId;
+    this.nextAttemptRequestId += 1;
+    this.attemptRequests.push({ id, gateway: wanted });
+    return id;
+  }
+
+  /** Answered, or never to be: the order closed and stopped taking requests. */
+  attemptRequestAnswered(id: number): boolean {
+    return id < this.attemptRequestsAnswered || !this.acceptingRequests;
+  }
+
+  answerAttemptRequest(): void {
+    this.attemptRequests.shift();
+    this.attemptRequestsAnswered += 1;
+  }
+
+  /** What a payer's request is told: the open attempt while the order awaits payment, else why not (the status). */
+  attemptResult(): StartPaymentAttemptResult {
+    const { orderId, status } = this.state;
+    const open = status === 'AWAITING_PAYMENT' ? this.attempts?.open() : undefined;
+    return { orderId, status, attempt: open ?? null };
+  }
+
+  /** The intent a payer could still pay (the one to check and cancel when the order closes), if any. */
+  payableIntent(): IntentAtGateway | undefined {
+    if (this.attempts) return this.attempts.payableIntent();
+    return this.state.intentId ? { intentId: this.state.intentId, gateway: this.state.gateway } : undefined;
+  }
+
+  /** A new attempt is open: its payment is polled from the start of the poll schedule. */
+  attemptStarted(nowMs: number): void {
+    this.nextPollAtMs = nowMs + pollDelayMs(this.input.policy.poll, 0);
+  }
+
+  /** The attempt a capture was taken on: the one its intent names, else the latest. */
+  attemptOfCapture(capture: Capture): PaymentAttemptState | undefined {
+    return this.attempts?.concerned(capture.intentId) ?? this.attempts?.latest();
+  }
+
+  /** A decline or cancel ends the open attempt only: reports about earlier attempts, or seen ones, are history. */
+  private attemptEndAction(outcome: GatewayOutcome, end: AttemptEnd, failure?: PaymentFailure): OutcomeAction {
+    const attempts = this.attempts;
+    const attempt = attempts?.concerned(outcome.intentId);
+    if (!attempts || !attempt || attempt !== attempts.open()) return { kind: 'nothing' };
+    if (end === 'declined' && attempts.isKnownDecline(attempt, failure, outcome.fromEvent === true)) {
+      return { kind: 'nothing' };
+    }
+    return { kind: 'end_attempt', attempt, end, ...(failure ? { failure } : {}) };
+  }
+
   // ---- The ledger. ----
 
   /** What one more refund request may take: captured, minus refunded, minus in flight, minus queued. */
@@ -455,9 +594,11 @@ export class OrderDecisions {
       case 'captured':
         return this.captureAction(outcome);
       case 'failed':
-        return awaiting ? { kind: 'decline' } : { kind: 'nothing' };
+        if (!awaiting) return { kind: 'nothing' };
+        return this.attempts ? this.attemptEndAction(outcome, 'declined', outcome.failure) : { kind: 'decline' };
       case 'cancelled':
-        return awaiting ? { kind: 'close_expired_at_gateway' } : { kind: 'nothing' };
+        if (!awaiting) return { kind: 'nothing' };
+        return this.attempts ? this.attemptEndAction(outcome, 'cancelled') : { kind: 'close_expired_at_gateway' };
       case 'refunded':
         // Money went back that orderpay did not send back: reconciliation and an operator must look.
         return (outcome.amountMinor ?? 0) > this.state.refundedAmountMinor
@@ -475,6 +616,7 @@ export class OrderDecisions {
       amountMinor: outcome.amountMinor,
       currency: outcome.currency,
       paymentReference: outcome.paymentReference,
+      ...(outcome.intentId === undefined ? {} : { intentId: outcome.intentId }),
     };
     if (this.changes.duplicateCaptures && this.isSecondCapture(capture))
       return { kind: 'refund_second_capture', capture };
@@ -572,6 +714,7 @@ export class OrderDecisions {
       !this.hintLookupReady(nowMs) &&
       !(this.cancelRequested && !this.cancelHandled) &&
       this.pendingFulfilment === undefined &&
+      this.attemptRequests.length === 0 &&
       nowMs < this.fulfilmentDueAtMs()
     );
   }
@@ -603,7 +746,9 @@ export class OrderDecisions {
   wakeAtMs(phase: OrderPhase): number {
     const hintWakeAtMs = this.changes.historyBounded && this.statusCheckRequested ? this.hintLookupDueAtMs() : Infinity;
     if (phase === 'awaiting_payment') {
-      return Math.min(this.nextPollAtMs ?? Infinity, this.expiresAtMs, hintWakeAtMs);
+      // With no attempt open there is nothing to ask the gateway about until the payer starts one.
+      const pollAtMs = this.attempts && !this.attempts.open() ? Infinity : (this.nextPollAtMs ?? Infinity);
+      return Math.min(pollAtMs, this.expiresAtMs, hintWakeAtMs);
     }
     const gracePollAtMs = this.gracePollingNow() ? (this.nextGracePollAtMs ?? Infinity) : Infinity;
     // While a fulfilment answer is awaited the window cannot close, so its end is no reason to wake.
@@ -624,6 +769,7 @@ export class OrderDecisions {
       (this.statusCheckRequested && !hintDueWhenWaitBegan) ||
       (!!this.cancelRequested && !this.cancelHandled) ||
       this.pendingFulfilment !== undefined ||
+      this.attemptRequests.length > 0 ||
       this.historyWake;
   }
 
@@ -647,6 +793,8 @@ export class OrderDecisions {
         ? { kind: 'cancel_before_payment', reason }
         : { kind: 'cancel_after_close', reason };
     }
+    const attemptRequest = this.attemptRequests[0];
+    if (attemptRequest) return { kind: 'start_attempt', request: attemptRequest };
     if (this.pendingFulfilment) return { kind: 'fulfilment', decision: this.pendingFulfilment };
     if (nowMs >= this.fulfilmentDueAtMs()) {
       this.pendingFulfilment = { status: 'timed_out' };
@@ -663,14 +811,32 @@ export class OrderDecisions {
     return { kind: 'nothing' };
   }
 
-  /** A status lookup starts: the intent to look up, or undefined when there is none (nothing to ask). */
-  lookupStarted(nowMs: number): string | undefined {
-    if (!this.state.intentId) return undefined;
+  /** A status lookup starts: the intents to look up, none when there is nothing to ask. */
+  lookupStarted(nowMs: number): IntentAtGateway[] {
+    const targets = this.lookupTargets();
+    if (targets.length === 0) return targets;
     this.state.pollCount += 1;
     this.lastLookupAtMs = nowMs;
     // Any lookup answers a due hint: it asked for exactly this.
     if (this.changes.historyBounded) this.statusCheckRequested = false;
-    return this.state.intentId;
+    return targets;
+  }
+
+  /**
+   * The order's intent; with payment attempts, the open attempt's while awaiting payment, the latest one's while
+   * a closed unpaid order watches for a late payment, and any earlier attempt's that a payer's return named.
+   */
+  private lookupTargets(): IntentAtGateway[] {
+    const { attempts, state } = this;
+    if (!attempts) return state.intentId ? [{ intentId: state.intentId, gateway: state.gateway }] : [];
+    const latest = attempts.latest();
+    const current =
+      state.status === 'AWAITING_PAYMENT' ? attempts.open() : this.awaitsLatePayment() ? latest : undefined;
+    const earlier = this.hintedEarlierIntents.splice(0).flatMap((intentId) => {
+      const attempt = attempts.concerned(intentId);
+      return attempt ? [attempts.intentOf(attempt)] : [];
+    });
+    return [...(current ? [attempts.intentOf(current)] : []), ...earlier];
   }
 
   /** After a scheduled lookup: the next one backs off (awaiting payment) or keeps the grace interval. */
@@ -704,6 +870,9 @@ export class OrderDecisions {
       settledRefundRequests: [...this.settledRefundRequests],
       refusedRefundRequests: [...this.refusedRefundRequests],
       settledManualRefunds: [...this.settledManualRefunds],
+      ...(this.attempts
+        ? { declinedFailureRefs: this.attempts.declinedFailureRefs, hintedEarlierIntents: this.hintedEarlierIntents }
+        : {}),
     };
   }
 
@@ -717,8 +886,10 @@ export class OrderDecisions {
 }
 
 /** What a signed event or a status lookup says, in one shape; a capture without amounts never matches an order. */
-export function outcomeOf(report: PaymentEvent | PaymentStatus): GatewayOutcome {
-  const kind = 'kind' in report ? report.kind : report.state;
+export function outcomeOf(report: PaymentEvent | PaymentStatus, intentId?: string): GatewayOutcome {
+  const fromEvent = 'kind' in report;
+  const kind = fromEvent ? report.kind : report.state;
+  const about = { ...(intentId === undefined ? {} : { intentId }), ...(fromEvent ? { fromEvent } : {}) };
   switch (kind) {
     case 'captured':
       return {
@@ -726,11 +897,14 @@ export function outcomeOf(report: PaymentEvent | PaymentStatus): GatewayOutcome 
         amountMinor: report.amountMinor ?? 0,
         currency: report.currency ?? '',
         paymentReference: report.paymentReference,
+        ...about,
       };
     case 'refunded':
-      return { kind, amountMinor: report.amountMinor };
+      return { kind, amountMinor: report.amountMinor, ...about };
+    case 'failed':
+      return { kind, ...(report.failure ? { failure: report.failure } : {}), ...about };
     default:
-      return { kind };
+      return { kind, ...about };
   }
 }
 

@@ -1,5 +1,5 @@
 // The order's messages: the status query, the checkout, payment events and hints, cancel, refund, the
-// confirmation of a manual refund and the merchant's fulfilment answer. Handlers validate and enqueue; the phase loop acts on what they queued.
+// confirmation of a manual refund, the merchant's fulfilment answer and the payer's request for a payment attempt. Handlers validate and enqueue; the phase loop acts on what they queued.
 import { ApplicationFailure, condition, setHandler } from '@temporalio/workflow';
 import {
   ORDER_ERROR_TYPES,
@@ -11,6 +11,7 @@ import {
   paymentEventSignal,
   paymentHintUpdate,
   refundOrderUpdate,
+  startPaymentAttemptUpdate,
   type CheckoutResult,
   type FulfilmentResult,
   type OrderWorkflowInput,
@@ -96,6 +97,18 @@ export function registerOrderHandlers(input: OrderWorkflowInput, order: OrderDec
       return state;
     },
     { validator: ({ refundId }) => throwIfRefused(order.confirmRefusal(refundId)) },
+  );
+
+  // Refused for runs from before payment attempts, so registering it changes nothing for them.
+  setHandler(
+    startPaymentAttemptUpdate,
+    async ({ gateway }) => {
+      noteHistoryLength();
+      const requestId = order.requestAttempt(gateway);
+      if (requestId !== undefined) await condition(() => order.attemptRequestAnswered(requestId));
+      return order.attemptResult();
+    },
+    { validator: ({ gateway }) => throwIfRefused(order.attemptRefusal(gateway)) },
   );
 
   // Refused for orders that did not ask for confirmation, so registering it changes nothing for them.

@@ -3,8 +3,9 @@
 // time, so no two activities of an order ever race each other.
 import { condition, isCancellation, log, patched, upsertSearchAttributes } from '@temporalio/workflow';
 import type { OrderChanges, RecordOrderResult } from '../../activities/orders/order-activity.types';
-import type { FulfilmentState } from '../../contracts/order.contract';
+import type { FulfilmentState, GatewayName, PaymentAttemptState } from '../../contracts/order.contract';
 import type { PaymentStatus } from '../../gateways/gateway';
+import type { PaymentFailure } from '../../contracts/order.contract';
 import {
   ORDER_ERROR_TYPES,
   orderSearchAttributes,
@@ -23,10 +24,12 @@ import {
   type Capture,
   type FulfilmentDecision,
   type GatewayOutcome,
+  type AttemptRequest,
   type LookupTrigger,
   type OrderDecisions,
   type PendingRefund,
 } from './order-decisions';
+import type { AttemptEnd, IntentAtGateway } from './payment-attempts';
 
 type RefundOutcome = 'succeeded' | 'failed' | 'pending';
 
@@ -71,6 +74,7 @@ export class OrderSteps {
         customer: input.customer,
         returnUrl: input.returnUrl,
         requestHash: input.requestHash,
+        ...(input.gateways ? { gateways: input.gateways } : {}),
         expiresAt: this.state.expiresAt,
         ...(this.state.fulfilment ? { fulfilment: input.fulfilment } : {}),
       });
@@ -110,6 +114,7 @@ export class OrderSteps {
       });
       this.state.intentId = intent.intentId;
       this.state.paymentUrl = intent.paymentUrl;
+      const attempt = order.attempts?.begin(input.gateway, intent, new Date().toISOString());
       // The order must not outlive the intent: a payer could no longer pay, yet the order would still wait. The
       // patch is asked only when the gateway's expiry comes first, as it was when recorded.
       const gatewayExpiryMs = order.gatewayExpiryBeforeTtl(intent.expiresAt);
@@ -118,11 +123,16 @@ export class OrderSteps {
         order.capTtl(gatewayExpiryMs);
         upsertSearchAttributes([{ key: orderSearchAttributes.expiresAt, value: new Date(gatewayExpiryMs) }]);
       }
-      await this.transition('AWAITING_PAYMENT', 'intent_created', {
-        intentId: intent.intentId,
-        paymentUrl: intent.paymentUrl,
-        ...(shortenTtl ? { expiresAt: this.state.expiresAt } : {}),
-      });
+      await this.transition(
+        'AWAITING_PAYMENT',
+        'intent_created',
+        {
+          intentId: intent.intentId,
+          paymentUrl: intent.paymentUrl,
+          ...(shortenTtl ? { expiresAt: this.state.expiresAt } : {}),
+        },
+        attempt,
+      );
     } catch (error) {
       if (isCancellation(error)) throw error;
       // Retries are exhausted or the gateway refused: no intent exists that a payer could pay.
@@ -136,35 +146,155 @@ export class OrderSteps {
   }
 
   applyEvent(event: PaymentEvent): Promise<void> {
-    return this.applyOutcome(outcomeOf(event), `webhook:${event.kind}`);
+    return this.applyOutcome(outcomeOf(event, event.intentId), `webhook:${event.kind}`);
   }
 
   /** Asks the gateway for the payment's status; a failed lookup is left to the next poll, the TTL or reconciliation. */
   async lookup(trigger: LookupTrigger): Promise<void> {
-    const intentId = this.order.lookupStarted(Date.now());
-    if (intentId === undefined) return;
-    try {
-      const status = await polls.fetchPaymentStatus(this.lookupOf(intentId));
-      await this.applyStatus(status, `${trigger}:${status.gatewayStatus}`);
-    } catch (error) {
-      if (isCancellation(error)) throw error;
-      log.warn('status poll failed', { orderId: this.input.orderId, trigger, error: failureType(error) });
+    for (const target of this.order.lookupStarted(Date.now())) {
+      try {
+        const status = await polls.fetchPaymentStatus(this.lookupOf(target));
+        await this.applyStatus(status, `${trigger}:${status.gatewayStatus}`, target);
+      } catch (error) {
+        if (isCancellation(error)) throw error;
+        log.warn('status poll failed', { orderId: this.input.orderId, trigger, error: failureType(error) });
+      }
     }
   }
 
   /** The TTL elapsed: one final status check, then the intent is cancelled and the order expires unpaid. */
   async expire(): Promise<void> {
-    const intentId = this.state.intentId;
-    if (!intentId) return;
-    try {
-      const finalStatus = await closing.fetchPaymentStatus(this.lookupOf(intentId));
-      await this.applyStatus(finalStatus, `final_check:${finalStatus.gatewayStatus}`);
-      if (this.state.status !== 'AWAITING_PAYMENT') return;
-    } catch (error) {
-      if (isCancellation(error)) throw error;
-      log.warn('final status check failed; cancelling the intent anyway', { orderId: this.input.orderId });
+    const intent = this.order.payableIntent();
+    if (intent) {
+      try {
+        const finalStatus = await closing.fetchPaymentStatus(this.lookupOf(intent));
+        await this.applyStatus(finalStatus, `final_check:${finalStatus.gatewayStatus}`, intent);
+        if (this.state.status !== 'AWAITING_PAYMENT') return;
+      } catch (error) {
+        if (isCancellation(error)) throw error;
+        log.warn('final status check failed; cancelling the intent anyway', { orderId: this.input.orderId });
+      }
+    } else if (!this.order.attempts) {
+      // An order without an intent has nothing to expire at the gateway (its checkout failed).
+      return;
     }
     await this.closeIntentThen('EXPIRED', 'ttl_elapsed');
+  }
+
+  /**
+   * A payer's request from the pay link: the open attempt answers it if it is at the gateway asked for; otherwise
+   * the open attempt (at another gateway) is superseded and a new intent is created as the next attempt.
+   */
+  async startAttempt(request: AttemptRequest): Promise<void> {
+    try {
+      await this.openAttempt(request.gateway);
+    } finally {
+      this.order.answerAttemptRequest();
+    }
+  }
+
+  private async openAttempt(gateway: GatewayName): Promise<void> {
+    const { attempts } = this.order;
+    if (!attempts || this.state.status !== 'AWAITING_PAYMENT') return;
+    const open = attempts.open();
+    if (open?.gateway === gateway) return;
+    if (open) {
+      if (attempts.exhausted()) return;
+      await this.supersede(open);
+      if (this.state.status !== 'AWAITING_PAYMENT') return;
+    }
+    if (attempts.exhausted()) return;
+    const { input } = this;
+    let intent;
+    try {
+      intent = await intents.createPaymentIntent({
+        orderId: input.orderId,
+        gateway,
+        amountMinor: input.amountMinor,
+        currency: input.currency,
+        description: input.description,
+        customer: input.customer,
+        returnUrl: input.returnUrl,
+        expiresAt: this.state.expiresAt,
+        attemptNumber: attempts.count() + 1,
+      });
+    } catch (error) {
+      if (isCancellation(error)) throw error;
+      // The payer is told no attempt is open and may ask again; nothing was recorded, so nothing is counted.
+      log.warn('payment attempt could not be started', { orderId: input.orderId, gateway, error: failureType(error) });
+      return;
+    }
+    const attempt = attempts.begin(gateway, intent, new Date().toISOString());
+    this.order.attemptStarted(Date.now());
+    this.followAttempt(attempt);
+    await this.recordAttempt(`attempt_started:${attempt.number}`, attempt, {
+      gateway,
+      intentId: intent.intentId,
+      paymentUrl: intent.paymentUrl,
+    });
+  }
+
+  /** The open attempt gives way to another: its intent is cancelled first, unless the payer paid it meanwhile. */
+  private async supersede(attempt: PaymentAttemptState): Promise<void> {
+    const { attempts } = this.order;
+    if (!attempts) return;
+    const intent = attempts.intentOf(attempt);
+    try {
+      const result = await closing.cancelPaymentIntent(this.lookupOf(intent));
+      if (result.outcome === 'already_captured') {
+        await this.applyOutcome({ ...result, kind: 'captured', intentId: intent.intentId }, 'cancel_found_capture');
+        return;
+      }
+    } catch (error) {
+      if (isCancellation(error)) throw error;
+      // It may still be paid: such a capture is refunded (a second capture), and an operator is told.
+      log.error('superseded intent could not be cancelled', { orderId: this.input.orderId, intentId: intent.intentId });
+      await this.flagForAttention('intent_cancel_failed');
+    }
+    const ended = attempts.end(attempt, 'superseded', new Date().toISOString());
+    await this.recordAttempt(`attempt_superseded:${ended.number}`, ended);
+  }
+
+  /**
+   * The open attempt ended unpaid. The order stays payable (Stripe's page takes another card on the same session;
+   * a wallet payer starts a new attempt from the pay link), unless it has used every attempt: then it fails.
+   */
+  private async endAttempt(attempt: PaymentAttemptState, end: AttemptEnd, failure?: PaymentFailure): Promise<void> {
+    const { attempts } = this.order;
+    if (!attempts) return;
+    const ended = attempts.end(attempt, end, new Date().toISOString(), failure);
+    await this.recordAttempt(`attempt_${end}:${ended.number}`, ended);
+    if (attempts.exhausted()) {
+      this.state.failureReason = 'too_many_attempts';
+      await this.closeIntentThen('FAILED', 'too_many_attempts', { failureReason: 'too_many_attempts' });
+      return;
+    }
+    if (end === 'declined' && attempts.reopensAfterDecline(ended)) {
+      const next = attempts.begin(ended.gateway, ended, new Date().toISOString());
+      this.order.attemptStarted(Date.now());
+      await this.recordAttempt(`attempt_started:${next.number}`, next);
+    }
+  }
+
+  /** The order's current intent and gateway follow an attempt: the one started, or the one that took the money. */
+  private followAttempt(attempt: PaymentAttemptState): void {
+    this.state.gateway = attempt.gateway;
+    this.state.intentId = attempt.intentId;
+    this.state.paymentUrl = attempt.paymentUrl;
+  }
+
+  /** The order row's columns that follow the attempt (payment attempts only: older runs never change them). */
+  private attemptColumns(): OrderChanges {
+    if (!this.order.attempts || !this.state.intentId) return {};
+    return { gateway: this.state.gateway, intentId: this.state.intentId };
+  }
+
+  /** A change of an attempt alone: the order keeps its status; the timeline and the attempt row record it. */
+  private async recordAttempt(reason: string, attempt: PaymentAttemptState, changes?: OrderChanges): Promise<void> {
+    const at = new Date().toISOString();
+    const { status } = this.state;
+    await db.transitionOrder({ orderId: this.input.orderId, from: [status], to: status, reason, at, changes, attempt });
+    this.order.moveTo(status, reason, at);
   }
 
   /** Before payment a cancel closes the intent; a payment that won the race is refunded. */
@@ -222,48 +352,54 @@ export class OrderSteps {
   }
 
   /** Every lookup names the order's amount: eSewa's status API is keyed by it. */
-  private lookupOf(intentId: string) {
-    const { orderId, gateway, amountMinor, currency } = this.input;
+  private lookupOf({ intentId, gateway }: IntentAtGateway) {
+    const { orderId, amountMinor, currency } = this.input;
     return { orderId, gateway, intentId, amountMinor, currency };
   }
 
-  /** Cancels the intent at the gateway; the order closes unpaid, unless the payer paid first. */
-  private async closeIntentThen(status: 'EXPIRED' | 'CANCELLED' | 'FAILED', reason: string): Promise<void> {
-    const intentId = this.state.intentId;
-    if (intentId) {
+  /**
+   * Cancels the intent at the gateway; the order closes unpaid, unless the payer paid first. An open attempt ends
+   * with the order.
+   */
+  private async closeIntentThen(
+    status: 'EXPIRED' | 'CANCELLED' | 'FAILED',
+    reason: string,
+    changes?: OrderChanges,
+  ): Promise<void> {
+    const intent = this.order.payableIntent();
+    if (intent) {
       try {
-        const result = await closing.cancelPaymentIntent(this.lookupOf(intentId));
+        const result = await closing.cancelPaymentIntent(this.lookupOf(intent));
         if (result.outcome === 'already_captured') {
-          await this.applyOutcome({ kind: 'captured', ...result }, 'cancel_found_capture');
+          await this.applyOutcome({ kind: 'captured', ...result, intentId: intent.intentId }, 'cancel_found_capture');
           return;
         }
       } catch (error) {
         if (isCancellation(error)) throw error;
         // The intent may still be payable; a late capture is refunded, and an operator is told.
-        log.error('intent could not be cancelled at the gateway', { orderId: this.input.orderId, intentId });
+        log.error('intent could not be cancelled at the gateway', {
+          orderId: this.input.orderId,
+          intentId: intent.intentId,
+        });
         await this.flagForAttention('intent_cancel_failed');
       }
     }
-    await this.transition(status, reason);
+    const open = this.order.attempts?.open();
+    const ended = open && this.order.attempts?.end(open, 'expired', new Date().toISOString());
+    await this.transition(status, reason, changes, ended);
   }
 
   /** A status lookup's answer: an operator is told first when the gateway asks for it. */
-  private async applyStatus(status: PaymentStatus, source: string): Promise<void> {
+  private async applyStatus(status: PaymentStatus, source: string, intent: IntentAtGateway): Promise<void> {
     if (lookupNeedsAttention(status)) await this.flagForAttention(`gateway_status:${status.gatewayStatus}`);
-    await this.applyOutcome(outcomeOf(status), source);
+    await this.applyOutcome(outcomeOf(status, this.order.attempts ? intent.intentId : undefined), source);
   }
 
   private async applyOutcome(outcome: GatewayOutcome, source: string): Promise<void> {
     const action = this.order.outcomeAction(outcome);
     switch (action.kind) {
       case 'pay':
-        this.order.holdCapture(action.capture);
-        return this.transition('PAID', `payment_captured:${source}`, {
-          capturedAmountMinor: action.capture.amountMinor,
-          paymentReference: action.capture.paymentReference,
-          paidAt: new Date().toISOString(),
-          ...fulfilmentChanges(this.order.awaitFulfilment(Date.now())),
-        });
+        return this.pay(action.capture, source);
       case 'fail_wrong_amount':
         await this.flagForAttention('capture_amount_mismatch');
         this.state.failureReason = 'capture_amount_mismatch';
@@ -272,11 +408,16 @@ export class OrderSteps {
         });
         // The order is closed unpaid now: the capture is a late one, refunded in full.
         return this.applyOutcome(outcome, source);
-      case 'refund_late_capture':
+      case 'refund_late_capture': {
         this.order.holdCapture(action.capture);
+        const attempt = this.order.attemptOfCapture(action.capture);
+        if (attempt) this.followAttempt(attempt);
         return this.refundCaptured(action.capture.amountMinor, this.order.lateCaptureReason());
+      }
       case 'refund_second_capture':
         return this.refundSecondCapture(action.capture, source);
+      case 'end_attempt':
+        return this.endAttempt(action.attempt, action.end, action.failure);
       case 'decline':
         // A decline closes the order: the intent is cancelled so the payer cannot pay a failed order.
         this.state.failureReason = 'payment_declined';
@@ -291,6 +432,32 @@ export class OrderSteps {
   }
 
   /**
+   * The order is paid by the capture. With payment attempts, the attempt that took the money is marked paid, the
+   * order follows its gateway and intent (refunds go there), and an attempt still open elsewhere is superseded.
+   */
+  private async pay(capture: Capture, source: string): Promise<void> {
+    this.order.holdCapture(capture);
+    const { attempts } = this.order;
+    const stillOpen = attempts?.open();
+    const payingAttempt = this.order.attemptOfCapture(capture);
+    const paid = payingAttempt && attempts?.paid(payingAttempt, new Date().toISOString());
+    if (paid) this.followAttempt(paid);
+    await this.transition(
+      'PAID',
+      `payment_captured:${source}`,
+      {
+        capturedAmountMinor: capture.amountMinor,
+        paymentReference: capture.paymentReference,
+        paidAt: new Date().toISOString(),
+        ...fulfilmentChanges(this.order.awaitFulfilment(Date.now())),
+        ...this.attemptColumns(),
+      },
+      paid,
+    );
+    if (stillOpen && stillOpen !== payingAttempt) await this.supersede(stillOpen);
+  }
+
+  /**
    * Refunds a second capture in full, once per payment reference, as a late capture is. It is recorded on the
    * order as a refund with reason duplicate_capture, but the order's own amounts and status stay as they are.
    */
@@ -299,9 +466,11 @@ export class OrderSteps {
     await this.flagForAttention('duplicate_capture');
     if (!this.state.intentId || capture.amountMinor <= 0) return;
     const record = this.order.openRefund(capture.amountMinor, 'duplicate_capture', undefined, capture.paymentReference);
+    const attempt = this.order.attempts && this.order.attemptOfCapture(capture);
     const outcome = await this.refundAtGateway(record, {
       paymentReference: capture.paymentReference,
       capturedAmountMinor: capture.amountMinor,
+      ...(attempt ? { intent: { intentId: attempt.intentId, gateway: attempt.gateway } } : {}),
     });
     if (outcome === 'succeeded' && record.manualReference !== undefined) {
       this.order.settledManualRefunds.add(record.refundId);
@@ -323,6 +492,7 @@ export class OrderSteps {
       capturedAmountMinor: this.state.capturedAmountMinor,
       paymentReference: this.state.paymentReference ?? undefined,
       ...fulfilmentChanges(this.order.fulfilmentEndedByRefund(status)),
+      ...this.attemptColumns(),
     });
     if (record.manualReference !== undefined) this.order.settledManualRefunds.add(record.refundId);
   }
@@ -333,7 +503,7 @@ export class OrderSteps {
    */
   private async refundAtGateway(
     record: RefundRecord,
-    against: { paymentReference?: string; capturedAmountMinor: number },
+    against: { paymentReference?: string; capturedAmountMinor: number; intent?: IntentAtGateway },
   ): Promise<RefundOutcome> {
     const { orderId } = this.input;
     const { refundId, amountMinor, reason } = record;
@@ -347,8 +517,8 @@ export class OrderSteps {
       try {
         const result = await refunds.refundPayment({
           orderId,
-          gateway: this.input.gateway,
-          intentId: this.state.intentId ?? '',
+          gateway: against.intent?.gateway ?? this.state.gateway,
+          intentId: against.intent?.intentId ?? this.state.intentId ?? '',
           paymentReference: against.paymentReference,
           capturedAmountMinor: against.capturedAmountMinor,
           requestId: record.requestId,
@@ -404,9 +574,22 @@ export class OrderSteps {
     upsertSearchAttributes([{ key: orderSearchAttributes.needsAttention, value: true }]);
   }
 
-  private async transition(to: OrderStatus, reason: string, changes?: OrderChanges): Promise<void> {
+  private async transition(
+    to: OrderStatus,
+    reason: string,
+    changes?: OrderChanges,
+    attempt?: PaymentAttemptState,
+  ): Promise<void> {
     const at = new Date().toISOString();
-    await db.transitionOrder({ orderId: this.input.orderId, from: statusesLeadingTo(to), to, reason, at, changes });
+    await db.transitionOrder({
+      orderId: this.input.orderId,
+      from: statusesLeadingTo(to),
+      to,
+      reason,
+      at,
+      changes,
+      ...(attempt ? { attempt } : {}),
+    });
     this.order.moveTo(to, reason, at);
     upsertSearchAttributes([{ key: orderSearchAttributes.orderStatus, value: to }]);
   }

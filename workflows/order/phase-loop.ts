@@ -56,6 +56,8 @@ async function run(step: Exclude<Step, { kind: 'close' }>, order: OrderDecisions
       return steps.expire();
     case 'fulfilment':
       return steps.settleFulfilment(step.decision);
+    case 'start_attempt':
+      return steps.startAttempt(step.request);
     case 'nothing':
       return;
   }
