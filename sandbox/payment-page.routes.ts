@@ -1,10 +1,15 @@
 // The hosted checkout page a session's url points at, and the three things a payer can do on it.
 // Form posts answer 303 so the browser follows with a GET, as after a real hosted checkout.
 import express, { type Response } from 'express';
+import { z } from 'zod';
 import type { PageActionOutcome, SandboxStore } from './sandbox.store';
-import type { CheckoutSessionObject } from './stripe.objects';
+import { DECLINE_REASONS, DEFAULT_DECLINE_REASON, isDeclineReason, type CheckoutSessionObject } from './stripe.objects';
 import { renderClosedPage, renderNotFoundPage, renderPaymentPage } from './payment-page.view';
 import { hostedPageHeaders } from './page-headers';
+
+const declineFormSchema = z.looseObject({
+  reason: z.string().refine(isDeclineReason).optional(),
+});
 
 export function createPaymentPageRouter(store: SandboxStore): express.Router {
   const router = express.Router();
@@ -27,8 +32,18 @@ export function createPaymentPageRouter(store: SandboxStore): express.Router {
       successUrl(session),
     );
   });
-  router.post('/:sessionId/decline', (req, res) => {
-    answer(res, req.params.sessionId, store.decline(req.params.sessionId), (session) => pageUrl(session));
+  // The form names the decline reason (`reason=insufficient_funds`); a post without one is a generic decline.
+  router.post('/:sessionId/decline', express.urlencoded({ extended: false, limit: '1kb' }), (req, res) => {
+    const parsed = declineFormSchema.safeParse(req.body ?? {});
+    if (!parsed.success) {
+      res
+        .status(400)
+        .type('text/plain')
+        .send(`unknown decline reason; one of: ${Object.keys(DECLINE_REASONS).join(', ')}`);
+      return;
+    }
+    const outcome = store.decline(req.params.sessionId, parsed.data.reason ?? DEFAULT_DECLINE_REASON);
+    answer(res, req.params.sessionId, outcome, (session) => pageUrl(session));
   });
   router.post('/:sessionId/abandon', (req, res) => {
     answer(

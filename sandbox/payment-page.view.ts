@@ -1,7 +1,12 @@
 // The hosted payment page: plain HTML forms, no script, so a test or a person with curl can pay as easily as a
 // browser. Every value shown comes from a caller, so everything interpolated is escaped.
 import type { HostedSessionView } from './sandbox.store';
-import { DELAYED_PAYMENT_METHOD_TYPES, type CheckoutSessionObject } from './stripe.objects';
+import {
+  DECLINE_REASONS,
+  DEFAULT_DECLINE_REASON,
+  DELAYED_PAYMENT_METHOD_TYPES,
+  type CheckoutSessionObject,
+} from './stripe.objects';
 
 /** ISO 4217 exponents that differ from 2. Display only; amounts stay integers everywhere else. */
 const ZERO_DECIMAL = new Set([
@@ -103,11 +108,26 @@ export function renderPaymentPage(view: HostedSessionView): string {
 ${declined}
 ${summary(session, productName)}
 <form method="post" action="${action('pay')}"><button type="submit" name="outcome" value="pay">Pay</button></form>
-<form method="post" action="${action('decline')}"><button type="submit" name="outcome" value="decline">Decline</button></form>
+${declineForm(action('decline'))}
 <form method="post" action="${action('abandon')}"><button type="submit" name="outcome" value="abandon">Abandon</button></form>
 ${delayedMethodForm(session, action('pay-later'))}
-<p><small>Pay captures the payment. Decline simulates a declined card (the page stays open). Abandon leaves without paying.</small></p>`,
+<p><small>Pay captures the payment. Decline simulates a declined card with the chosen reason (the page stays open and
+each declined try is a failed charge of its own). Abandon leaves without paying.</small></p>`,
   );
+}
+
+/** One decline per reason Stripe's test cards produce, so the payer sees the retry path for each. */
+function declineForm(action: string): string {
+  const options = Object.entries(DECLINE_REASONS)
+    .map(
+      ([reason, error]) =>
+        `<option value="${escapeHtml(reason)}"${reason === DEFAULT_DECLINE_REASON ? ' selected' : ''}>${escapeHtml(
+          `${reason.replaceAll('_', ' ')}: ${error.message}`,
+        )}</option>`,
+    )
+    .join('');
+  return `<form method="post" action="${action}"><label>Decline reason <select name="reason">${options}</select></label>
+<button type="submit" name="outcome" value="decline">Decline</button></form>`;
 }
 
 /** Only when the session offers a delayed method: it completes unpaid, and the bank answers later. */

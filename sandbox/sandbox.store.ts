@@ -8,8 +8,12 @@ import {
   type EventDataObject,
   type EventObject,
   type Metadata,
+  type DeclineReason,
+  type PaymentErrorObject,
   type PaymentIntentObject,
   type RefundObject,
+  DECLINE_REASONS,
+  DEFAULT_DECLINE_REASON,
   DELAYED_PAYMENT_METHOD_TYPES,
   invalidParameter,
   newObjectId,
@@ -327,36 +331,56 @@ export function createSandboxStore(options: SandboxStoreOptions) {
       capture(record);
       emit('checkout.session.async_payment_succeeded', session);
     } else {
-      intent.status = 'requires_payment_method';
-      intent.last_payment_error = {
-        // Stripe reports a failed debit the way it reports a declined card, with the bank's reason.
-        type: 'card_error',
+      // Stripe reports a failed debit the way it reports a declined card, with the bank's reason.
+      recordDeclinedTry(intent, {
         code: 'payment_method_customer_decline',
         decline_code: 'insufficient_funds',
         message: 'The bank declined the debit.',
-      };
-      stats.paymentsDeclined += 1;
+      });
       emit('payment_intent.payment_failed', intent);
       emit('checkout.session.async_payment_failed', session);
     }
     return session;
   }
 
-  function decline(id: string): PageActionOutcome | undefined {
+  /**
+   * A declined try, as Stripe records one: a failed charge of its own (so every try has a distinct ID), named in
+   * last_payment_error.charge and latest_charge, and the intent back to requires_payment_method.
+   */
+  function recordDeclinedTry(intent: PaymentIntentObject, error: Omit<PaymentErrorObject, 'type' | 'charge'>): void {
+    const charge: ChargeObject = {
+      id: newObjectId('ch'),
+      object: 'charge',
+      amount: intent.amount,
+      amount_captured: 0,
+      amount_refunded: 0,
+      captured: false,
+      created: nowSeconds(),
+      currency: intent.currency,
+      livemode: false,
+      metadata: { ...intent.metadata },
+      paid: false,
+      payment_intent: intent.id,
+      refunded: false,
+      status: 'failed',
+      failure_code: error.code,
+      failure_message: error.message,
+    };
+    charges.set(charge.id, charge);
+    intent.status = 'requires_payment_method';
+    intent.last_payment_error = { type: 'card_error', ...error, charge: charge.id };
+    intent.latest_charge = charge.id;
+    stats.paymentsDeclined += 1;
+  }
+
+  function decline(id: string, reason: DeclineReason = DEFAULT_DECLINE_REASON): PageActionOutcome | undefined {
     const record = findSession(id);
     if (!record) return undefined;
     const { session } = record;
     if (session.status !== 'open') return { kind: 'closed', session };
     const intent = paymentIntentFor(record);
     // The session stays open: on Stripe's page the payer can try another card.
-    intent.status = 'requires_payment_method';
-    intent.last_payment_error = {
-      type: 'card_error',
-      code: 'card_declined',
-      decline_code: 'generic_decline',
-      message: 'Your card was declined.',
-    };
-    stats.paymentsDeclined += 1;
+    recordDeclinedTry(intent, DECLINE_REASONS[reason]);
     emit('payment_intent.payment_failed', intent);
     return { kind: 'declined', session };
   }
@@ -477,6 +501,13 @@ export function createSandboxStore(options: SandboxStoreOptions) {
     if (params.charge !== undefined) {
       const charge = charges.get(params.charge);
       if (!charge) throw resourceMissing('charge', params.charge, 'charge');
+      if (charge.status !== 'succeeded') {
+        throw new SandboxApiError(
+          400,
+          'invalid_request_error',
+          `Charge ${charge.id} has no successful payment to refund.`,
+        );
+      }
       return charge;
     }
     const intentId = params.payment_intent ?? '';

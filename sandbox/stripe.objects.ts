@@ -32,8 +32,32 @@ export interface CheckoutSessionObject {
 export interface PaymentErrorObject {
   type: 'card_error';
   code: string;
-  decline_code: string;
+  /** The issuer's reason; Stripe omits it for errors that are not issuer declines (incorrect_cvc, expired_card). */
+  decline_code?: string;
+  /** The failed charge of this try: Stripe makes one per declined try, so each try has its own ID. */
+  charge?: string;
   message: string;
+}
+
+/**
+ * The declines the hosted page offers, with the code, decline_code and message Stripe gives each (its test cards
+ * 4000000000000002, …9995, …0127 and …0069).
+ */
+export const DECLINE_REASONS = {
+  generic_decline: { code: 'card_declined', decline_code: 'generic_decline', message: 'Your card was declined.' },
+  insufficient_funds: {
+    code: 'card_declined',
+    decline_code: 'insufficient_funds',
+    message: 'Your card has insufficient funds.',
+  },
+  incorrect_cvc: { code: 'incorrect_cvc', message: "Your card's security code is incorrect." },
+  expired_card: { code: 'expired_card', message: 'Your card has expired.' },
+} as const satisfies Record<string, Omit<PaymentErrorObject, 'type' | 'charge'>>;
+export type DeclineReason = keyof typeof DECLINE_REASONS;
+export const DEFAULT_DECLINE_REASON: DeclineReason = 'generic_decline';
+
+export function isDeclineReason(value: unknown): value is DeclineReason {
+  return typeof value === 'string' && Object.hasOwn(DECLINE_REASONS, value);
 }
 
 export interface PaymentIntentObject {
@@ -67,7 +91,11 @@ export interface ChargeObject {
   paid: boolean;
   payment_intent: string;
   refunded: boolean;
-  status: 'succeeded';
+  /** failed: a declined try; it moved no money and cannot be refunded. */
+  status: 'succeeded' | 'failed';
+  /** A failed charge's error code and message, as in the payment intent's last_payment_error; null otherwise. */
+  failure_code?: string | null;
+  failure_message?: string | null;
 }
 
 export interface RefundObject {

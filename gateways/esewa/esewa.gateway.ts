@@ -115,7 +115,8 @@ export function createEsewaGateway(options: EsewaGatewayOptions): PaymentGateway
         // The payer has not submitted the form (yet): nothing to pay against, not a lost intent.
         return { state: 'pending', gatewayStatus };
       case 'CANCELED':
-        return { state: 'cancelled', gatewayStatus };
+        // The payer cancelled or the payment failed on eSewa's page; eSewa says no more than that.
+        return { state: 'cancelled', gatewayStatus, failure: { code: gatewayStatus } };
     }
   }
 
@@ -125,7 +126,8 @@ export function createEsewaGateway(options: EsewaGatewayOptions): PaymentGateway
     async createIntent(request: CreateIntentRequest): Promise<CreatedIntent> {
       requireNpr(request, 'createIntent');
       return {
-        intentId: esewaTransactionUuid(request.orderId),
+        // Each attempt is its own transaction at eSewa; the pay page builds the form from the attempt's intentId.
+        intentId: esewaTransactionUuid(request.orderId, request.attemptNumber ?? 1),
         paymentUrl: `${publicBaseUrl.replace(/\/+$/, '')}/pay/${encodeURIComponent(request.orderId)}`,
       };
     },

@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { paisaToRupees } from '../../domain/money';
 import { signEsewaFields } from './esewa.signature';
-import { esewaTransactionUuid } from './esewa.transaction-id';
+import { esewaTransactionUuid, orderIdOfEsewaTransactionUuid } from './esewa.transaction-id';
 
 /** eSewa's UAT (test) environment and its public test merchant; production deployments set their own. */
 export const ESEWA_UAT_FORM_URL = 'https://rc-epay.esewa.com.np/api/epay/main/v2/form';
@@ -57,12 +57,16 @@ function esewaFailureUrl(publicBaseUrl: string, transactionUuid: string): string
 /**
  * The signed form that starts an eSewa payment. orderpay charges no tax or service/delivery charge, so those
  * are 0 and total_amount equals amount (the sum of the four parts, as eSewa requires).
+ * `transactionUuid` is the open attempt's intentId; absent, the order's first attempt (orders before attempts).
  */
 export function buildEsewaForm(
   merchant: EsewaMerchant,
-  order: { orderId: string; amountMinor: number },
+  order: { orderId: string; amountMinor: number; transactionUuid?: string },
 ): EsewaFormFields {
-  const transactionUuid = esewaTransactionUuid(order.orderId);
+  const transactionUuid = order.transactionUuid ?? esewaTransactionUuid(order.orderId);
+  if (orderIdOfEsewaTransactionUuid(transactionUuid) !== order.orderId) {
+    throw new Error(`buildEsewaForm: transaction ${transactionUuid} is not one of order ${order.orderId}`);
+  }
   const amount = paisaToRupees(order.amountMinor);
   const unsigned = {
     amount,

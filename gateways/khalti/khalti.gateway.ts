@@ -250,7 +250,7 @@ export function createKhaltiGateway(options: KhaltiGatewayOptions): PaymentGatew
  *   refund went back, so refundedAmountMinor is only set when all of it did.
  * - Pending: Khalti's guidance is to hold and contact them: pending, with needsAttention.
  * - Initiated: the payer has not paid yet.
- * - Expired / User canceled: closed unpaid.
+ * - Expired / User canceled: closed unpaid; failure.code is the status word.
  * - Any other word: not final, and a person should look.
  */
 export function paymentStatusOf(lookup: KhaltiLookupResponse): PaymentStatus {
@@ -274,7 +274,8 @@ export function paymentStatusOf(lookup: KhaltiLookupResponse): PaymentStatus {
       return { state: 'pending', gatewayStatus };
     case 'Expired':
     case 'User canceled':
-      return { state: 'cancelled', gatewayStatus };
+      // The status word is all Khalti says about why; it tells the payer's timeline a cancel from an expiry.
+      return { state: 'cancelled', gatewayStatus, failure: { code: gatewayStatus } };
   }
 }
 

@@ -17,6 +17,7 @@ import { GatewayRejectedError, GatewayUnavailableError } from '../gateway-errors
 import { toGatewayError } from './stripe.errors';
 import {
   orderIdOfSession,
+  paymentFailureOf,
   paymentIntentIdOf,
   stripeCheckoutSessionSchema,
   stripeRefundSchema,
@@ -275,7 +276,7 @@ function landingUrlFor(request: CreateIntentRequest, publicBaseUrl: string): str
  * - open with a declined last attempt: failed; the payer may still retry on the same page.
  * - complete but unpaid: a delayed method (bank debit) in flight, pending; failed once its debit failed.
  */
-function paymentStatusOf(session: StripeCheckoutSession): PaymentStatus {
+export function paymentStatusOf(session: StripeCheckoutSession): PaymentStatus {
   const gatewayStatus = describeSession(session);
   const captured = capturedPaymentOf(session);
   if (captured) {
@@ -290,12 +291,11 @@ function paymentStatusOf(session: StripeCheckoutSession): PaymentStatus {
   }
   if (session.status === 'expired') return { state: 'cancelled', gatewayStatus };
   const intent = expandedIntentOf(session);
-  if (session.status === 'open' && intent?.status === 'requires_payment_method' && intent.last_payment_error) {
-    return { state: 'failed', gatewayStatus };
-  }
-  // A delayed method (bank debit) that failed after the session completed: nothing will be taken for this session.
-  if (session.status === 'complete' && intent?.status === 'requires_payment_method' && intent.last_payment_error) {
-    return { state: 'failed', gatewayStatus };
+  const failure = intent?.status === 'requires_payment_method' ? paymentFailureOf(intent) : undefined;
+  // Open: the payer may still retry on the same page. Complete: a delayed method (bank debit) failed after the session
+  // completed, and nothing will be taken for this session.
+  if (failure && (session.status === 'open' || session.status === 'complete')) {
+    return { state: 'failed', gatewayStatus, failure };
   }
   return { state: 'pending', gatewayStatus };
 }

@@ -3,6 +3,7 @@
 // Status words stay plain strings: Stripe adds new ones over time, and an unknown word must mean "not final yet",
 // not a parse failure.
 import { z } from 'zod';
+import type { PaymentFailure } from '../../contracts/order.contract';
 
 const id = z.string().min(1);
 /** Stripe amounts are integer minor units; a fraction here means we are not talking to Stripe. */
@@ -32,7 +33,16 @@ export const stripePaymentIntentSchema = z.object({
   currency,
   status: z.string(),
   metadata,
-  last_payment_error: z.object({ code: z.string().nullish(), message: z.string().nullish() }).nullish(),
+  last_payment_error: z
+    .object({
+      code: z.string().nullish(),
+      /** The issuer's reason for a card decline (insufficient_funds, ...), when it gives one. */
+      decline_code: z.string().nullish(),
+      /** For card errors, the ID of the failed charge: a new one for every declined try. */
+      charge: z.string().nullish(),
+      message: z.string().nullish(),
+    })
+    .nullish(),
   /** An ID, or the charge itself when the request expanded it. */
   latest_charge: z.union([z.string(), stripeChargeSchema]).nullish(),
 });
@@ -83,4 +93,25 @@ export function paymentIntentIdOf(session: Pick<StripeCheckoutSession, 'payment_
   const intent = session.payment_intent;
   if (!intent) return undefined;
   return typeof intent === 'string' ? intent : intent.id;
+}
+
+/**
+ * The decline a payment intent reports, as orderpay records it. The ref is the failed charge: Stripe makes a charge
+ * per declined try, so a later lookup that still shows the same charge is the same decline, and a new charge is a
+ * new one. Stripe names it in last_payment_error.charge; latest_charge is the same charge when only that is sent.
+ * The message is left out: it is for the payer's screen, and the code says the same.
+ */
+export function paymentFailureOf(
+  intent: Pick<StripePaymentIntent, 'last_payment_error' | 'latest_charge'>,
+): PaymentFailure | undefined {
+  const error = intent.last_payment_error;
+  if (!error) return undefined;
+  const latestCharge = typeof intent.latest_charge === 'string' ? intent.latest_charge : intent.latest_charge?.id;
+  const ref = error.charge ?? latestCharge ?? undefined;
+  return {
+    // A last_payment_error without a code is still a failure: say so rather than leave the timeline blank.
+    code: error.code ?? 'payment_failed',
+    ...(error.decline_code ? { declineCode: error.decline_code } : {}),
+    ...(ref ? { ref } : {}),
+  };
 }

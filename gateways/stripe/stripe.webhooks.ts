@@ -7,6 +7,7 @@ import type { VerifiedWebhook, WebhookVerifier } from '../gateway';
 import { WebhookPayloadError, WebhookSignatureError } from '../gateway-errors';
 import {
   orderIdOfSession,
+  paymentFailureOf,
   paymentIntentIdOf,
   stripeChargeSchema,
   stripeCheckoutSessionSchema,
@@ -152,7 +153,16 @@ function routeEvent(event: StripeEvent): { orderId: string | undefined; fields?:
     }
     case 'checkout.session.async_payment_failed': {
       const session = parseObject(stripeCheckoutSessionSchema, event);
-      return { orderId: orderIdOfSession(session), fields: { kind: 'failed', intentId: session.id } };
+      // Webhook payloads do not expand payment_intent, so the decline details are there only when it is expanded;
+      // otherwise the workflow's status lookup (which expands it) brings them.
+      const failure =
+        typeof session.payment_intent === 'object' && session.payment_intent !== null
+          ? paymentFailureOf(session.payment_intent)
+          : undefined;
+      return {
+        orderId: orderIdOfSession(session),
+        fields: { kind: 'failed', intentId: session.id, ...(failure ? { failure } : {}) },
+      };
     }
     case 'checkout.session.expired': {
       const session = parseObject(stripeCheckoutSessionSchema, event);
@@ -172,9 +182,11 @@ function routeEvent(event: StripeEvent): { orderId: string | undefined; fields?:
         },
       };
     }
+    // A PaymentIntent does not name the Checkout Session that created it, so this event carries no intentId.
     case 'payment_intent.payment_failed': {
       const intent = parseObject(stripePaymentIntentSchema, event);
-      return { orderId: intent.metadata.orderId, fields: { kind: 'failed' } };
+      const failure = paymentFailureOf(intent);
+      return { orderId: intent.metadata.orderId, fields: { kind: 'failed', ...(failure ? { failure } : {}) } };
     }
     case 'payment_intent.canceled': {
       const intent = parseObject(stripePaymentIntentSchema, event);

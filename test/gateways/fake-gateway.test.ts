@@ -2,6 +2,7 @@
 // promise, so a workflow test that passes against it is not passing by accident.
 import { GatewayRejectedError, GatewayUnavailableError } from '../../gateways/gateway-errors';
 import type { CreateIntentRequest } from '../../gateways/gateway';
+import { paymentAttemptKey } from '../../domain/payment-attempts';
 import { FakeGateway } from '../support/fake-gateway';
 
 function intentRequest(orderId: string, overrides: Partial<CreateIntentRequest> = {}): CreateIntentRequest {
@@ -196,5 +197,68 @@ describe('FakeGateway', () => {
     expect(intent.expiresAt?.toISOString()).toBe('2030-01-01T01:00:00.000Z');
     expect(replayed.expiresAt).toEqual(intent.expiresAt);
     expect((await plain.createIntent(intentRequest('o1'))).expiresAt).toBeUndefined();
+  });
+
+  it('when attempts 1 and 2 are created, then each has its own intent and the payer acts on the newest', async () => {
+    const gateway = new FakeGateway();
+    const first = await gateway.createIntent(intentRequest('o1', { idempotencyKey: paymentAttemptKey('o1', 1) }));
+    const second = await gateway.createIntent(
+      intentRequest('o1', { idempotencyKey: paymentAttemptKey('o1', 2), attemptNumber: 2 }),
+    );
+    const secondAgain = await gateway.createIntent(
+      intentRequest('o1', { idempotencyKey: paymentAttemptKey('o1', 2), attemptNumber: 2 }),
+    );
+
+    expect(second.intentId).not.toBe(first.intentId);
+    expect(secondAgain).toEqual(second);
+    expect(gateway.intentsFor('o1').map((intent) => intent.intentId)).toEqual([first.intentId, second.intentId]);
+    gateway.payerPays('o1');
+    expect((await gateway.fetchPaymentStatus({ orderId: 'o1', intentId: second.intentId })).state).toBe('captured');
+    expect((await gateway.fetchPaymentStatus({ orderId: 'o1', intentId: first.intentId })).state).toBe('pending');
+
+    gateway.lateCapture('o1', { intentId: first.intentId });
+    expect(gateway.eventFor('o1', { intentId: first.intentId })).toMatchObject({
+      kind: 'captured',
+      intentId: first.intentId,
+    });
+  });
+
+  it('when the payer is declined twice on one intent, then each decline has its reason and a ref of its own', async () => {
+    const gateway = new FakeGateway();
+    const { intentId } = await gateway.createIntent(intentRequest('o1'));
+
+    gateway.payerDeclines('o1', { declineCode: 'insufficient_funds' });
+    const first = await gateway.fetchPaymentStatus({ orderId: 'o1', intentId });
+    const firstAgain = await gateway.fetchPaymentStatus({ orderId: 'o1', intentId });
+    gateway.payerDeclines('o1', { code: 'incorrect_cvc', declineCode: null });
+    const second = await gateway.fetchPaymentStatus({ orderId: 'o1', intentId });
+
+    expect(first).toMatchObject({
+      state: 'failed',
+      failure: { code: 'card_declined', declineCode: 'insufficient_funds', ref: expect.any(String) },
+    });
+    expect(firstAgain.failure).toEqual(first.failure);
+    expect(second.failure).toEqual({ code: 'incorrect_cvc', ref: expect.any(String) });
+    expect(second.failure?.ref).not.toBe(first.failure?.ref);
+    expect(gateway.eventFor('o1')).toMatchObject({ kind: 'failed', failure: second.failure });
+
+    gateway.payerPays('o1');
+    const paid = await gateway.fetchPaymentStatus({ orderId: 'o1', intentId });
+    expect(paid.state).toBe('captured');
+    expect(paid.failure).toBeUndefined();
+  });
+
+  it('when a wallet payer cancels, then the intent is cancelled with the wallet word and can no longer be paid', async () => {
+    const gateway = new FakeGateway({ name: 'khalti', idempotentIntents: false });
+    const { intentId } = await gateway.createIntent(intentRequest('o1', { currency: 'NPR' }));
+
+    gateway.payerCancels('o1', { afterPolls: 1 });
+    expect(await gateway.fetchPaymentStatus({ orderId: 'o1', intentId })).toEqual({
+      state: 'cancelled',
+      gatewayStatus: 'User canceled',
+      failure: { code: 'User canceled' },
+    });
+    expect(() => gateway.payerPays('o1')).toThrow(/cancelled/);
+    expect(gateway.eventFor('o1').kind).toBe('cancelled');
   });
 });

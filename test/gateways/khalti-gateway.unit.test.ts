@@ -24,8 +24,8 @@ describe('mapping Khalti lookup statuses', () => {
     ],
     ['Pending', { state: 'pending', needsAttention: true }],
     ['Initiated', { state: 'pending' }],
-    ['Expired', { state: 'cancelled' }],
-    ['User canceled', { state: 'cancelled' }],
+    ['Expired', { state: 'cancelled', failure: { code: 'Expired' } }],
+    ['User canceled', { state: 'cancelled', failure: { code: 'User canceled' } }],
     ['Refunded', { state: 'captured', amountMinor: 1000, refundedAmountMinor: 1000 }],
     ['Partially Refunded', { state: 'captured', amountMinor: 1000 }],
     ['Ambiguous new word', { state: 'pending', needsAttention: true }],
@@ -34,6 +34,7 @@ describe('mapping Khalti lookup statuses', () => {
     expect(mapped).toMatchObject({ ...expected, gatewayStatus: status });
     if (!('needsAttention' in expected)) expect(mapped.needsAttention).toBeUndefined();
     if (!('refundedAmountMinor' in expected)) expect(mapped.refundedAmountMinor).toBeUndefined();
+    if (!('failure' in expected)) expect(mapped.failure).toBeUndefined();
   });
 
   test('when a Completed lookup has no transaction ID, then it is still captured, without a payment reference', () => {

@@ -221,12 +221,13 @@ describe('Stripe event mapping', () => {
       'payment_intent.payment_failed',
       'failed',
       { status: 'requires_payment_method', amount_received: 0, last_payment_error: { code: 'card_declined' } },
+      { failure: { code: 'card_declined', ref: 'ch_1' } },
     ],
-    ['payment_intent.canceled', 'cancelled', { status: 'canceled', amount_received: 0 }],
-  ])('when %s arrives, then it is %s for the order in the metadata', (type, kind, changes) => {
+    ['payment_intent.canceled', 'cancelled', { status: 'canceled', amount_received: 0 }, {}],
+  ])('when %s arrives, then it is %s for the order in the metadata', (type, kind, changes, details) => {
     const webhook = verifyEvent(stripeEvent(type, { ...paymentIntent, ...changes }));
     expect(webhook.orderId).toBe('order-1');
-    expect(webhook.paymentEvent).toEqual({ eventId: 'evt_test_1', kind, verified: true, occurredAt });
+    expect(webhook.paymentEvent).toEqual({ eventId: 'evt_test_1', kind, verified: true, occurredAt, ...details });
   });
 
   test('when charge.refunded arrives, then it is a refund of the cumulative refunded amount', () => {

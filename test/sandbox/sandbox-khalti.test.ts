@@ -218,7 +218,7 @@ describe('paying on the hosted page and looking the payment up', () => {
     });
 
     const status = await gateway.fetchPaymentStatus({ orderId: request.orderId, intentId: intent.intentId });
-    expect(status).toEqual({ state: 'cancelled', gatewayStatus: 'User canceled' });
+    expect(status).toEqual({ state: 'cancelled', gatewayStatus: 'User canceled', failure: { code: 'User canceled' } });
     await expect(gateway.cancelIntent({ orderId: request.orderId, intentId: intent.intentId })).resolves.toEqual({
       outcome: 'cancelled',
     });
@@ -238,6 +238,7 @@ describe('paying on the hosted page and looking the payment up', () => {
     expect(await gateway.fetchPaymentStatus({ orderId: request.orderId, intentId: intent.intentId })).toEqual({
       state: 'cancelled',
       gatewayStatus: 'Expired',
+      failure: { code: 'Expired' },
     });
     expect((await fetch(intent.paymentUrl)).status).toBe(409);
     const late = await fetch(`${running.url}/khalti-pay/${intent.intentId}/pay`, {

@@ -5,6 +5,8 @@
 //   const gateway = new FakeGateway();
 //   gateway.payerPays(orderId);                       // captured as soon as the intent exists
 //   gateway.payerDeclines(orderId, { afterPolls: 2 }); // the 2nd status lookup sees the decline
+//   gateway.payerDeclines(orderId, { declineCode: 'insufficient_funds' }); // each declined try: failure with a new ref
+//   gateway.payerCancels(orderId);                    // a wallet payer cancels: lookups say cancelled, 'User canceled'
 //   gateway.cancelRacesWithCapture(orderId);          // the next cancel finds the payment captured
 //   gateway.refundStaysPending(orderId, 2);           // each refund answers pending twice, then succeeded
 //   gateway.forgetIdempotencyKeys();                  // like Stripe after 24 h: a create with an old key refunds again
@@ -19,7 +21,15 @@
 // makes a new intent on every createIntent (no idempotency key) and reports its own expiry in CreatedIntent;
 // gateway.eventFor(orderId, { verified: false }) is its unsigned return-URL hint, and
 // gateway.scriptStatuses(orderId, { state: 'pending', gatewayStatus: 'Pending', needsAttention: true }) its Pending.
-import type { GatewayName, PaymentEvent, PaymentEventKind } from '../../contracts/order.contract';
+//
+// Payment attempts: createIntent makes one intent per idempotency key, so attempt n (paymentAttemptKey(orderId, n))
+// gets an intent of its own, and "the order's intent" (payerPays, payerDeclines, payerCancels, expireIntent,
+// lateCapture, eventFor, intentFor) is its newest one; gateway.intentsFor(orderId) lists them all, oldest first, and
+// lateCapture(orderId, { intentId }) / eventFor(orderId, { intentId }) act on an older one (a superseded attempt).
+// A decline is state 'failed' with failure { code, declineCode, ref }: every declined try has a ref of its own (like
+// Stripe's failed charge), and the payer may still pay the same intent afterwards. payerCancels closes the intent
+// as a wallet does (state 'cancelled', gatewayStatus and failure.code 'User canceled' unless told otherwise).
+import type { GatewayName, PaymentEvent, PaymentEventKind, PaymentFailure } from '../../contracts/order.contract';
 import type {
   CancelOutcome,
   CreatedIntent,
@@ -66,6 +76,10 @@ export interface FakeIntent {
   paymentReference?: string;
   /** Sum of the refunds that succeeded. */
   refundedAmountMinor: number;
+  /** The last declined try (state 'failed'), or the payer's cancel (state 'cancelled' by payerCancels). */
+  failure?: PaymentFailure;
+  /** The gateway's word for a payer's cancel (payerCancels); lookups report it as gatewayStatus. */
+  cancelledStatus?: string;
 }
 
 export interface FakeRefund {
@@ -89,6 +103,18 @@ export interface PayerOptions {
   currency?: string;
 }
 
+export interface DeclineOptions extends Pick<PayerOptions, 'afterPolls'> {
+  /** The gateway's error code; default card_declined. */
+  code?: string;
+  /** The issuer's reason; default generic_decline. Null: none (as Stripe's incorrect_cvc). */
+  declineCode?: string | null;
+}
+
+export interface CancelOptions extends Pick<PayerOptions, 'afterPolls'> {
+  /** The gateway's status word for it; default 'User canceled' (Khalti). eSewa says 'CANCELED'. */
+  gatewayStatus?: string;
+}
+
 export interface FailureOptions {
   /** Only calls for this order fail; other orders are unaffected. */
   orderId?: string;
@@ -107,10 +133,13 @@ export interface RejectionOptions {
 }
 
 interface ScheduledPayerAction {
-  outcome: 'pays' | 'declines';
+  outcome: 'pays' | 'declines' | 'cancels';
   pollsLeft: number;
   amountMinor?: number;
   currency?: string;
+  code?: string;
+  declineCode?: string | null;
+  gatewayStatus?: string;
 }
 
 interface FailureRule {
@@ -178,9 +207,17 @@ export class FakeGateway implements PaymentGateway {
     this.schedulePayerAction(orderId, 'pays', options);
   }
 
-  /** The payer's attempt is declined (state 'failed'); they may still pay later, as at a real gateway. */
-  payerDeclines(orderId: string, options: Pick<PayerOptions, 'afterPolls'> = {}): void {
+  /**
+   * The payer's try is declined (state 'failed', with a failure whose ref is new for every declined try); they may
+   * still pay or be declined again on the same intent later, as on Stripe's hosted page.
+   */
+  payerDeclines(orderId: string, options: DeclineOptions = {}): void {
     this.schedulePayerAction(orderId, 'declines', options);
+  }
+
+  /** The payer cancels on the wallet's page: the intent is closed unpaid ('cancelled') and can never be paid. */
+  payerCancels(orderId: string, options: CancelOptions = {}): void {
+    this.schedulePayerAction(orderId, 'cancels', options);
   }
 
   /** The gateway closes the intent on its own (its expiry passed): lookups say 'cancelled'. */
@@ -194,8 +231,8 @@ export class FakeGateway implements PaymentGateway {
    * The gateway captures money although the intent was closed (an asynchronous payment method settling late,
    * or a cancel the gateway acknowledged but did not honour). Only the capture changes; the intent stays closed.
    */
-  lateCapture(orderId: string, capture: { amountMinor?: number; currency?: string } = {}): void {
-    const intent = this.requireIntent(orderId);
+  lateCapture(orderId: string, capture: { amountMinor?: number; currency?: string; intentId?: string } = {}): void {
+    const intent = this.requireIntent(orderId, capture.intentId);
     if (intent.state === 'captured') throw new Error(`intent of order ${orderId} is already captured`);
     this.capture(intent, capture);
   }
@@ -286,9 +323,17 @@ export class FakeGateway implements PaymentGateway {
     return this.orphans.map((intent) => ({ ...intent }));
   }
 
+  /** The order's newest intent (its current attempt). */
   intentFor(orderId: string): FakeIntent | undefined {
     const intent = this.findIntentByOrder(orderId);
     return intent && { ...intent };
+  }
+
+  /** Every intent of the order, oldest first: one per attempt. */
+  intentsFor(orderId: string): FakeIntent[] {
+    return [...this.intentsByKey.values()]
+      .filter((intent) => intent.orderId === orderId)
+      .map((intent) => ({ ...intent }));
   }
 
   refundsFor(orderId: string): FakeRefund[] {
@@ -299,7 +344,9 @@ export class FakeGateway implements PaymentGateway {
 
   /** The webhook event the gateway would send now about the order's intent, for signalling workflows. */
   eventFor(orderId: string, overrides: Partial<PaymentEvent> = {}): PaymentEvent {
-    const intent = this.requireIntent(orderId);
+    // An intentId the fake made for this order picks that attempt; any other is only an override (a forged event).
+    const named = overrides.intentId === undefined ? undefined : this.intentsById.get(overrides.intentId);
+    const intent = named?.orderId === orderId ? named : this.requireIntent(orderId);
     const kind: PaymentEventKind =
       intent.refundedAmountMinor > 0
         ? 'refunded'
@@ -318,6 +365,7 @@ export class FakeGateway implements PaymentGateway {
       paymentReference: intent.paymentReference,
       amountMinor: intent.capturedAmountMinor ?? intent.amountMinor,
       currency: intent.capturedCurrency ?? intent.currency,
+      ...(kind === 'failed' && intent.failure ? { failure: { ...intent.failure } } : {}),
       occurredAt: this.clock().toISOString(),
       ...overrides,
     };
@@ -516,12 +564,19 @@ export class FakeGateway implements PaymentGateway {
     return entry;
   }
 
-  private schedulePayerAction(orderId: string, outcome: ScheduledPayerAction['outcome'], options: PayerOptions): void {
+  private schedulePayerAction(
+    orderId: string,
+    outcome: ScheduledPayerAction['outcome'],
+    options: PayerOptions & DeclineOptions & CancelOptions,
+  ): void {
     const action: ScheduledPayerAction = {
       outcome,
       pollsLeft: options.afterPolls ?? 0,
       amountMinor: options.amountMinor,
       currency: options.currency,
+      code: options.code,
+      declineCode: options.declineCode,
+      gatewayStatus: options.gatewayStatus,
     };
     const intent = this.findIntentByOrder(orderId);
     if (intent && action.pollsLeft === 0) {
@@ -538,24 +593,42 @@ export class FakeGateway implements PaymentGateway {
       if (options.strict) throw new Error(`intent of order ${intent.orderId} is ${intent.state}; the payer cannot act`);
       return;
     }
-    if (action.outcome === 'pays') this.capture(intent, action);
-    else intent.state = 'failed';
+    if (action.outcome === 'pays') {
+      this.capture(intent, action);
+    } else if (action.outcome === 'declines') {
+      intent.state = 'failed';
+      const declineCode = action.declineCode === undefined ? 'generic_decline' : action.declineCode;
+      intent.failure = {
+        code: action.code ?? 'card_declined',
+        ...(declineCode === null ? {} : { declineCode }),
+        // A new ID per declined try, like Stripe's failed charge: the workflow tells tries apart by it.
+        ref: `ch_fake_declined_${this.instanceTag}_${this.next()}`,
+      };
+    } else {
+      intent.state = 'cancelled';
+      intent.cancelledStatus = action.gatewayStatus ?? 'User canceled';
+      intent.failure = { code: intent.cancelledStatus };
+    }
   }
 
   private capture(intent: FakeIntent, capture: { amountMinor?: number; currency?: string }): void {
     intent.state = 'captured';
+    delete intent.failure;
     intent.capturedAmountMinor = capture.amountMinor ?? intent.amountMinor;
     intent.capturedCurrency = capture.currency ?? intent.currency;
     intent.paymentReference = `ch_fake_${this.instanceTag}_${this.next()}`;
   }
 
+  /** The newest: a later attempt's intent replaces the earlier one as the one the payer is on. */
   private findIntentByOrder(orderId: string): FakeIntent | undefined {
-    return [...this.intentsByKey.values()].find((intent) => intent.orderId === orderId);
+    return [...this.intentsByKey.values()].filter((intent) => intent.orderId === orderId).at(-1);
   }
 
-  private requireIntent(orderId: string): FakeIntent {
-    const intent = this.findIntentByOrder(orderId);
-    if (!intent) throw new Error(`the fake gateway has no intent for order ${orderId}`);
+  private requireIntent(orderId: string, intentId?: string): FakeIntent {
+    const intent = intentId === undefined ? this.findIntentByOrder(orderId) : this.intentsById.get(intentId);
+    if (!intent || intent.orderId !== orderId) {
+      throw new Error(`the fake gateway has no intent ${intentId ?? ''} for order ${orderId}`);
+    }
     return intent;
   }
 
@@ -570,9 +643,15 @@ function statusOf(intent: FakeIntent): PaymentStatus {
     case 'pending':
       return { state: 'pending', gatewayStatus: 'requires_payment_method' };
     case 'failed':
-      return { state: 'failed', gatewayStatus: 'payment_failed' };
+      return {
+        state: 'failed',
+        gatewayStatus: 'payment_failed',
+        ...(intent.failure ? { failure: { ...intent.failure } } : {}),
+      };
     case 'cancelled':
-      return { state: 'cancelled', gatewayStatus: 'canceled' };
+      return intent.cancelledStatus === undefined
+        ? { state: 'cancelled', gatewayStatus: 'canceled' }
+        : { state: 'cancelled', gatewayStatus: intent.cancelledStatus, failure: { code: intent.cancelledStatus } };
     case 'captured':
       return {
         state: 'captured',

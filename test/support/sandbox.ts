@@ -3,6 +3,7 @@ import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createLogger, type Logger } from '../../config/logger';
 import type { SandboxFaultsPatch } from '../../sandbox/sandbox.faults';
+import type { DeclineReason } from '../../sandbox/stripe.objects';
 import { startSandbox, type RunningSandbox } from '../../sandbox/server';
 import type { WebhookRetryPolicy } from '../../sandbox/webhook.dispatcher';
 
@@ -128,6 +129,44 @@ export function submitPaymentPage(paymentUrl: string, action: 'pay' | 'decline' 
     body: `outcome=${action}`,
     redirect: 'manual',
   });
+}
+
+/**
+ * Declines a try on the hosted payment page with one of Stripe's reasons (the page's select); the session stays open
+ * and the answer redirects back to the page. submitPaymentPage(url, 'decline') is the same with generic_decline.
+ */
+export function declinePaymentPage(paymentUrl: string, reason: DeclineReason): Promise<Response> {
+  return fetch(`${paymentUrl}/decline`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ outcome: 'decline', reason }).toString(),
+    redirect: 'manual',
+  });
+}
+
+/**
+ * Posts orderpay's signed eSewa form (buildEsewaForm) to the sandbox's form URL, as the payer's browser does; the
+ * answer is a 303 to the hosted page of that transaction_uuid (not followed).
+ */
+export function submitEsewaForm(sandboxUrl: string, form: Readonly<Record<string, string>>): Promise<Response> {
+  return fetch(`${sandboxUrl}/api/epay/main/v2/form`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ ...form }).toString(),
+    redirect: 'manual',
+  });
+}
+
+/**
+ * Presses a button on the sandbox's eSewa page for one transaction_uuid: pay (signed success redirect), fail (the
+ * merchant's failure_url, as eSewa does for a failed or cancelled payment) or abandon (no redirect).
+ */
+export function pressEsewaPage(
+  sandboxUrl: string,
+  transactionUuid: string,
+  action: 'pay' | 'fail' | 'abandon',
+): Promise<Response> {
+  return fetch(`${sandboxUrl}/esewa/pay/${transactionUuid}/${action}`, { method: 'POST', redirect: 'manual' });
 }
 
 /**
