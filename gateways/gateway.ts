@@ -50,7 +50,7 @@ export interface PaymentStatus {
   refundedAmountMinor?: number;
   /** The gateway's raw status word, for logs and the timeline. */
   gatewayStatus: string;
-  /** state `failed`: the decline as the gateway describes it. */
+  /** state `failed` (a declined try) or `cancelled` (a wallet's status word): what the gateway said. */
   failure?: PaymentFailure;
   /**
    * The gateway says to hold and ask a person (Khalti's Pending, or a status word we do not know): keep polling,

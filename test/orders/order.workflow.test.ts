@@ -14,6 +14,8 @@ import {
   orderWorkflowId,
   paymentEventSignal,
   refundOrderUpdate,
+  startPaymentAttemptUpdate,
+  type GatewayName,
   type OrderState,
   type OrderWorkflowInput,
   type PollPolicy,
@@ -61,6 +63,9 @@ interface StartOptions {
   poll?: PollPolicy;
   amountMinor?: number;
   requestHash?: string;
+  gateway?: GatewayName;
+  gateways?: GatewayName[];
+  maxAttempts?: number;
 }
 
 async function startOrder(prefix: string, options: StartOptions = {}) {
@@ -69,11 +74,17 @@ async function startOrder(prefix: string, options: StartOptions = {}) {
     orderId,
     amountMinor: options.amountMinor ?? 5_000,
     currency: 'USD',
-    gateway: 'stripe',
+    gateway: options.gateway ?? 'stripe',
+    ...(options.gateways ? { gateways: options.gateways } : {}),
     description: 'Concert ticket',
     customer: { email: 'payer@example.com' },
     requestHash: options.requestHash ?? `hash-${orderId}`,
-    policy: { ttlMs: options.ttlMs ?? 30_000, graceMs: options.graceMs ?? 1_000, poll: options.poll ?? RARE_POLLS },
+    policy: {
+      ttlMs: options.ttlMs ?? 30_000,
+      graceMs: options.graceMs ?? 1_000,
+      poll: options.poll ?? RARE_POLLS,
+      ...(options.maxAttempts ? { maxAttempts: options.maxAttempts } : {}),
+    },
   };
   const checkout = await client.workflow.executeUpdateWithStart(checkoutUpdate, {
     args: [{ requestHash: input.requestHash }],
@@ -170,19 +181,124 @@ describe('order workflow', () => {
     expect(state.timeline.at(-1)?.reason).toMatch(/^payment_captured:hint/);
   });
 
-  it('when the payer is declined, then the intent is cancelled and the order FAILED', async () => {
-    const order = await startOrder('declined');
-    gateway.payerDeclines(order.orderId);
+  it('when the payer is declined, then the attempt is recorded, the session stays open and a second card pays it', async () => {
+    const order = await startOrder('declined-then-paid');
+    gateway.payerDeclines(order.orderId, { declineCode: 'insufficient_funds' });
     await order.handle.signal(paymentEventSignal, gateway.eventFor(order.orderId));
-    const state = await finish(order, 'declined');
+    await eventually(
+      async () => ((await order.handle.query(orderStateQuery)).attempts?.length === 2 ? true : undefined),
+      {
+        what: 'a second attempt on the same session',
+      },
+    );
+    gateway.payerPays(order.orderId);
+    await order.handle.signal(paymentEventSignal, gateway.eventFor(order.orderId));
+    const state = await finish(order, 'attempt-declined-then-paid-on-same-session');
 
-    expect(state.status).toBe('FAILED');
-    expect(state.failureReason).toBe('payment_declined');
+    expect(state.status).toBe('PAID');
+    expect(state.attempts).toMatchObject([
+      { number: 1, status: 'declined', failureReason: 'payment_declined', declineCode: 'insufficient_funds' },
+      { number: 2, status: 'paid', intentId: state.attempts?.[0]?.intentId },
+    ]);
+    expect(state.timeline.map((entry) => entry.reason)).toEqual([
+      'order_created',
+      'intent_created',
+      'attempt_declined:1',
+      'attempt_started:2',
+      'payment_captured:webhook:captured',
+    ]);
+    expect(gateway.callsTo('cancelIntent', order.orderId)).toHaveLength(0);
+    expect(gateway.callsTo('createIntent', order.orderId)).toHaveLength(1);
+  });
+
+  it('when the order has used every attempt, then it FAILS with too_many_attempts and the session is closed', async () => {
+    const order = await startOrder('attempts-exhausted', { maxAttempts: 2 });
+    for (let declines = 1; declines <= 2; declines += 1) {
+      gateway.payerDeclines(order.orderId);
+      await order.handle.signal(paymentEventSignal, gateway.eventFor(order.orderId));
+      await eventually(
+        async () => {
+          const { attempts } = await order.handle.query(orderStateQuery);
+          return attempts?.filter((attempt) => attempt.status === 'declined').length === declines ? true : undefined;
+        },
+        { what: `${declines} declined attempts` },
+      );
+    }
+    const state = await finish(order, 'attempts-exhausted');
+
+    expect(state).toMatchObject({ status: 'FAILED', failureReason: 'too_many_attempts' });
+    expect(state.attempts?.map((attempt) => attempt.status)).toEqual(['declined', 'declined']);
     expect(gateway.callsTo('cancelIntent', order.orderId)).toHaveLength(1);
-    expect(await dbOrder(order.orderId)).toMatchObject({
-      status: 'FAILED',
-      history: ['PENDING', 'AWAITING_PAYMENT', 'FAILED'],
+    expect(await dbOrder(order.orderId)).toMatchObject({ status: 'FAILED' });
+  });
+
+  it('when a wallet payer cancels, then a new attempt from the pay link gets a new intent, and paying it makes the order PAID', async () => {
+    const order = await startOrder('wallet-retry', { gateway: 'khalti', poll: FAST_POLLS });
+    const first = gateway.intentFor(order.orderId)?.intentId;
+    gateway.payerCancels(order.orderId);
+    await eventually(
+      async () =>
+        (await order.handle.query(orderStateQuery)).attempts?.[0]?.status === 'cancelled' ? true : undefined,
+      { what: 'the first attempt cancelled' },
+    );
+    const lookupsBefore = gateway.callsTo('fetchPaymentStatus', order.orderId).length;
+    const started = await order.handle.executeUpdate(startPaymentAttemptUpdate, { args: [{}] });
+    expect(started).toMatchObject({ status: 'AWAITING_PAYMENT', attempt: { number: 2, gateway: 'khalti' } });
+    expect(started.attempt?.intentId).not.toBe(first);
+    // Asking again while it is open answers with the same attempt: a double click creates nothing.
+    expect(await order.handle.executeUpdate(startPaymentAttemptUpdate, { args: [{}] })).toEqual(started);
+
+    gateway.payerPays(order.orderId);
+    const state = await finish(order, 'attempt-cancelled-then-new-attempt-paid');
+    expect(state.status).toBe('PAID');
+    expect(state.attempts?.map((attempt) => attempt.status)).toEqual(['cancelled', 'paid']);
+    expect(gateway.callsTo('createIntent', order.orderId)).toHaveLength(2);
+    // The first intent was never asked about again once the second attempt existed.
+    const laterLookups = gateway.callsTo('fetchPaymentStatus', order.orderId).slice(lookupsBefore);
+    expect(laterLookups.every((request) => request.intentId === started.attempt?.intentId)).toBe(true);
+  });
+
+  it('when the payer pays a superseded attempt after another attempt paid, then that capture is refunded once and the order stays PAID', async () => {
+    const order = await startOrder('superseded-capture', {
+      gateway: 'khalti',
+      gateways: ['khalti', 'esewa'],
+      graceMs: 4_000,
     });
+    const first = gateway.intentFor(order.orderId)?.intentId ?? '';
+    const switched = await order.handle.executeUpdate(startPaymentAttemptUpdate, { args: [{ gateway: 'esewa' }] });
+    expect(switched.attempt).toMatchObject({ number: 2, gateway: 'esewa' });
+    gateway.payerPays(order.orderId);
+    await order.handle.signal(paymentEventSignal, gateway.eventFor(order.orderId));
+    await waitForStatus(order, 'PAID');
+
+    // The payer had the first page open in another tab and paid there too; the return names that intent.
+    gateway.lateCapture(order.orderId, { intentId: first });
+    const hint = { ...gateway.eventFor(order.orderId, { intentId: first }), verified: false };
+    await order.handle.signal(paymentEventSignal, hint);
+    await order.handle.signal(paymentEventSignal, { ...hint, eventId: `${hint.eventId}-again` });
+    const state = await finish(order, 'attempt-superseded-then-captured-refunded');
+
+    expect(state.status).toBe('PAID');
+    expect(state.attempts?.map((attempt) => attempt.status)).toEqual(['superseded', 'paid']);
+    expect(state.refunds).toEqual([
+      expect.objectContaining({ reason: 'duplicate_capture', amountMinor: 5_000, state: 'succeeded' }),
+    ]);
+    expect(gateway.refundsFor(order.orderId)).toEqual([
+      expect.objectContaining({ intentId: first, amountMinor: 5_000, state: 'succeeded' }),
+    ]);
+    expect(await dbOrder(order.orderId)).toMatchObject({ status: 'PAID', refunded_amount_minor: 0 });
+  });
+
+  it('when the order is not awaiting payment or the gateway is not allowed, then a new attempt is refused', async () => {
+    const order = await startOrder('attempt-refused');
+    await expect(
+      order.handle.executeUpdate(startPaymentAttemptUpdate, { args: [{ gateway: 'khalti' }] }),
+    ).rejects.toMatchObject({ cause: { type: 'GatewayNotAllowed' } });
+    await order.handle.executeUpdate(cancelOrderUpdate, { args: [{ reason: 'x' }] });
+    await expect(order.handle.executeUpdate(startPaymentAttemptUpdate, { args: [{}] })).rejects.toMatchObject({
+      cause: { type: 'InvalidTransition' },
+    });
+    await order.handle.result();
   });
 
   it('when nothing happens before the TTL, then a final check runs, the intent is cancelled and the order EXPIRED', async () => {
