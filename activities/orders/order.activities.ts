@@ -96,7 +96,9 @@ function checkRecordedAttempt(input: CreatePaymentIntentInput, recorded: Recorde
     type: ORDER_ERROR_TYPES.orderRecordConflict,
     message: `payment attempt ${recorded.number} of order ${input.orderId} is recorded at ${recorded.gateway}, not ${input.gateway}`,
     nonRetryable: true,
-    details: [{ orderId: input.orderId, attemptNumber: recorded.number, recorded: recorded.gateway, asked: input.gateway }],
+    details: [
+      { orderId: input.orderId, attemptNumber: recorded.number, recorded: recorded.gateway, asked: input.gateway },
+    ],
   });
 }
 
@@ -325,7 +327,10 @@ export function createOrderActivities(deps: OrderActivityDeps): OrderActivities 
         const recorded = await findPaymentAttempt(pool, input.orderId, attemptNumber);
         if (recorded) {
           checkRecordedAttempt(input, recorded);
-          log.info({ attemptNumber, intentId: recorded.intentId }, 'payment intent already recorded; gateway not asked');
+          log.info(
+            { attemptNumber, intentId: recorded.intentId },
+            'payment intent already recorded; gateway not asked',
+          );
           return intentOfAttempt(recorded);
         }
         const intent = await gateways(input.gateway).createIntent({
@@ -479,7 +484,10 @@ export function createOrderActivities(deps: OrderActivityDeps): OrderActivities 
           });
         }
         if (result.applied && result.attemptsUsed !== undefined) {
-          metrics.orderAttemptsUsed({ gateway: input.changes?.gateway ?? result.order.gateway, attempts: result.attemptsUsed });
+          metrics.orderAttemptsUsed({
+            gateway: input.changes?.gateway ?? result.order.gateway,
+            attempts: result.attemptsUsed,
+          });
         }
         return { applied: result.applied, status: result.status };
       });

@@ -80,7 +80,8 @@ export const paymentAttemptSchema = z
         'was open; superseded: the payer started another attempt; paid: its capture paid the order',
     }),
     failureReason: z.string().nullable().meta({
-      description: 'Why it ended unpaid: payment_declined, cancelled_by_payer, expired_at_gateway, superseded, order_closed',
+      description:
+        'Why it ended unpaid: payment_declined, cancelled_by_payer, expired_at_gateway, superseded, order_closed',
     }),
     declineCode: z
       .string()

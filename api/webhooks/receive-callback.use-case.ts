@@ -57,14 +57,12 @@ export async function receiveCallback(deps: CallbackDeps, callback: ReceivedCall
   // the order's payment attempts at this callback's gateway; anything else is refused before it is stored, so it
   // can neither signal a workflow nor take the event ID of the genuine callback. An earlier attempt's intent counts:
   // a capture on it must reach the workflow, which refunds it when another attempt paid.
-  const intents = await findOrderPaymentIntents(deps.pool, parsed.orderId, callback.gateway).catch(
-    (error: unknown) => {
-      throw Object.assign(databaseUnavailable(), { cause: error });
-    },
-  );
+  const intents = await findOrderPaymentIntents(deps.pool, parsed.orderId, callback.gateway).catch((error: unknown) => {
+    throw Object.assign(databaseUnavailable(), { cause: error });
+  });
   const intentId = parsed.paymentEvent?.intentId;
   if (!intents || !intentId || !intents.intentIds.includes(intentId)) {
-    return refused(deps, callback, "the callback does not match a payment attempt of the order at this gateway");
+    return refused(deps, callback, 'the callback does not match a payment attempt of the order at this gateway');
   }
 
   let payerOutcome = parsed.payerOutcome;

@@ -1,11 +1,6 @@
 // Read models of an order for the API. The workflow's activities own every write; these are reads only.
 // Customer contact data is never selected: nothing the API returns or logs needs it.
-import type {
-  FulfilmentStatus,
-  GatewayName,
-  OrderStatus,
-  PaymentAttemptStatus,
-} from '../../contracts/order.contract';
+import type { FulfilmentStatus, GatewayName, OrderStatus, PaymentAttemptStatus } from '../../contracts/order.contract';
 import type { Pool } from '../pool';
 
 /** Just what POST /orders needs to decide between replay, conflict and start. */
