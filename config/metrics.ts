@@ -2,7 +2,7 @@
 // default registry), so each process, and each test, owns its registry. Label values come from closed sets
 // (gateway names, statuses, HTTP codes, bucketed reasons): free text from callers never becomes a label.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { GatewayName, OrderStatus } from '../contracts/order.contract';
+import type { GatewayName, OrderStatus, PaymentAttemptStatus } from '../contracts/order.contract';
 
 // ---- Process ----
 
@@ -137,10 +137,26 @@ export interface OrderActivityMetrics {
   orderTransitioned(event: { gateway: string; to: OrderStatus; secondsSinceCheckout: number }): void;
   statusChecked(gateway: GatewayName, result: string): void;
   refundSettled(event: { gateway: GatewayName; reason: string; state: string }): void;
+  /**
+   * Called once per change of a payment attempt's row (never for a retry that changed nothing): `before` is its
+   * status before the change, undefined when the change recorded it.
+   */
+  paymentAttemptChanged(event: {
+    gateway: GatewayName;
+    before: PaymentAttemptStatus | undefined;
+    after: PaymentAttemptStatus;
+    failureReason: string | null;
+    declineCode: string | null;
+  }): void;
+  /** An order reached a final status (PAID, FAILED, EXPIRED, CANCELLED) after this many payment attempts. */
+  orderAttemptsUsed(event: { gateway: string; attempts: number }): void;
 }
 
 /** Checkout to PAID is a person on a payment page: seconds to the order's TTL (15 minutes by default). */
 const CHECKOUT_TO_PAID_BUCKETS = [5, 10, 20, 30, 45, 60, 90, 120, 180, 300, 600, 900, 1800, 3600];
+
+/** ORDER_MAX_ATTEMPTS is 5 by default; the top buckets show a raised limit in use. */
+const ATTEMPTS_PER_ORDER_BUCKETS = [0, 1, 2, 3, 4, 5, 7, 10, 20];
 
 export function createOrderActivityMetrics(registry: Registry): OrderActivityMetrics {
   const payments = new Counter({
@@ -168,6 +184,31 @@ export function createOrderActivityMetrics(registry: Registry): OrderActivityMet
     labelNames: ['gateway', 'reason', 'state'],
     registers: [registry],
   });
+  const attemptsStarted = new Counter({
+    name: 'orderpay_payment_attempts_started_total',
+    help: 'Payment attempts started (an intent offered to the payer, or one more try on an open session), by gateway.',
+    labelNames: ['gateway'],
+    registers: [registry],
+  });
+  const attemptsEnded = new Counter({
+    name: 'orderpay_payment_attempts_ended_total',
+    help: 'Payment attempts ended, by gateway and outcome: paid, declined, cancelled, expired, superseded.',
+    labelNames: ['gateway', 'outcome'],
+    registers: [registry],
+  });
+  const declines = new Counter({
+    name: 'orderpay_payment_declines_total',
+    help: "Declined payment attempts by gateway and reason (the gateway's decline code, else the failure reason).",
+    labelNames: ['gateway', 'reason'],
+    registers: [registry],
+  });
+  const attemptsPerOrder = new Histogram({
+    name: 'orderpay_payment_attempts_per_order',
+    help: 'Payment attempts an order used by the time it became PAID, FAILED, EXPIRED or CANCELLED, by gateway.',
+    labelNames: ['gateway'],
+    buckets: ATTEMPTS_PER_ORDER_BUCKETS,
+    registers: [registry],
+  });
 
   return {
     orderTransitioned({ gateway, to, secondsSinceCheckout }) {
@@ -177,7 +218,28 @@ export function createOrderActivityMetrics(registry: Registry): OrderActivityMet
     },
     statusChecked: (gateway, result) => statusChecks.inc({ gateway, result }),
     refundSettled: ({ gateway, reason, state }) => refunds.inc({ gateway, reason: refundReasonLabel(reason), state }),
+    paymentAttemptChanged({ gateway, before, after, failureReason, declineCode }) {
+      if (before === undefined) attemptsStarted.inc({ gateway });
+      if (after === before || after === 'open') return;
+      attemptsEnded.inc({ gateway, outcome: after });
+      if (after === 'declined') declines.inc({ gateway, reason: declineReasonLabel(declineCode ?? failureReason) });
+    },
+    orderAttemptsUsed: ({ gateway, attempts }) => attemptsPerOrder.observe({ gateway }, attempts),
   };
+}
+
+/**
+ * A decline reason as a label: gateways send codes (`insufficient_funds`, `card_declined`, a wallet's status word),
+ * reduced to lower-case words joined by `_` and cut to 40 characters, so no payer-typed text or odd byte becomes a
+ * label. No reason at all is `unknown`.
+ */
+export function declineReasonLabel(reason: string | null): string {
+  const label = (reason ?? '')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '_')
+    .replace(/^_+|_+$/g, '')
+    .slice(0, 40);
+  return label === '' ? 'unknown' : label;
 }
 
 /**

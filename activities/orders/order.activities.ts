@@ -2,7 +2,7 @@
 // conditional on the expected prior status, and gateway calls carry a deterministic idempotency key, so Temporal
 // may retry any of them after a crash at any point.
 import { ApplicationFailure } from '@temporalio/common';
-import { ORDER_ERROR_TYPES, type GatewayName } from '../../contracts/order.contract';
+import { ORDER_ERROR_TYPES, type GatewayName, type OrderStatus } from '../../contracts/order.contract';
 import type { Logger } from '../../config/logger';
 import type { OrderActivityMetrics } from '../../config/metrics';
 import {
@@ -12,7 +12,15 @@ import {
   lockOrder,
   updateOrderStatus,
 } from '../../db/orders/orders.repo';
-import { findPaymentAttempt, insertPaymentAttemptIfAbsent } from '../../db/orders/payment-attempts.repo';
+import {
+  countPaymentAttempts,
+  findPaymentAttempt,
+  insertPaymentAttemptIfAbsent,
+  upsertPaymentAttempt,
+  type AttemptUpsert,
+  type RecordedPaymentAttempt,
+} from '../../db/orders/payment-attempts.repo';
+import { paymentAttemptKey } from '../../domain/payment-attempts';
 import { inTransaction, type Pool } from '../../db/pool';
 import {
   confirmManualRefund,
@@ -31,7 +39,13 @@ import {
 import type { PaymentGateway } from '../../gateways/gateway';
 import { runOrderActivity } from '../activity-context';
 import { orderNotFound } from '../activity-errors';
-import type { OrderActivities, RefundPaymentInput, RefundPaymentResult } from './order-activity.types';
+import type {
+  CreatePaymentIntentInput,
+  CreatePaymentIntentResult,
+  OrderActivities,
+  RefundPaymentInput,
+  RefundPaymentResult,
+} from './order-activity.types';
 
 /** Resolves the adapter for an order's gateway. */
 export type GatewayRegistry = (name: GatewayName) => PaymentGateway;
@@ -60,6 +74,33 @@ type PreparedRefund =
       refundedBeforeMinor: number;
       pendingSince: Date | null;
     };
+
+/** Statuses in which an order has stopped waiting for payment: the attempts it used are final. */
+const ATTEMPTS_SETTLED_STATUSES: readonly OrderStatus[] = ['PAID', 'FAILED', 'EXPIRED', 'CANCELLED'];
+
+function intentOfAttempt(attempt: RecordedPaymentAttempt): CreatePaymentIntentResult {
+  return {
+    intentId: attempt.intentId,
+    paymentUrl: attempt.paymentUrl,
+    ...(attempt.intentExpiresAt ? { expiresAt: attempt.intentExpiresAt.toISOString() } : {}),
+  };
+}
+
+/**
+ * The recorded attempt is the one asked for, or the workflow and the database disagree about what the attempt is:
+ * going on would hand the payer an intent at another gateway than the one chosen.
+ */
+function checkRecordedAttempt(input: CreatePaymentIntentInput, recorded: RecordedPaymentAttempt): void {
+  if (recorded.gateway === input.gateway) return;
+  throw ApplicationFailure.create({
+    type: ORDER_ERROR_TYPES.orderRecordConflict,
+    message: `payment attempt ${recorded.number} of order ${input.orderId} is recorded at ${recorded.gateway}, not ${input.gateway}`,
+    nonRetryable: true,
+    details: [
+      { orderId: input.orderId, attemptNumber: recorded.number, recorded: recorded.gateway, asked: input.gateway },
+    ],
+  });
+}
 
 /**
  * The payment a refund is made against. The order's own payment when the input names none, the order's, or the
@@ -280,6 +321,18 @@ export function createOrderActivities(deps: OrderActivityDeps): OrderActivities 
 
     async createPaymentIntent(input) {
       return run('createPaymentIntent', input.orderId, async (log) => {
+        const attemptNumber = input.attemptNumber ?? 1;
+        // A retry of an activity that already recorded its intent answers from the row: a gateway without
+        // idempotency keys (Khalti's initiate) would open a second intent if asked again.
+        const recorded = await findPaymentAttempt(pool, input.orderId, attemptNumber);
+        if (recorded) {
+          checkRecordedAttempt(input, recorded);
+          log.info(
+            { attemptNumber, intentId: recorded.intentId },
+            'payment intent already recorded; gateway not asked',
+          );
+          return intentOfAttempt(recorded);
+        }
         const intent = await gateways(input.gateway).createIntent({
           orderId: input.orderId,
           amountMinor: input.amountMinor,
@@ -288,23 +341,42 @@ export function createOrderActivities(deps: OrderActivityDeps): OrderActivities 
           customer: input.customer,
           returnUrl: input.returnUrl,
           expiresAt: new Date(input.expiresAt),
-          idempotencyKey: input.orderId,
+          idempotencyKey: paymentAttemptKey(input.orderId, attemptNumber),
+          attemptNumber,
         });
-        const attempt = { orderId: input.orderId, gateway: input.gateway, ...intent };
-        if (!(await insertPaymentAttemptIfAbsent(pool, attempt))) {
-          const recorded = await findPaymentAttempt(pool, input.orderId, input.gateway);
-          if (recorded && recorded.intentId !== intent.intentId) {
-            // Only possible if the gateway forgot our idempotency key. The workflow goes on with the intent returned
-            // now; the recorded one is left open at the gateway, so say so loudly for someone to close it.
-            log.error(
-              { recordedIntentId: recorded.intentId, intentId: intent.intentId },
-              'gateway returned a second intent for the same order; the recorded one is orphaned',
-            );
-          }
+        const attempt = {
+          orderId: input.orderId,
+          number: attemptNumber,
+          gateway: input.gateway,
+          intentId: intent.intentId,
+          paymentUrl: intent.paymentUrl,
+          ...(intent.expiresAt ? { intentExpiresAt: intent.expiresAt } : {}),
+        };
+        if (await insertPaymentAttemptIfAbsent(pool, attempt)) {
+          metrics.paymentAttemptChanged({
+            gateway: input.gateway,
+            before: undefined,
+            after: 'open',
+            failureReason: null,
+            declineCode: null,
+          });
+          log.info({ attemptNumber, intentId: intent.intentId }, 'payment intent created');
+          const { expiresAt, ...created } = intent;
+          return expiresAt === undefined ? created : { ...created, expiresAt: expiresAt.toISOString() };
         }
-        log.info({ intentId: intent.intentId }, 'payment intent created');
-        const { expiresAt, ...created } = intent;
-        return expiresAt === undefined ? created : { ...created, expiresAt: expiresAt.toISOString() };
+        // Another run of this activity recorded the attempt while this one asked the gateway. The row is what every
+        // later step (callbacks, lookups, reconciliation) trusts, so it wins.
+        const winner = await findPaymentAttempt(pool, input.orderId, attemptNumber);
+        if (!winner) throw new Error(`payment attempt ${attemptNumber} of ${input.orderId} vanished after a conflict`);
+        checkRecordedAttempt(input, winner);
+        if (winner.intentId !== intent.intentId) {
+          // Nobody is given this intent's payment URL, but it is open at the gateway: someone should close it.
+          log.error(
+            { attemptNumber, gateway: input.gateway, recordedIntentId: winner.intentId, intentId: intent.intentId },
+            'a concurrent run recorded another intent for this payment attempt; the intent created now is orphaned',
+          );
+        }
+        return intentOfAttempt(winner);
       });
     },
 
@@ -364,32 +436,57 @@ export function createOrderActivities(deps: OrderActivityDeps): OrderActivities 
           const order = await lockOrder(client, input.orderId);
           if (order === undefined) throw orderNotFound(input.orderId);
           const current = order.status;
-          if (await updateOrderStatus(client, input)) {
-            await insertStatusHistory(client, {
-              orderId: input.orderId,
-              from: current,
-              to: input.to,
-              reason: input.reason,
-              at: input.at,
+          // A retry finds the order already in `to`; anything else outside `from` is a transition the order refuses.
+          if (!input.from.includes(current) && current !== input.to) {
+            throw ApplicationFailure.create({
+              type: ORDER_ERROR_TYPES.invalidTransition,
+              message: `order ${input.orderId} is ${current}, expected one of ${input.from.join(', ')} to move to ${input.to}`,
+              nonRetryable: true,
+              details: [{ orderId: input.orderId, current, expected: input.from, to: input.to }],
             });
-            log.info({ from: current, to: input.to, reason: input.reason }, 'order transitioned');
-            return { applied: true, status: input.to, order };
           }
-          // Already there: a retry whose first attempt committed, or a self-transition with nothing new.
-          if (current === input.to) return { applied: false, status: current, order };
-          throw ApplicationFailure.create({
-            type: ORDER_ERROR_TYPES.invalidTransition,
-            message: `order ${input.orderId} is ${current}, expected one of ${input.from.join(', ')} to move to ${input.to}`,
-            nonRetryable: true,
-            details: [{ orderId: input.orderId, current, expected: input.from, to: input.to }],
+          const orderChanged = await updateOrderStatus(client, input);
+          const attempt: AttemptUpsert | undefined = input.attempt
+            ? await upsertPaymentAttempt(client, input.orderId, input.attempt)
+            : undefined;
+          // Applied when anything changed: a declined try changes only its attempt while the order keeps waiting,
+          // and the same transition again (a retry) changes nothing and writes no second timeline row.
+          if (!orderChanged && !attempt?.changed) return { applied: false, status: current, order, attempt };
+          await insertStatusHistory(client, {
+            orderId: input.orderId,
+            from: current,
+            to: input.to,
+            reason: input.reason,
+            at: input.at,
           });
+          const attemptsUsed =
+            current !== input.to && ATTEMPTS_SETTLED_STATUSES.includes(input.to)
+              ? await countPaymentAttempts(client, input.orderId)
+              : undefined;
+          log.info({ from: current, to: input.to, reason: input.reason }, 'order transitioned');
+          return { applied: true, status: input.to, order, attempt, attemptsUsed };
         });
-        // Counted after the commit and only when this call moved the row, so retries never count twice.
+        // Counted after the commit and only for what this call changed, so retries never count twice.
         if (result.applied && result.order.status !== input.to) {
           metrics.orderTransitioned({
             gateway: result.order.gateway,
             to: input.to,
             secondsSinceCheckout: (Date.parse(input.at) - result.order.createdAt.getTime()) / 1000,
+          });
+        }
+        if (result.attempt?.changed && input.attempt) {
+          metrics.paymentAttemptChanged({
+            gateway: input.attempt.gateway,
+            before: result.attempt.statusBefore,
+            after: input.attempt.status,
+            failureReason: input.attempt.failureReason,
+            declineCode: input.attempt.declineCode,
+          });
+        }
+        if (result.applied && result.attemptsUsed !== undefined) {
+          metrics.orderAttemptsUsed({
+            gateway: input.changes?.gateway ?? result.order.gateway,
+            attempts: result.attemptsUsed,
           });
         }
         return { applied: result.applied, status: result.status };

@@ -1,7 +1,12 @@
 // What the public API answers, as zod schemas. They are the source of the OpenAPI document (api/openapi) and the
 // types the use cases return, so the document cannot drift from the responses without the compiler noticing.
 import { z } from 'zod';
-import { FULFILMENT_STATUSES, GATEWAY_NAMES, ORDER_STATUSES } from '../../contracts/order.contract';
+import {
+  FULFILMENT_STATUSES,
+  GATEWAY_NAMES,
+  ORDER_STATUSES,
+  PAYMENT_ATTEMPT_STATUSES,
+} from '../../contracts/order.contract';
 
 export const timestamp = z.iso.datetime().meta({ description: 'An ISO 8601 UTC timestamp' });
 export const minorUnits = z.number().int().meta({ description: 'Integer minor units (cents, paisa) of the currency' });
@@ -64,6 +69,32 @@ export const orderFulfilmentSchema = z
   })
   .meta({ id: 'OrderFulfilment', description: 'Fulfilment confirmation, for an order that asked for it' });
 
+export const paymentAttemptSchema = z
+  .object({
+    number: z.number().int().positive().meta({ description: '1, 2, ...: the order of the attempts' }),
+    gateway: gatewayNameSchema,
+    status: z.enum(PAYMENT_ATTEMPT_STATUSES).meta({
+      description:
+        'open: the payer may pay it now (at most one is); declined: the gateway declined the try; cancelled: the ' +
+        'payer cancelled or the wallet reported a failure; expired: the intent expired, or the order closed while it ' +
+        'was open; superseded: the payer started another attempt; paid: its capture paid the order',
+    }),
+    failureReason: z.string().nullable().meta({
+      description:
+        'Why it ended unpaid: payment_declined, cancelled_by_payer, expired_at_gateway, superseded, order_closed',
+    }),
+    declineCode: z
+      .string()
+      .nullable()
+      .meta({ description: "The gateway's decline code for a declined attempt (Stripe: insufficient_funds, ...)" }),
+    intentId: z.string().meta({ description: "The gateway's intent: a Stripe session, an eSewa UUID, a Khalti pidx" }),
+    paymentUrl: z.string().nullable(),
+    startedAt: timestamp,
+    endedAt: timestamp.nullable(),
+    createdAt: timestamp.meta({ description: 'The same as startedAt (kept for clients of earlier versions)' }),
+  })
+  .meta({ id: 'PaymentAttempt' });
+
 export const orderResponseSchema = z
   .object({
     orderId: z.string(),
@@ -83,14 +114,9 @@ export const orderResponseSchema = z
     createdAt: timestamp,
     updatedAt: timestamp,
     refunds: z.array(orderRefundSchema),
-    attempts: z.array(
-      z.object({
-        gateway: gatewayNameSchema,
-        intentId: z.string(),
-        paymentUrl: z.string().nullable(),
-        createdAt: timestamp,
-      }),
-    ),
+    attempts: z.array(paymentAttemptSchema).meta({
+      description: 'Every payment attempt, oldest first; the order stays payable across declined or abandoned ones',
+    }),
     timeline: z.array(
       z.object({
         at: timestamp,

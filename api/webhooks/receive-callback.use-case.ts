@@ -53,15 +53,16 @@ export async function receiveCallback(deps: CallbackDeps, callback: ReceivedCall
     }
     throw error;
   }
-  // Anyone can type a callback URL. It counts only for an order of this gateway and that order's current intent
-  // (Khalti's pidx, eSewa's transaction_uuid); anything else is refused before it is stored, so it can neither
-  // signal a workflow nor take the event ID of the genuine callback.
-  const intents = await findOrderPaymentIntents(deps.pool, parsed.orderId).catch((error: unknown) => {
+  // Anyone can type a callback URL. It counts only for an intent (Khalti's pidx, eSewa's transaction_uuid) of one of
+  // the order's payment attempts at this callback's gateway; anything else is refused before it is stored, so it
+  // can neither signal a workflow nor take the event ID of the genuine callback. An earlier attempt's intent counts:
+  // a capture on it must reach the workflow, which refunds it when another attempt paid.
+  const intents = await findOrderPaymentIntents(deps.pool, parsed.orderId, callback.gateway).catch((error: unknown) => {
     throw Object.assign(databaseUnavailable(), { cause: error });
   });
   const intentId = parsed.paymentEvent?.intentId;
-  if (!intents || intents.gateway !== callback.gateway || !intentId || !intents.intentIds.includes(intentId)) {
-    return refused(deps, callback, "the callback does not match the order's gateway and current payment intent");
+  if (!intents || !intentId || !intents.intentIds.includes(intentId)) {
+    return refused(deps, callback, 'the callback does not match a payment attempt of the order at this gateway');
   }
 
   let payerOutcome = parsed.payerOutcome;

@@ -1,6 +1,6 @@
 // Read models of an order for the API. The workflow's activities own every write; these are reads only.
 // Customer contact data is never selected: nothing the API returns or logs needs it.
-import type { FulfilmentStatus, GatewayName, OrderStatus } from '../../contracts/order.contract';
+import type { FulfilmentStatus, GatewayName, OrderStatus, PaymentAttemptStatus } from '../../contracts/order.contract';
 import type { Pool } from '../pool';
 
 /** Just what POST /orders needs to decide between replay, conflict and start. */
@@ -33,9 +33,16 @@ export interface OrderRefundView {
 }
 
 export interface PaymentAttemptView {
+  number: number;
   gateway: GatewayName;
+  status: PaymentAttemptStatus;
+  failureReason: string | null;
+  declineCode: string | null;
   intentId: string;
   paymentUrl: string | null;
+  startedAt: string;
+  endedAt: string | null;
+  /** The same as startedAt: the name the view had before attempts were numbered. */
   createdAt: string;
 }
 
@@ -118,21 +125,26 @@ export async function findOrderReturn(
   return row && { status: row.status, returnUrl: row.return_url };
 }
 
-/** The order's gateway and the intents a wallet callback may name: the order's current one and its attempt's. */
+/**
+ * The intents a wallet callback of `gateway` may name for the order: every attempt's at that gateway (a payer who
+ * switched wallets, or came back through the pay link, leaves earlier attempts whose capture must still reach the
+ * workflow, which refunds it), and the order's own when the order is at that gateway. Undefined: no such order.
+ */
 export async function findOrderPaymentIntents(
   pool: Pool,
   orderId: string,
-): Promise<{ gateway: string; intentIds: string[] } | undefined> {
-  const { rows } = await pool.query<{ gateway: string; intent_id: string | null; attempt_intent_id: string | null }>(
-    `SELECT o.gateway, o.intent_id, a.intent_id AS attempt_intent_id
-       FROM orders o LEFT JOIN payment_attempts a ON a.order_id = o.order_id AND a.gateway = o.gateway
+  gateway: GatewayName,
+): Promise<{ intentIds: string[] } | undefined> {
+  const { rows } = await pool.query<{ intent_ids: string[] }>(
+    `SELECT ARRAY(SELECT a.intent_id FROM payment_attempts a WHERE a.order_id = o.order_id AND a.gateway = $2
+                   UNION
+                  SELECT o.intent_id WHERE o.gateway = $2 AND o.intent_id IS NOT NULL) AS intent_ids
+       FROM orders o
       WHERE o.order_id = $1`,
-    [orderId],
+    [orderId, gateway],
   );
   const row = rows[0];
-  if (!row) return undefined;
-  const intentIds = [row.intent_id, row.attempt_intent_id].filter((id): id is string => id !== null);
-  return { gateway: row.gateway, intentIds };
+  return row && { intentIds: row.intent_ids };
 }
 
 export async function findOrderStatus(pool: Pool, orderId: string): Promise<OrderStatus | undefined> {
@@ -181,10 +193,15 @@ interface JsonRefund {
   updated_at: string;
 }
 interface JsonAttempt {
+  attempt_number: number;
   gateway: GatewayName;
+  status: PaymentAttemptStatus;
+  failure_reason: string | null;
+  decline_code: string | null;
   intent_id: string;
   payment_url: string | null;
   created_at: string;
+  ended_at: string | null;
 }
 interface JsonTimelineEntry {
   at: string;
@@ -206,8 +223,10 @@ export async function findOrderView(pool: Pool, orderId: string): Promise<OrderV
                         ORDER BY r.created_at, r.refund_id)
                         FROM refunds r WHERE r.order_id = o.order_id), '[]') AS refunds,
             COALESCE((SELECT json_agg(json_build_object(
-                        'gateway', a.gateway, 'intent_id', a.intent_id, 'payment_url', a.payment_url,
-                        'created_at', a.created_at) ORDER BY a.id)
+                        'attempt_number', a.attempt_number, 'gateway', a.gateway, 'status', a.status,
+                        'failure_reason', a.failure_reason, 'decline_code', a.decline_code,
+                        'intent_id', a.intent_id, 'payment_url', a.payment_url, 'created_at', a.created_at,
+                        'ended_at', a.ended_at) ORDER BY a.attempt_number)
                         FROM payment_attempts a WHERE a.order_id = o.order_id), '[]') AS attempts,
             COALESCE((SELECT json_agg(json_build_object(
                         'at', h.at, 'from_status', h.from_status, 'to_status', h.to_status, 'reason', h.reason)
@@ -246,9 +265,15 @@ export async function findOrderView(pool: Pool, orderId: string): Promise<OrderV
       updatedAt: isoTimestamp(refund.updated_at),
     })),
     attempts: row.attempts.map((attempt) => ({
+      number: attempt.attempt_number,
       gateway: attempt.gateway,
+      status: attempt.status,
+      failureReason: attempt.failure_reason,
+      declineCode: attempt.decline_code,
       intentId: attempt.intent_id,
       paymentUrl: attempt.payment_url,
+      startedAt: isoTimestamp(attempt.created_at),
+      endedAt: attempt.ended_at === null ? null : isoTimestamp(attempt.ended_at),
       createdAt: isoTimestamp(attempt.created_at),
     })),
     timeline: row.timeline.map((entry) => ({

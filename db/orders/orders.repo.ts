@@ -9,9 +9,9 @@ export async function insertOrderIfAbsent(db: Pool | PoolClient, order: RecordOr
   const result = await db.query(
     `INSERT INTO orders (order_id, amount_minor, currency, gateway, status, description, customer, return_url,
                          request_hash, expires_at, created_at, updated_at,
-                         fulfilment_mode, fulfilment_timeout_ms, fulfilment_status)
+                         fulfilment_mode, fulfilment_timeout_ms, fulfilment_status, allowed_gateways)
      VALUES ($1, $2, $3, $4, 'PENDING', $5, $6, $7, $8, $9, $10, $10,
-             $11, $12, CASE WHEN $11::text IS NULL THEN NULL ELSE 'awaiting_payment' END)
+             $11, $12, CASE WHEN $11::text IS NULL THEN NULL ELSE 'awaiting_payment' END, $13)
      ON CONFLICT (order_id) DO NOTHING`,
     [
       order.orderId,
@@ -26,6 +26,8 @@ export async function insertOrderIfAbsent(db: Pool | PoolClient, order: RecordOr
       at,
       order.fulfilment?.mode ?? null,
       order.fulfilment?.timeoutMs ?? null,
+      // NULL: the payer may use only `gateway` (orders from before a choice of gateways existed read the same).
+      order.gateways ?? null,
     ],
   );
   return result.rowCount === 1;

@@ -87,14 +87,25 @@ export async function classifySettlement(pool: Pool, p: ClassifyParams): Promise
        SELECT r.payment_id, r.amount_minor, r.currency, o.order_id, o.status AS o_status, o.amount_minor AS o_amount,
               o.currency::text AS o_currency, o.payment_reference AS o_reference, r.order_id AS r_order_id
          FROM reconciliation_report_rows r
-         LEFT JOIN orders o ON o.order_id = r.order_id AND o.gateway = $2
+         -- The order is this gateway's when it is at the gateway now or had a payment attempt there (a payer who
+         -- switched wallets): a payment on that earlier attempt is money the order holds or must refund.
+         LEFT JOIN orders o ON o.order_id = r.order_id
+               AND (o.gateway = $2
+                    OR EXISTS (SELECT 1 FROM payment_attempts a WHERE a.order_id = o.order_id AND a.gateway = $2))
         WHERE r.report_id = $1 AND r.error_code IS NULL AND r.kind = 'payment' AND r.status = 'succeeded'
           AND r.order_id IS NOT NULL
        UNION ALL
        SELECT r.payment_id, r.amount_minor, r.currency, o.order_id, o.status, o.amount_minor, o.currency::text,
               o.payment_reference, r.order_id
          FROM reconciliation_report_rows r
-         LEFT JOIN orders o ON o.gateway = $2 AND o.payment_reference = r.payment_id
+         -- By the order's payment reference, or by the intent of any of its attempts at this gateway (every
+         -- attempt's, not only the order's current one: a payment on a superseded attempt is still the order's).
+         LEFT JOIN LATERAL (
+                SELECT o1.* FROM orders o1 WHERE o1.gateway = $2 AND o1.payment_reference = r.payment_id
+                UNION ALL
+                SELECT o2.* FROM payment_attempts a JOIN orders o2 ON o2.order_id = a.order_id
+                 WHERE a.gateway = $2 AND a.intent_id = r.payment_id
+                LIMIT 1) o ON true
         WHERE r.report_id = $1 AND r.error_code IS NULL AND r.kind = 'payment' AND r.status = 'succeeded'
           AND r.order_id IS NULL) p`,
       [p.reportId, p.gateway],
@@ -134,7 +145,9 @@ export async function classifySettlement(pool: Pool, p: ClassifyParams): Promise
               COALESCE(o1.order_id, o2.order_id), r.payment_id, COALESCE(o1.status, o2.status),
               'refund_succeeded', r.amount_minor, r.currency
          FROM reconciliation_report_rows r
-         LEFT JOIN orders o1 ON o1.order_id = r.order_id AND o1.gateway = $3
+         LEFT JOIN orders o1 ON o1.order_id = r.order_id
+               AND (o1.gateway = $3
+                    OR EXISTS (SELECT 1 FROM payment_attempts a WHERE a.order_id = o1.order_id AND a.gateway = $3))
          LEFT JOIN orders o2 ON o1.order_id IS NULL AND o2.gateway = $3 AND o2.payment_reference = r.payment_id
         WHERE r.report_id = $2 AND r.error_code IS NULL AND r.kind = 'refund' AND r.status = 'succeeded'
           AND NOT EXISTS (SELECT 1 FROM refunds f WHERE f.gateway_refund_id = r.transaction_id)
@@ -434,8 +447,18 @@ export async function nextRepairBatch(
     order_amount_minor: number | null;
     order_currency: string | null;
   }>(
+    // The intent of the attempt the payment belongs to: the one the payment names, else the order's own when the
+    // order is at this gateway, else its latest attempt at this gateway (the payer moved on to another one).
     `SELECT i.item_id, i.kind, i.action, i.order_id, i.payment_reference, o.status AS our_status,
-            i.gateway_amount_minor, i.gateway_currency, o.intent_id, o.amount_minor AS order_amount_minor,
+            i.gateway_amount_minor, i.gateway_currency,
+            COALESCE((SELECT a.intent_id FROM payment_attempts a
+                       WHERE a.order_id = o.order_id AND a.gateway = i.gateway AND a.intent_id = i.payment_reference
+                       LIMIT 1),
+                     CASE WHEN o.gateway = i.gateway THEN o.intent_id END,
+                     (SELECT a.intent_id FROM payment_attempts a
+                       WHERE a.order_id = o.order_id AND a.gateway = i.gateway
+                       ORDER BY a.attempt_number DESC LIMIT 1)) AS intent_id,
+            o.amount_minor AS order_amount_minor,
             o.currency::text AS order_currency
        FROM reconciliation_run_items ri
        JOIN reconciliation_items i ON i.item_id = ri.item_id

@@ -5,6 +5,7 @@ import {
   createApiMetrics,
   createReconciliationMetrics,
   createWorkerMetrics,
+  declineReasonLabel,
   refundReasonLabel,
   registerProcessMetrics,
 } from '../../config/metrics';
@@ -47,6 +48,17 @@ describe('refund reason label', () => {
   });
 });
 
+describe('decline reason label', () => {
+  it('when a gateway names a decline, then it becomes lower-case words joined by _, at most 40 characters; none is unknown', () => {
+    expect(declineReasonLabel('insufficient_funds')).toBe('insufficient_funds');
+    expect(declineReasonLabel('User canceled')).toBe('user_canceled');
+    expect(declineReasonLabel('  "card"; DROP TABLE x  ')).toBe('card_drop_table_x');
+    expect(declineReasonLabel('x'.repeat(100))).toBe('x'.repeat(40));
+    expect(declineReasonLabel(null)).toBe('unknown');
+    expect(declineReasonLabel('!!!')).toBe('unknown');
+  });
+});
+
 describe('every metric through promtool', () => {
   it('when every orderpay metric has samples, then promtool check metrics accepts the exposition', async () => {
     const registry = new Registry();
@@ -61,6 +73,14 @@ describe('every metric through promtool', () => {
     worker.orders.orderTransitioned({ gateway: 'stripe', to: 'PAID', secondsSinceCheckout: 33 });
     worker.orders.statusChecked('stripe', 'captured');
     worker.orders.refundSettled({ gateway: 'stripe', reason: 'x', state: 'succeeded' });
+    worker.orders.paymentAttemptChanged({
+      gateway: 'stripe',
+      before: undefined,
+      after: 'declined',
+      failureReason: 'payment_declined',
+      declineCode: 'insufficient_funds',
+    });
+    worker.orders.orderAttemptsUsed({ gateway: 'stripe', attempts: 2 });
     worker.reconciliation.discrepancies('stripe', 'missing_payment', 1);
     worker.reconciliation.runFinished('stripe', 12);
 

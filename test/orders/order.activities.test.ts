@@ -11,9 +11,11 @@ import type {
   RecordOrderInput,
   TransitionOrderInput,
 } from '../../activities/orders/order-activity.types';
+import type { PaymentAttemptState } from '../../contracts/order.contract';
 import pino from 'pino';
 import { createLogger, type Logger } from '../../config/logger';
 import { createOrderActivityMetrics } from '../../config/metrics';
+import type { CreateIntentRequest, PaymentGateway } from '../../gateways/gateway';
 import { Registry } from 'prom-client';
 import { createPool, type Pool } from '../../db/pool';
 import { FakeGateway } from '../support/fake-gateway';
@@ -36,8 +38,10 @@ function newOrderId(): string {
   return `act-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
 }
 
-function harness(options: { pool?: Pool; logger?: Logger } = {}) {
-  const gateway = new FakeGateway({ clock: () => NOW });
+function harness(
+  options: { pool?: Pool; logger?: Logger; gateway?: ConstructorParameters<typeof FakeGateway>[0] } = {},
+) {
+  const gateway = new FakeGateway({ clock: () => NOW, ...options.gateway });
   const metrics = new Registry();
   const activities = createOrderActivities({
     pool: options.pool ?? pool,
@@ -96,10 +100,65 @@ async function timeline(orderId: string) {
 }
 
 async function paymentAttempts(orderId: string) {
-  const result = await pool.query('SELECT gateway, intent_id, payment_url FROM payment_attempts WHERE order_id = $1', [
-    orderId,
-  ]);
+  const result = await pool.query(
+    'SELECT gateway, intent_id, payment_url FROM payment_attempts WHERE order_id = $1 ORDER BY attempt_number',
+    [orderId],
+  );
   return result.rows;
+}
+
+async function attemptRows(orderId: string) {
+  const result = await pool.query(
+    `SELECT attempt_number, gateway, intent_id, status, failure_reason, decline_code, ended_at
+       FROM payment_attempts WHERE order_id = $1 ORDER BY attempt_number`,
+    [orderId],
+  );
+  return result.rows;
+}
+
+async function merchantEventTypes(orderId: string) {
+  const result = await pool.query<{ type: string; reason: string | null }>(
+    "SELECT type, data->>'reason' AS reason FROM merchant_events WHERE order_id = $1 ORDER BY sequence",
+    [orderId],
+  );
+  return result.rows;
+}
+
+function attemptState(
+  overrides: Partial<PaymentAttemptState> & Pick<PaymentAttemptState, 'intentId'>,
+): PaymentAttemptState {
+  return {
+    number: 1,
+    gateway: 'stripe',
+    paymentUrl: `https://pay.fake.test/${overrides.intentId}`,
+    status: 'open',
+    failureReason: null,
+    declineCode: null,
+    startedAt: '2030-01-02T03:04:06.000Z',
+    endedAt: null,
+    ...overrides,
+  };
+}
+
+/** Records the order, creates attempt 1's intent and moves the order to AWAITING_PAYMENT with that attempt. */
+async function awaitingOrder(h: ReturnType<typeof harness>) {
+  const orderId = newOrderId();
+  const input = recordInput(orderId);
+  await h.run('recordOrder', input);
+  const intent = await h.run('createPaymentIntent', input);
+  const attempt = attemptState({ intentId: intent.intentId, paymentUrl: intent.paymentUrl });
+  await h.run(
+    'transitionOrder',
+    transition(orderId, {
+      from: ['PENDING'],
+      to: 'AWAITING_PAYMENT',
+      reason: 'attempt_started:1',
+      at: '2030-01-02T03:04:06.000Z',
+      changes: { intentId: intent.intentId, paymentUrl: intent.paymentUrl },
+      attempt,
+    }),
+  );
+  return { orderId, input, intent, attempt };
 }
 
 async function refundRows(orderId: string) {
@@ -375,6 +434,174 @@ describe('transitionOrder', () => {
   });
 });
 
+describe('payment attempts in transitions', () => {
+  it('when an order is recorded with the gateways the payer may choose from, then they are stored; without, NULL', async () => {
+    const h = harness();
+    const withChoice = newOrderId();
+    const without = newOrderId();
+
+    await h.run(
+      'recordOrder',
+      recordInput(withChoice, { gateway: 'esewa', currency: 'NPR', gateways: ['esewa', 'khalti'] }),
+    );
+    await h.run('recordOrder', recordInput(without));
+
+    expect(await orderRow(withChoice)).toMatchObject({ allowed_gateways: ['esewa', 'khalti'] });
+    expect(await orderRow(without)).toMatchObject({ allowed_gateways: null });
+  });
+
+  it('when a declined try keeps the order awaiting payment and the transition is retried, then it is applied once: one timeline row, the attempt updated, no merchant event', async () => {
+    const h = harness();
+    const { orderId, attempt } = await awaitingOrder(h);
+    const declined = transition(orderId, {
+      from: ['AWAITING_PAYMENT'],
+      to: 'AWAITING_PAYMENT',
+      reason: 'attempt_declined:1',
+      at: '2030-01-02T03:04:30.000Z',
+      attempt: {
+        ...attempt,
+        status: 'declined',
+        failureReason: 'payment_declined',
+        declineCode: 'insufficient_funds',
+        endedAt: '2030-01-02T03:04:30.000Z',
+      },
+    });
+
+    const first = await h.run('transitionOrder', declined);
+    const retry = await h.run('transitionOrder', declined);
+
+    expect(first).toEqual({ applied: true, status: 'AWAITING_PAYMENT' });
+    expect(retry).toEqual({ applied: false, status: 'AWAITING_PAYMENT' });
+    expect((await timeline(orderId)).map((row) => row.reason)).toEqual([
+      'order_created',
+      'attempt_started:1',
+      'attempt_declined:1',
+    ]);
+    expect(await attemptRows(orderId)).toEqual([
+      {
+        attempt_number: 1,
+        gateway: 'stripe',
+        intent_id: attempt.intentId,
+        status: 'declined',
+        failure_reason: 'payment_declined',
+        decline_code: 'insufficient_funds',
+        ended_at: new Date('2030-01-02T03:04:30.000Z'),
+      },
+    ]);
+    // The merchant sees no new status: only the order's start was announced.
+    expect(await merchantEventTypes(orderId)).toEqual([
+      { type: 'order.awaiting_payment', reason: 'attempt_started:1' },
+    ]);
+  });
+
+  it('when a Stripe session takes the next try, then attempt 2 is recorded on the same intent by the transition alone', async () => {
+    const h = harness();
+    const { orderId, attempt } = await awaitingOrder(h);
+    await h.run(
+      'transitionOrder',
+      transition(orderId, {
+        from: ['AWAITING_PAYMENT'],
+        to: 'AWAITING_PAYMENT',
+        reason: 'attempt_declined:1',
+        at: '2030-01-02T03:04:30.000Z',
+        attempt: {
+          ...attempt,
+          status: 'declined',
+          failureReason: 'payment_declined',
+          endedAt: '2030-01-02T03:04:30.000Z',
+        },
+      }),
+    );
+
+    const started = await h.run(
+      'transitionOrder',
+      transition(orderId, {
+        from: ['AWAITING_PAYMENT'],
+        to: 'AWAITING_PAYMENT',
+        reason: 'attempt_started:2',
+        at: '2030-01-02T03:04:31.000Z',
+        attempt: { ...attempt, number: 2, startedAt: '2030-01-02T03:04:31.000Z' },
+      }),
+    );
+
+    expect(started.applied).toBe(true);
+    expect(await attemptRows(orderId)).toEqual([
+      expect.objectContaining({ attempt_number: 1, intent_id: attempt.intentId, status: 'declined' }),
+      expect.objectContaining({ attempt_number: 2, intent_id: attempt.intentId, status: 'open', ended_at: null }),
+    ]);
+  });
+
+  it('when the last allowed attempt is declined, then FAILED too_many_attempts is announced as order.failed, once', async () => {
+    const h = harness();
+    const { orderId, attempt } = await awaitingOrder(h);
+    const failed = transition(orderId, {
+      from: ['AWAITING_PAYMENT'],
+      to: 'FAILED',
+      reason: 'too_many_attempts',
+      at: '2030-01-02T03:05:00.000Z',
+      changes: { failureReason: 'too_many_attempts' },
+      attempt: {
+        ...attempt,
+        status: 'declined',
+        failureReason: 'payment_declined',
+        endedAt: '2030-01-02T03:05:00.000Z',
+      },
+    });
+
+    await h.run('transitionOrder', failed);
+    const retry = await h.run('transitionOrder', failed);
+
+    expect(retry).toEqual({ applied: false, status: 'FAILED' });
+    expect(await merchantEventTypes(orderId)).toEqual([
+      { type: 'order.awaiting_payment', reason: 'attempt_started:1' },
+      { type: 'order.failed', reason: 'too_many_attempts' },
+    ]);
+  });
+
+  it('when the order is no longer in an expected status, then the attempt is not written either', async () => {
+    const h = harness();
+    const { orderId, attempt } = await paidOrderWithAttempt(h);
+
+    const failure = await failureOf(
+      h.run(
+        'transitionOrder',
+        transition(orderId, {
+          from: ['AWAITING_PAYMENT'],
+          to: 'AWAITING_PAYMENT',
+          reason: 'attempt_expired:1',
+          at: '2030-01-02T03:06:00.000Z',
+          attempt: {
+            ...attempt,
+            status: 'expired',
+            failureReason: 'expired_at_gateway',
+            endedAt: '2030-01-02T03:06:00.000Z',
+          },
+        }),
+      ),
+    );
+
+    expect(failure.type).toBe('InvalidTransition');
+    expect(await attemptRows(orderId)).toEqual([expect.objectContaining({ attempt_number: 1, status: 'paid' })]);
+  });
+});
+
+async function paidOrderWithAttempt(h: ReturnType<typeof harness>) {
+  const { orderId, attempt } = await awaitingOrder(h);
+  const paid = { ...attempt, status: 'paid' as const, endedAt: '2030-01-02T03:05:00.000Z' };
+  await h.run(
+    'transitionOrder',
+    transition(orderId, {
+      from: ['AWAITING_PAYMENT'],
+      to: 'PAID',
+      reason: 'payment_captured',
+      at: '2030-01-02T03:05:00.000Z',
+      changes: { capturedAmountMinor: 12_345, paymentReference: `ch_${orderId}`, paidAt: '2030-01-02T03:05:00.000Z' },
+      attempt: paid,
+    }),
+  );
+  return { orderId, attempt: paid };
+}
+
 describe('createPaymentIntent', () => {
   it('when it runs twice for an order (a retry), then the gateway holds one intent and one payment attempt is recorded', async () => {
     const h = harness();
@@ -387,9 +614,14 @@ describe('createPaymentIntent', () => {
 
     expect(second).toEqual(first);
     expect(h.gateway.intents).toHaveLength(1);
+    // The retry answers from the recorded attempt: the gateway is asked once.
     expect(h.gateway.callsTo('createIntent')).toEqual([
-      expect.objectContaining({ orderId, idempotencyKey: orderId, expiresAt: new Date(input.expiresAt) }),
-      expect.objectContaining({ orderId, idempotencyKey: orderId, expiresAt: new Date(input.expiresAt) }),
+      expect.objectContaining({
+        orderId,
+        idempotencyKey: orderId,
+        attemptNumber: 1,
+        expiresAt: new Date(input.expiresAt),
+      }),
     ]);
     expect(await paymentAttempts(orderId)).toEqual([
       { gateway: 'stripe', intent_id: first.intentId, payment_url: first.paymentUrl },
@@ -415,31 +647,94 @@ describe('createPaymentIntent', () => {
     ]);
   });
 
-  it('when the gateway returns another intent than the recorded one, then it returns the new one, keeps the row and logs both', async () => {
+  it('when a concurrent run recorded the attempt while this one asked the gateway, then the recorded intent wins and the new one is logged as orphaned', async () => {
     const lines: string[] = [];
-    const h = harness({ logger: pino({ level: 'info' }, { write: (line: string) => void lines.push(line) }) });
+    const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
+    const gateway = new FakeGateway({ clock: () => NOW, idempotentIntents: false });
     const orderId = newOrderId();
+    const recordedIntentId = `pi_recorded_${orderId}`;
+    // The other run inserts its row between this run's look-up and its insert, while the gateway is being asked.
+    const racingGateway: PaymentGateway = Object.assign(Object.create(gateway) as FakeGateway, {
+      async createIntent(request: CreateIntentRequest) {
+        await pool.query(
+          `INSERT INTO payment_attempts (order_id, attempt_number, gateway, intent_id, payment_url)
+           VALUES ($1, 1, 'stripe', $2, 'https://recorded.test')`,
+          [orderId, recordedIntentId],
+        );
+        return gateway.createIntent(request);
+      },
+    });
+    const activities = createOrderActivities({
+      pool,
+      gateways: () => racingGateway,
+      logger: log,
+      metrics: createOrderActivityMetrics(new Registry()),
+      clock: () => NOW,
+    });
+    const env = new MockActivityEnvironment({}, { logger: new DefaultLogger('ERROR') });
     const input = recordInput(orderId);
-    await h.run('recordOrder', input);
-    await pool.query(
-      `INSERT INTO payment_attempts (order_id, gateway, intent_id, payment_url) VALUES ($1, 'stripe', $2, 'https://old.test')`,
-      [orderId, `pi_forgotten_${orderId}`],
-    );
+    await env.run(activities.recordOrder, input);
 
-    const intent = await h.run('createPaymentIntent', input);
+    const intent = await env.run(activities.createPaymentIntent, input);
 
-    expect(intent.intentId).toBe(h.gateway.intentFor(orderId)?.intentId);
+    expect(intent).toEqual({ intentId: recordedIntentId, paymentUrl: 'https://recorded.test' });
     expect(await paymentAttempts(orderId)).toEqual([
-      { gateway: 'stripe', intent_id: `pi_forgotten_${orderId}`, payment_url: 'https://old.test' },
+      { gateway: 'stripe', intent_id: recordedIntentId, payment_url: 'https://recorded.test' },
     ]);
-    const orphanLog = lines
-      .map((line) => JSON.parse(line) as Record<string, unknown>)
-      .find((entry) => entry.level === 50);
+    const entries = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    const orphanLog = entries.find((entry) => entry.level === 50);
     expect(orphanLog).toMatchObject({
       orderId,
-      recordedIntentId: `pi_forgotten_${orderId}`,
-      intentId: intent.intentId,
+      attemptNumber: 1,
+      recordedIntentId,
+      intentId: gateway.intents[0]?.intentId,
     });
+    expect(lines.join('\n')).not.toContain('ada@example.test');
+  });
+
+  it('when attempt 2 is created and the activity is retried, then the gateway is asked once, with the key <orderId>:attempt-2, and both runs return that intent', async () => {
+    const h = harness();
+    const { orderId, input, intent: first } = await awaitingOrder(h);
+
+    const second = await h.run('createPaymentIntent', { ...input, attemptNumber: 2 });
+    const retried = await h.run('createPaymentIntent', { ...input, attemptNumber: 2 });
+
+    expect(retried).toEqual(second);
+    expect(second.intentId).not.toBe(first.intentId);
+    expect(h.gateway.callsTo('createIntent').map((call) => [call.idempotencyKey, call.attemptNumber])).toEqual([
+      [orderId, 1],
+      [`${orderId}:attempt-2`, 2],
+    ]);
+    expect(await attemptRows(orderId)).toEqual([
+      expect.objectContaining({ attempt_number: 1, intent_id: first.intentId, status: 'open' }),
+      expect.objectContaining({ attempt_number: 2, intent_id: second.intentId, status: 'open' }),
+    ]);
+  });
+
+  it('when a gateway without idempotency keys (Khalti) is retried after the attempt was recorded, then no second intent is created and its expiry comes back', async () => {
+    const h = harness({ gateway: { name: 'khalti', idempotentIntents: false, intentLifetimeMs: 60 * 60_000 } });
+    const orderId = newOrderId();
+    const input = recordInput(orderId, { gateway: 'khalti', currency: 'NPR' });
+    await h.run('recordOrder', input);
+
+    const first = await h.run('createPaymentIntent', input);
+    const retried = await h.run('createPaymentIntent', input);
+
+    expect(first.expiresAt).toBe(new Date(NOW.getTime() + 60 * 60_000).toISOString());
+    expect(retried).toEqual(first);
+    expect(h.gateway.callsTo('createIntent')).toHaveLength(1);
+    expect(h.gateway.orphanedIntents).toEqual([]);
+  });
+
+  it('when the attempt is recorded at another gateway than the one asked for, then it fails non-retryable and asks no gateway', async () => {
+    const h = harness();
+    const { input } = await awaitingOrder(h);
+
+    const failure = await failureOf(h.run('createPaymentIntent', { ...input, gateway: 'khalti' }));
+
+    expect(failure.type).toBe('OrderRecordConflict');
+    expect(failure.nonRetryable).toBe(true);
+    expect(h.gateway.callsTo('createIntent')).toHaveLength(1);
   });
 
   it('when the gateway is unavailable with Retry-After, then it fails retryable with that delay and records nothing', async () => {
@@ -725,6 +1020,61 @@ describe('metrics', () => {
     expect(await registrySum(h.metrics, 'orderpay_payments_total', { gateway: 'stripe', outcome: 'expired' })).toBe(1);
     expect(await registrySum(h.metrics, 'orderpay_payments_total', { gateway: 'stripe', outcome: 'failed' })).toBe(1);
     expect(await registrySum(h.metrics, 'orderpay_payments_total', { outcome: 'paid' })).toBe(0);
+  });
+
+  it('when attempts start, are declined and one pays, then each counts once per gateway, retries included, and the success rate per attempt is computable', async () => {
+    const h = harness();
+    const { orderId, input, attempt } = await awaitingOrder(h);
+    // A retried createPaymentIntent and a retried transition count nothing again.
+    await h.run('createPaymentIntent', input);
+    const declined = transition(orderId, {
+      from: ['AWAITING_PAYMENT'],
+      to: 'AWAITING_PAYMENT',
+      reason: 'attempt_declined:1',
+      at: '2030-01-02T03:04:30.000Z',
+      attempt: {
+        ...attempt,
+        status: 'declined',
+        failureReason: 'payment_declined',
+        declineCode: 'Insufficient Funds',
+        endedAt: '2030-01-02T03:04:30.000Z',
+      },
+    });
+    await h.run('transitionOrder', declined);
+    await h.run('transitionOrder', declined);
+    const second = { ...attempt, number: 2, startedAt: '2030-01-02T03:04:31.000Z' };
+    const started = transition(orderId, {
+      from: ['AWAITING_PAYMENT'],
+      to: 'AWAITING_PAYMENT',
+      reason: 'attempt_started:2',
+      at: '2030-01-02T03:04:31.000Z',
+      attempt: second,
+    });
+    await h.run('transitionOrder', started);
+    await h.run('transitionOrder', started);
+    const paid = transition(orderId, {
+      from: ['AWAITING_PAYMENT'],
+      to: 'PAID',
+      reason: 'payment_captured',
+      at: '2030-01-02T03:05:00.000Z',
+      changes: { capturedAmountMinor: 12_345, paymentReference: `ch_${orderId}`, paidAt: '2030-01-02T03:05:00.000Z' },
+      attempt: { ...second, status: 'paid', endedAt: '2030-01-02T03:05:00.000Z' },
+    });
+    await h.run('transitionOrder', paid);
+    await h.run('transitionOrder', paid);
+
+    const sum = (name: string, labels: Record<string, string> = {}) => registrySum(h.metrics, name, labels);
+    expect(await sum('orderpay_payment_attempts_started_total', { gateway: 'stripe' })).toBe(2);
+    expect(await sum('orderpay_payment_attempts_ended_total', { gateway: 'stripe', outcome: 'declined' })).toBe(1);
+    expect(await sum('orderpay_payment_attempts_ended_total', { gateway: 'stripe', outcome: 'paid' })).toBe(1);
+    expect(await sum('orderpay_payment_attempts_ended_total')).toBe(2);
+    expect(await sum('orderpay_payment_declines_total', { gateway: 'stripe', reason: 'insufficient_funds' })).toBe(1);
+    expect(await sum('orderpay_payment_declines_total')).toBe(1);
+    expect(await sum('orderpay_payment_attempts_per_order_count', { gateway: 'stripe' })).toBe(1);
+    expect(await sum('orderpay_payment_attempts_per_order_sum', { gateway: 'stripe' })).toBe(2);
+    // Successful payments / attempts, as docs/operations.md computes it.
+    const paidAttempts = await sum('orderpay_payment_attempts_ended_total', { gateway: 'stripe', outcome: 'paid' });
+    expect(paidAttempts / (await sum('orderpay_payment_attempts_started_total', { gateway: 'stripe' }))).toBe(0.5);
   });
 
   it('when a status lookup fails, then it counts as an error result', async () => {

@@ -179,4 +179,82 @@ describe('classifying a settlement report', () => {
       { subject: `payment:pay_${id}_x`, kind: 'foreign_payment', order_id: null },
     ]);
   });
+
+  test("when a row names attempt 1's intent of an order now on attempt 2, or names an order that moved to another gateway, then each is the order's payment to refund, never an unknown one", async () => {
+    const start = new Date('2032-08-20T00:00:00Z');
+    const end = new Date('2032-08-21T00:00:00Z');
+    const created = new Date('2032-08-20T01:00:00Z');
+    const id = uniqueId('attempts');
+    const paid = `${id}-paid`;
+    const switched = `${id}-switched`;
+    const order = (
+      orderId: string,
+      gateway: string,
+      status: string,
+      intentId: string,
+      paymentReference: string | null,
+    ) =>
+      pool.query(
+        `INSERT INTO orders (order_id, amount_minor, currency, gateway, status, request_hash, intent_id,
+                             payment_reference, captured_amount_minor, expires_at, created_at, updated_at)
+         VALUES ($1, 1000, 'USD', $2, $3, 'seeded', $4, $5, $6, $7, $7, $7)`,
+        [orderId, gateway, status, intentId, paymentReference, status === 'PAID' ? 1000 : 0, created],
+      );
+    const attempt = (orderId: string, n: number, gateway: string, intentId: string, status: string) =>
+      pool.query(
+        `INSERT INTO payment_attempts (order_id, attempt_number, gateway, intent_id, status)
+         VALUES ($1, $2, $3, $4, $5)`,
+        [orderId, n, gateway, intentId, status],
+      );
+    // Paid by attempt 2; attempt 1's session was superseded but its payment went through too.
+    await order(paid, 'stripe', 'PAID', `cs_${id}_2`, `pay_${id}_2`);
+    await attempt(paid, 1, 'stripe', `cs_${id}_1`, 'superseded');
+    await attempt(paid, 2, 'stripe', `cs_${id}_2`, 'paid');
+    // Tried at Stripe first, then at Khalti, and expired: the Stripe payment of attempt 1 came late.
+    await order(switched, 'khalti', 'EXPIRED', `pidx_${id}`, null);
+    await attempt(switched, 1, 'stripe', `cs_${id}_s1`, 'superseded');
+    await attempt(switched, 2, 'khalti', `pidx_${id}`, 'expired');
+    const at = '2032-08-20T02:00:00Z';
+    const reportId = uniqueId('report');
+    await ingestSettlementReport(
+      pool,
+      { reportId, gateway: 'stripe', source: 'upload', windowStart: start, windowEnd: end },
+      parseSettlementCsv(
+        Readable.from([
+          [
+            SETTLEMENT_CSV_COLUMNS.join(','),
+            `payment,pay_${id}_2,,,succeeded,1000,USD,${at}`,
+            // No order ID: found by attempt 1's intent.
+            `payment,cs_${id}_1,,,succeeded,1000,USD,${at}`,
+            `payment,pay_${id}_s1,,${switched},succeeded,1000,USD,${at}`,
+          ].join('\n'),
+        ]),
+      ),
+    );
+    const runId = uniqueId('run');
+    const window = { windowStart: start.toISOString(), windowEnd: end.toISOString() };
+    await insertRunIfAbsent(pool, { runId, workflowId: runId, gateway: 'stripe', ...window });
+
+    const result = await classifySettlement(pool, {
+      runId,
+      reportId,
+      gateway: 'stripe',
+      ...window,
+      lateSuccess: 'refund',
+      foreignPayment: 'flag',
+      unpaidLookbackMs: 7 * 86_400_000,
+      edgeToleranceMs: 15 * 60_000,
+      unknownPayment: 'refund',
+    });
+
+    expect(result).toEqual({ matched: 1, lookups: 0 });
+    const findings = await pool.query<{ subject: string; kind: string; order_id: string | null }>(
+      'SELECT subject, kind, order_id FROM reconciliation_findings WHERE run_id = $1 ORDER BY subject',
+      [runId],
+    );
+    expect(findings.rows).toEqual([
+      { subject: `payment:cs_${id}_1`, kind: 'duplicate_capture', order_id: paid },
+      { subject: `payment:pay_${id}_s1`, kind: 'late_success', order_id: switched },
+    ]);
+  });
 });
