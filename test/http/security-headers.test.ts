@@ -42,8 +42,14 @@ function expectHelmetHeaders(headers: Headers): void {
 async function awaitingEsewaOrder(): Promise<string> {
   const orderId = uniqueId('sec');
   await harness.pool.query(
-    `INSERT INTO orders (order_id, amount_minor, currency, gateway, status, request_hash, expires_at)
-     VALUES ($1, 150000, 'NPR', 'esewa', 'AWAITING_PAYMENT', 'h', now() + interval '10 minutes')`,
+    `INSERT INTO orders (order_id, amount_minor, currency, gateway, status, request_hash, intent_id, expires_at)
+     VALUES ($1, 150000, 'NPR', 'esewa', 'AWAITING_PAYMENT', 'h', $1, now() + interval '10 minutes')`,
+    [orderId],
+  );
+  // The open attempt the page builds the form for.
+  await harness.pool.query(
+    `INSERT INTO payment_attempts (order_id, attempt_number, gateway, intent_id, payment_url, status)
+     VALUES ($1, 1, 'esewa', $1, 'http://localhost:3000/pay/' || $1, 'open')`,
     [orderId],
   );
   return orderId;
