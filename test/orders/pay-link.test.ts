@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { RunningApiServer } from '../../api/server';
 import { orderWorkflowId, type GatewayName } from '../../contracts/order.contract';
 import { esewaTransactionUuid } from '../../gateways/esewa/esewa.transaction-id';
-import { http, startApiHarness, type ApiHarness } from '../support/api-harness';
+import { http, postJson, startApiHarness, type ApiHarness } from '../support/api-harness';
 import { testDataConverter } from '../support/codec';
 import type { StandInOrderInput } from '../support/pay-link/start-attempt.workflows';
 import { testTemporalAddress, uniqueId } from '../support/temporal';
@@ -415,5 +415,42 @@ describe('POST /pay/:orderId/attempts', () => {
     const other = await startStandIn({ allowedGateways: ['khalti'], paymentUrls: { khalti: khaltiUrl } });
     expect((await postAttempt(other, '', FORM, replicaB)).status).toBe(303);
     expect((await http(replicaB.url, 'GET', `/pay/${orderId}`)).status).toBe(404);
+  });
+});
+
+describe('POST /orders gateways', () => {
+  it('when gateways leaves out the order’s gateway, then 400 validation_failed naming gateways, and no order exists', async () => {
+    const orderId = uniqueId('gw');
+    const answer = await postJson(api.url, '/orders', {
+      orderId,
+      amount: 150_050,
+      currency: 'NPR',
+      gateway: 'esewa',
+      gateways: ['khalti'],
+    });
+    expect(answer.status).toBe(400);
+    expect(answer.body.error).toMatchObject({
+      code: 'validation_failed',
+      details: [{ field: 'gateways', message: 'must include the gateway esewa' }],
+    });
+    expect((await harness.pool.query('SELECT 1 FROM orders WHERE order_id = $1', [orderId])).rowCount).toBe(0);
+  });
+
+  it('when gateways are valid, then the order is created, and the same body again is a replay, not a conflict', async () => {
+    const body = {
+      orderId: uniqueId('gw'),
+      amount: 2_500,
+      currency: 'NPR',
+      gateway: 'stripe',
+      gateways: ['stripe', 'khalti'],
+    };
+    const created = await postJson(api.url, '/orders', body);
+    expect(created.status).toBe(201);
+    const again = await postJson(api.url, '/orders', body);
+    expect(again.status).toBe(200);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    const other = await postJson(api.url, '/orders', { ...body, gateways: ['stripe'] });
+    expect(other.status).toBe(409);
+    expect(other.body.error.code).toBe('idempotency_conflict');
   });
 });
