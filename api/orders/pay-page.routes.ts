@@ -115,7 +115,8 @@ export function payPageRoutes(deps: PayPageDeps): Router {
             res,
             gatewayNotAllowed(outcome.orderId),
             'This payment method is not offered',
-            paragraph(`Order ${outcome.orderId} cannot be paid with this payment method; please choose another.`),
+            paragraph(`Order ${outcome.orderId} cannot be paid with this payment method; please choose another.`) +
+              backToPayLink(outcome.orderId),
           );
           return;
         case 'not_found':
@@ -133,7 +134,9 @@ export function payPageRoutes(deps: PayPageDeps): Router {
             res,
             temporalUnavailable(),
             'Please try again',
-            paragraph('Your payment could not be started just now. Nothing was charged; please try again in a moment.'),
+            paragraph(
+              'Your payment could not be started just now. Nothing was charged; please try again in a moment.',
+            ) + backToPayLink(outcome.orderId),
           );
           return;
       }
@@ -249,6 +252,10 @@ function tryAgainForm(order: PayPageOrder): string {
     `<form method="POST" action="/pay/${encodeURIComponent(order.orderId)}/attempts">${choice}` +
     `<button type="submit">Try again</button></form>`
   );
+}
+
+function backToPayLink(orderId: string): string {
+  return `<p><a href="/pay/${encodeURIComponent(orderId)}">Back to the payment page</a></p>`;
 }
 
 function statusWords(status: string | null): string {

@@ -332,6 +332,7 @@ describe('POST /pay/:orderId/attempts', () => {
     const page = await postAttempt(orderId, 'gateway=stripe', { ...FORM, accept: BROWSER_ACCEPT });
     expect(page.status).toBe(400);
     expect(page.text).toContain('This payment method is not offered');
+    expect(page.text).toContain(`<a href="/pay/${orderId}">Back to the payment page</a>`);
   });
 
   it('when the order is no longer awaiting payment (InvalidTransition), then 409 and the cannot-be-paid page', async () => {
