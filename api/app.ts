@@ -67,6 +67,8 @@ function limitPublicRoutes(app: Express, limits: PublicRateLimits): void {
   });
   app.use('/callbacks', limits.perIp);
   app.use('/pay/:orderId', limits.perIp, limits.perOrder());
+  // Each new attempt can create an intent at a gateway: far fewer per order than page views (card testing).
+  app.post('/pay/:orderId/attempts', limits.newAttemptsPerOrder);
   app.use('/orders/:orderId/status', limits.perIp, limits.perOrder());
 }
 

@@ -22,6 +22,7 @@ import {
   ESEWA_UAT_SECRET_KEY,
   ESEWA_UAT_STATUS_URL,
 } from '../gateways/esewa/esewa.protocol';
+import { DEFAULT_MAX_PAYMENT_ATTEMPTS } from '../domain/payment-attempts';
 import { type CodecKey, parseCodecKeys } from './payload-codec';
 
 export class ConfigError extends Error {
@@ -288,6 +289,8 @@ export const apiConfigSchema = z
     GRACE_POLL_INTERVAL: duration('5m'),
     /** Events after which an order's workflow run continues as new (Temporal refuses histories past 51,200). */
     ORDER_HISTORY_LIMIT: z.coerce.number().int().min(500).max(40_000).default(5_000),
+    /** Payment attempts an order may use before it fails with reason too_many_attempts (the policy's maxAttempts). */
+    ORDER_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(DEFAULT_MAX_PAYMENT_ATTEMPTS),
     POLL_INITIAL_INTERVAL: duration('30s'),
     POLL_BACKOFF_COEFFICIENT: z.coerce.number().min(1).max(10).default(2),
     POLL_MAX_INTERVAL: duration('5m'),
@@ -309,6 +312,12 @@ export const apiConfigSchema = z
     RATE_LIMIT_PER_ORDER: z.coerce.number().int().positive().default(120),
     /** Webhooks that fail verification, per client IP per window, before that IP's webhooks get 429. */
     RATE_LIMIT_WEBHOOK_FAILURES_PER_IP: z.coerce.number().int().positive().default(100),
+    /**
+     * New payment attempts (POST /pay/:orderId/attempts) per order per RATE_LIMIT_ATTEMPTS_WINDOW: slows card testing
+     * on one order well below ORDER_MAX_ATTEMPTS, which only caps the total.
+     */
+    RATE_LIMIT_ATTEMPTS_PER_ORDER: z.coerce.number().int().positive().default(3),
+    RATE_LIMIT_ATTEMPTS_WINDOW: duration('5m'),
     /** GET /pay/:orderId posts the signed form here; the secret signs it and verifies the success callbacks. */
     ESEWA_FORM_URL: url(ESEWA_UAT_FORM_URL),
     ...esewaMerchantFields,

@@ -271,7 +271,7 @@ export interface PaymentAttemptState {
   intentId: string;
   paymentUrl: string;
   status: PaymentAttemptStatus;
-  /** Why it ended unpaid: payment_declined, cancelled_by_payer, expired_at_gateway, superseded, order_closed. */
+  /** Why it ended unpaid: payment_declined, cancelled_at_gateway, superseded, order_closed (workflows/order/payment-attempts.ts). */
   failureReason: string | null;
   /** The gateway's decline code (PaymentFailure.declineCode, else its code) for a declined attempt. */
   declineCode: string | null;

@@ -89,6 +89,10 @@ export const fulfilmentPending = (orderId: string, retryAfterSeconds: number) =>
     { 'Retry-After': String(retryAfterSeconds) },
   );
 
+/** The payer chose a gateway the order does not offer (POST /orders `gateways`). */
+export const gatewayNotAllowed = (orderId: string) =>
+  new ApiError(400, 'gateway_not_allowed', 'the order cannot be paid with this gateway', { orderId });
+
 export const unknownGateway = () => new ApiError(404, 'unknown_gateway', 'no such payment gateway');
 
 export const invalidSignature = () => new ApiError(401, 'invalid_signature', 'the webhook signature is not valid');

@@ -35,3 +35,14 @@ export function sendErrorPage(req: Request, res: Response, error: ApiError, titl
   res.locals.errorCode = error.code;
   sendHtmlPage(res, error.status, title, body);
 }
+
+/** Where a payer's browser may be sent or linked: only an absolute http(s) URL, never a script or data URL. */
+export function isWebUrl(text: string | null): text is string {
+  if (text === null) return false;
+  try {
+    const { protocol } = new URL(text);
+    return protocol === 'https:' || protocol === 'http:';
+  } catch {
+    return false;
+  }
+}

@@ -12,7 +12,12 @@ import { ApiError } from './errors';
 
 export type RateLimitConfig = Pick<
   ApiConfig,
-  'RATE_LIMIT_WINDOW' | 'RATE_LIMIT_PER_IP' | 'RATE_LIMIT_PER_ORDER' | 'RATE_LIMIT_WEBHOOK_FAILURES_PER_IP'
+  | 'RATE_LIMIT_WINDOW'
+  | 'RATE_LIMIT_PER_IP'
+  | 'RATE_LIMIT_PER_ORDER'
+  | 'RATE_LIMIT_WEBHOOK_FAILURES_PER_IP'
+  | 'RATE_LIMIT_ATTEMPTS_PER_ORDER'
+  | 'RATE_LIMIT_ATTEMPTS_WINDOW'
 >;
 
 export const rateLimited = (retryAfterSeconds: number) =>
@@ -29,6 +34,11 @@ export interface PublicRateLimits {
   perIp: RequestHandler;
   /** Per order (path parameter `orderId`, or what `orderIdOf` finds). */
   perOrder(orderIdOf?: (req: Request) => string | undefined): RequestHandler;
+  /**
+   * New payment attempts per order (path parameter `orderId`), in their own window: each one can create an intent at
+   * a gateway, so they are far scarcer than page views.
+   */
+  newAttemptsPerOrder: RequestHandler;
   /** Webhooks: refused only once this IP sent too many that failed verification (see recordWebhookFailure). */
   webhookFailuresPerIp: RequestHandler;
   recordWebhookFailure(req: Request): Promise<void>;
@@ -37,7 +47,7 @@ export interface PublicRateLimits {
 const TABLE = 'rate_limits';
 
 export function publicRateLimits(deps: { pool: Pool; config: RateLimitConfig; logger: Logger }): PublicRateLimits {
-  const limiter = (keyPrefix: string, points: number) =>
+  const limiter = (keyPrefix: string, points: number, windowMs = deps.config.RATE_LIMIT_WINDOW) =>
     new RateLimiterPostgres({
       storeClient: deps.pool,
       storeType: 'pool',
@@ -46,18 +56,33 @@ export function publicRateLimits(deps: { pool: Pool; config: RateLimitConfig; lo
       tableCreated: true,
       keyPrefix,
       points,
-      duration: Math.max(1, Math.ceil(deps.config.RATE_LIMIT_WINDOW / 1000)),
+      duration: Math.max(1, Math.ceil(windowMs / 1000)),
     });
   // Built on first use, so an app that never serves a public route never touches the store.
-  let built: { ip: RateLimiterPostgres; order: RateLimiterPostgres; webhookFailures: RateLimiterPostgres } | undefined;
+  let built:
+    | {
+        ip: RateLimiterPostgres;
+        order: RateLimiterPostgres;
+        newAttempts: RateLimiterPostgres;
+        webhookFailures: RateLimiterPostgres;
+      }
+    | undefined;
   const limiters = () =>
     (built ??= {
       ip: limiter('ip', deps.config.RATE_LIMIT_PER_IP),
       order: limiter('order', deps.config.RATE_LIMIT_PER_ORDER),
+      newAttempts: limiter(
+        'order-attempts',
+        deps.config.RATE_LIMIT_ATTEMPTS_PER_ORDER,
+        deps.config.RATE_LIMIT_ATTEMPTS_WINDOW,
+      ),
       webhookFailures: limiter('webhook-fail', deps.config.RATE_LIMIT_WEBHOOK_FAILURES_PER_IP),
     });
 
-  function consuming(which: 'ip' | 'order', keyOf: (req: Request) => string | undefined): RequestHandler {
+  function consuming(
+    which: 'ip' | 'order' | 'newAttempts',
+    keyOf: (req: Request) => string | undefined,
+  ): RequestHandler {
     return (req: Request, res: Response, next: NextFunction): void => {
       const key = keyOf(req);
       if (key === undefined) return next();
@@ -83,12 +108,8 @@ export function publicRateLimits(deps: { pool: Pool; config: RateLimitConfig; lo
 
   return {
     perIp: consuming('ip', clientIp),
-    perOrder: (orderIdOf = orderIdParam) =>
-      consuming('order', (req) => {
-        const id = orderIdOf(req);
-        // Only what could be an order ID is a key; anything else is refused by the route's own validation.
-        return id !== undefined && /^[A-Za-z0-9._-]{1,64}$/.test(id) ? id : undefined;
-      }),
+    perOrder: (orderIdOf = orderIdParam) => consuming('order', (req) => orderIdKey(orderIdOf(req))),
+    newAttemptsPerOrder: consuming('newAttempts', (req) => orderIdKey(orderIdParam(req))),
     webhookFailuresPerIp: (req, res, next) => {
       Promise.resolve()
         .then(() => limiters().webhookFailures.get(clientIp(req)))
@@ -111,6 +132,11 @@ export function publicRateLimits(deps: { pool: Pool; config: RateLimitConfig; lo
         });
     },
   };
+}
+
+/** Only what could be an order ID is a key; anything else is refused by the route's own validation. */
+function orderIdKey(id: string | undefined): string | undefined {
+  return id !== undefined && /^[A-Za-z0-9._-]{1,64}$/.test(id) ? id : undefined;
 }
 
 function orderIdParam(req: Request): string | undefined {

@@ -40,7 +40,10 @@ export interface CheckoutDeps {
   logger: Logger;
 }
 
-/** What makes two checkouts the same request: the whole body. */
+/**
+ * What makes two checkouts the same request: the whole body. Canonical JSON drops absent fields, so a body without
+ * `gateways` hashes exactly as it did before the field existed and a retry of an older order still matches its row.
+ */
 export const checkoutRequestHash = (order: CheckoutBody): string => requestHash(order);
 
 export interface CheckoutView {
@@ -98,6 +101,8 @@ async function startOrJoinCheckout(
     returnUrl: order.returnUrl,
     requestHash: hash,
     policy: orderPolicy(config, order.gateway),
+    // Only when asked for: an input without the field is one an older worker reads exactly as before.
+    ...(order.gateways ? { gateways: order.gateways } : {}),
     ...(order.fulfilment ? { fulfilment: { mode: order.fulfilment.mode, timeoutMs: order.fulfilment.timeout } } : {}),
   };
   const startWorkflowOperation = new WithStartWorkflowOperation(ORDER_WORKFLOW_TYPE, {
@@ -189,6 +194,7 @@ export function orderPolicy(config: ApiConfig, gateway: GatewayName): OrderPolic
     poll,
     gracePollIntervalMs: cadence?.gracePollIntervalMs ?? config.GRACE_POLL_INTERVAL,
     historyEventLimit: config.ORDER_HISTORY_LIMIT,
+    maxAttempts: config.ORDER_MAX_ATTEMPTS,
   };
 }
 

@@ -1,6 +1,6 @@
 // What the API accepts, parsed with zod at the edge. Nothing unparsed reaches a use case or a workflow.
 import { z } from 'zod';
-import { GATEWAY_NAMES, ORDER_ID_PATTERN } from '../../contracts/order.contract';
+import { GATEWAY_NAMES, ORDER_ID_PATTERN, type GatewayName } from '../../contracts/order.contract';
 import { parseDurationMs } from '../../domain/duration';
 import { GATEWAY_MAX_AMOUNT_MINOR, WALLET_CURRENCY, WALLET_GATEWAYS } from '../../gateways/gateway-limits';
 import { KHALTI_MIN_AMOUNT_PAISA } from '../../gateways/khalti/khalti.schemas';
@@ -78,31 +78,65 @@ const checkoutFieldsSchema = z.strictObject({
     .optional(),
   /** Absent: the order is done once paid. */
   fulfilment: fulfilmentSchema.optional(),
+  /**
+   * The gateways the payer may choose from for a new attempt at the order's pay link, `gateway` among them. Absent:
+   * only `gateway` (and the request hashes as it did before this field existed).
+   */
+  gateways: z
+    .array(z.enum(GATEWAY_NAMES))
+    .min(1, 'must name at least one gateway')
+    .max(GATEWAY_NAMES.length)
+    .optional()
+    .meta({
+      description:
+        'The gateways the payer may choose from when starting a new attempt at the pay link; distinct, including ' +
+        '`gateway`, each taking this amount and currency. Absent: only `gateway`.',
+      example: ['esewa', 'khalti'],
+    }),
 });
 
-/** Rules that tie fields together: the wallets settle only NPR, and Khalti has a minimum amount. */
-export const checkoutBodySchema = checkoutFieldsSchema.superRefine((order, ctx) => {
-  if (WALLETS.includes(order.gateway) && order.currency !== WALLET_CURRENCY) {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['currency'],
-      message: `must be ${WALLET_CURRENCY} for gateway ${order.gateway}`,
-    });
+/** Why `gateway` cannot take this amount in this currency: the wallets settle only NPR, Khalti has a minimum. */
+function gatewayRefusals(
+  gateway: GatewayName,
+  { amount, currency }: { amount: number; currency: string },
+): { field: 'amount' | 'currency'; message: string }[] {
+  const refusals: { field: 'amount' | 'currency'; message: string }[] = [];
+  if (WALLETS.includes(gateway) && currency !== WALLET_CURRENCY) {
+    refusals.push({ field: 'currency', message: `must be ${WALLET_CURRENCY} for gateway ${gateway}` });
   }
-  const maxAmount = GATEWAY_MAX_AMOUNT_MINOR[order.gateway];
-  if (order.amount > maxAmount) {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['amount'],
-      message: `must be at most ${maxAmount} minor units for gateway ${order.gateway}`,
-    });
+  const maxAmount = GATEWAY_MAX_AMOUNT_MINOR[gateway];
+  if (amount > maxAmount) {
+    refusals.push({ field: 'amount', message: `must be at most ${maxAmount} minor units for gateway ${gateway}` });
   }
-  if (order.gateway === 'khalti' && order.amount < KHALTI_MIN_AMOUNT_PAISA) {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['amount'],
+  if (gateway === 'khalti' && amount < KHALTI_MIN_AMOUNT_PAISA) {
+    refusals.push({
+      field: 'amount',
       message: `must be at least ${KHALTI_MIN_AMOUNT_PAISA} paisa (Rs ${KHALTI_MIN_AMOUNT_PAISA / 100}) for gateway khalti`,
     });
+  }
+  return refusals;
+}
+
+/**
+ * Rules that tie fields together: `gateway` must take the amount and currency, and so must every gateway in
+ * `gateways`, which names each once and includes `gateway`, so a payer is never offered a gateway that would refuse.
+ */
+export const checkoutBodySchema = checkoutFieldsSchema.superRefine((order, ctx) => {
+  for (const refusal of gatewayRefusals(order.gateway, order)) {
+    ctx.addIssue({ code: 'custom', path: [refusal.field], message: refusal.message });
+  }
+  if (order.gateways === undefined) return;
+  if (new Set(order.gateways).size !== order.gateways.length) {
+    ctx.addIssue({ code: 'custom', path: ['gateways'], message: 'must name each gateway only once' });
+  }
+  if (!order.gateways.includes(order.gateway)) {
+    ctx.addIssue({ code: 'custom', path: ['gateways'], message: `must include the gateway ${order.gateway}` });
+  }
+  for (const gateway of new Set(order.gateways)) {
+    if (gateway === order.gateway) continue;
+    for (const refusal of gatewayRefusals(gateway, order)) {
+      ctx.addIssue({ code: 'custom', path: ['gateways'], message: `${refusal.field} ${refusal.message}` });
+    }
   }
 });
 export type CheckoutBody = z.infer<typeof checkoutBodySchema>;

@@ -51,7 +51,11 @@ export function callbacksRoutes(deps: CallbackDeps): Router {
           sendErrorPage(req, res, answer.error, answer.title, paragraph(answer.message));
           return;
         }
-        sendHtmlPage(res, answer.status, answer.title, paragraph(answer.message));
+        const payLink =
+          answer.payLinkOrderId === undefined
+            ? ''
+            : `<p><a href="/pay/${encodeURIComponent(answer.payLinkOrderId)}">Try again</a></p>`;
+        sendHtmlPage(res, answer.status, answer.title, paragraph(answer.message) + payLink);
       })
       .all(rejectOtherMethods(['GET', 'HEAD']));
   }

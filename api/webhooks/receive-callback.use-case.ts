@@ -33,7 +33,8 @@ export interface ReceivedCallback extends IncomingCallback {
 /** What the browser gets: back to the merchant, or a page of ours. */
 export type CallbackAnswer =
   | { kind: 'redirect'; location: string }
-  | { kind: 'page'; status: number; title: string; message: string }
+  /** `payLinkOrderId`: the payment did not go through, and the order's pay link may offer another attempt. */
+  | { kind: 'page'; status: number; title: string; message: string; payLinkOrderId?: string }
   | { kind: 'refused'; error: ApiError; title: string; message: string };
 
 export async function receiveCallback(deps: CallbackDeps, callback: ReceivedCallback): Promise<CallbackAnswer> {
@@ -122,7 +123,9 @@ async function backToMerchant(
     ],
   };
   const [title, message] = messages[outcome];
-  return page(200, title, message);
+  // A failed or cancelled wallet payment leaves the order payable: the pay link shows what happened and can start
+  // another attempt (or says honestly that the order is closed).
+  return { kind: 'page', status: 200, title, message, ...(outcome === 'failed' ? { payLinkOrderId: orderId } : {}) };
 }
 
 /** A refused callback changes nothing; the payer gets a page, an API client the one error shape. */

@@ -1,4 +1,5 @@
 import { apiConfigSchema, ConfigError, loadConfig, sandboxConfigSchema, workerConfigSchema } from '../../config/env';
+import { DEFAULT_MAX_PAYMENT_ATTEMPTS } from '../../domain/payment-attempts';
 
 describe('process configuration', () => {
   it('when nothing is set, then every process gets the documented defaults', () => {
@@ -91,6 +92,16 @@ describe('process configuration', () => {
     expect(loadConfig(apiConfigSchema, {})).toMatchObject({ GRACE_POLL_INTERVAL: 300_000, ORDER_HISTORY_LIMIT: 5_000 });
   });
 
+  it('when ORDER_MAX_ATTEMPTS is unset, then it is the shared default; 1 and 20 are its bounds', () => {
+    expect(loadConfig(apiConfigSchema, {}).ORDER_MAX_ATTEMPTS).toBe(DEFAULT_MAX_PAYMENT_ATTEMPTS);
+    expect(loadConfig(apiConfigSchema, { ORDER_MAX_ATTEMPTS: '1' }).ORDER_MAX_ATTEMPTS).toBe(1);
+    expect(loadConfig(apiConfigSchema, { ORDER_MAX_ATTEMPTS: '20' }).ORDER_MAX_ATTEMPTS).toBe(20);
+    expect(loadConfig(apiConfigSchema, {})).toMatchObject({
+      RATE_LIMIT_ATTEMPTS_PER_ORDER: 3,
+      RATE_LIMIT_ATTEMPTS_WINDOW: 300_000,
+    });
+  });
+
   it.each([
     ['PORT', 'eighty'],
     ['PORT', '70000'],
@@ -98,6 +109,11 @@ describe('process configuration', () => {
     ['ORDER_TTL', '8d'],
     ['GRACE_POLL_INTERVAL', '0s'],
     ['ORDER_HISTORY_LIMIT', '60000'],
+    ['ORDER_MAX_ATTEMPTS', '0'],
+    ['ORDER_MAX_ATTEMPTS', '21'],
+    ['ORDER_MAX_ATTEMPTS', '2.5'],
+    ['RATE_LIMIT_ATTEMPTS_PER_ORDER', '0'],
+    ['RATE_LIMIT_ATTEMPTS_WINDOW', 'soon'],
     ['POLL_MAX_INTERVAL', '0s'],
     ['POLL_BACKOFF_COEFFICIENT', '0.5'],
     ['PUBLIC_BASE_URL', 'not a url'],

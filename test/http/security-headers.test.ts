@@ -3,6 +3,7 @@
 // and lets Swagger UI at /docs load its own assets, and nothing else.
 import { createHash } from 'node:crypto';
 import type { RunningApiServer } from '../../api/server';
+import { esewaTransactionUuid } from '../../gateways/esewa/esewa.transaction-id';
 import { http, startApiHarness, type ApiHarness } from '../support/api-harness';
 import { uniqueId } from '../support/temporal';
 
@@ -42,9 +43,15 @@ function expectHelmetHeaders(headers: Headers): void {
 async function awaitingEsewaOrder(): Promise<string> {
   const orderId = uniqueId('sec');
   await harness.pool.query(
-    `INSERT INTO orders (order_id, amount_minor, currency, gateway, status, request_hash, expires_at)
-     VALUES ($1, 150000, 'NPR', 'esewa', 'AWAITING_PAYMENT', 'h', now() + interval '10 minutes')`,
-    [orderId],
+    `INSERT INTO orders (order_id, amount_minor, currency, gateway, status, request_hash, intent_id, expires_at)
+     VALUES ($1, 150000, 'NPR', 'esewa', 'AWAITING_PAYMENT', 'h', $2, now() + interval '10 minutes')`,
+    [orderId, esewaTransactionUuid(orderId)],
+  );
+  // The open attempt the page builds the form for.
+  await harness.pool.query(
+    `INSERT INTO payment_attempts (order_id, attempt_number, gateway, intent_id, payment_url, status)
+     VALUES ($1, 1, 'esewa', $2, 'http://localhost:3000/pay/' || $1, 'open')`,
+    [orderId, esewaTransactionUuid(orderId)],
   );
   return orderId;
 }

@@ -22,7 +22,7 @@ const hash = requestHash(order);
 
 interface FakeWorld {
   orderRow?: { request_hash: string; status: string };
-  updateOutcome: () => Promise<unknown>;
+  updateOutcome: (options: { startWorkflowOperation: { options: { args: unknown[] } } }) => Promise<unknown>;
   workflowStatus?: 'RUNNING' | 'COMPLETED';
   saved: unknown[][];
 }
@@ -53,7 +53,8 @@ function deps(world: FakeWorld): CheckoutDeps {
   const temporal = {
     connection: { withDeadline: (_deadline: number, call: () => Promise<unknown>) => call() },
     workflow: {
-      executeUpdateWithStart: () => world.updateOutcome(),
+      executeUpdateWithStart: (_update: unknown, options: Parameters<FakeWorld['updateOutcome']>[0]) =>
+        world.updateOutcome(options),
       getHandle: () => ({
         describe: async () => {
           if (!world.workflowStatus) throw new WorkflowUpdateRPCTimeoutOrCancelledError('still unreachable');
@@ -65,9 +66,9 @@ function deps(world: FakeWorld): CheckoutDeps {
   return { config: apiConfigSchema.parse({}), pool, temporal, logger: createLogger('test', 'silent') };
 }
 
-async function outcome(world: FakeWorld) {
+async function outcome(world: FakeWorld, body: CheckoutBody = order) {
   try {
-    return await answerCheckout(deps(world), { order, idempotencyKey: order.orderId });
+    return await answerCheckout(deps(world), { order: body, idempotencyKey: body.orderId });
   } catch (error) {
     if (error instanceof ApiError) return { error: error.code, status: error.status };
     throw error;
@@ -155,4 +156,40 @@ test('when the checkout succeeds, then 201 and the response is stored under the 
     body: { paymentUrl: 'https://pay.example/1' },
   });
   expect(world.saved).toEqual([['POST /orders', 'o-1', hash, 'o-1', 201, expect.stringContaining('"amount":500')]]);
+});
+
+describe('the workflow input', () => {
+  const checkoutResult = {
+    orderId: 'o-1',
+    status: 'AWAITING_PAYMENT',
+    paymentUrl: 'https://pay.example/cs_1',
+    intentId: 'cs_1',
+    expiresAt: '2030-01-01T00:00:00.000Z',
+    failureReason: null,
+  };
+  async function inputOf(body: CheckoutBody): Promise<Record<string, unknown>> {
+    let input: Record<string, unknown> | undefined;
+    const world: FakeWorld = {
+      updateOutcome: async ({ startWorkflowOperation }) => {
+        input = startWorkflowOperation.options.args[0] as Record<string, unknown>;
+        return checkoutResult;
+      },
+      saved: [],
+    };
+    expect(await outcome(world, body)).toMatchObject({ status: 201 });
+    if (!input) throw new Error('the workflow was not started');
+    return input;
+  }
+
+  test('when the body names gateways, then the input carries them and the policy carries ORDER_MAX_ATTEMPTS', async () => {
+    const input = await inputOf({ ...order, currency: 'NPR', gateway: 'esewa', gateways: ['esewa', 'khalti'] });
+    expect(input.gateways).toEqual(['esewa', 'khalti']);
+    expect(input.policy).toMatchObject({ maxAttempts: 5 });
+  });
+
+  test('when the body names no gateways, then the input has no gateways field at all', async () => {
+    const input = await inputOf(order);
+    expect(Object.keys(input)).not.toContain('gateways');
+    expect(input.requestHash).toBe(hash);
+  });
 });

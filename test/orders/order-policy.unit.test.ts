@@ -37,4 +37,11 @@ describe('orderPolicy', () => {
       expect(() => loadConfig(apiConfigSchema, { GATEWAY_POLL_CADENCE: value })).toThrow(/GATEWAY_POLL_CADENCE/);
     },
   );
+
+  it('when ORDER_MAX_ATTEMPTS is set, then the policy of every gateway carries it as maxAttempts; unset, the default 5', () => {
+    expect(orderPolicy(loadConfig(apiConfigSchema, {}), 'stripe').maxAttempts).toBe(5);
+    const config = loadConfig(apiConfigSchema, { ORDER_MAX_ATTEMPTS: '7' });
+    for (const gateway of ['stripe', 'esewa', 'khalti'] as const)
+      expect(orderPolicy(config, gateway).maxAttempts).toBe(7);
+  });
 });

@@ -204,7 +204,10 @@ describe('eSewa through the API', () => {
     expect(callback.pathname).toBe(`/callbacks/esewa/failure/${esewaTransactionUuid(orderId)}`);
     const answer = await followToApi(callback);
     expect(answer.status).toBe(200);
-    expect(await answer.text()).toContain('did not go through');
+    const page = await answer.text();
+    expect(page).toContain('did not go through');
+    // The order's pay link is where the payer can try again.
+    expect(page).toContain(`<a href="/pay/${orderId}">Try again</a>`);
     expect(await storedEvents(orderId)).toEqual([{ event_type: 'failure', outcome: 'delivered' }]);
     // The hint made the workflow ask eSewa, which says CANCELED.
     await eventually(async () => ((await orderStatus(orderId)) === 'EXPIRED' ? true : undefined), { what: 'closed' });
