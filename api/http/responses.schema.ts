@@ -81,7 +81,7 @@ export const paymentAttemptSchema = z
     }),
     failureReason: z.string().nullable().meta({
       description:
-        'Why it ended unpaid: payment_declined, cancelled_by_payer, expired_at_gateway, superseded, order_closed',
+        'Why it ended unpaid: payment_declined, cancelled_at_gateway, superseded, order_closed',
     }),
     declineCode: z
       .string()
