@@ -80,8 +80,7 @@ export const paymentAttemptSchema = z
         'was open; superseded: the payer started another attempt; paid: its capture paid the order',
     }),
     failureReason: z.string().nullable().meta({
-      description:
-        'Why it ended unpaid: payment_declined, cancelled_at_gateway, superseded, order_closed',
+      description: 'Why it ended unpaid: payment_declined, cancelled_at_gateway, superseded, order_closed',
     }),
     declineCode: z
       .string()
