@@ -9,7 +9,7 @@ import { Worker } from '@temporalio/worker';
 import { orderStateQuery, orderWorkflowId, type OrderState } from '../../contracts/order.contract';
 import { orderpayDataConverter, parseCodecKeys } from '../../config/payload-codec';
 import { createPool, type Pool } from '../../db/pool';
-import { esewaTransactionUuid } from '../../gateways/esewa/esewa.transaction-id';
+import { orderIdOfEsewaTransactionUuid } from '../../gateways/esewa/esewa.transaction-id';
 import { WORKFLOW_BUNDLE_PATH } from '../../worker/create-worker';
 import { type ChaosTopology, type ChaosTopologyKind, startChaosTopology } from './topology';
 
@@ -45,6 +45,7 @@ const SANDBOX_KEY = 'sk_test_orderpay_sandbox';
 const STRIPE_FATES = [
   'pay',
   'decline',
+  'decline_then_pay',
   'abandon',
   'cancel_before_payment',
   'cancel_after_payment',
@@ -54,16 +55,18 @@ const STRIPE_FATES = [
   'pay_twice',
 ] as const;
 /** Khalti links stay payable after orderpay's TTL, and its return redirect is the only news of a payment. */
-const KHALTI_FATES = ['pay', 'cancel_on_page', 'abandon', 'pay_after_ttl_without_return'] as const;
+const KHALTI_FATES = ['pay', 'cancel_on_page', 'cancel_then_retry', 'abandon', 'pay_after_ttl_without_return'] as const;
 /** eSewa has no refund API (refunds are an operator's task), so its fates are the ones that never need one. */
-const ESEWA_FATES = ['pay', 'fail_on_page', 'abandon', 'pay_without_return'] as const;
+const ESEWA_FATES = ['pay', 'fail_on_page', 'fail_then_retry', 'abandon', 'pay_without_return'] as const;
 type Fate = (typeof STRIPE_FATES)[number] | (typeof KHALTI_FATES)[number] | (typeof ESEWA_FATES)[number];
 type Gateway = 'stripe' | 'khalti' | 'esewa';
 
 /** What each fate must end as; a payment racing the TTL may go either way, as long as the money agrees. */
 const EXPECTED: Record<Fate, readonly string[]> = {
   pay: ['PAID'],
-  decline: ['FAILED'],
+  // A declined card leaves the session open for another card; nobody comes back, so the order expires.
+  decline: ['EXPIRED'],
+  decline_then_pay: ['PAID'],
   abandon: ['EXPIRED'],
   cancel_before_payment: ['CANCELLED'],
   cancel_after_payment: ['REFUNDED'],
@@ -72,10 +75,13 @@ const EXPECTED: Record<Fate, readonly string[]> = {
   pay_at_ttl: ['PAID', 'EXPIRED', 'REFUNDED'],
   // The second press of Pay on the same session is refused by the gateway: one capture, one PAID order.
   pay_twice: ['PAID'],
-  cancel_on_page: ['FAILED', 'EXPIRED'],
+  cancel_on_page: ['EXPIRED'],
+  // A new attempt from the pay link, paid: unless faults held the payer past the TTL (then the link refuses).
+  cancel_then_retry: ['PAID', 'EXPIRED'],
   // Paid after the order expired, and the payer never came back: the workflow must find it and refund it.
   pay_after_ttl_without_return: ['REFUNDED'],
-  fail_on_page: ['FAILED', 'EXPIRED'],
+  fail_on_page: ['EXPIRED'],
+  fail_then_retry: ['PAID', 'EXPIRED'],
   // The payer paid and closed the tab: only the status check can find the payment.
   pay_without_return: ['PAID'],
 };
@@ -193,7 +199,7 @@ class ChaosDriver {
     );
     const { paymentUrl, expiresAt } = (await created.json()) as { paymentUrl: string; expiresAt: string };
     if (gateway === 'khalti') return this.runKhaltiFate(db, orderId, paymentUrl, fate);
-    if (gateway === 'esewa') return this.runEsewaFate(orderId, fate, Date.parse(expiresAt));
+    if (gateway === 'esewa') return this.runEsewaFate(db, orderId, fate, Date.parse(expiresAt));
     const press = (action: 'pay' | 'decline') =>
       // The hosted page is the payer's browser talking to the gateway; a refused press is an outcome.
       timedFetch(`${paymentUrl}/${action}`, { method: 'POST', redirect: 'manual' }).catch(() => undefined);
@@ -208,6 +214,11 @@ class ChaosDriver {
         return;
       case 'decline':
         await press('decline');
+        return;
+      case 'decline_then_pay':
+        await press('decline');
+        await sleep(this.random() * 2_000);
+        await press('pay');
         return;
       case 'abandon':
         return;
@@ -267,6 +278,21 @@ class ChaosDriver {
         return act('pay', true);
       case 'cancel_on_page':
         return act('cancel', true);
+      case 'cancel_then_retry': {
+        await act('cancel', true);
+        const retry = await this.newAttempt(db, orderId);
+        if (!retry) return;
+        const page = await timedFetch(
+          `${this.topology.sandboxUrl}/khalti-pay/${retry.searchParams.get('pidx') ?? ''}/pay`,
+          {
+            method: 'POST',
+            redirect: 'manual',
+          },
+        );
+        const location = page.headers.get('location');
+        if (location) await this.followToApi(location);
+        return;
+      }
       case 'pay_after_ttl_without_return':
         // Strictly after orderpay expired the order: the link is still payable at Khalti.
         if (!(await this.waitForStatus(db, orderId, ['EXPIRED'], TTL_MS + 90_000))) {
@@ -278,9 +304,37 @@ class ChaosDriver {
     }
   }
 
+  /**
+   * The payer back on the pay link after a failed attempt presses Try again: the new attempt's page, or undefined
+   * when the order could no longer be paid (it expired while faults held the payer up).
+   */
+  private async newAttempt(db: Pool, orderId: string): Promise<URL | undefined> {
+    // The failed attempt must be recorded first, as a payer only sees Try again once the pay link offers it.
+    for (let tries = 0; tries < 60; tries += 1) {
+      const open = await db.query('SELECT 1 FROM payment_attempts WHERE order_id = $1 AND status = $2', [
+        orderId,
+        'open',
+      ]);
+      if (open.rowCount === 0) break;
+      await sleep(500);
+    }
+    const answer = await this.callApi(
+      `/pay/${orderId}/attempts`,
+      { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: '' },
+      (status) => status === 303 || status === 409,
+    );
+    const location = answer.headers.get('location');
+    return answer.status === 303 && location ? new URL(location, this.topology.apiUrls[0]) : undefined;
+  }
+
   /** The payer on orderpay's eSewa page, then eSewa's; the signed redirect back is the success callback. */
-  private async runEsewaFate(orderId: string, fate: Fate, expiresAtMs: number): Promise<void> {
+  private async runEsewaFate(db: Pool, orderId: string, fate: Fate, expiresAtMs: number): Promise<void> {
     if (fate === 'abandon') return;
+    if (fate === 'fail_then_retry') {
+      await this.runEsewaFate(db, orderId, 'fail_on_page', expiresAtMs);
+      if (!(await this.newAttempt(db, orderId))) return;
+      return this.runEsewaFate(db, orderId, 'pay', expiresAtMs);
+    }
     // The payer's browser retries a page that failed to load; only a press that went through counts.
     let lastError: unknown;
     for (let attempt = 0; attempt < 5; attempt += 1) {
@@ -346,7 +400,7 @@ async function listSandbox<T extends { id: string }>(sandboxUrl: string, resourc
 }
 
 /** Every capture and refund the three gateways recorded, by order. */
-async function gatewayLedger(sandboxUrl: string, esewaOrders: ReadonlyMap<string, string>): Promise<GatewayLedger> {
+async function gatewayLedger(sandboxUrl: string, esewaOrders: ReadonlySet<string>): Promise<GatewayLedger> {
   type Intent = { id: string; status: string; amount: number; metadata: { orderId?: string } };
   const intents = await listSandbox<Intent>(sandboxUrl, 'payment_intents');
   const refunds = await listSandbox<Intent>(sandboxUrl, 'refunds');
@@ -373,8 +427,9 @@ async function gatewayLedger(sandboxUrl: string, esewaOrders: ReadonlyMap<string
     data: { transactionUuid: string; status: string; totalPaisa: number }[];
   };
   for (const transaction of esewa.data) {
-    const orderId = esewaOrders.get(transaction.transactionUuid);
-    if (!orderId) continue;
+    // Every attempt of an order has a transaction UUID of its own; each names the order.
+    const orderId = orderIdOfEsewaTransactionUuid(transaction.transactionUuid);
+    if (!orderId || !esewaOrders.has(orderId)) continue;
     if (['COMPLETE', 'FULL_REFUND', 'PARTIAL_REFUND'].includes(transaction.status)) {
       capture(orderId, transaction.totalPaisa);
     }
@@ -609,9 +664,7 @@ async function checkInvariants(context: {
   report: (message: string) => void;
 }): Promise<void> {
   const { orders, topology, db, client, violations } = context;
-  const esewaOrders = new Map(
-    orders.filter((o) => o.gateway === 'esewa').map((o) => [esewaTransactionUuid(o.orderId), o.orderId]),
-  );
+  const esewaOrders = new Set(orders.filter((o) => o.gateway === 'esewa').map((o) => o.orderId));
   const ledger = await gatewayLedger(topology.sandboxUrl, esewaOrders);
   for (const { orderId, fate } of orders) {
     const row = (
