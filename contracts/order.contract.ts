@@ -183,6 +183,11 @@ export interface PaymentFailure {
    * decline after the payer tried again is recognised by it.
    */
   ref?: string;
+  /**
+   * No further try can be made on this intent (a Stripe session that completed, then its bank debit failed): the next
+   * attempt needs a new intent, started from the pay link.
+   */
+  intentClosed?: boolean;
 }
 
 export interface PaymentEvent {

@@ -144,6 +144,8 @@ export function createStripeGateway(options: StripeGatewayOptions): PaymentGatew
     const captured = capturedPaymentOf(session);
     if (captured) return { outcome: 'already_captured', ...captured };
     if (session.status === 'expired') return { outcome: 'cancelled' };
+    // Completed, then its bank debit failed: nothing can be taken on this session any more.
+    if (paymentStatusOf(session).failure?.intentClosed) return { outcome: 'cancelled' };
     throw new GatewayRejectedError(
       `stripe cancelIntent: session ${session.id} cannot be expired (${describeSession(session)})`,
       'session_not_cancellable',
@@ -294,8 +296,9 @@ export function paymentStatusOf(session: StripeCheckoutSession): PaymentStatus {
   const failure = intent?.status === 'requires_payment_method' ? paymentFailureOf(intent) : undefined;
   // Open: the payer may still retry on the same page. Complete: a delayed method (bank debit) failed after the session
   // completed, and nothing will be taken for this session.
-  if (failure && (session.status === 'open' || session.status === 'complete')) {
-    return { state: 'failed', gatewayStatus, failure };
+  if (failure && session.status === 'open') return { state: 'failed', gatewayStatus, failure };
+  if (failure && session.status === 'complete') {
+    return { state: 'failed', gatewayStatus, failure: { ...failure, intentClosed: true } };
   }
   return { state: 'pending', gatewayStatus };
 }

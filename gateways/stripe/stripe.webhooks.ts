@@ -159,9 +159,14 @@ function routeEvent(event: StripeEvent): { orderId: string | undefined; fields?:
         typeof session.payment_intent === 'object' && session.payment_intent !== null
           ? paymentFailureOf(session.payment_intent)
           : undefined;
+      // The session completed: no further try can be made on it, whatever the details say.
       return {
         orderId: orderIdOfSession(session),
-        fields: { kind: 'failed', intentId: session.id, ...(failure ? { failure } : {}) },
+        fields: {
+          kind: 'failed',
+          intentId: session.id,
+          failure: { ...(failure ?? { code: 'async_payment_failed' }), intentClosed: true },
+        },
       };
     }
     case 'checkout.session.expired': {

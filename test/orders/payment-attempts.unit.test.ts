@@ -60,7 +60,8 @@ function endOpenAttempt(order: OrderDecisions, end: 'declined' | 'cancelled', re
   const open = attempts?.open();
   if (!attempts || !open) throw new Error('no open attempt');
   const ended = attempts.end(open, end, at(1_000), end === 'declined' ? declined(ref) : undefined);
-  if (end === 'declined' && attempts.reopensAfterDecline(ended)) attempts.begin(ended.gateway, ended, at(1_000));
+  if (end === 'declined' && attempts.reopensAfterDecline(ended, undefined))
+    attempts.begin(ended.gateway, ended, at(1_000));
 }
 
 describe('payment attempts: declines on a Stripe page that stays open', () => {
@@ -84,6 +85,28 @@ describe('payment attempts: declines on a Stripe page that stays open', () => {
     const newDecline = { ...sameDecline, failure: declined('ch_2') };
     expect(order.outcomeAction(outcomeOf(newDecline, 'stripe_1'))).toMatchObject({
       kind: 'end_attempt',
+      attempt: { number: 2 },
+    });
+  });
+
+  it('when a bank debit fails after the session completed, then no attempt reopens on that session', () => {
+    const order = awaiting('stripe');
+    const closed = { ...declined('ch_1'), intentClosed: true };
+    const action = order.outcomeAction(outcomeOf(event('failed', { failure: closed })));
+    expect(action).toMatchObject({ kind: 'end_attempt', end: 'declined' });
+    const first = order.attempts?.open();
+    if (!first) throw new Error('no attempt');
+    expect(order.attempts?.reopensAfterDecline(first, closed)).toBe(false);
+    expect(order.attempts?.reopensAfterDecline(first, declined('ch_1'))).toBe(true);
+  });
+
+  it('when the session closes after its decline was recorded, then the attempt opened on it ends', () => {
+    const order = awaiting('stripe');
+    endOpenAttempt(order, 'declined', 'ch_1');
+    const closed = { ...declined('ch_1'), intentClosed: true };
+    expect(order.outcomeAction(outcomeOf(event('failed', { failure: closed })))).toMatchObject({
+      kind: 'end_attempt',
+      end: 'cancelled',
       attempt: { number: 2 },
     });
   });
@@ -157,6 +180,19 @@ describe('payment attempts: the payer asks for an attempt', () => {
     order.answerAttemptRequest();
     expect(order.attemptRequestAnswered(0)).toBe(true);
     expect(order.isIdle(1_000)).toBe(true);
+  });
+
+  it('when a payer returns from a cancelled wallet page and asks again at once, then the lookup runs before the answer', () => {
+    const order = awaiting('khalti');
+    order.receiveHint({ ...event('cancelled', { intentId: 'khalti_1' }), verified: false });
+    // The open attempt may be over: the request waits instead of sending the payer back to it.
+    const id = order.requestAttempt(undefined);
+    expect(id).toBe(0);
+    expect(order.nextStep('awaiting_payment', 10, false)).toEqual({ kind: 'lookup', trigger: 'hint' });
+    expect(order.nextStep('awaiting_payment', 10, false)).toEqual({
+      kind: 'start_attempt',
+      request: { id: 0, gateway: 'khalti' },
+    });
   });
 
   it('when no attempt is open after a cancel, then a request for the same gateway is queued for a new intent', () => {

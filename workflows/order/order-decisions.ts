@@ -467,10 +467,14 @@ export class OrderDecisions {
     return undefined;
   }
 
-  /** Queues a request unless the open attempt answers it already; the request's ID to wait for, or undefined. */
+  /**
+   * Queues a request unless the open attempt answers it already; the request's ID to wait for, or undefined. While a
+   * lookup is due (the payer's return from a cancelled wallet page asked for one), the open attempt may be over: the
+   * request waits for that lookup, so the payer is not sent back to a page that can no longer be paid.
+   */
   requestAttempt(gateway: GatewayName | undefined): number | undefined {
     const wanted = this.attemptGateway(gateway);
-    if (this.attempts?.open()?.gateway === wanted) return undefined;
+    if (this.attempts?.open()?.gateway === wanted && !this.statusCheckRequested) return undefined;
     const id = this.nextAttemptRequestId;
     this.nextAttemptRequestId += 1;
     this.attemptRequests.push({ id, gateway: wanted });
@@ -516,7 +520,8 @@ export class OrderDecisions {
     const attempt = attempts?.concerned(outcome.intentId);
     if (!attempts || !attempt || attempt !== attempts.open()) return { kind: 'nothing' };
     if (end === 'declined' && attempts.isKnownDecline(attempt, failure, outcome.fromEvent === true)) {
-      return { kind: 'nothing' };
+      // A decline seen before, now on a session that can take no further try: the attempt opened on it is over.
+      return failure?.intentClosed ? { kind: 'end_attempt', attempt, end: 'cancelled' } : { kind: 'nothing' };
     }
     return { kind: 'end_attempt', attempt, end, ...(failure ? { failure } : {}) };
   }
@@ -794,7 +799,14 @@ export class OrderDecisions {
         : { kind: 'cancel_after_close', reason };
     }
     const attemptRequest = this.attemptRequests[0];
-    if (attemptRequest) return { kind: 'start_attempt', request: attemptRequest };
+    if (attemptRequest) {
+      // The lookup a payer's return asked for comes first, at once: it decides whether the open attempt is over.
+      if (this.statusCheckRequested) {
+        this.statusCheckRequested = false;
+        return { kind: 'lookup', trigger: 'hint' };
+      }
+      return { kind: 'start_attempt', request: attemptRequest };
+    }
     if (this.pendingFulfilment) return { kind: 'fulfilment', decision: this.pendingFulfilment };
     if (nowMs >= this.fulfilmentDueAtMs()) {
       this.pendingFulfilment = { status: 'timed_out' };

@@ -269,7 +269,7 @@ export class OrderSteps {
       await this.closeIntentThen('FAILED', 'too_many_attempts', { failureReason: 'too_many_attempts' });
       return;
     }
-    if (end === 'declined' && attempts.reopensAfterDecline(ended)) {
+    if (end === 'declined' && attempts.reopensAfterDecline(ended, failure)) {
       const next = attempts.begin(ended.gateway, ended, new Date().toISOString());
       this.order.attemptStarted(Date.now());
       await this.recordAttempt(`attempt_started:${next.number}`, next);

@@ -87,8 +87,8 @@ export class PaymentAttempts {
   }
 
   /** After a declined try: whether the next attempt opens on the same intent (Stripe's page stays open). */
-  reopensAfterDecline(attempt: PaymentAttemptState): boolean {
-    return !this.exhausted() && intentStaysOpenAfterDecline(attempt.gateway);
+  reopensAfterDecline(attempt: PaymentAttemptState, failure: PaymentFailure | undefined): boolean {
+    return !this.exhausted() && intentStaysOpenAfterDecline(attempt.gateway) && !failure?.intentClosed;
   }
 
   /**
