@@ -40,7 +40,11 @@ async function checkout(orderId: string): Promise<{ paymentUrl: string; intentId
 
 async function orderOf(orderId: string) {
   const response = await stack.fetch(`/orders/${orderId}`);
-  return (await response.json()) as { status: string; capturedAmount?: number };
+  return (await response.json()) as {
+    status: string;
+    capturedAmount?: number;
+    attempts: { number: number; status: string; failureReason: string | null }[];
+  };
 }
 
 async function payByBankDebit(paymentUrl: string): Promise<void> {
@@ -94,7 +98,7 @@ describe('a Stripe delayed payment across real processes', () => {
     expect(order.timeline.find((entry) => entry.status === 'PAID')?.reason).toMatch(/webhook/);
   });
 
-  it('when the bank debit fails, then async_payment_failed makes the order FAILED', async () => {
+  it('when the bank debit fails, then async_payment_failed ends the attempt and the payer may start a new one', async () => {
     const orderId = uniqueId('e2e-achf');
     const { paymentUrl, intentId } = await checkout(orderId);
     await payByBankDebit(paymentUrl);
@@ -102,12 +106,19 @@ describe('a Stripe delayed payment across real processes', () => {
     await delivered(orderId, 'checkout.session.completed');
     await bankAnswers(intentId, 'failed');
 
-    await eventually(
+    // The completed session takes no further try: no attempt opens on it, and the pay link offers a new one.
+    const order = await eventually(
       async () => {
-        const order = await orderOf(orderId);
-        return order.status === 'FAILED' ? order : undefined;
+        const current = await orderOf(orderId);
+        return current.attempts.length > 0 && current.attempts.every((attempt) => attempt.status !== 'open')
+          ? current
+          : undefined;
       },
-      { what: `order ${orderId} FAILED` },
+      { what: `order ${orderId} with its attempt ended` },
     );
+    expect(order.status).toBe('AWAITING_PAYMENT');
+    expect(order.attempts[0]).toMatchObject({ number: 1, status: 'declined', failureReason: 'payment_declined' });
+    const payLink = await stack.fetch(`/pay/${orderId}`);
+    expect(await payLink.text()).toContain(`/pay/${orderId}/attempts`);
   });
 });

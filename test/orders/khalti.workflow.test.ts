@@ -202,14 +202,21 @@ describe('Khalti order workflow', () => {
     expect(await orderRow(pool, order.orderId)).toMatchObject({ status: 'PAID', needs_attention: true });
   });
 
-  it('when the payer cancels and the return is lost, then the lookup reads the HTTP 400 "User canceled" and the order closes', async () => {
-    const order = await startOrder('kh-cancel', { poll: FAST_POLLS });
+  it('when the payer cancels and the return is lost, then the lookup reads the HTTP 400 "User canceled" and the attempt ends', async () => {
+    const order = await startOrder('kh-cancel', { poll: FAST_POLLS, ttlMs: 4_000 });
     sandbox.sandbox.setFaults({ webhookDropRate: 1 });
     expect(await payer(order, 'cancel')).toBeUndefined();
 
-    const state = await finishOrder(order, 'khalti-user-canceled');
+    // The order stays payable (a new attempt from the pay link) until its TTL; nobody comes back here.
+    const state = await finishOrder(order, 'khalti-user-canceled-attempt-ends');
     expect(state.status).toBe('EXPIRED');
-    expect(state.timeline.at(-1)?.reason).toBe('intent_closed_at_gateway:poll:User canceled');
+    expect(state.attempts).toMatchObject([{ number: 1, status: 'cancelled', failureReason: 'cancelled_at_gateway' }]);
+    expect(state.timeline.map((entry) => entry.reason)).toEqual([
+      'order_created',
+      'intent_created',
+      'attempt_cancelled:1',
+      'ttl_elapsed',
+    ]);
     expect(state.needsAttention).toBe(false);
     expect(await orderRow(pool, order.orderId)).toMatchObject({ status: 'EXPIRED' });
   });
@@ -236,9 +243,10 @@ describe('Khalti order workflow', () => {
     expect(Date.parse(order.checkout.expiresAt)).toBe(khaltiExpiresAt);
     expect((await orderRow(pool, order.orderId))?.expires_at.getTime()).toBe(khaltiExpiresAt);
 
-    const state = await finishOrder(order, 'khalti-link-expiry-caps-ttl');
+    const state = await finishOrder(order, 'khalti-link-expiry-caps-ttl-attempt-ends');
     expect(state).toMatchObject({ status: 'EXPIRED', needsAttention: false, pollCount: 1 });
-    expect(state.timeline.at(-1)?.reason).toBe('intent_closed_at_gateway:final_check:Expired');
+    // The final check finds the link expired at Khalti: the attempt ends, then the order, at its capped TTL.
+    expect(state.timeline.slice(-2).map((entry) => entry.reason)).toEqual(['attempt_cancelled:1', 'ttl_elapsed']);
     expect(khaltiPayment(order).status).toBe('Expired');
   });
 

@@ -195,6 +195,14 @@ describe('payment attempts: the payer asks for an attempt', () => {
     });
   });
 
+  it('when the payer asks while a lookup is under way, then the request waits for its answer', () => {
+    const order = awaiting('khalti');
+    expect(order.lookupStarted(10)).toHaveLength(1);
+    expect(order.requestAttempt(undefined)).toBe(0);
+    order.lookupInFlight = false;
+    expect(order.requestAttempt(undefined)).toBeUndefined();
+  });
+
   it('when no attempt is open after a cancel, then a request for the same gateway is queued for a new intent', () => {
     const order = awaiting('khalti');
     endOpenAttempt(order, 'cancelled');

@@ -209,8 +209,18 @@ describe('eSewa through the API', () => {
     // The order's pay link is where the payer can try again.
     expect(page).toContain(`<a href="/pay/${orderId}">Try again</a>`);
     expect(await storedEvents(orderId)).toEqual([{ event_type: 'failure', outcome: 'delivered' }]);
-    // The hint made the workflow ask eSewa, which says CANCELED.
-    await eventually(async () => ((await orderStatus(orderId)) === 'EXPIRED' ? true : undefined), { what: 'closed' });
+    // The hint made the workflow ask eSewa, which says CANCELED: the attempt ends, and the order stays payable.
+    await eventually(
+      async () => {
+        const attempt = await harness.pool.query<{ status: string }>(
+          'SELECT status FROM payment_attempts WHERE order_id = $1 AND attempt_number = 1',
+          [orderId],
+        );
+        return attempt.rows[0]?.status === 'cancelled' ? true : undefined;
+      },
+      { what: 'the first attempt cancelled' },
+    );
+    expect(await orderStatus(orderId)).toBe('AWAITING_PAYMENT');
   });
 
   it('when a page or callback names nothing of ours, then the payer gets an honest 4xx page', async () => {

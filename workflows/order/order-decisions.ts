@@ -165,6 +165,8 @@ export class OrderDecisions {
   /** Requests with a lower ID than this have been answered. */
   attemptRequestsAnswered = 0;
   private nextAttemptRequestId = 0;
+  /** A status lookup is under way: its answer may end the open attempt. */
+  lookupInFlight = false;
   /** Earlier attempts' intents a payer's return named: the next hint lookup asks about them too. */
   readonly hintedEarlierIntents: string[];
   nextPollAtMs: number | undefined;
@@ -474,7 +476,8 @@ export class OrderDecisions {
    */
   requestAttempt(gateway: GatewayName | undefined): number | undefined {
     const wanted = this.attemptGateway(gateway);
-    if (this.attempts?.open()?.gateway === wanted && !this.statusCheckRequested) return undefined;
+    const lookupPending = this.statusCheckRequested || this.lookupInFlight;
+    if (this.attempts?.open()?.gateway === wanted && !lookupPending) return undefined;
     const id = this.nextAttemptRequestId;
     this.nextAttemptRequestId += 1;
     this.attemptRequests.push({ id, gateway: wanted });
@@ -827,6 +830,7 @@ export class OrderDecisions {
   lookupStarted(nowMs: number): IntentAtGateway[] {
     const targets = this.lookupTargets();
     if (targets.length === 0) return targets;
+    this.lookupInFlight = true;
     this.state.pollCount += 1;
     this.lastLookupAtMs = nowMs;
     // Any lookup answers a due hint: it asked for exactly this.

@@ -151,14 +151,18 @@ export class OrderSteps {
 
   /** Asks the gateway for the payment's status; a failed lookup is left to the next poll, the TTL or reconciliation. */
   async lookup(trigger: LookupTrigger): Promise<void> {
-    for (const target of this.order.lookupStarted(Date.now())) {
-      try {
-        const status = await polls.fetchPaymentStatus(this.lookupOf(target));
-        await this.applyStatus(status, `${trigger}:${status.gatewayStatus}`, target);
-      } catch (error) {
-        if (isCancellation(error)) throw error;
-        log.warn('status poll failed', { orderId: this.input.orderId, trigger, error: failureType(error) });
+    try {
+      for (const target of this.order.lookupStarted(Date.now())) {
+        try {
+          const status = await polls.fetchPaymentStatus(this.lookupOf(target));
+          await this.applyStatus(status, `${trigger}:${status.gatewayStatus}`, target);
+        } catch (error) {
+          if (isCancellation(error)) throw error;
+          log.warn('status poll failed', { orderId: this.input.orderId, trigger, error: failureType(error) });
+        }
       }
+    } finally {
+      this.order.lookupInFlight = false;
     }
   }
 
