@@ -51,10 +51,13 @@ export function callbacksRoutes(deps: CallbackDeps): Router {
           sendErrorPage(req, res, answer.error, answer.title, paragraph(answer.message));
           return;
         }
+        // A form, not a link to the pay page: the workflow may not have read the failure yet, and the pay page would
+        // still offer the failed attempt. Asking for an attempt waits for that lookup, then opens a new one.
         const payLink =
           answer.payLinkOrderId === undefined
             ? ''
-            : `<p><a href="/pay/${encodeURIComponent(answer.payLinkOrderId)}">Try again</a></p>`;
+            : `<form method="POST" action="/pay/${encodeURIComponent(answer.payLinkOrderId)}/attempts">` +
+              `<button type="submit">Try again</button></form>`;
         sendHtmlPage(res, answer.status, answer.title, paragraph(answer.message) + payLink);
       })
       .all(rejectOtherMethods(['GET', 'HEAD']));

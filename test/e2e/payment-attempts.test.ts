@@ -288,7 +288,7 @@ describe('Khalti: a cancelled wallet page leads back to the pay link', () => {
     const returned = await fetch(String(cancelled.headers.get('location')), { redirect: 'manual' });
     const returnedPage = await returned.text();
     expect(returned.status).toBe(200);
-    expect(returnedPage).toContain(`href="/pay/${orderId}"`);
+    expect(returnedPage).toContain(`<form method="POST" action="/pay/${orderId}/attempts">`);
 
     // The return is answered before the workflow's lookup of the pidx ends attempt 1; until then the pay link still
     // shows the open attempt. The payer here reaches the pay link once it has ended (see the slow-Khalti test).
@@ -384,7 +384,7 @@ describe('eSewa: a failed payment leads back to the pay link', () => {
     const returned = await fetch(failureReturn, { redirect: 'manual' });
     const returnedPage = await returned.text();
     expect(returned.status).toBe(200);
-    expect(returnedPage).toContain(`href="/pay/${orderId}"`);
+    expect(returnedPage).toContain(`<form method="POST" action="/pay/${orderId}/attempts">`);
 
     // eSewa's status API names the failed transaction CANCELED (not NOT_FOUND): the lookup the return asks for ends
     // the attempt, so the pay link offers a new attempt rather than the failed transaction's form.

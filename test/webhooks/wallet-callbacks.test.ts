@@ -207,7 +207,9 @@ describe('eSewa through the API', () => {
     const page = await answer.text();
     expect(page).toContain('did not go through');
     // The order's pay link is where the payer can try again.
-    expect(page).toContain(`<a href="/pay/${orderId}">Try again</a>`);
+    expect(page).toContain(
+      `<form method="POST" action="/pay/${orderId}/attempts"><button type="submit">Try again</button></form>`,
+    );
     expect(await storedEvents(orderId)).toEqual([{ event_type: 'failure', outcome: 'delivered' }]);
     // The hint made the workflow ask eSewa, which says CANCELED: the attempt ends, and the order stays payable.
     await eventually(
