@@ -1,18 +1,13 @@
 // What the order's pay link (GET /pay/:orderId) shows: the order, the gateways its payer may choose from, and its
-// payment attempts, read in one statement so they are one snapshot. Only what a payer may see: no description,
-// customer, return URL or payment reference.
-import type { GatewayName, OrderStatus, PaymentAttemptStatus } from '../../contracts/order.contract';
+// payment attempts. Only what a payer may see: no description, customer, return URL or payment reference.
+import type { GatewayName, OrderStatus } from '../../contracts/order.contract';
 import type { Pool } from '../pool';
+import { listPaymentAttempts, type RecordedPaymentAttempt } from './payment-attempts.repo';
 
-export interface PayPageAttempt {
-  number: number;
-  gateway: GatewayName;
-  intentId: string;
-  paymentUrl: string | null;
-  status: PaymentAttemptStatus;
-  failureReason: string | null;
-  declineCode: string | null;
-}
+export type PayPageAttempt = Pick<
+  RecordedPaymentAttempt,
+  'number' | 'gateway' | 'intentId' | 'paymentUrl' | 'status' | 'failureReason' | 'declineCode'
+>;
 
 export interface PayPageOrder {
   orderId: string;
@@ -41,49 +36,23 @@ interface PayPageRow {
   expires_at: Date;
   intent_id: string | null;
   payment_url: string | null;
-  attempts: JsonAttempt[];
-}
-
-interface JsonAttempt {
-  attempt_number: number;
-  gateway: GatewayName;
-  intent_id: string;
-  payment_url: string | null;
-  status: PaymentAttemptStatus;
-  failure_reason: string | null;
-  decline_code: string | null;
 }
 
 export async function findPayPageOrder(pool: Pool, orderId: string): Promise<PayPageOrder | undefined> {
   const { rows } = await pool.query<PayPageRow>(
-    `SELECT o.order_id, o.status, o.amount_minor, o.currency, o.gateway, o.allowed_gateways, o.expires_at,
-            o.intent_id, o.payment_url,
-            COALESCE((SELECT json_agg(json_build_object(
-                               'attempt_number', a.attempt_number, 'gateway', a.gateway, 'intent_id', a.intent_id,
-                               'payment_url', a.payment_url, 'status', a.status,
-                               'failure_reason', a.failure_reason, 'decline_code', a.decline_code)
-                               ORDER BY a.attempt_number)
-                        FROM payment_attempts a WHERE a.order_id = o.order_id), '[]'::json) AS attempts
-       FROM orders o WHERE o.order_id = $1`,
+    `SELECT order_id, status, amount_minor, currency, gateway, allowed_gateways, expires_at, intent_id, payment_url
+       FROM orders WHERE order_id = $1`,
     [orderId],
   );
   const row = rows[0];
   if (!row) return undefined;
-  const attempts: PayPageAttempt[] = row.attempts.map((attempt) => ({
-    number: attempt.attempt_number,
-    gateway: attempt.gateway,
-    intentId: attempt.intent_id,
-    paymentUrl: attempt.payment_url,
-    status: attempt.status,
-    failureReason: attempt.failure_reason,
-    declineCode: attempt.decline_code,
-  }));
+  const attempts: PayPageAttempt[] = await listPaymentAttempts(pool, orderId);
   if (attempts.length === 0 && row.intent_id !== null && row.status === 'AWAITING_PAYMENT') {
     attempts.push({
       number: 1,
       gateway: row.gateway,
       intentId: row.intent_id,
-      paymentUrl: row.payment_url,
+      paymentUrl: row.payment_url ?? '',
       status: 'open',
       failureReason: null,
       declineCode: null,

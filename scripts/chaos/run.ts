@@ -524,7 +524,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     })();
 
     const fateRuns: Promise<void>[] = [];
+    let lastOrderStartedAt = Date.now();
     for (const order of orders) {
+      lastOrderStartedAt = Date.now();
       // A request that never gets through is a violation of its own; the run goes on to check the money.
       let timer: NodeJS.Timeout | undefined;
       const deadline = new Promise<never>((_, reject) => {
@@ -548,6 +550,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       await sleep(options.spacingMs);
     }
     await Promise.all(fateRuns);
+    // Faults go on until the last order's TTL has passed, so expiries and final checks run under them too, however
+    // quickly the drawn fates played out.
+    await sleep(Math.max(0, lastOrderStartedAt + TTL_MS + 5_000 - Date.now()));
     chaosOn = false;
     await chaos;
     await timedFetch(`${topology.sandboxUrl}/_sandbox/faults`, {

@@ -110,11 +110,11 @@ describe('Stripe decline details', () => {
     expect(paymentFailureOf({ last_payment_error: null, latest_charge: 'ch_paid' })).toBeUndefined();
   });
 
-  test('when async_payment_failed carries the expanded payment intent, then it has the failure; unexpanded, none', () => {
+  test('when async_payment_failed carries the expanded payment intent, then it has the failure; unexpanded, only that the session is closed', () => {
     const session = { ...openSession('pi_declined', 'complete') };
     const unexpanded = verify('checkout.session.async_payment_failed', session).paymentEvent;
     expect(unexpanded).toMatchObject({ kind: 'failed', intentId: 'cs_declined' });
-    expect(unexpanded).not.toHaveProperty('failure');
+    expect(unexpanded?.failure).toEqual({ code: 'async_payment_failed', intentClosed: true });
 
     const expanded = verify('checkout.session.async_payment_failed', {
       ...session,
@@ -123,7 +123,12 @@ describe('Stripe decline details', () => {
     expect(expanded).toMatchObject({
       kind: 'failed',
       intentId: 'cs_declined',
-      failure: { code: 'payment_method_customer_decline', declineCode: 'insufficient_funds', ref: 'ch_debit' },
+      failure: {
+        code: 'payment_method_customer_decline',
+        declineCode: 'insufficient_funds',
+        ref: 'ch_debit',
+        intentClosed: true,
+      },
     });
   });
 
@@ -133,6 +138,13 @@ describe('Stripe decline details', () => {
       state: 'failed',
       failure: { code: 'card_declined', declineCode: 'generic_decline', ref: 'ch_try_3' },
     });
+  });
+
+  test('when the status lookup finds a completed session whose debit failed, then the failure says the session is closed', () => {
+    const status = paymentStatusOf(openSession(declinedIntent('ch_debit'), 'complete'));
+    expect(status).toMatchObject({ state: 'failed', failure: { ref: 'ch_debit', intentClosed: true } });
+    // An open session after a decline still takes another card.
+    expect(paymentStatusOf(openSession(declinedIntent('ch_card'))).failure).not.toHaveProperty('intentClosed');
   });
 
   test('when the status lookup finds an open session with no decline, then it is pending without a failure', () => {

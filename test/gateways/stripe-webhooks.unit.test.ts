@@ -188,9 +188,15 @@ describe('Stripe event mapping', () => {
   });
 
   test.each([
-    ['checkout.session.async_payment_failed', 'failed', { ...paidSession, payment_status: 'unpaid' }],
-    ['checkout.session.expired', 'cancelled', { ...paidSession, status: 'expired', payment_status: 'unpaid' }],
-  ])('when %s arrives, then it is %s for the session', (type, kind, session) => {
+    [
+      'checkout.session.async_payment_failed',
+      'failed',
+      { ...paidSession, payment_status: 'unpaid' },
+      // The session completed: it takes no further try, whatever the (unexpanded) details say.
+      { failure: { code: 'async_payment_failed', intentClosed: true } },
+    ],
+    ['checkout.session.expired', 'cancelled', { ...paidSession, status: 'expired', payment_status: 'unpaid' }, {}],
+  ])('when %s arrives, then it is %s for the session', (type, kind, session, extra) => {
     const webhook = verifyEvent(stripeEvent(type, session));
     expect(webhook.orderId).toBe('order-1');
     expect(webhook.paymentEvent).toEqual({
@@ -199,6 +205,7 @@ describe('Stripe event mapping', () => {
       verified: true,
       intentId: 'cs_test_1',
       occurredAt,
+      ...extra,
     });
   });
 

@@ -102,16 +102,7 @@ export class OrderSteps {
   async startPayment(): Promise<void> {
     const { input, order } = this;
     try {
-      const intent = await intents.createPaymentIntent({
-        orderId: input.orderId,
-        gateway: input.gateway,
-        amountMinor: input.amountMinor,
-        currency: input.currency,
-        description: input.description,
-        customer: input.customer,
-        returnUrl: input.returnUrl,
-        expiresAt: this.state.expiresAt,
-      });
+      const intent = await this.createIntent(input.gateway);
       this.state.intentId = intent.intentId;
       this.state.paymentUrl = intent.paymentUrl;
       const attempt = order.attempts?.begin(input.gateway, intent, new Date().toISOString());
@@ -208,24 +199,14 @@ export class OrderSteps {
       if (this.state.status !== 'AWAITING_PAYMENT') return;
     }
     if (attempts.exhausted()) return;
-    const { input } = this;
     let intent;
     try {
-      intent = await intents.createPaymentIntent({
-        orderId: input.orderId,
-        gateway,
-        amountMinor: input.amountMinor,
-        currency: input.currency,
-        description: input.description,
-        customer: input.customer,
-        returnUrl: input.returnUrl,
-        expiresAt: this.state.expiresAt,
-        attemptNumber: attempts.count() + 1,
-      });
+      intent = await this.createIntent(gateway, attempts.count() + 1);
     } catch (error) {
       if (isCancellation(error)) throw error;
       // The payer is told no attempt is open and may ask again; nothing was recorded, so nothing is counted.
-      log.warn('payment attempt could not be started', { orderId: input.orderId, gateway, error: failureType(error) });
+      const { orderId } = this.input;
+      log.warn('payment attempt could not be started', { orderId, gateway, error: failureType(error) });
       return;
     }
     const attempt = attempts.begin(gateway, intent, new Date().toISOString());
@@ -235,6 +216,22 @@ export class OrderSteps {
       gateway,
       intentId: intent.intentId,
       paymentUrl: intent.paymentUrl,
+    });
+  }
+
+  /** An intent for the order at a gateway: the first attempt's when no number is given (as before attempts). */
+  private createIntent(gateway: GatewayName, attemptNumber?: number) {
+    const { input } = this;
+    return intents.createPaymentIntent({
+      orderId: input.orderId,
+      gateway,
+      amountMinor: input.amountMinor,
+      currency: input.currency,
+      description: input.description,
+      customer: input.customer,
+      returnUrl: input.returnUrl,
+      expiresAt: this.state.expiresAt,
+      ...(attemptNumber === undefined ? {} : { attemptNumber }),
     });
   }
 
