@@ -100,6 +100,23 @@ describe('payment attempts: declines on a Stripe page that stays open', () => {
     expect(order.attempts?.reopensAfterDecline(first, declined('ch_1'))).toBe(true);
   });
 
+  it('when the session closes and the news names no try, then the attempt reopened on it ends without a decline', () => {
+    const order = awaiting('stripe');
+    endOpenAttempt(order, 'declined', 'ch_1');
+    const closed = { code: 'async_payment_failed', intentClosed: true };
+    expect(order.outcomeAction(outcomeOf(event('failed', { failure: closed })))).toMatchObject({
+      kind: 'end_attempt',
+      end: 'cancelled',
+      attempt: { number: 2 },
+    });
+    // A new decline named on that attempt is its own.
+    const newDecline = { ...declined('ch_2'), intentClosed: true };
+    expect(order.outcomeAction(outcomeOf(event('failed', { failure: newDecline })))).toMatchObject({
+      kind: 'end_attempt',
+      end: 'declined',
+    });
+  });
+
   it('when the session closes after its decline was recorded, then the attempt opened on it ends', () => {
     const order = awaiting('stripe');
     endOpenAttempt(order, 'declined', 'ch_1');

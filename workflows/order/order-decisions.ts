@@ -522,9 +522,15 @@ export class OrderDecisions {
     const attempts = this.attempts;
     const attempt = attempts?.concerned(outcome.intentId);
     if (!attempts || !attempt || attempt !== attempts.open()) return { kind: 'nothing' };
+    if (end === 'declined' && failure?.intentClosed && attempts.reopenedAfterDecline(attempt)) {
+      // The session that took the declined try can take no other (a bank debit failed after it completed): the
+      // attempt opened on it is over, without a decline of its own unless the gateway names a new one.
+      if (failure.ref === undefined || attempts.isKnownDecline(attempt, failure, true)) {
+        return { kind: 'end_attempt', attempt, end: 'cancelled' };
+      }
+    }
     if (end === 'declined' && attempts.isKnownDecline(attempt, failure, outcome.fromEvent === true)) {
-      // A decline seen before, now on a session that can take no further try: the attempt opened on it is over.
-      return failure?.intentClosed ? { kind: 'end_attempt', attempt, end: 'cancelled' } : { kind: 'nothing' };
+      return { kind: 'nothing' };
     }
     return { kind: 'end_attempt', attempt, end, ...(failure ? { failure } : {}) };
   }

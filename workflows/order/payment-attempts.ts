@@ -102,6 +102,12 @@ export class PaymentAttempts {
     return !fromEvent && previous?.intentId === attempt.intentId;
   }
 
+  /** The attempt was opened on its predecessor's intent after that one's decline (Stripe's page stayed open). */
+  reopenedAfterDecline(attempt: PaymentAttemptState): boolean {
+    const previous = this.list[attempt.number - 2];
+    return previous?.status === 'declined' && previous.intentId === attempt.intentId;
+  }
+
   begin(gateway: GatewayName, intent: { intentId: string; paymentUrl: string }, at: string): PaymentAttemptState {
     const attempt: PaymentAttemptState = {
       number: this.list.length + 1,
