@@ -5,29 +5,13 @@
 // the one loop of both waiting phases in phase-loop.ts.
 import { allHandlersFinished, condition, patched } from '@temporalio/workflow';
 import type { OrderState, OrderWorkflowInput } from '../contracts/order.contract';
-import { OrderDecisions } from './order/order-decisions';
+import { OrderDecisions, currentProcessChanges, type ProcessChanges } from './order/order-decisions';
 import { registerOrderHandlers } from './order/order-handlers';
 import { OrderSteps } from './order/order-steps';
 import { runPhase } from './order/phase-loop';
 
 export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderState> {
-  // Changes to the process, decided once before the first command so that a run takes one path throughout: an
-  // order started before a change replays without its marker and keeps the old behaviour.
-  const order = new OrderDecisions(
-    input,
-    {
-      gracePolling: patched('grace-poll-closed-unpaid'),
-      ledgerChecked: patched('refund-ledger-in-flight'),
-      duplicateCaptures: patched('duplicate-capture-refund'),
-      historyBounded: patched('bounded-history'),
-      // Asked only when the order wants it: no other order's history gains a marker.
-      fulfilmentConfirmation: input.fulfilment !== undefined && patched('fulfilment-confirmation'),
-      // A run resumed from one without attempts goes on without them: its state has none to build on.
-      paymentAttempts:
-        (input.resume === undefined || input.resume.state.attempts !== undefined) && patched('payment-attempts'),
-    },
-    Date.now(),
-  );
+  const order = new OrderDecisions(input, processChanges(input), Date.now());
   const steps = new OrderSteps(input, order);
   registerOrderHandlers(input, order);
 
@@ -40,6 +24,30 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
   if (order.state.status === 'AWAITING_PAYMENT') await runPhase('awaiting_payment', input, order, steps);
   await runPhase('grace', input, order, steps);
   return close(order);
+}
+
+/**
+ * Changes to the process, decided once before the first command so that a run takes one path throughout: an order
+ * started before a change replays without its marker and keeps the old behaviour. Runs started since
+ * order-process-2026-12 record that one marker for all of them; older runs ask each change's own marker, in the order
+ * they always did.
+ */
+function processChanges(input: OrderWorkflowInput): ProcessChanges {
+  // A run resumed from one without attempts goes on as it was: its state has none to build on.
+  const resumedFromOlder = input.resume !== undefined && input.resume.state.attempts === undefined;
+  if (!resumedFromOlder && patched('order-process-2026-12')) {
+    return currentProcessChanges(input);
+  }
+  return {
+    gracePolling: patched('grace-poll-closed-unpaid'),
+    ledgerChecked: patched('refund-ledger-in-flight'),
+    duplicateCaptures: patched('duplicate-capture-refund'),
+    historyBounded: patched('bounded-history'),
+    // Asked only when the order wants it: no other order's history gains a marker.
+    fulfilmentConfirmation: input.fulfilment !== undefined && patched('fulfilment-confirmation'),
+    paymentAttempts: !resumedFromOlder && patched('payment-attempts'),
+    currentProcess: false,
+  };
 }
 
 /** From here on requests are refused; the run ends once every handler has answered. */

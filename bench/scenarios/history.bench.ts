@@ -29,6 +29,11 @@ export interface Extrapolated {
 export interface HistoryCount {
   events: number;
   billableActions: number;
+  /**
+   * fetchPaymentStatus activities plus local-activity markers. Polls run as local activities in current runs, and a
+   * marker does not name its activity outside the (encrypted) payload; the two expiry runs record the same other local
+   * activities, so their difference is the difference in polls, which is all this is used for.
+   */
   statusPolls: number;
 }
 
@@ -90,7 +95,10 @@ function countHistory(events: temporal.api.history.v1.IHistoryEvent[]): HistoryC
         if (event.activityTaskScheduledEventAttributes?.activityType?.name === 'fetchPaymentStatus') statusPolls += 1;
         break;
       case EventType.EVENT_TYPE_MARKER_RECORDED:
-        if (event.markerRecordedEventAttributes?.markerName === 'core_local_activity') billableActions += 1;
+        if (event.markerRecordedEventAttributes?.markerName === 'core_local_activity') {
+          billableActions += 1;
+          statusPolls += 1;
+        }
         break;
       default:
         break;

@@ -11,6 +11,7 @@ const CHANGES: ProcessChanges = {
   historyBounded: true,
   fulfilmentConfirmation: true,
   paymentAttempts: true,
+  currentProcess: true,
 };
 
 const TIMEOUT_MS = 30_000;

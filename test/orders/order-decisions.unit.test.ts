@@ -18,6 +18,7 @@ const ALL_CHANGES: ProcessChanges = {
   historyBounded: true,
   fulfilmentConfirmation: true,
   paymentAttempts: true,
+  currentProcess: true,
 };
 const BEFORE_CHANGES: ProcessChanges = {
   gracePolling: false,
@@ -26,6 +27,7 @@ const BEFORE_CHANGES: ProcessChanges = {
   historyBounded: false,
   fulfilmentConfirmation: false,
   paymentAttempts: false,
+  currentProcess: false,
 };
 
 const input: OrderWorkflowInput = {

@@ -12,6 +12,7 @@ const CHANGES: ProcessChanges = {
   historyBounded: true,
   fulfilmentConfirmation: true,
   paymentAttempts: true,
+  currentProcess: true,
 };
 
 function inputFor(gateway: GatewayName, extra: Partial<OrderWorkflowInput> = {}): OrderWorkflowInput {

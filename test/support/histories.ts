@@ -18,5 +18,7 @@ export async function recordHistoryIfAsked(handle: WorkflowHandle, pathName: str
     { maxBuffer: 64 * 1024 * 1024 },
   );
   // 'wx': a recorded history stands for orders in flight and is never replaced; record a new path under a new name.
-  await writeFile(`${HISTORIES_DIR}/${pathName}.json`, stdout, { flag: 'wx' });
+  // After a change to the process, RECORD_HISTORIES_SUFFIX records every path again under new names beside the old.
+  const suffix = process.env.RECORD_HISTORIES_SUFFIX ?? '';
+  await writeFile(`${HISTORIES_DIR}/${pathName}${suffix}.json`, stdout, { flag: 'wx' });
 }

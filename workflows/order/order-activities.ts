@@ -1,6 +1,6 @@
 // The order workflow's activities, grouped by how hard each kind of work must try. Imported as types only: the
 // worker registers the implementation (createOrderActivities) under these wire names.
-import { proxyActivities } from '@temporalio/workflow';
+import { proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import type { OrderActivities } from '../../activities/orders/order-activity.types';
 import { ORDER_ERROR_TYPES } from '../../contracts/order.contract';
 import { databaseWrites, gatewayRefunds } from '../activity-policies';
@@ -21,6 +21,14 @@ export const db = proxyActivities<Pick<OrderActivities, 'recordOrder' | 'transit
   databaseWrites(NON_RETRYABLE),
 );
 
+/**
+ * The same database writes as local activities (runs on the current process): each is one marker in the history
+ * instead of three events and a workflow task of their own, and the order moves without a round trip to the server.
+ */
+export const localDb = proxyLocalActivities<
+  Pick<OrderActivities, 'recordOrder' | 'transitionOrder' | 'recordManualRefund'>
+>(databaseWrites(NON_RETRYABLE));
+
 /** Intent creation: bounded, so a dead gateway fails the checkout instead of hanging it. */
 export const intents = proxyActivities<Pick<OrderActivities, 'createPaymentIntent'>>({
   startToCloseTimeout: '15s',
@@ -35,7 +43,7 @@ export const intents = proxyActivities<Pick<OrderActivities, 'createPaymentInten
 });
 
 /** A routine poll: a few quick tries; the next poll comes anyway. */
-export const polls = proxyActivities<Pick<OrderActivities, 'fetchPaymentStatus'>>({
+const ROUTINE_POLL = {
   startToCloseTimeout: '10s',
   retry: {
     initialInterval: '1s',
@@ -44,7 +52,15 @@ export const polls = proxyActivities<Pick<OrderActivities, 'fetchPaymentStatus'>
     maximumAttempts: 3,
     nonRetryableErrorTypes: NON_RETRYABLE,
   },
-});
+} as const;
+
+export const polls = proxyActivities<Pick<OrderActivities, 'fetchPaymentStatus'>>(ROUTINE_POLL);
+
+/**
+ * The same poll as a local activity (a read, safe to repeat): one marker instead of three events and a workflow task
+ * of its own, for every poll of every open order.
+ */
+export const localPolls = proxyLocalActivities<Pick<OrderActivities, 'fetchPaymentStatus'>>(ROUTINE_POLL);
 
 /** The final check and cancel at expiry must get through; they retry for up to 30 minutes. */
 export const closing = proxyActivities<Pick<OrderActivities, 'fetchPaymentStatus' | 'cancelPaymentIntent'>>({

@@ -47,6 +47,24 @@ export interface ProcessChanges {
    * Stripe's open page) until it is paid, closed, or has used its attempts. Off for runs resumed from a run without.
    */
   paymentAttempts: boolean;
+  /**
+   * order-process-2026-12: every change above, and ttl-capped-by-gateway-expiry, under this one marker (runs started
+   * since then record one marker instead of one per change), with the order's database writes as local activities.
+   */
+  currentProcess: boolean;
+}
+
+/** The process of runs started since order-process-2026-12: every change on. */
+export function currentProcessChanges(input: Pick<OrderWorkflowInput, 'fulfilment'>): ProcessChanges {
+  return {
+    gracePolling: true,
+    ledgerChecked: true,
+    duplicateCaptures: true,
+    historyBounded: true,
+    fulfilmentConfirmation: input.fulfilment !== undefined,
+    paymentAttempts: true,
+    currentProcess: true,
+  };
 }
 
 /** What settles a fulfilment: the merchant's answer, or the timeout passing without one. */

@@ -16,7 +16,15 @@ import {
 } from '../../contracts/order.contract';
 import { statusesLeadingTo } from '../../domain/order-status';
 import { failureType } from '../failure-type';
-import { closing, db, intents, polls, refunds } from './order-activities';
+import {
+  closing,
+  db as remoteDb,
+  intents,
+  localDb,
+  localPolls,
+  polls as remotePolls,
+  refunds,
+} from './order-activities';
 import {
   FULFILMENT_REASONS,
   lookupNeedsAttention,
@@ -34,10 +42,17 @@ import type { AttemptEnd, IntentAtGateway } from './payment-attempts';
 type RefundOutcome = 'succeeded' | 'failed' | 'pending';
 
 export class OrderSteps {
+  /** Where the order's database writes and routine polls run: as local activities in runs of the current process. */
+  private readonly db: typeof remoteDb;
+  private readonly polls: typeof remotePolls;
+
   constructor(
     private readonly input: OrderWorkflowInput,
     private readonly order: OrderDecisions,
-  ) {}
+  ) {
+    this.db = order.changes.currentProcess ? localDb : remoteDb;
+    this.polls = order.changes.currentProcess ? localPolls : remotePolls;
+  }
 
   private get state() {
     return this.order.state;
@@ -65,7 +80,7 @@ export class OrderSteps {
     const { input } = this;
     let recorded: RecordOrderResult;
     try {
-      recorded = await db.recordOrder({
+      recorded = await this.db.recordOrder({
         orderId: input.orderId,
         amountMinor: input.amountMinor,
         currency: input.currency,
@@ -109,7 +124,8 @@ export class OrderSteps {
       // The order must not outlive the intent: a payer could no longer pay, yet the order would still wait. The
       // patch is asked only when the gateway's expiry comes first, as it was when recorded.
       const gatewayExpiryMs = order.gatewayExpiryBeforeTtl(intent.expiresAt);
-      const shortenTtl = gatewayExpiryMs !== undefined && patched('ttl-capped-by-gateway-expiry');
+      const shortenTtl =
+        gatewayExpiryMs !== undefined && (order.changes.currentProcess || patched('ttl-capped-by-gateway-expiry'));
       if (shortenTtl) {
         order.capTtl(gatewayExpiryMs);
         upsertSearchAttributes([{ key: orderSearchAttributes.expiresAt, value: new Date(gatewayExpiryMs) }]);
@@ -145,7 +161,7 @@ export class OrderSteps {
     try {
       for (const target of this.order.lookupStarted(Date.now())) {
         try {
-          const status = await polls.fetchPaymentStatus(this.lookupOf(target));
+          const status = await this.polls.fetchPaymentStatus(this.lookupOf(target));
           await this.applyStatus(status, `${trigger}:${status.gatewayStatus}`, target);
         } catch (error) {
           if (isCancellation(error)) throw error;
@@ -294,7 +310,15 @@ export class OrderSteps {
   private async recordAttempt(reason: string, attempt: PaymentAttemptState, changes?: OrderChanges): Promise<void> {
     const at = new Date().toISOString();
     const { status } = this.state;
-    await db.transitionOrder({ orderId: this.input.orderId, from: [status], to: status, reason, at, changes, attempt });
+    await this.db.transitionOrder({
+      orderId: this.input.orderId,
+      from: [status],
+      to: status,
+      reason,
+      at,
+      changes,
+      attempt,
+    });
     this.order.moveTo(status, reason, at);
   }
 
@@ -335,7 +359,7 @@ export class OrderSteps {
     if (fulfilment) {
       const { status } = this.state;
       const reason = FULFILMENT_REASONS[decision.status];
-      await db.transitionOrder({
+      await this.db.transitionOrder({
         orderId: this.input.orderId,
         from: [status],
         to: status,
@@ -543,7 +567,7 @@ export class OrderSteps {
       await condition(() => this.order.manualConfirmations.has(refundId));
       const confirmation = this.order.manualConfirmations.get(refundId);
       if (confirmation) {
-        await db.recordManualRefund({ ...confirmation, orderId, at: new Date().toISOString() });
+        await this.db.recordManualRefund({ ...confirmation, orderId, at: new Date().toISOString() });
         record.manualReference = confirmation.reference;
       }
       outcome = 'succeeded';
@@ -564,7 +588,7 @@ export class OrderSteps {
   private async flagForAttention(reason: string): Promise<void> {
     const at = new Date().toISOString();
     if (!this.order.flag(reason, at)) return;
-    await db.transitionOrder({
+    await this.db.transitionOrder({
       orderId: this.input.orderId,
       from: [this.state.status],
       to: this.state.status,
@@ -582,7 +606,7 @@ export class OrderSteps {
     attempt?: PaymentAttemptState,
   ): Promise<void> {
     const at = new Date().toISOString();
-    await db.transitionOrder({
+    await this.db.transitionOrder({
       orderId: this.input.orderId,
       from: statusesLeadingTo(to),
       to,
