@@ -307,8 +307,17 @@ export class OrderSteps {
   }
 
   /** A change of an attempt alone: the order keeps its status; the timeline and the attempt row record it. */
-  private async recordAttempt(reason: string, attempt: PaymentAttemptState, changes?: OrderChanges): Promise<void> {
-    const at = new Date().toISOString();
+  private recordAttempt(reason: string, attempt: PaymentAttemptState, changes?: OrderChanges): Promise<void> {
+    return this.recordInPlace(reason, new Date().toISOString(), changes, attempt);
+  }
+
+  /** A change that keeps the order's status (an attempt, a fulfilment answer): its timeline and its row record it. */
+  private async recordInPlace(
+    reason: string,
+    at: string,
+    changes?: OrderChanges,
+    attempt?: PaymentAttemptState,
+  ): Promise<void> {
     const { status } = this.state;
     await this.db.transitionOrder({
       orderId: this.input.orderId,
@@ -317,7 +326,7 @@ export class OrderSteps {
       reason,
       at,
       changes,
-      attempt,
+      ...(attempt ? { attempt } : {}),
     });
     this.order.moveTo(status, reason, at);
   }
@@ -356,19 +365,7 @@ export class OrderSteps {
   async settleFulfilment(decision: FulfilmentDecision): Promise<void> {
     const at = new Date().toISOString();
     const fulfilment = this.order.settledFulfilment(decision, at);
-    if (fulfilment) {
-      const { status } = this.state;
-      const reason = FULFILMENT_REASONS[decision.status];
-      await this.db.transitionOrder({
-        orderId: this.input.orderId,
-        from: [status],
-        to: status,
-        reason,
-        at,
-        changes: fulfilmentChanges(fulfilment),
-      });
-      this.order.moveTo(status, reason, at);
-    }
+    if (fulfilment) await this.recordInPlace(FULFILMENT_REASONS[decision.status], at, fulfilmentChanges(fulfilment));
     // Recorded (or no longer awaited): the answer's handler replies now, before a refund that may wait for a person.
     this.order.recordFulfilment(fulfilment);
     if (fulfilment && decision.status !== 'fulfilled') {
