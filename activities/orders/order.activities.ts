@@ -78,7 +78,9 @@ type PreparedRefund =
 /** Statuses in which an order has stopped waiting for payment: the attempts it used are final. */
 const ATTEMPTS_SETTLED_STATUSES: readonly OrderStatus[] = ['PAID', 'FAILED', 'EXPIRED', 'CANCELLED'];
 
-function intentOfAttempt(attempt: RecordedPaymentAttempt): CreatePaymentIntentResult {
+function intentOfAttempt(
+  attempt: Pick<RecordedPaymentAttempt, 'intentId' | 'paymentUrl'> & { intentExpiresAt?: Date | null },
+): CreatePaymentIntentResult {
   return {
     intentId: attempt.intentId,
     paymentUrl: attempt.paymentUrl,
@@ -361,8 +363,7 @@ export function createOrderActivities(deps: OrderActivityDeps): OrderActivities 
             declineCode: null,
           });
           log.info({ attemptNumber, intentId: intent.intentId }, 'payment intent created');
-          const { expiresAt, ...created } = intent;
-          return expiresAt === undefined ? created : { ...created, expiresAt: expiresAt.toISOString() };
+          return intentOfAttempt(attempt);
         }
         // Another run of this activity recorded the attempt while this one asked the gateway. The row is what every
         // later step (callbacks, lookups, reconciliation) trusts, so it wins.

@@ -6,6 +6,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { RateLimiterPostgres, RateLimiterRes } from 'rate-limiter-flexible';
 import type { ApiConfig } from '../../config/env';
+import { ORDER_ID_PATTERN } from '../../contracts/order.contract';
 import { describeError, type Logger } from '../../config/logger';
 import type { Pool } from '../../db/pool';
 import { ApiError } from './errors';
@@ -136,7 +137,7 @@ export function publicRateLimits(deps: { pool: Pool; config: RateLimitConfig; lo
 
 /** Only what could be an order ID is a key; anything else is refused by the route's own validation. */
 function orderIdKey(id: string | undefined): string | undefined {
-  return id !== undefined && /^[A-Za-z0-9._-]{1,64}$/.test(id) ? id : undefined;
+  return id !== undefined && ORDER_ID_PATTERN.test(id) ? id : undefined;
 }
 
 function orderIdParam(req: Request): string | undefined {

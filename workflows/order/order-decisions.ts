@@ -25,7 +25,7 @@ import { CLOSED_UNPAID_STATUSES, REFUNDABLE_STATUSES } from '../../domain/order-
 import { DEFAULT_GRACE_POLL_INTERVAL_MS, HINT_LOOKUP_MIN_INTERVAL_MS, pollDelayMs } from '../../domain/poll-schedule';
 import { isOwnCapture, unrefundedMinor } from '../../domain/refund-ledger';
 import { DEFAULT_MAX_PAYMENT_ATTEMPTS } from '../../domain/payment-attempts';
-import { PaymentAttempts, type AttemptEnd, type IntentAtGateway } from './payment-attempts';
+import { PaymentAttempts, intentOf, type AttemptEnd, type IntentAtGateway } from './payment-attempts';
 
 /** Changes to the process, each decided once per run by its patch marker, so a run takes one path throughout. */
 export interface ProcessChanges {
@@ -278,10 +278,12 @@ export class OrderDecisions {
 
   private requestStatusCheck(event: PaymentEvent): void {
     this.statusCheckRequested = true;
-    const { intentId } = event;
-    if (this.attempts?.isEarlierIntent(intentId) && intentId && !this.hintedEarlierIntents.includes(intentId)) {
-      this.hintedEarlierIntents.push(intentId);
-    }
+    if (this.newEarlierIntent(event.intentId)) this.hintedEarlierIntents.push(event.intentId);
+  }
+
+  /** An earlier attempt's intent that no pending lookup asks about yet. */
+  private newEarlierIntent(intentId: string | undefined): intentId is string {
+    return !!this.attempts?.isEarlierIntent(intentId) && !this.hintedEarlierIntents.includes(intentId);
   }
 
   /** Why a hint cannot change anything, or undefined when it may. */
@@ -289,10 +291,7 @@ export class OrderDecisions {
     if (this.seenEventIds.includes(event.eventId)) return 'event already seen';
     if (!this.acceptingRequests) return 'order closed';
     // A payer back from an earlier attempt's page may have paid it: a capture there is refunded, even once paid.
-    const { intentId } = event;
-    if (this.attempts?.isEarlierIntent(intentId) && intentId && !this.hintedEarlierIntents.includes(intentId)) {
-      return undefined;
-    }
+    if (this.newEarlierIntent(event.intentId)) return undefined;
     if (this.statusCheckRequested) return 'a status lookup is already due';
     const { status } = this.state;
     const lookupMayMatter =
@@ -874,9 +873,9 @@ export class OrderDecisions {
       state.status === 'AWAITING_PAYMENT' ? attempts.open() : this.awaitsLatePayment() ? latest : undefined;
     const earlier = this.hintedEarlierIntents.splice(0).flatMap((intentId) => {
       const attempt = attempts.concerned(intentId);
-      return attempt ? [attempts.intentOf(attempt)] : [];
+      return attempt ? [intentOf(attempt)] : [];
     });
-    return [...(current ? [attempts.intentOf(current)] : []), ...earlier];
+    return [...(current ? [intentOf(current)] : []), ...earlier];
   }
 
   /** After a scheduled lookup: the next one backs off (awaiting payment) or keeps the grace interval. */

@@ -37,7 +37,7 @@ import {
   type OrderDecisions,
   type PendingRefund,
 } from './order-decisions';
-import type { AttemptEnd, IntentAtGateway } from './payment-attempts';
+import { intentOf, type AttemptEnd, type IntentAtGateway } from './payment-attempts';
 
 type RefundOutcome = 'succeeded' | 'failed' | 'pending';
 
@@ -208,13 +208,11 @@ export class OrderSteps {
     const { attempts } = this.order;
     if (!attempts || this.state.status !== 'AWAITING_PAYMENT') return;
     const open = attempts.open();
-    if (open?.gateway === gateway) return;
+    if (open?.gateway === gateway || attempts.exhausted()) return;
     if (open) {
-      if (attempts.exhausted()) return;
       await this.supersede(open);
       if (this.state.status !== 'AWAITING_PAYMENT') return;
     }
-    if (attempts.exhausted()) return;
     let intent;
     try {
       intent = await this.createIntent(gateway, attempts.count() + 1);
@@ -255,7 +253,7 @@ export class OrderSteps {
   private async supersede(attempt: PaymentAttemptState): Promise<void> {
     const { attempts } = this.order;
     if (!attempts) return;
-    const intent = attempts.intentOf(attempt);
+    const intent = intentOf(attempt);
     try {
       const result = await closing.cancelPaymentIntent(this.lookupOf(intent));
       if (result.outcome === 'already_captured') {
@@ -492,7 +490,7 @@ export class OrderSteps {
     const outcome = await this.refundAtGateway(record, {
       paymentReference: capture.paymentReference,
       capturedAmountMinor: capture.amountMinor,
-      ...(attempt ? { intent: { intentId: attempt.intentId, gateway: attempt.gateway } } : {}),
+      ...(attempt ? { intent: intentOf(attempt) } : {}),
     });
     if (outcome === 'succeeded' && record.manualReference !== undefined) {
       this.order.settledManualRefunds.add(record.refundId);

@@ -25,6 +25,10 @@ export interface IntentAtGateway {
   gateway: GatewayName;
 }
 
+export function intentOf(attempt: PaymentAttemptState): IntentAtGateway {
+  return { intentId: attempt.intentId, gateway: attempt.gateway };
+}
+
 export class PaymentAttempts {
   constructor(
     /** The order's attempts, oldest first: the same array the order's state holds (the query shows it). */
@@ -36,7 +40,7 @@ export class PaymentAttempts {
   ) {}
 
   latest(): PaymentAttemptState | undefined {
-    return this.list[this.list.length - 1];
+    return this.list.at(-1);
   }
 
   /** The open attempt: only ever the latest one. */
@@ -68,13 +72,9 @@ export class PaymentAttempts {
   }
 
   /** An intent of one of this order's attempts other than the latest one (a payer may come back to an old tab). */
-  isEarlierIntent(intentId: string | undefined): boolean {
+  isEarlierIntent(intentId: string | undefined): intentId is string {
     if (intentId === undefined || intentId === this.latest()?.intentId) return false;
     return this.list.some((attempt) => attempt.intentId === intentId);
-  }
-
-  intentOf(attempt: PaymentAttemptState): IntentAtGateway {
-    return { intentId: attempt.intentId, gateway: attempt.gateway };
   }
 
   count(): number {
