@@ -83,6 +83,7 @@ export function publicRateLimits(deps: { pool: Pool; config: RateLimitConfig; lo
   function consuming(
     which: 'ip' | 'order' | 'newAttempts',
     keyOf: (req: Request) => string | undefined,
+    options: { returnedOnServerError?: boolean } = {},
   ): RequestHandler {
     return (req: Request, res: Response, next: NextFunction): void => {
       const key = keyOf(req);
@@ -91,10 +92,26 @@ export function publicRateLimits(deps: { pool: Pool; config: RateLimitConfig; lo
       Promise.resolve()
         .then(() => limiters()[which].consume(key))
         .then(
-          () => next(),
+          () => {
+            if (options.returnedOnServerError) returnPointOnServerError(which, key, res);
+            next();
+          },
           (error: unknown) => next(refusalOrPass(error, res)),
         );
     };
+  }
+
+  /** A request answered 5xx did nothing for its sender (a payer's Try again during an outage), so it costs nothing. */
+  function returnPointOnServerError(which: 'ip' | 'order' | 'newAttempts', key: string, res: Response): void {
+    res.once('finish', () => {
+      if (res.statusCode < 500) return;
+      const limiter = limiters()[which];
+      limiter
+        .reward(key, 1)
+        .catch((error: unknown) =>
+          (res.locals.logger ?? deps.logger).warn({ err: describeError(error) }, 'rate limit point not returned'),
+        );
+    });
   }
 
   /** A limiter answer is a 429; a store failure lets the request through (fail open) and is logged. */
@@ -110,7 +127,9 @@ export function publicRateLimits(deps: { pool: Pool; config: RateLimitConfig; lo
   return {
     perIp: consuming('ip', clientIp),
     perOrder: (orderIdOf = orderIdParam) => consuming('order', (req) => orderIdKey(orderIdOf(req))),
-    newAttemptsPerOrder: consuming('newAttempts', (req) => orderIdKey(orderIdParam(req))),
+    newAttemptsPerOrder: consuming('newAttempts', (req) => orderIdKey(orderIdParam(req)), {
+      returnedOnServerError: true,
+    }),
     webhookFailuresPerIp: (req, res, next) => {
       Promise.resolve()
         .then(() => limiters().webhookFailures.get(clientIp(req)))

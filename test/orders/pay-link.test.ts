@@ -417,6 +417,20 @@ describe('POST /pay/:orderId/attempts', () => {
     expect((await postAttempt(other, '', FORM, replicaB)).status).toBe(303);
     expect((await http(replicaB.url, 'GET', `/pay/${orderId}`)).status).toBe(404);
   });
+
+  it('when Try again is answered 503 because Temporal cannot be reached, then it does not count against the order’s new attempts', async () => {
+    const config = harness.config({ RATE_LIMIT_ATTEMPTS_PER_ORDER: '2', CHECKOUT_TIMEOUT: '1s', ESEWA_FORM_URL });
+    const offline = await harness.startApi({ config, temporal: await harness.unreachableTemporal() });
+    const online = await harness.startApi({ config });
+    const orderId = await startStandIn({ allowedGateways: ['khalti'], paymentUrls: { khalti: khaltiUrl } });
+    const during = [];
+    for (let press = 0; press < 3; press += 1) during.push((await postAttempt(orderId, '', FORM, offline)).status);
+    expect(during).toEqual([503, 503, 503]);
+    // The limiter shares one store across replicas: the outage's presses were returned, so two attempts remain.
+    const after = [];
+    for (let press = 0; press < 3; press += 1) after.push((await postAttempt(orderId, '', FORM, online)).status);
+    expect(after).toEqual([303, 303, 429]);
+  });
 });
 
 describe('POST /orders gateways', () => {
