@@ -50,6 +50,15 @@ async function main(): Promise<void> {
     });
     if (bootstrap.status !== 0) throw new Error('provisioning the Temporal server failed (its message is above)');
   }
+  // Ctrl-C ends the run the way its end does: processes stopped, databases dropped. A second one leaves at once.
+  const interrupt = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (interrupt.signal.aborted) process.exit(130);
+    log(`${signal}: stopping the run's processes and dropping its databases (again to leave at once)`);
+    interrupt.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   const report = await runChaos({
     orders: args.orders,
     seed: args.seed,
@@ -59,6 +68,7 @@ async function main(): Promise<void> {
     adminUrl: process.env.TEST_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
     spacingMs: args['spacing-ms'],
     log,
+    signal: interrupt.signal,
   });
   console.log(formatChaosReport(report));
   if (report.violations.length > 0) {

@@ -23,13 +23,25 @@ export interface ChaosOptions {
   /** Between two order starts, as a shop's checkouts arrive. */
   spacingMs: number;
   log: (message: string) => void;
+  /** Ends the run early (Ctrl-C): its processes are stopped and its databases dropped as after a full run. */
+  signal?: AbortSignal;
+}
+
+export interface ChaosFaults {
+  workerKills: number;
+  apiKills: number;
+  temporalRestarts: number;
+  /** Kill to answering again, per restart. */
+  temporalDownMs: number[];
+  databaseCuts: number;
+  databaseConnectionsCut: number;
 }
 
 export interface ChaosReport {
-  options: Omit<ChaosOptions, 'log'>;
+  options: Omit<ChaosOptions, 'log' | 'signal'>;
   /** "gateway fate → final status" → count. */
   outcomes: Map<string, number>;
-  faults: Record<string, number>;
+  faults: ChaosFaults;
   sandbox: Record<string, unknown>;
   taskFailures: Map<string, number>;
   violations: string[];
@@ -462,6 +474,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     workerEnv: {},
     log: options.log,
   });
+  // Aborting rejects the run's body, so the `finally` below stops every process and drops the run's databases.
+  const interrupted = new Promise<never>((_, reject) => {
+    const interrupt = () => reject(new Error('the chaos run was interrupted'));
+    if (options.signal?.aborted) interrupt();
+    options.signal?.addEventListener('abort', interrupt, { once: true });
+  });
+  interrupted.catch(() => undefined);
   const db = createPool(topology.databaseUrl, {
     applicationName: 'orderpay-chaos-checker',
     max: 4,
@@ -476,181 +495,186 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   });
   const driver = new ChaosDriver(topology, random);
   const violations: string[] = [];
-  const faults = {
+  const faults: ChaosFaults = {
     workerKills: 0,
     apiKills: 0,
     temporalRestarts: 0,
+    temporalDownMs: [],
     databaseCuts: 0,
     databaseConnectionsCut: 0,
   };
   try {
-    await timedFetch(`${topology.sandboxUrl}/_sandbox/faults`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        webhookDropRate: 0.3,
-        webhookDuplicateRate: 0.2,
-        webhookReorder: true,
-        webhookDelayMs: 200,
-        apiErrorRate: 0.1,
-        apiErrorAfterCommitRate: 0.05,
-        apiLatencyMs: 30,
-      }),
-    });
-
-    let chaosOn = true;
-    const chaos = (async () => {
-      let tick = 0;
-      while (chaosOn) {
-        await sleep(4_000 + random() * 4_000);
-        if (!chaosOn) break;
-        tick += 1;
-        await topology.killWorker();
-        faults.workerKills += 1;
-        if (tick % 3 === 1) {
-          faults.databaseConnectionsCut += await topology.cutDatabaseConnections();
-          faults.databaseCuts += 1;
-        }
-        if (tick % 4 === 0) {
-          await topology.killApi(tick % topology.apiUrls.length);
-          faults.apiKills += 1;
-        }
-        if (tick % 5 === 2) {
-          // Everything in flight at the server is cut; workers, APIs and clients must reconnect and carry on.
-          await topology.killTemporal(1_000 + random() * 2_000);
-          faults.temporalRestarts += 1;
-        }
-      }
-    })();
-
-    const fateRuns: Promise<void>[] = [];
-    let lastOrderStartedAt = Date.now();
-    for (const order of orders) {
-      lastOrderStartedAt = Date.now();
-      // A request that never gets through is a violation of its own; the run goes on to check the money.
-      let timer: NodeJS.Timeout | undefined;
-      const deadline = new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`the fate did not finish within ${FATE_DEADLINE_MS / 1000}s`)),
-          FATE_DEADLINE_MS,
-        );
+    const play = async (): Promise<ChaosReport> => {
+      await timedFetch(`${topology.sandboxUrl}/_sandbox/faults`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          webhookDropRate: 0.3,
+          webhookDuplicateRate: 0.2,
+          webhookReorder: true,
+          webhookDelayMs: 200,
+          apiErrorRate: 0.1,
+          apiErrorAfterCommitRate: 0.05,
+          apiLatencyMs: 30,
+        }),
       });
-      fateRuns.push(
-        Promise.race([driver.runFate(db, order.orderId, order.gateway, order.fate), deadline])
-          .catch((error: unknown) => {
-            const refused = [...driver.refusals.entries()]
-              .filter(([path]) => path.includes(order.orderId))
-              .map(([path, answers]) => `${path}: ${answers}`);
-            violations.push(
-              `${order.orderId} (${order.fate}): ${String(error)}${refused.length ? ` [${refused.join(' | ')}]` : ''}`,
-            );
-          })
-          .finally(() => clearTimeout(timer)),
-      );
-      await sleep(options.spacingMs);
-    }
-    await Promise.all(fateRuns);
-    // Faults go on until the last order's TTL has passed, so expiries and final checks run under them too, however
-    // quickly the drawn fates played out.
-    await sleep(Math.max(0, lastOrderStartedAt + TTL_MS + 5_000 - Date.now()));
-    chaosOn = false;
-    await chaos;
-    await timedFetch(`${topology.sandboxUrl}/_sandbox/faults`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        webhookDropRate: 0,
-        webhookDuplicateRate: 0,
-        apiErrorRate: 0,
-        apiErrorAfterCommitRate: 0,
-      }),
-    });
-    options.log(`fates played out after ${((Date.now() - started) / 1000).toFixed(0)}s; settling`);
 
-    // Settle: every workflow closes after its TTL and grace window; give retries room.
-    const settleDeadline = Date.now() + TTL_MS + GRACE_MS + 120_000;
-    const running = async () => {
-      let open = 0;
-      for (let i = 0; i < orders.length; i += 50) {
-        const batch = orders.slice(i, i + 50);
-        const statuses = await Promise.all(
-          batch.map(async ({ orderId }) => {
-            try {
-              return (await client.workflow.getHandle(orderWorkflowId(orderId)).describe()).status.name;
-            } catch {
-              return 'UNKNOWN';
-            }
-          }),
+      let chaosOn = true;
+      const chaos = (async () => {
+        let tick = 0;
+        while (chaosOn) {
+          await sleep(4_000 + random() * 4_000);
+          if (!chaosOn) break;
+          tick += 1;
+          await topology.killWorker();
+          faults.workerKills += 1;
+          if (tick % 3 === 1) {
+            faults.databaseConnectionsCut += await topology.cutDatabaseConnections();
+            faults.databaseCuts += 1;
+          }
+          if (tick % 4 === 0) {
+            await topology.killApi(tick % topology.apiUrls.length);
+            faults.apiKills += 1;
+          }
+          if (tick % 5 === 2) {
+            // Everything in flight at the server is cut; workers, APIs and clients must reconnect and carry on.
+            faults.temporalDownMs.push(await topology.killTemporal(1_000 + random() * 2_000));
+            faults.temporalRestarts += 1;
+          }
+        }
+      })();
+
+      const fateRuns: Promise<void>[] = [];
+      let lastOrderStartedAt = Date.now();
+      for (const order of orders) {
+        lastOrderStartedAt = Date.now();
+        // A request that never gets through is a violation of its own; the run goes on to check the money.
+        let timer: NodeJS.Timeout | undefined;
+        const deadline = new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`the fate did not finish within ${FATE_DEADLINE_MS / 1000}s`)),
+            FATE_DEADLINE_MS,
+          );
+        });
+        fateRuns.push(
+          Promise.race([driver.runFate(db, order.orderId, order.gateway, order.fate), deadline])
+            .catch((error: unknown) => {
+              const refused = [...driver.refusals.entries()]
+                .filter(([path]) => path.includes(order.orderId))
+                .map(([path, answers]) => `${path}: ${answers}`);
+              violations.push(
+                `${order.orderId} (${order.fate}): ${String(error)}${refused.length ? ` [${refused.join(' | ')}]` : ''}`,
+              );
+            })
+            .finally(() => clearTimeout(timer)),
         );
-        open += statuses.filter((status) => status === 'RUNNING' || status === 'UNKNOWN').length;
+        await sleep(options.spacingMs);
       }
-      return open;
-    };
-    while ((await running()) > 0 && Date.now() < settleDeadline) await sleep(2_000);
+      await Promise.all(fateRuns);
+      // Faults go on until the last order's TTL has passed, so expiries and final checks run under them too, however
+      // quickly the drawn fates played out.
+      await sleep(Math.max(0, lastOrderStartedAt + TTL_MS + 5_000 - Date.now()));
+      chaosOn = false;
+      await chaos;
+      await timedFetch(`${topology.sandboxUrl}/_sandbox/faults`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          webhookDropRate: 0,
+          webhookDuplicateRate: 0,
+          apiErrorRate: 0,
+          apiErrorAfterCommitRate: 0,
+        }),
+      });
+      options.log(`fates played out after ${((Date.now() - started) / 1000).toFixed(0)}s; settling`);
 
-    await checkInvariants({
-      orders,
-      topology,
-      db,
-      client,
-      violations,
-      payerAfterExpiry: driver.payerAfterExpiry,
-      report: options.log,
-    });
-    const outcomes = new Map<string, number>();
-    const histories = [];
-    for (const { orderId, gateway, fate } of orders) {
-      const status = (await driver.orderStatus(db, orderId)) ?? 'MISSING';
-      const late = driver.payerAfterExpiry.has(orderId) ? ' (payer came after expiry)' : '';
-      const outcome = `${gateway} ${fate}${late} → ${status}`;
-      outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
-      const workflowId = orderWorkflowId(orderId);
-      histories.push({ workflowId, history: await client.workflow.getHandle(workflowId).fetchHistory() });
-    }
+      // Settle: every workflow closes after its TTL and grace window; give retries room.
+      const settleDeadline = Date.now() + TTL_MS + GRACE_MS + 120_000;
+      const running = async () => {
+        let open = 0;
+        for (let i = 0; i < orders.length; i += 50) {
+          const batch = orders.slice(i, i + 50);
+          const statuses = await Promise.all(
+            batch.map(async ({ orderId }) => {
+              try {
+                return (await client.workflow.getHandle(orderWorkflowId(orderId)).describe()).status.name;
+              } catch {
+                return 'UNKNOWN';
+              }
+            }),
+          );
+          open += statuses.filter((status) => status === 'RUNNING' || status === 'UNKNOWN').length;
+        }
+        return open;
+      };
+      while ((await running()) > 0 && Date.now() < settleDeadline) await sleep(2_000);
 
-    // Determinism: every history of the run replays with the build the workers ran.
-    const replayOptions = {
-      workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH },
-      dataConverter: orderpayDataConverter(parseCodecKeys(topology.codecKeys)),
-    };
-    for await (const result of Worker.runReplayHistories(replayOptions, histories)) {
-      if (result.error) violations.push(`${result.workflowId}: replay failed: ${String(result.error)}`);
-    }
-    // Failed workflow tasks are retried by the server; a worker bug (non-determinism, an unhandled error) is not.
-    const taskFailures = new Map<string, number>();
-    for (const { workflowId, history } of histories) {
-      for (const event of history.events ?? []) {
-        const attributes = event.workflowTaskFailedEventAttributes;
-        if (!attributes) continue;
-        const cause = temporal.api.enums.v1.WorkflowTaskFailedCause[attributes.cause ?? 0] ?? String(attributes.cause);
-        taskFailures.set(cause, (taskFailures.get(cause) ?? 0) + 1);
-        if (/NON_DETERMINISTIC|UNHANDLED_FAILURE/.test(cause)) {
-          violations.push(`${workflowId}: workflow task failed: ${cause} ${attributes.failure?.message ?? ''}`);
+      await checkInvariants({
+        orders,
+        topology,
+        db,
+        client,
+        violations,
+        payerAfterExpiry: driver.payerAfterExpiry,
+        report: options.log,
+      });
+      const outcomes = new Map<string, number>();
+      const histories = [];
+      for (const { orderId, gateway, fate } of orders) {
+        const status = (await driver.orderStatus(db, orderId)) ?? 'MISSING';
+        const late = driver.payerAfterExpiry.has(orderId) ? ' (payer came after expiry)' : '';
+        const outcome = `${gateway} ${fate}${late} → ${status}`;
+        outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+        const workflowId = orderWorkflowId(orderId);
+        histories.push({ workflowId, history: await client.workflow.getHandle(workflowId).fetchHistory() });
+      }
+
+      // Determinism: every history of the run replays with the build the workers ran.
+      const replayOptions = {
+        workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH },
+        dataConverter: orderpayDataConverter(parseCodecKeys(topology.codecKeys)),
+      };
+      for await (const result of Worker.runReplayHistories(replayOptions, histories)) {
+        if (result.error) violations.push(`${result.workflowId}: replay failed: ${String(result.error)}`);
+      }
+      // Failed workflow tasks are retried by the server; a worker bug (non-determinism, an unhandled error) is not.
+      const taskFailures = new Map<string, number>();
+      for (const { workflowId, history } of histories) {
+        for (const event of history.events ?? []) {
+          const attributes = event.workflowTaskFailedEventAttributes;
+          if (!attributes) continue;
+          const cause =
+            temporal.api.enums.v1.WorkflowTaskFailedCause[attributes.cause ?? 0] ?? String(attributes.cause);
+          taskFailures.set(cause, (taskFailures.get(cause) ?? 0) + 1);
+          if (/NON_DETERMINISTIC|UNHANDLED_FAILURE/.test(cause)) {
+            violations.push(`${workflowId}: workflow task failed: ${cause} ${attributes.failure?.message ?? ''}`);
+          }
         }
       }
-    }
-    const sandbox = (await (await timedFetch(`${topology.sandboxUrl}/_sandbox/stats`)).json()) as Record<
-      string,
-      unknown
-    >;
-    return {
-      options: {
-        orders: options.orders,
-        seed: options.seed,
-        topology: options.topology,
-        apiReplicas: options.apiReplicas,
-        workers: options.workers,
-        adminUrl: options.adminUrl,
-        spacingMs: options.spacingMs,
-      },
-      outcomes,
-      faults,
-      sandbox,
-      taskFailures,
-      violations,
-      wallMs: Date.now() - started,
-      logs: violations.length > 0 ? topology.logs().slice(-40_000) : '',
+      const sandbox = (await (await timedFetch(`${topology.sandboxUrl}/_sandbox/stats`)).json()) as Record<
+        string,
+        unknown
+      >;
+      return {
+        options: {
+          orders: options.orders,
+          seed: options.seed,
+          topology: options.topology,
+          apiReplicas: options.apiReplicas,
+          workers: options.workers,
+          adminUrl: options.adminUrl,
+          spacingMs: options.spacingMs,
+        },
+        outcomes,
+        faults,
+        sandbox,
+        taskFailures,
+        violations,
+        wallMs: Date.now() - started,
+        logs: violations.length > 0 ? topology.logs().slice(-40_000) : '',
+      };
     };
+    return await Promise.race([interrupted, play()]);
   } finally {
     await db.end();
     await connection.close();
@@ -734,7 +758,11 @@ export function formatChaosReport(report: ChaosReport): string {
     '',
     '  faults injected',
     `    workers SIGKILLed ${faults.workerKills}, API replicas SIGKILLed ${faults.apiKills}, ` +
-      `Temporal server SIGKILLed and restarted ${faults.temporalRestarts}, ` +
+      `Temporal server SIGKILLed and restarted ${faults.temporalRestarts}` +
+      (faults.temporalDownMs.length === 0
+        ? ', '
+        : ` (down ${(Math.max(...faults.temporalDownMs) / 1000).toFixed(1)} s at most, ` +
+          `${(faults.temporalDownMs.reduce((sum, ms) => sum + ms, 0) / 1000).toFixed(0)} s in all), `) +
       `database connections cut ${faults.databaseConnectionsCut} (in ${faults.databaseCuts} cuts)`,
     `    sandbox: ${Object.entries(sandbox)
       .filter(([, value]) => typeof value === 'number')

@@ -3,25 +3,13 @@
 // API replicas on their own ports and N workers, all built from dist/ like `npm start` runs them.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
+import { existsSync } from 'node:fs';
 import { freePort, watchChild, type WatchedProcess } from '../child-process';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import pg from 'pg';
 import { projectPath } from '../../config/paths';
 import { generateCodecKey } from '../../config/payload-codec';
 import { migrateToLatest } from '../../db/migrate';
-import { connectWhenReady, devServerArgs } from '../dev-temporal';
-import { findTemporalCli } from '../temporal-cli';
-import {
-  clusterDatabaseOn,
-  defaultClusterPorts,
-  findClusterTools,
-  initialiseClusterNamespace,
-  prepareClusterServer,
-  visibilityDatabase,
-} from '../temporal-cluster';
+import { clusterTemporal, embeddedTemporal } from '../killable-temporal';
 
 export type ChaosTopologyKind = 'cluster' | 'embedded';
 
@@ -56,32 +44,15 @@ export interface ChaosTopology {
   killWorker(): Promise<void>;
   /** SIGKILLs API replica `index` and starts it again on the same port. */
   killApi(index: number): Promise<void>;
-  /** SIGKILLs the Temporal server, waits `downMs`, starts it again on the same port and storage. */
-  killTemporal(downMs: number): Promise<void>;
+  /**
+   * SIGKILLs the Temporal server, waits `downMs`, starts it again on the same port and storage; resolves with how
+   * long the server was unreachable (kill to answering again).
+   */
+  killTemporal(downMs: number): Promise<number>;
   /** Cuts every database connection of orderpay's processes (pg_terminate_backend); returns how many. */
   cutDatabaseConnections(): Promise<number>;
   logs(): string;
   stop(): Promise<void>;
-}
-
-/** A run of consecutive free ports (the cluster's frontend and its fixed offsets around it). */
-async function freeClusterFrontendPort(): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt += 1) {
-    // Below 32768 with every offset: the PostgreSQL schema keeps membership ports in a smallint.
-    const frontend = 11_000 + Math.floor(Math.random() * 20_000);
-    const ports = Object.values(defaultClusterPorts(frontend));
-    const free = await Promise.all(ports.map((port) => isFree(port)));
-    if (free.every(Boolean)) return frontend;
-  }
-  throw new Error('no free ports for the Temporal cluster');
-}
-
-function isFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = net.createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -119,99 +90,6 @@ function databaseUrlFor(adminUrl: string, database: string): string {
   return url.toString();
 }
 
-/** The Temporal server as a process the run can SIGKILL and start again on the same storage. */
-interface KillableTemporal {
-  address: string;
-  start(): Promise<void>;
-  kill(): Promise<void>;
-  output(): string;
-  cleanUp(): Promise<void>;
-}
-
-async function clusterTemporal(
-  adminUrl: string,
-  suffix: string,
-  namespace: string,
-  log: (message: string) => void,
-): Promise<KillableTemporal> {
-  const tools = findClusterTools();
-  const database = clusterDatabaseOn(adminUrl, `temporal_chaos_${suffix}`);
-  const rootDir = mkdtempSync(path.join(tmpdir(), 'orderpay-chaos-temporal-'));
-  const plan = await prepareClusterServer({
-    tools,
-    database,
-    ports: defaultClusterPorts(await freeClusterFrontendPort()),
-    rootDir,
-    logLevel: 'error',
-    // The machine's PostgreSQL is shared (100 connections); the server's four services each open these pools.
-    maxConnections: { default: 4, visibility: 2 },
-    log,
-  });
-  let server: ChaosProcess | undefined;
-  let initialised = false;
-  return {
-    address: plan.address,
-    async start() {
-      const started = startProcess('temporal', plan.command, plan.args, process.env);
-      server = started;
-      const exited = () =>
-        started.child.exitCode !== null || started.child.signalCode !== null
-          ? `the server exited: ${started.output().slice(-2_000)}`
-          : undefined;
-      if (!initialised) {
-        await initialiseClusterNamespace({ address: plan.address, namespace, log, hasExited: exited });
-        initialised = true;
-      }
-      await (await connectWhenReady(plan.address, namespace, 120_000, exited)).close();
-    },
-    kill: async () => server?.stop('SIGKILL'),
-    output: () => server?.output() ?? '',
-    async cleanUp() {
-      await server?.stop('SIGKILL');
-      rmSync(rootDir, { recursive: true, force: true });
-      const admin = new pg.Client({ connectionString: adminUrl });
-      await admin.connect();
-      try {
-        for (const name of [database.database, visibilityDatabase(database)]) {
-          await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-        }
-      } finally {
-        await admin.end();
-      }
-    },
-  };
-}
-
-async function embeddedTemporal(namespace: string): Promise<KillableTemporal> {
-  const directory = mkdtempSync(path.join(tmpdir(), 'orderpay-chaos-temporal-'));
-  const [port, uiPort] = [await freePort(), await freePort()];
-  const address = `127.0.0.1:${port}`;
-  const args = devServerArgs({
-    dbFile: path.join(directory, 'temporal.db'),
-    port,
-    uiPort,
-    namespace,
-    logLevel: 'error',
-  });
-  let server: ChaosProcess | undefined;
-  return {
-    address,
-    async start() {
-      const started = startProcess('temporal', findTemporalCli(), args, process.env);
-      server = started;
-      const exited = () =>
-        started.child.exitCode !== null || started.child.signalCode !== null ? 'the dev server exited' : undefined;
-      await (await connectWhenReady(address, namespace, 60_000, exited)).close();
-    },
-    kill: async () => server?.stop('SIGKILL'),
-    output: () => server?.output() ?? '',
-    async cleanUp() {
-      await server?.stop('SIGKILL');
-      rmSync(directory, { recursive: true, force: true });
-    },
-  };
-}
-
 export async function startChaosTopology(options: ChaosTopologyOptions): Promise<ChaosTopology> {
   const suffix = randomBytes(4).toString('hex');
   const namespace = 'default';
@@ -225,7 +103,7 @@ export async function startChaosTopology(options: ChaosTopologyOptions): Promise
 
   const temporal =
     options.kind === 'cluster'
-      ? await clusterTemporal(options.adminUrl, suffix, namespace, options.log)
+      ? await clusterTemporal(options.adminUrl, `temporal_chaos_${suffix}`, namespace, options.log)
       : await embeddedTemporal(namespace);
   await temporal.start();
   options.log(`${options.kind === 'cluster' ? 'Temporal server on PostgreSQL' : 'dev server'} at ${temporal.address}`);
@@ -275,7 +153,10 @@ export async function startChaosTopology(options: ChaosTopologyOptions): Promise
   });
   /** Oldest first. */
   const workers: { process: ChaosProcess; startedAt: number }[] = [];
+  /** Once stopped (the run ended or was interrupted), a fault still in progress starts nothing new. */
+  let stopped = false;
   const startWorker = () => {
+    if (stopped) return;
     const worker = startService('worker', 'worker/main.js', workerEnv);
     workers.push({ process: worker, startedAt: Date.now() });
     processes.push(worker);
@@ -308,15 +189,18 @@ export async function startChaosTopology(options: ChaosTopologyOptions): Promise
       const api = apis[index];
       if (port === undefined || api === undefined) return;
       await api.stop('SIGKILL');
+      if (stopped) return;
       const next = startService(`api-${index + 1}`, 'api/main.js', apiEnv(port));
       processes.push(next);
       apis[index] = next;
       await waitForHttp(`${apiUrls[index]}/healthz`);
     },
     async killTemporal(downMs) {
+      const killedAt = Date.now();
       await temporal.kill();
       await sleep(downMs);
-      await temporal.start();
+      if (!stopped) await temporal.start();
+      return Date.now() - killedAt;
     },
     async cutDatabaseConnections() {
       const client = new pg.Client({ connectionString: options.adminUrl });
@@ -338,6 +222,7 @@ export async function startChaosTopology(options: ChaosTopologyOptions): Promise
         '\n',
       ),
     async stop() {
+      stopped = true;
       await Promise.all(processes.map((p) => p.stop('SIGKILL')));
       await temporal.cleanUp();
       const cleanup = new pg.Client({ connectionString: options.adminUrl });

@@ -1,4 +1,6 @@
-// One real Temporal dev server and one fresh PostgreSQL database for the whole run.
+// One real Temporal server and one fresh PostgreSQL database for the whole run. The server is the dev server (the
+// Temporal CLI's, on SQLite), or with TEST_TEMPORAL_SERVER=cluster the cluster topology's server on PostgreSQL with SQL
+// visibility, as `npm start -- --cluster` and docker-compose run it (needs `npm run bootstrap -- --cluster`).
 // Tests read their addresses from the environment set here (jest workers inherit it).
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import pg from 'pg';
@@ -6,11 +8,13 @@ import { randomBytes } from 'node:crypto';
 import { orderSearchAttributes } from '../../contracts/order.contract';
 import { reconciliationSearchAttributes } from '../../contracts/reconciliation.contract';
 import { migrateToLatest } from '../../db/migrate';
+import { clusterTemporal, type KillableTemporal } from '../../scripts/killable-temporal';
 import { findTemporalCli } from '../../scripts/temporal-cli';
 
 declare global {
   // Shared between global setup and teardown, which run in the same context.
-  var __ORDERPAY_TEST__: { env: TestWorkflowEnvironment; adminUrl: string; databaseName: string } | undefined;
+  var __ORDERPAY_TEST__:
+    { server: TestWorkflowEnvironment | KillableTemporal; adminUrl: string; databaseName: string } | undefined;
 }
 
 const adminUrl = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -26,6 +30,14 @@ export default async function globalSetup(): Promise<void> {
   process.env.DATABASE_URL = databaseUrl.toString();
   await migrateToLatest(process.env.DATABASE_URL);
 
+  if (process.env.TEST_TEMPORAL_SERVER === 'cluster') {
+    const server = await clusterTemporal(adminUrl, `temporal_${databaseName}`, 'default', () => undefined);
+    await server.start();
+    process.env.TEMPORAL_ADDRESS = server.address;
+    process.env.TEMPORAL_NAMESPACE = 'default';
+    globalThis.__ORDERPAY_TEST__ = { server, adminUrl, databaseName };
+    return;
+  }
   const env = await TestWorkflowEnvironment.createLocal({
     server: {
       executable: { type: 'existing-path', path: findTemporalCli() },
@@ -36,5 +48,5 @@ export default async function globalSetup(): Promise<void> {
   });
   process.env.TEMPORAL_ADDRESS = env.address;
   process.env.TEMPORAL_NAMESPACE = 'default';
-  globalThis.__ORDERPAY_TEST__ = { env, adminUrl, databaseName };
+  globalThis.__ORDERPAY_TEST__ = { server: env, adminUrl, databaseName };
 }

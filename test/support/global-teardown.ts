@@ -3,7 +3,8 @@ import pg from 'pg';
 export default async function globalTeardown(): Promise<void> {
   const shared = globalThis.__ORDERPAY_TEST__;
   if (!shared) return;
-  await shared.env.teardown();
+  // The cluster server's clean-up also drops its own databases.
+  await ('teardown' in shared.server ? shared.server.teardown() : shared.server.cleanUp());
   if (process.env.KEEP_TEST_DATABASE) return;
   const admin = new pg.Client({ connectionString: shared.adminUrl });
   await admin.connect();
