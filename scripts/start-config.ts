@@ -50,8 +50,9 @@ export type StartConfig = z.infer<typeof startConfigSchema>;
 
 /**
  * `npm start` alone runs one of each process on the embedded Temporal dev server. `npm start -- --cluster` runs the
- * production topology: a Temporal server on PostgreSQL (scripts/temporal-cluster.ts), two API replicas and two
- * workers; `--api-replicas N` and `--workers N` change the counts in either mode.
+ * production topology: a Temporal server on PostgreSQL (scripts/temporal-cluster.ts) with its Web UI
+ * (scripts/temporal-ui.ts), two API replicas and two workers; `--api-replicas N` and `--workers N` change the counts
+ * in either mode.
  */
 export interface StartArguments {
   topology: 'embedded' | 'cluster';
