@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Provisions what `npm start` and `npm test` need before anything is compiled: node_modules and the Temporal CLI,
 // and says whether promtool (a system package the tests use) is there. With --cluster it also provisions the Temporal
-// server and its SQL schema tool for the cluster topology (`npm start -- --cluster`, `npm run chaos`).
+// server, its SQL schema tool and the Temporal Web UI server for the cluster topology (`npm start -- --cluster`,
+// `npm run chaos`).
 // Plain Node with no dependencies, because it runs before `npm ci`. Idempotent: when everything is present it
 // only stats a few files and asks the CLI for its version.
 import { spawnSync } from 'node:child_process';
@@ -35,6 +36,10 @@ const DOWNLOAD_TIMEOUT_MS = 120_000;
 // scripts/temporal-cluster.ts holds the same version.
 const TEMPORAL_SERVER_VERSION = '1.29.1';
 const TEMPORAL_SERVER_MODULE = 'go.temporal.io/server';
+// The cluster topology's Web UI: the UI server the Temporal CLI above embeds for `temporal server start-dev`, so both
+// start modes show the same UI (its go.mod has no replace lines either). scripts/temporal-ui.ts holds the same version.
+const TEMPORAL_UI_SERVER_VERSION = '2.42.1';
+const TEMPORAL_UI_SERVER_MODULE = 'github.com/temporalio/ui-server/v2';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const toolsBin = path.join(root, '.tools', 'bin');
@@ -282,38 +287,52 @@ function goEnv(go) {
   return { ...process.env, CGO_ENABLED: '0', PATH: `${path.dirname(go)}${path.delimiter}${process.env.PATH ?? ''}` };
 }
 
-/** `go install` of cmd/server and cmd/tools/sql; they install as `server` and `sql`, renamed as the releases name them. */
-function buildClusterToolsWithGo(go) {
+/**
+ * `go install` into a scratch GOBIN, then each binary moved into .tools/bin under the name its release gives it:
+ * `go install` names a binary after its package directory, and the Temporal server and the UI server are both `server`.
+ */
+function goInstallRenamed(go, what, moduleVersion, binaries) {
   const since = performance.now();
-  log(
-    `building temporal-server and temporal-sql-tool v${TEMPORAL_SERVER_VERSION} with ${go} ` +
-      '(a cold build takes many minutes; it is cached afterwards)',
-  );
-  const work = mkdtempSync(path.join(tmpdir(), 'temporal-server-'));
+  log(`building ${what} with ${go} (a cold build takes minutes; it is cached afterwards)`);
+  const work = mkdtempSync(path.join(tmpdir(), 'temporal-go-install-'));
   try {
     const result = spawnSync(
       go,
-      [
-        'install',
-        '-ldflags',
-        '-s -w',
-        `${TEMPORAL_SERVER_MODULE}/cmd/server@v${TEMPORAL_SERVER_VERSION}`,
-        `${TEMPORAL_SERVER_MODULE}/cmd/tools/sql@v${TEMPORAL_SERVER_VERSION}`,
-      ],
+      ['install', '-ldflags', '-s -w', ...binaries.map((binary) => `${binary.package}@${moduleVersion}`)],
       { cwd: root, stdio: 'inherit', env: { ...goEnv(go), GOBIN: work } },
     );
     if (result.error || result.status !== 0) {
-      throw new BootstrapError(
-        `go install of the Temporal server failed (${result.error?.message ?? `exit ${result.status}`}).`,
-      );
+      throw new BootstrapError(`go install of ${what} failed (${result.error?.message ?? `exit ${result.status}`}).`);
     }
     mkdirSync(toolsBin, { recursive: true });
-    renameSync(path.join(work, `server${exe}`), path.join(toolsBin, `temporal-server${exe}`));
-    renameSync(path.join(work, `sql${exe}`), path.join(toolsBin, `temporal-sql-tool${exe}`));
+    for (const binary of binaries) {
+      renameSync(
+        path.join(work, `${path.basename(binary.package)}${exe}`),
+        path.join(toolsBin, `${binary.name}${exe}`),
+      );
+    }
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
-  log(`built .tools/bin/temporal-server and .tools/bin/temporal-sql-tool in ${seconds(since)}`);
+  log(`built ${binaries.map((binary) => `.tools/bin/${binary.name}`).join(' and ')} in ${seconds(since)}`);
+}
+
+function buildClusterToolsWithGo(go) {
+  goInstallRenamed(
+    go,
+    `temporal-server and temporal-sql-tool v${TEMPORAL_SERVER_VERSION}`,
+    `v${TEMPORAL_SERVER_VERSION}`,
+    [
+      { package: `${TEMPORAL_SERVER_MODULE}/cmd/server`, name: 'temporal-server' },
+      { package: `${TEMPORAL_SERVER_MODULE}/cmd/tools/sql`, name: 'temporal-sql-tool' },
+    ],
+  );
+}
+
+function buildUiServerWithGo(go) {
+  goInstallRenamed(go, `the Temporal UI server v${TEMPORAL_UI_SERVER_VERSION}`, `v${TEMPORAL_UI_SERVER_VERSION}`, [
+    { package: `${TEMPORAL_UI_SERVER_MODULE}/cmd/server`, name: 'temporal-ui-server' },
+  ]);
 }
 
 /** Copies schema/postgresql/v12 out of the module (downloaded into Go's module cache when it is not there yet). */
@@ -341,23 +360,29 @@ function copySchemaWithGo(go) {
 function ensureTemporalCluster() {
   let server = findClusterTool('temporal-server', 'TEMPORAL_SERVER_PATH');
   let sqlTool = findClusterTool('temporal-sql-tool', 'TEMPORAL_SQL_TOOL_PATH');
+  let uiServer = findClusterTool('temporal-ui-server', 'TEMPORAL_UI_SERVER_PATH');
   const schemaDir = process.env.TEMPORAL_SCHEMA_DIR || bundledSchemaDir;
   const schemaPresent = () =>
     existsSync(path.join(schemaDir, 'temporal', 'versioned')) &&
     readdirSync(path.join(schemaDir, 'temporal', 'versioned')).length > 0;
-  if (server && sqlTool && schemaPresent()) {
-    log(`Temporal server found via ${server.source}: ${server.file}; temporal-sql-tool via ${sqlTool.source}`);
+  if (server && sqlTool && uiServer && schemaPresent()) {
+    log(
+      `Temporal server found via ${server.source}: ${server.file}; temporal-sql-tool via ${sqlTool.source}; ` +
+        `temporal-ui-server via ${uiServer.source}`,
+    );
     return;
   }
   const go = findGo();
   if (!go) {
     throw new BootstrapError(
       [
-        `the cluster topology needs temporal-server and temporal-sql-tool v${TEMPORAL_SERVER_VERSION} and their schema files, and Go is not installed to build them.`,
+        `the cluster topology needs temporal-server and temporal-sql-tool v${TEMPORAL_SERVER_VERSION} with their schema files, and temporal-ui-server v${TEMPORAL_UI_SERVER_VERSION}; Go is not installed to build them.`,
         'Either install Go (https://go.dev/dl/) and run `npm run bootstrap -- --cluster` again, or provide them:',
         '  - put temporal-server and temporal-sql-tool on PATH (or set TEMPORAL_SERVER_PATH and TEMPORAL_SQL_TOOL_PATH),',
         `    e.g. from the temporal_${TEMPORAL_SERVER_VERSION}_<os>_<arch>.tar.gz asset of https://github.com/temporalio/temporal/releases`,
         "  - set TEMPORAL_SCHEMA_DIR to that release's schema/postgresql/v12 directory",
+        '  - put temporal-ui-server on PATH (or set TEMPORAL_UI_SERVER_PATH): the `ui-server` binary of the',
+        `    ui-server_${TEMPORAL_UI_SERVER_VERSION}_<os>_<arch>.tar.gz asset of https://github.com/temporalio/ui-server/releases, renamed`,
       ].join('\n'),
     );
   }
@@ -365,6 +390,10 @@ function ensureTemporalCluster() {
     buildClusterToolsWithGo(go);
     server = findClusterTool('temporal-server', 'TEMPORAL_SERVER_PATH');
     sqlTool = findClusterTool('temporal-sql-tool', 'TEMPORAL_SQL_TOOL_PATH');
+  }
+  if (!uiServer) {
+    buildUiServerWithGo(go);
+    uiServer = findClusterTool('temporal-ui-server', 'TEMPORAL_UI_SERVER_PATH');
   }
   if (!schemaPresent()) {
     if (process.env.TEMPORAL_SCHEMA_DIR) {
@@ -374,7 +403,12 @@ function ensureTemporalCluster() {
   }
   const version = spawnSync(server.file, ['--version'], { encoding: 'utf8', timeout: 30_000 });
   if (version.status !== 0) throw new BootstrapError(`${server.file} was installed but does not run.`);
-  log(`Temporal server ready: ${server.file} (${version.stdout.trim()}), ${sqlTool.file}`);
+  const uiVersion = spawnSync(uiServer.file, ['--version'], { encoding: 'utf8', timeout: 30_000 });
+  if (uiVersion.status !== 0) throw new BootstrapError(`${uiServer.file} was installed but does not run.`);
+  log(
+    `Temporal server ready: ${server.file} (${version.stdout.trim()}), ${sqlTool.file}, ` +
+      `${uiServer.file} (${uiVersion.stdout.trim()})`,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------------------------

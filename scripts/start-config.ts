@@ -5,6 +5,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { apiConfigSchema, ConfigError, duration, port, sandboxConfigSchema, workerConfigSchema } from '../config/env';
 import { ORDER_WORKFLOW_TYPE } from '../contracts/order.contract';
+import { clusterFrontendPortRange } from './temporal-cluster';
 
 /** Unset and empty both mean "not given": `DATABASE_URL= npm start` should start the embedded PostgreSQL. */
 const optionalText = z
@@ -49,8 +50,9 @@ export type StartConfig = z.infer<typeof startConfigSchema>;
 
 /**
  * `npm start` alone runs one of each process on the embedded Temporal dev server. `npm start -- --cluster` runs the
- * production topology: a Temporal server on PostgreSQL (scripts/temporal-cluster.ts), two API replicas and two
- * workers; `--api-replicas N` and `--workers N` change the counts in either mode.
+ * production topology: a Temporal server on PostgreSQL (scripts/temporal-cluster.ts) with its Web UI
+ * (scripts/temporal-ui.ts), two API replicas and two workers; `--api-replicas N` and `--workers N` change the counts
+ * in either mode.
  */
 export interface StartArguments {
   topology: 'embedded' | 'cluster';
@@ -87,6 +89,24 @@ export function parseStartArguments(argv: readonly string[]): StartArguments {
     workers: count('--workers', cluster ? 2 : 1),
   };
 }
+
+/** What `--cluster` cannot run with, refused before anything starts. */
+export function checkClusterConfig(config: StartConfig): void {
+  if (config.TEMPORAL_ADDRESS) {
+    throw new ConfigError('--cluster runs its own Temporal server; unset TEMPORAL_ADDRESS, or drop --cluster');
+  }
+  const { min, max } = clusterFrontendPortRange();
+  if (config.TEMPORAL_DEV_PORT < min || config.TEMPORAL_DEV_PORT > max) {
+    throw new ConfigError(
+      `TEMPORAL_DEV_PORT=${config.TEMPORAL_DEV_PORT} cannot be the cluster's frontend port: with --cluster it must be ` +
+        `from ${min} to ${max}, because the server's membership ports (TEMPORAL_DEV_PORT − 300 to − 294) are kept ` +
+        'in a PostgreSQL smallint column (1 to 32767)',
+    );
+  }
+}
+
+/** orderpay's codec endpoint as the Web UI's browser reaches it, in either start mode. */
+export const temporalUiCodecEndpoint = (config: StartConfig) => `http://localhost:${config.PORT}/codec`;
 
 /**
  * The ports of replica `index` (0-based). Replicas are separate processes on separate ports with nothing in front:
@@ -155,7 +175,8 @@ export function childEnvironment(
     SANDBOX_WEBHOOK_URL: `${api}/webhooks/stripe`,
     // Open orders keep their checkout sessions when `npm start` is restarted.
     SANDBOX_STATE_FILE: wiring.sandboxStateFile,
-    // The dev server's Web UI decodes histories through the API's codec endpoint, from the browser.
+    // The Web UI (the dev server's, or the cluster's UI server) decodes histories through the API's codec endpoint,
+    // from the browser.
     CODEC_CORS_ORIGINS: `http://localhost:${config.TEMPORAL_UI_PORT},http://127.0.0.1:${config.TEMPORAL_UI_PORT}`,
     ...(wiring.codecKeys ? { TEMPORAL_CODEC_KEYS: wiring.codecKeys } : {}),
   };

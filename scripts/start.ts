@@ -1,7 +1,8 @@
 // `npm start`: everything orderpay needs on one machine, in the foreground, stopped by Ctrl-C.
 //   PostgreSQL    DATABASE_URL, or an embedded PostgreSQL under .data/postgres
 //   Temporal      TEMPORAL_ADDRESS, or a dev server with SQLite in .data/temporal, or with --cluster the Temporal
-//                 server on PostgreSQL (scripts/temporal-cluster.ts) with its databases next to orderpay's
+//                 server on PostgreSQL (scripts/temporal-cluster.ts) with its databases next to orderpay's, and its
+//                 Web UI server (scripts/temporal-ui.ts)
 //   migrations    once, before the processes start
 //   sandbox, worker, api  restarted with backoff when they crash; the sandbox keeps its state in .data/sandbox;
 //                 --api-replicas N and --workers N run several api and worker processes (two each with --cluster)
@@ -19,6 +20,7 @@ import { devCodecKeys } from './dev-codec-key';
 import { connectWhenReady, ensureSearchAttributes, startDevTemporal } from './dev-temporal';
 import { startEmbeddedPostgres } from './embedded-postgres';
 import {
+  checkClusterConfig,
   childEnvironment,
   parseStartArguments,
   redactDatabaseUrl,
@@ -27,6 +29,7 @@ import {
   type StartConfig,
   startConfigSchema,
   startPaths,
+  temporalUiCodecEndpoint,
   temporalUiOrdersUrl,
 } from './start-config';
 import { createOutput, DEFAULT_RESTART_POLICY, ManagedProcess, type Output, ProcessRegistry } from './supervisor';
@@ -40,6 +43,12 @@ import {
   initialiseClusterNamespace,
   visibilityDatabase,
 } from './temporal-cluster';
+import {
+  findTemporalUiServer,
+  renderUiServerConfig,
+  TEMPORAL_UI_SERVER_VERSION,
+  writeUiServerConfig,
+} from './temporal-ui';
 
 const SERVICES = [
   { name: 'sandbox', entry: 'dist/sandbox/main.js' },
@@ -165,7 +174,7 @@ async function provideTemporal(
     } finally {
       await connection.close();
     }
-    return { address: config.TEMPORAL_ADDRESS, devServer: false };
+    return { address: config.TEMPORAL_ADDRESS, devServer: false, webUi: false };
   }
   const started = await startDevTemporal({
     cli: findTemporalCli(),
@@ -174,7 +183,7 @@ async function provideTemporal(
     uiPort: config.TEMPORAL_UI_PORT,
     namespace: config.TEMPORAL_NAMESPACE,
     logLevel: config.TEMPORAL_LOG_LEVEL,
-    codecEndpoint: `http://localhost:${config.PORT}/codec`,
+    codecEndpoint: temporalUiCodecEndpoint(config),
     stopTimeoutMs: config.SUPERVISOR_STOP_TIMEOUT,
     output,
     registry,
@@ -182,10 +191,10 @@ async function provideTemporal(
     adopt: (managed) => stack.adopt('temporal', managed),
   });
   output.log(`Temporal dev server ready on ${started.address}`);
-  return { address: started.address, devServer: true };
+  return { address: started.address, devServer: true, webUi: true };
 }
 
-/** `--cluster`: the Temporal server on PostgreSQL, its databases on the same PostgreSQL as orderpay's. */
+/** `--cluster`: the Temporal server on PostgreSQL, its databases on the same PostgreSQL as orderpay's, and its Web UI. */
 async function provideClusterTemporal(
   config: StartConfig,
   databaseUrl: string,
@@ -195,6 +204,7 @@ async function provideClusterTemporal(
   registry: ProcessRegistry,
 ) {
   const tools = findClusterTools();
+  const uiServer = findTemporalUiServer();
   const database = clusterDatabaseOn(databaseUrl, config.TEMPORAL_CLUSTER_DATABASE);
   const plan = await prepareClusterServer({
     tools,
@@ -232,7 +242,42 @@ async function provideClusterTemporal(
     `Temporal server v${TEMPORAL_SERVER_VERSION} ready on ${plan.address} (PostgreSQL databases ` +
       `${database.database}, ${visibilityDatabase(database)})`,
   );
-  return { address: plan.address, devServer: false };
+  if (stack.isStopping) return { address: plan.address, devServer: false, webUi: false };
+
+  const ui = new ManagedProcess({
+    name: 'temporal-ui',
+    command: uiServer,
+    args: writeUiServerConfig(
+      clusterDir,
+      renderUiServerConfig({
+        temporalAddress: plan.address,
+        port: config.TEMPORAL_UI_PORT,
+        namespace: config.TEMPORAL_NAMESPACE,
+        codecEndpoint: temporalUiCodecEndpoint(config),
+        logLevel: config.TEMPORAL_LOG_LEVEL,
+      }),
+    ),
+    stopTimeoutMs: config.SUPERVISOR_STOP_TIMEOUT,
+    // It holds no state: a crash costs the operators a reload, not the stack.
+    restart: DEFAULT_RESTART_POLICY,
+    output,
+    registry,
+    marker: clusterDir,
+    onFatal: (reason) => fatal(output, stack, reason),
+  });
+  stack.adopt('temporal', ui);
+  ui.start();
+  const uiReady = await eventually(
+    () => probeHttp(`http://127.0.0.1:${config.TEMPORAL_UI_PORT}/healthz`),
+    30_000,
+    stack,
+  );
+  output.log(
+    uiReady
+      ? `Temporal Web UI v${TEMPORAL_UI_SERVER_VERSION} ready on http://localhost:${config.TEMPORAL_UI_PORT}`
+      : `warning: the Temporal Web UI did not answer on :${config.TEMPORAL_UI_PORT}/healthz within 30s`,
+  );
+  return { address: plan.address, devServer: false, webUi: true };
 }
 
 function fatal(output: Output, stack: Stack, reason: string): void {
@@ -249,6 +294,7 @@ function printBanner(
   wiring: {
     temporalAddress: string;
     devServer: boolean;
+    webUi: boolean;
     databaseUrl: string;
     embedded: boolean;
     dataDir: string;
@@ -274,16 +320,16 @@ function printBanner(
     `  Metrics           ${apis.map((ports) => `http://localhost:${ports.API_METRICS_PORT}/metrics`).join(', ')} (api), ` +
       `${workers.map((ports) => `http://localhost:${ports.WORKER_METRICS_PORT}/metrics`).join(', ')} (worker), ` +
       `${workers.map((ports) => `http://localhost:${ports.TEMPORAL_SDK_METRICS_PORT}/metrics`).join(', ')} (Temporal SDK)`,
-    ...(wiring.devServer
+    ...(wiring.webUi
       ? [
-          `  Temporal Web UI   ${ui} (payloads decoded by http://localhost:${config.PORT}/codec)`,
+          `  Temporal Web UI   ${ui} (payloads decoded by ${temporalUiCodecEndpoint(config)})`,
           `    orders          ${temporalUiOrdersUrl(ui, ns)}`,
           `    awaiting pay    ${temporalUiOrdersUrl(ui, ns, 'OrderStatus="AWAITING_PAYMENT"')}`,
           `    need attention  ${temporalUiOrdersUrl(ui, ns, 'NeedsAttention=true')}`,
         ]
       : []),
     `  Temporal          ${wiring.temporalAddress} (namespace ${ns}${
-      wiring.devServer ? ', dev server' : args.topology === 'cluster' ? ', server on PostgreSQL; no Web UI' : ''
+      wiring.devServer ? ', dev server' : args.topology === 'cluster' ? ', server on PostgreSQL' : ''
     })`,
     `  PostgreSQL        ${redactDatabaseUrl(wiring.databaseUrl)}${wiring.embedded ? ' (embedded)' : ''}`,
     ...(wiring.devServer || wiring.embedded ? [`  Data              ${wiring.dataDir}`] : []),
@@ -301,9 +347,7 @@ async function main(): Promise<void> {
   try {
     config = loadConfig(startConfigSchema);
     args = parseStartArguments(process.argv.slice(2));
-    if (args.topology === 'cluster' && config.TEMPORAL_ADDRESS) {
-      throw new ConfigError('--cluster runs its own Temporal server; unset TEMPORAL_ADDRESS, or drop --cluster');
-    }
+    if (args.topology === 'cluster') checkClusterConfig(config);
   } catch (error) {
     if (error instanceof ConfigError) {
       output.stderr(`${error.message}\n`);
@@ -356,7 +400,7 @@ async function main(): Promise<void> {
     }
 
     let database: Awaited<ReturnType<typeof provideDatabase>>;
-    let temporal: { address: string; devServer: boolean };
+    let temporal: { address: string; devServer: boolean; webUi: boolean };
     if (args.topology === 'cluster') {
       // Provisioned like the CLI: PATH, .tools/bin, else built with Go (a no-op when everything is there).
       const bootstrap = spawnSync(process.execPath, [projectPath('scripts', 'bootstrap.mjs'), '--cluster'], {
@@ -455,6 +499,7 @@ async function main(): Promise<void> {
     printBanner(output, config, args, {
       temporalAddress: temporal.address,
       devServer: temporal.devServer,
+      webUi: temporal.webUi,
       databaseUrl: database.databaseUrl,
       embedded: database.embedded,
       dataDir: path.relative(process.cwd(), paths.dataDir) || '.',

@@ -41,7 +41,8 @@ function isExecutable(file: string): boolean {
   }
 }
 
-function findExecutable(name: string, explicit: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
+/** The explicit path when one is given (and nothing else), else the first on PATH, else .tools/bin. */
+export function findExecutable(name: string, explicit: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
   if (explicit) return isExecutable(explicit) ? explicit : undefined;
   const onPath = (env.PATH ?? '')
     .split(path.delimiter)
@@ -200,6 +201,28 @@ export function defaultClusterPorts(frontend = 7233): ClusterPorts {
     historyMembership: frontend - 299,
     matchingMembership: frontend - 298,
     workerMembership: frontend - 294,
+  };
+}
+
+/** PostgreSQL's SMALLINT: the server's schema keeps membership ports in one (cluster_membership.rpc_port). */
+const MAX_MEMBERSHIP_PORT = 32_767;
+
+/**
+ * The frontend ports defaultClusterPorts can move to: every port it derives is a TCP port, and every membership port
+ * fits the schema's SMALLINT, which a server on a higher frontend port could not record.
+ */
+export function clusterFrontendPortRange(): { min: number; max: number } {
+  const offsets = defaultClusterPorts(0);
+  const membership = [
+    offsets.frontendMembership,
+    offsets.historyMembership,
+    offsets.matchingMembership,
+    offsets.workerMembership,
+  ];
+  const all = Object.values(offsets);
+  return {
+    min: 1 - Math.min(...all),
+    max: Math.min(MAX_MEMBERSHIP_PORT - Math.max(...membership), 65_535 - Math.max(...all)),
   };
 }
 

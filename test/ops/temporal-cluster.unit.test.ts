@@ -1,15 +1,17 @@
 // The cluster topology and docker-compose.yml run the same Temporal server: same version, same dynamic config, same
-// schema steps. These hold the files to each other, and check what `npm start -- --cluster` parses and renders.
+// schema steps. These hold the files to each other, and check what `npm start -- --cluster` parses, refuses and renders
+// (the server's config, and its Web UI server's).
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../../config/env';
-import { parseStartArguments } from '../../scripts/start-config';
+import { checkClusterConfig, parseStartArguments, startConfigSchema } from '../../scripts/start-config';
 import {
   CLUSTER_DYNAMIC_CONFIG,
   defaultClusterPorts,
   renderServerConfig,
   TEMPORAL_SERVER_VERSION,
 } from '../../scripts/temporal-cluster';
+import { renderUiServerConfig, TEMPORAL_UI_SERVER_VERSION } from '../../scripts/temporal-ui';
 
 const root = path.resolve(__dirname, '../..');
 const read = (file: string) => readFileSync(path.join(root, file), 'utf8');
@@ -57,5 +59,66 @@ describe('npm start arguments', () => {
     expect(() => parseStartArguments(['--clutser'])).toThrow(ConfigError);
     expect(() => parseStartArguments(['--workers', '0'])).toThrow(/1 to 8/);
     expect(() => parseStartArguments(['--workers'])).toThrow(/needs a number/);
+  });
+});
+
+describe('the cluster Web UI server', () => {
+  it('when bootstrap and the start script are read, then they name the same UI server version', () => {
+    expect(read('scripts/bootstrap.mjs')).toContain(
+      `const TEMPORAL_UI_SERVER_VERSION = '${TEMPORAL_UI_SERVER_VERSION}';`,
+    );
+  });
+
+  it('when its config is rendered, then it serves the UI on the UI port, in front of the frontend, decoding with the codec endpoint', () => {
+    const config = renderUiServerConfig({
+      temporalAddress: '127.0.0.1:17233',
+      port: 18233,
+      namespace: 'shop',
+      codecEndpoint: 'http://localhost:4000/codec',
+      logLevel: 'error',
+    });
+    const lines = config.split('\n');
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        'temporalGrpcAddress: "127.0.0.1:17233"',
+        'port: 18233',
+        'enableUi: true',
+        'defaultNamespace: "shop"',
+        'codec:',
+        '  endpoint: "http://localhost:4000/codec"',
+        '  cookieInsecure: true',
+        'hideLogs: true',
+      ]),
+    );
+    // The UI server renders a file that mentions this marker as a Go template, and would read env vars into it.
+    expect(config).not.toContain('enable-template');
+  });
+});
+
+describe('npm start -- --cluster refuses what the cluster cannot run with', () => {
+  const clusterConfig = (env: Record<string, string>) => () => checkClusterConfig(startConfigSchema.parse(env));
+
+  it('when TEMPORAL_DEV_PORT puts a membership port outside a PostgreSQL smallint, then start refuses naming it', () => {
+    for (const port of ['40000', '33062', '300', '0']) {
+      expect(clusterConfig({ TEMPORAL_DEV_PORT: port })).toThrow(ConfigError);
+      expect(clusterConfig({ TEMPORAL_DEV_PORT: port })).toThrow(/TEMPORAL_DEV_PORT=\d+ .* from 301 to 33061/);
+    }
+  });
+
+  it('when TEMPORAL_DEV_PORT keeps every derived port in range, then start accepts it', () => {
+    for (const port of ['7233', '301', '33061']) expect(clusterConfig({ TEMPORAL_DEV_PORT: port })).not.toThrow();
+    const highest = defaultClusterPorts(33061);
+    const membership = [
+      highest.frontendMembership,
+      highest.historyMembership,
+      highest.matchingMembership,
+      highest.workerMembership,
+    ];
+    expect(Math.max(...membership)).toBe(32_767);
+    expect(Math.min(...Object.values(defaultClusterPorts(301)))).toBe(1);
+  });
+
+  it('when TEMPORAL_ADDRESS is set, then --cluster is refused, as it runs its own server', () => {
+    expect(clusterConfig({ TEMPORAL_ADDRESS: 'temporal.example:7233' })).toThrow(/unset TEMPORAL_ADDRESS/);
   });
 });
