@@ -17,10 +17,11 @@ const root = path.resolve(__dirname, '../..');
 const read = (file: string) => readFileSync(path.join(root, file), 'utf8');
 
 describe('the cluster topology and docker-compose.yml', () => {
-  it('when both are read, then they name the same server version, dynamic config and schema steps', () => {
+  it('when both are read, then they name the same server and UI versions, dynamic config and schema steps', () => {
     const compose = read('docker-compose.yml');
     expect(compose).toContain(`temporalio/server:\${TEMPORAL_VERSION:-${TEMPORAL_SERVER_VERSION}}`);
     expect(compose).toContain(`temporalio/admin-tools:\${TEMPORAL_ADMINTOOLS_VERSION:-${TEMPORAL_SERVER_VERSION}-`);
+    expect(compose).toContain(`temporalio/ui:\${TEMPORAL_UI_VERSION:-${TEMPORAL_UI_SERVER_VERSION}}`);
     expect(compose).toContain(`./${path.relative(root, CLUSTER_DYNAMIC_CONFIG)}:`);
     for (const step of ['setup-schema -v 0.0', 'update-schema -d "$$schema/temporal/versioned"']) {
       expect(compose).toContain(step);
