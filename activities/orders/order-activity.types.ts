@@ -117,6 +117,11 @@ export interface TransitionOrderResult {
 export interface RecordOrderResult {
   created: boolean;
   status?: OrderStatus;
+  /**
+   * When the row was there already: its expiry. A first workflow task that timed out after its local recordOrder
+   * (the worker was killed) is run again with a later clock; the row written by the first try keeps its expiry.
+   */
+  expiresAt?: string;
 }
 
 export interface OrderActivities {

@@ -316,7 +316,8 @@ export function createOrderActivities(deps: OrderActivityDeps): OrderActivities 
             });
           }
           // The workflow goes on only from PENDING: a later status means an earlier workflow already ran this order.
-          return { created: false, status: recorded.status };
+          // The recorded expiry is what the row, the pay link and the merchant's reads say; the workflow keeps it.
+          return { created: false, status: recorded.status, expiresAt: recorded.expiresAt.toISOString() };
         }),
       );
     },

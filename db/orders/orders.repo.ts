@@ -37,13 +37,13 @@ export async function insertOrderIfAbsent(db: Pool | PoolClient, order: RecordOr
 export async function findRecordedOrder(
   db: Pool | PoolClient,
   orderId: string,
-): Promise<{ requestHash: string; status: OrderStatus } | undefined> {
-  const result = await db.query<{ request_hash: string; status: OrderStatus }>(
-    'SELECT request_hash, status FROM orders WHERE order_id = $1',
+): Promise<{ requestHash: string; status: OrderStatus; expiresAt: Date } | undefined> {
+  const result = await db.query<{ request_hash: string; status: OrderStatus; expires_at: Date }>(
+    'SELECT request_hash, status, expires_at FROM orders WHERE order_id = $1',
     [orderId],
   );
   const row = result.rows[0];
-  return row && { requestHash: row.request_hash, status: row.status };
+  return row && { requestHash: row.request_hash, status: row.status, expiresAt: row.expires_at };
 }
 
 export interface LockedOrder {

@@ -283,6 +283,33 @@ describe('order workflow: an order recorded before', () => {
   });
 });
 
+describe('order workflow: a first workflow task tried again', () => {
+  it('when the order row was recorded by an earlier try of the first workflow task, then the checkout answer, the TTL and the search attribute keep the recorded expiry', async () => {
+    const input = orderInput('first-task-again', { ttlMs: 10_000, graceMs: 300 });
+    // What a first try leaves when its worker is killed after the local recordOrder: the row, with that try's clock.
+    const recordedExpiry = new Date(Date.now() + 2_000).toISOString();
+    const { policy: _policy, ...recordInput } = input;
+    await createOrderActivities({
+      pool,
+      gateways: () => gateway,
+      logger: createLogger('test', 'silent'),
+      metrics: createOrderActivityMetrics(new Registry()),
+    }).recordOrder({ ...recordInput, expiresAt: recordedExpiry });
+
+    const order = await startOrder(input);
+    expect(order.checkout).toMatchObject({ status: 'AWAITING_PAYMENT', expiresAt: recordedExpiry });
+    const described = await order.handle.describe();
+    expect(described.typedSearchAttributes.get(orderSearchAttributes.expiresAt)?.toISOString()).toBe(recordedExpiry);
+    // It expires at the recorded time, not at the 10-second TTL this try computed.
+    const state = await finish(order, 'first-task-again-keeps-recorded-expiry');
+    expect(state).toMatchObject({ status: 'EXPIRED', expiresAt: recordedExpiry });
+    const row = await pool.query<{ expires_at: Date }>('SELECT expires_at FROM orders WHERE order_id = $1', [
+      input.orderId,
+    ]);
+    expect(row.rows[0]?.expires_at.toISOString()).toBe(recordedExpiry);
+  });
+});
+
 describe('order workflow: orders that cannot start', () => {
   it('when the database refuses the order, then checkout answers FAILED with order_not_recordable at once', async () => {
     const input = orderInput('not-recordable');

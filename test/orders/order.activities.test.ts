@@ -236,14 +236,15 @@ describe('recordOrder', () => {
     ]);
   });
 
-  it('when the same order is recorded again with the same request hash, then it reports not created and writes nothing', async () => {
+  it('when the same order is recorded again with the same request hash, then it reports not created with the recorded expiry and writes nothing', async () => {
     const h = harness();
     const orderId = newOrderId();
     await h.run('recordOrder', recordInput(orderId));
 
-    const again = await h.run('recordOrder', recordInput(orderId));
+    // A retried first workflow task computes a later expiry; the row keeps the first.
+    const again = await h.run('recordOrder', recordInput(orderId, { expiresAt: '2030-01-02T03:19:17.000Z' }));
 
-    expect(again).toEqual({ created: false, status: 'PENDING' });
+    expect(again).toEqual({ created: false, status: 'PENDING', expiresAt: '2030-01-02T03:19:05.000Z' });
     expect(await timeline(orderId)).toHaveLength(1);
   });
 

@@ -101,12 +101,25 @@ export class OrderSteps {
       this.recordStatusWithoutRow('FAILED', 'order_not_recordable');
       return false;
     }
-    if (recorded.status === undefined || recorded.status === 'PENDING') return true;
+    if (recorded.status === undefined || recorded.status === 'PENDING') {
+      if (recorded.expiresAt !== undefined) this.keepRecordedExpiry(Date.parse(recorded.expiresAt));
+      return true;
+    }
     // The order's row is past PENDING: an earlier workflow of this order ran (and was purged by retention). A new
     // intent could take a second payment, so the checkout answers with what the row says and nothing else runs.
     log.warn('order already recorded past PENDING; no new intent', { orderId: input.orderId, status: recorded.status });
     this.recordStatusWithoutRow(recorded.status, 'already_recorded');
     return false;
+  }
+
+  /**
+   * The row was recorded by an earlier try of this run's first workflow task, whose clock was earlier: the order's
+   * expiry is the recorded one, so the row, the pay link, the checkout answer and the TTL timer all agree.
+   */
+  private keepRecordedExpiry(recordedMs: number): void {
+    if (!Number.isFinite(recordedMs) || recordedMs === this.order.expiresAtMs) return;
+    this.order.capTtl(recordedMs);
+    upsertSearchAttributes([{ key: orderSearchAttributes.expiresAt, value: new Date(recordedMs) }]);
   }
 
   private recordStatusWithoutRow(status: OrderStatus, reason: string): void {
