@@ -6,7 +6,13 @@
 import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
-import { orderStateQuery, orderWorkflowId, type OrderState } from '../../contracts/order.contract';
+import { ORDER_REFUND_WORKFLOW_TYPE } from '../../contracts/order-refund.contract';
+import {
+  orderSearchAttributes,
+  orderStateQuery,
+  orderWorkflowId,
+  type OrderState,
+} from '../../contracts/order.contract';
 import { orderpayDataConverter, parseCodecKeys } from '../../config/payload-codec';
 import { createPool, type Pool } from '../../db/pool';
 import { orderIdOfEsewaTransactionUuid } from '../../gateways/esewa/esewa.transaction-id';
@@ -46,6 +52,8 @@ export interface ChaosReport {
   taskFailures: Map<string, number>;
   violations: string[];
   wallMs: number;
+  /** From the faults' end until every workflow had closed (or the settle deadline). */
+  settledMs: number;
   logs: string;
 }
 
@@ -118,8 +126,15 @@ function timedFetch(url: string | URL, init: RequestInit = {}): Promise<Response
   return fetch(url, { ...init, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
 }
 
-/** Longer than any fate's own waits (Khalti's pay-after-expiry waits up to TTL + 90 s, then pays). */
-const FATE_DEADLINE_MS = TTL_MS + 240_000;
+/**
+ * How long a fate waits for the order to reach the status its next step needs (PAID before a refund, EXPIRED before
+ * a payment after expiry): a payment whose webhook was dropped is found by a poll, and a poll or the final check
+ * whose worker was killed is retried only after its timeout, so under the run's faults this takes far longer than on
+ * a quiet system.
+ */
+const STATUS_WAIT_MS = TTL_MS + GRACE_MS + 150_000;
+/** Longer than any fate's own waits: the checkout, the wait for a status, then the fate's last requests. */
+const FATE_DEADLINE_MS = STATUS_WAIT_MS + 180_000;
 
 export function drawOrders(count: number, seed: number, runId: string) {
   const random = seededRandom(seed);
@@ -143,6 +158,7 @@ function hiddenFields(html: string): Record<string, string> {
 
 class ChaosDriver {
   private nextApi = 0;
+  private stopped = false;
   /** The first and the latest refused answer per request path, for a fate that runs out of time. */
   readonly refusals = new Map<string, string>();
   /**
@@ -154,14 +170,20 @@ class ChaosDriver {
   constructor(
     private readonly topology: ChaosTopology,
     private readonly random: () => number,
+    /** The checker's own connection to orderpay's database. */
+    private readonly db: Pool,
   ) {}
 
-  /** Any replica answers any request: each attempt goes to the next one, through kills and 503s. */
+  /**
+   * Any replica answers any request: each attempt goes to the next one, through kills and 503s, as a merchant's client
+   * would: waiting as long as a 429's or 503's Retry-After asks (at most 10 s), else a second, until the fate's deadline.
+   */
   async callApi(path: string, init: RequestInit, accept: (status: number) => boolean): Promise<Response> {
     let first = '';
     let last = '';
-    for (let attempt = 0; attempt < 90; attempt += 1) {
+    while (!this.stopped) {
       const base = this.topology.apiUrls[this.nextApi++ % this.topology.apiUrls.length];
+      let waitMs = 1_000;
       try {
         // Merchant routes carry the run's API key; admin routes bring their own token.
         const headers: Record<string, string> = path.startsWith('/admin')
@@ -170,15 +192,22 @@ class ChaosDriver {
         Object.assign(headers, init.headers as Record<string, string> | undefined);
         const response = await timedFetch(`${base}${path}`, { ...init, headers, redirect: 'manual' });
         if (accept(response.status)) return response;
+        const retryAfter = Number(response.headers.get('retry-after'));
+        if (Number.isFinite(retryAfter) && retryAfter > 0) waitMs = Math.min(retryAfter, 10) * 1_000;
         last = `${new Date().toISOString()} ${response.status} ${(await response.text()).slice(0, 300)}`;
       } catch (error) {
         last = `${new Date().toISOString()} ${String(error)}`;
       }
       first ||= last;
       this.refusals.set(path, `first ${first}; last ${last}`);
-      await sleep(1_000);
+      await sleep(waitMs);
     }
     throw new Error(`${init.method ?? 'GET'} ${path} never succeeded: first ${first}; last ${last}`);
+  }
+
+  /** The run is over: a request still being retried for a fate past its deadline gives up. */
+  stop(): void {
+    this.stopped = true;
   }
 
   /** A browser following a redirect to orderpay (a wallet's return): retried through API kills, on any replica. */
@@ -187,12 +216,25 @@ class ChaosDriver {
     await this.callApi(`${url.pathname}${url.search}`, {}, (status) => status < 500);
   }
 
+  /** What the database held for an order, for a violation's message. */
+  private async orderRow(orderId: string): Promise<unknown> {
+    return this.db.query('SELECT status, expires_at, updated_at FROM orders WHERE order_id = $1', [orderId]).then(
+      (result) => result.rows[0],
+      (error: unknown) => String(error),
+    );
+  }
+
   async orderStatus(db: Pool, orderId: string): Promise<string | undefined> {
     const result = await db.query<{ status: string }>('SELECT status FROM orders WHERE order_id = $1', [orderId]);
     return result.rows[0]?.status;
   }
 
-  async waitForStatus(db: Pool, orderId: string, statuses: readonly string[], timeoutMs = 60_000): Promise<boolean> {
+  async waitForStatus(
+    db: Pool,
+    orderId: string,
+    statuses: readonly string[],
+    timeoutMs = STATUS_WAIT_MS,
+  ): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       if (statuses.includes((await this.orderStatus(db, orderId).catch(() => undefined)) ?? '')) return true;
@@ -242,6 +284,7 @@ class ChaosDriver {
         return;
       default: {
         await press('pay');
+        // Pressed Pay and captured: the order must become PAID, or the fate's expected status fails the check.
         if (!(await this.waitForStatus(db, orderId, ['PAID']))) return;
         if (fate === 'cancel_after_payment') return this.cancel(orderId);
         return this.adminRefund(orderId, fate === 'partial_refund' ? AMOUNT / 4 : undefined, `${orderId}-r1`);
@@ -307,7 +350,7 @@ class ChaosDriver {
       }
       case 'pay_after_ttl_without_return':
         // Strictly after orderpay expired the order: the link is still payable at Khalti.
-        if (!(await this.waitForStatus(db, orderId, ['EXPIRED'], TTL_MS + 90_000))) {
+        if (!(await this.waitForStatus(db, orderId, ['EXPIRED']))) {
           throw new Error('the order never expired');
         }
         return act('pay', false);
@@ -365,7 +408,14 @@ class ChaosDriver {
     const html = await page.text();
     if (page.status === 409) {
       // Refusing an order past its expiry is right; refusing an open one is a violation.
-      if (Date.now() < expiresAtMs) throw new Error(`the payment page refused an open order: ${html.slice(0, 200)}`);
+      const refusedAt = Date.now();
+      if (refusedAt < expiresAtMs) {
+        const row = await this.orderRow(orderId);
+        throw new Error(
+          `the payment page refused an open order ${expiresAtMs - refusedAt} ms before its expiry ` +
+            `(row: ${JSON.stringify(row)}): ${html.slice(0, 200)}`,
+        );
+      }
       this.payerAfterExpiry.add(orderId);
       return;
     }
@@ -493,7 +543,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     namespace: topology.namespace,
     dataConverter: orderpayDataConverter(parseCodecKeys(topology.codecKeys)),
   });
-  const driver = new ChaosDriver(topology, random);
+  const driver = new ChaosDriver(topology, random, db);
   const violations: string[] = [];
   const faults: ChaosFaults = {
     workerKills: 0,
@@ -588,14 +638,17 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       });
       options.log(`fates played out after ${((Date.now() - started) / 1000).toFixed(0)}s; settling`);
 
-      // Settle: every workflow closes after its TTL and grace window; give retries room.
-      const settleDeadline = Date.now() + TTL_MS + GRACE_MS + 120_000;
-      const running = async () => {
-        let open = 0;
-        for (let i = 0; i < orders.length; i += 50) {
-          const batch = orders.slice(i, i + 50);
+      // Settle: every workflow closes after its TTL and grace window; give retries room. Only workflows not yet seen
+      // closed are asked again, so settling adds little load to a system still catching up.
+      const settleStarted = Date.now();
+      const settleDeadline = settleStarted + TTL_MS + GRACE_MS + 300_000;
+      let open = orders.map(({ orderId }) => orderId);
+      while (open.length > 0 && Date.now() < settleDeadline) {
+        const stillOpen: string[] = [];
+        for (let i = 0; i < open.length; i += 50) {
+          const batch = open.slice(i, i + 50);
           const statuses = await Promise.all(
-            batch.map(async ({ orderId }) => {
+            batch.map(async (orderId) => {
               try {
                 return (await client.workflow.getHandle(orderWorkflowId(orderId)).describe()).status.name;
               } catch {
@@ -603,11 +656,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
               }
             }),
           );
-          open += statuses.filter((status) => status === 'RUNNING' || status === 'UNKNOWN').length;
+          stillOpen.push(...batch.filter((_, index) => ['RUNNING', 'UNKNOWN'].includes(statuses[index] ?? '')));
         }
-        return open;
-      };
-      while ((await running()) > 0 && Date.now() < settleDeadline) await sleep(2_000);
+        open = stillOpen;
+        if (open.length > 0) await sleep(2_000);
+      }
+      const settledMs = Date.now() - settleStarted;
+      options.log(`settled in ${(settledMs / 1000).toFixed(0)}s (${open.length} workflows still open)`);
 
       await checkInvariants({
         orders,
@@ -671,11 +726,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         taskFailures,
         violations,
         wallMs: Date.now() - started,
+        settledMs,
         logs: violations.length > 0 ? topology.logs().slice(-40_000) : '',
       };
     };
     return await Promise.race([interrupted, play()]);
   } finally {
+    driver.stop();
     await db.end();
     await connection.close();
     await topology.stop();
@@ -738,9 +795,46 @@ async function checkInvariants(context: {
     ) {
       say(`database captured ${row.captured_amount_minor}, gateway ${captured}`);
     }
-    if (workflow && workflow.status !== status) say(`workflow says ${workflow.status}`);
-    if (workflow && workflow.refundedAmountMinor !== refunded) say(`workflow refunded ${workflow.refundedAmountMinor}`);
+    const workflowDisagrees =
+      workflow !== undefined && (workflow.status !== status || workflow.refundedAmountMinor !== refunded);
+    // A refund asked for after the order's workflow closed runs in a refund workflow of its own, which moves the
+    // order row and the order's search attributes; the closed run keeps the state it closed with.
+    if (workflow && workflowDisagrees && !(await laterRefundWorkflowSays(client, orderId, status))) {
+      if (workflow.status !== status) say(`workflow says ${workflow.status}`);
+      if (workflow.refundedAmountMinor !== refunded) say(`workflow refunded ${workflow.refundedAmountMinor}`);
+    }
   }
+  // The three sources are read one after the other, so they only agree if nothing moved meanwhile: a gateway ledger
+  // that changed during the check means the run had not settled, and every comparison above is in doubt.
+  const after = await gatewayLedger(topology.sandboxUrl, esewaOrders);
+  const moved = orders.filter(
+    ({ orderId }) =>
+      String(ledger.captures.get(orderId) ?? []) !== String(after.captures.get(orderId) ?? []) ||
+      (ledger.refunds.get(orderId) ?? 0) !== (after.refunds.get(orderId) ?? 0),
+  );
+  if (moved.length > 0) {
+    violations.push(
+      `the gateway's ledger changed while the run was checked (it had not settled) for ${moved.length} orders, ` +
+        `e.g. ${moved
+          .slice(0, 5)
+          .map((order) => order.orderId)
+          .join(', ')}`,
+    );
+  }
+}
+
+/** Whether the newest refund workflow of a closed order (a refund after close) agrees with the order row. */
+async function laterRefundWorkflowSays(client: Client, orderId: string, status: string): Promise<boolean> {
+  let newest: { startTime: Date; status: unknown } | undefined;
+  const query = `${orderSearchAttributes.orderId.name} = "${orderId}" AND WorkflowType = "${ORDER_REFUND_WORKFLOW_TYPE}"`;
+  for await (const execution of client.workflow.list({ query })) {
+    if (newest && newest.startTime >= execution.startTime) continue;
+    newest = {
+      startTime: execution.startTime,
+      status: execution.typedSearchAttributes.get(orderSearchAttributes.orderStatus),
+    };
+  }
+  return newest?.status === status;
 }
 
 /** One table: fates and their outcomes, the faults injected, and every violation. */
@@ -751,7 +845,8 @@ export function formatChaosReport(report: ChaosReport): string {
   const sandbox = report.sandbox;
   return [
     `chaos: seed ${options.seed}, ${options.orders} orders, ${options.topology} topology ` +
-      `(${options.apiReplicas} API, ${options.workers} workers), ${(report.wallMs / 1000).toFixed(0)}s`,
+      `(${options.apiReplicas} API, ${options.workers} workers), ${(report.wallMs / 1000).toFixed(0)}s, ` +
+      `every workflow closed ${(report.settledMs / 1000).toFixed(0)}s after the faults ended`,
     '',
     `  ${'gateway / fate → final status'.padEnd(58)} orders`,
     ...rows.map(([outcome, count]) => `  ${outcome.padEnd(58)} ${String(count).padStart(6)}`),
