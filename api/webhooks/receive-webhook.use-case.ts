@@ -75,7 +75,8 @@ export async function receiveWebhook(deps: WebhookDeps, incoming: IncomingWebhoo
   if (recorded.outcome === 'duplicate') return { received: true, duplicate: true };
   // Stored, so the 2xx is honest whatever happens next: a full queue leaves the row to the sweeper.
   if (recorded.outcome === 'to_deliver') {
-    deps.webhookDeliveries.offer({ ...recorded.event, gateway: incoming.gateway, eventId: webhook.eventId });
+    const logger = deps.logger.child({ gateway: incoming.gateway, eventId: webhook.eventId, orderId: webhook.orderId });
+    deps.webhookDeliveries.offer({ ...recorded.event, gateway: incoming.gateway, logger });
   }
   return { received: true };
 }

@@ -9,7 +9,11 @@ import { deliverStoredPaymentEvent, type StoredPaymentEvent, type WebhookDeliver
 
 export interface QueuedPaymentEvent extends StoredPaymentEvent {
   gateway: GatewayName;
-  eventId: string;
+  /**
+   * Bound to the event by whoever handed it over: the webhook's request logger (so the delivery's lines carry the
+   * request ID of the answer that stored it), or the sweeper's.
+   */
+  logger: Logger;
 }
 
 export interface WebhookDeliveryQueue {
@@ -32,7 +36,7 @@ export interface WebhookDeliveryQueueSettings {
 }
 
 export function createWebhookDeliveryQueue(
-  deps: WebhookDeliveryDeps & { logger: Logger; metrics: Pick<ApiMetrics, 'webhookDelivered'> },
+  deps: WebhookDeliveryDeps & { metrics: Pick<ApiMetrics, 'webhookDelivered'> },
   { concurrency, limit }: WebhookDeliveryQueueSettings,
 ): WebhookDeliveryQueue {
   const waiting: QueuedPaymentEvent[] = [];
@@ -41,8 +45,7 @@ export function createWebhookDeliveryQueue(
   const inFlight = new Set<Promise<void>>();
   let closed = false;
 
-  const deliver = async (event: QueuedPaymentEvent): Promise<void> => {
-    const logger = deps.logger.child({ gateway: event.gateway, eventId: event.eventId, orderId: event.orderId });
+  const deliver = async ({ logger, ...event }: QueuedPaymentEvent): Promise<void> => {
     try {
       const delivery = await deliverStoredPaymentEvent(deps, event, logger);
       if (delivery.result === 'delivered') deps.metrics.webhookDelivered(event.gateway, delivery.secondsSinceReceived);

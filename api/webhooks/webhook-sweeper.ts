@@ -50,7 +50,7 @@ export function startWebhookSweeper(
         handled++;
         continue;
       }
-      if (!deps.queue.offer({ ...plan.event, gateway: row.gateway, eventId: row.eventId })) break;
+      if (!deps.queue.offer({ ...plan.event, gateway: row.gateway, logger: rowLogger })) break;
       handled++;
     }
     if (handled > 0) logger.info({ rows: handled }, 'undelivered webhooks handed to the delivery queue');
