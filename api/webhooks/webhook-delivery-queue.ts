@@ -24,8 +24,6 @@ export interface WebhookDeliveryQueue {
   offer(event: QueuedPaymentEvent): boolean;
   /** How many more events offer() would take now. */
   freeSlots(): number;
-  /** Deliveries waiting and in flight. */
-  size(): number;
   /** Takes nothing more, forgets what waits (some replica's sweeper delivers it), waits for what is in flight. */
   close(): Promise<void>;
 }
@@ -81,7 +79,6 @@ export function createWebhookDeliveryQueue(
       return true;
     },
     freeSlots: () => (closed ? 0 : Math.max(0, limit - waiting.length)),
-    size: () => waiting.length + inFlight.size,
     async close() {
       closed = true;
       for (const event of waiting.splice(0)) taken.delete(event.id);
