@@ -304,7 +304,7 @@ export const apiConfigSchema = z
      * Webhooks are answered once stored and delivered to their orders afterwards: this many deliveries in flight per
      * API process, and at most WEBHOOK_DELIVERY_QUEUE_LIMIT waiting; past that, rows wait for the sweeper.
      */
-    WEBHOOK_DELIVERY_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
+    WEBHOOK_DELIVERY_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
     WEBHOOK_DELIVERY_QUEUE_LIMIT: z.coerce.number().int().min(1).max(100_000).default(5_000),
     /** How often each API process looks for stored webhooks still waiting for delivery, and how many it reads. */
     WEBHOOK_SWEEP_INTERVAL: duration('5s'),
