@@ -31,8 +31,8 @@ export interface ApiDeps {
   logger: Logger;
   metrics: ApiMetrics;
   /**
-   * Where stored webhooks go for delivery after their answer. startApiServer passes the queue its sweeper also
-   * feeds and drains it on stop; without one the app has its own (an app nobody stops, as route listings in tests).
+   * Where stored webhooks go for delivery after their answer: startApiServer passes the queue its sweeper also feeds,
+   * and drains it on stop. An app made without one (route listings in tests) has a queue of its own.
    */
   webhookDeliveries?: WebhookDeliveryQueue;
 }

@@ -28,7 +28,7 @@ export async function startApiServer(
   metrics?: { port: number; host?: string },
 ): Promise<RunningApiServer> {
   // Every API process delivers stored webhooks: its own after answering them, and any replica's left waiting.
-  const webhookDeliveries = deps.webhookDeliveries ?? webhookDeliveryQueueFor(deps);
+  const webhookDeliveries = webhookDeliveryQueueFor(deps);
   const app = createApp({ ...deps, webhookDeliveries });
   const server = createServer({ maxHeaderSize: deps.config.HTTP_MAX_HEADER_BYTES }, app);
   server.on('clientError', answerClientError);

@@ -243,6 +243,26 @@ test('when the delivery queue is full, then every webhook is still acknowledged 
   }
 });
 
+test('when an API has stopped, then its sweeper delivers nothing more', async () => {
+  const api = await sweepingApi({ WEBHOOK_SWEEP_INTERVAL: '100ms' });
+  await api.stop();
+  const orderId = await createOrder();
+  const { eventId } = await storeUndelivered(orderId);
+
+  // Ten sweep intervals: a sweeper still running would have delivered it by now.
+  await new Promise((resolve) => setTimeout(resolve, 1_000));
+
+  expect(await storedRow(eventId)).toMatchObject({ outcome: 'received', delivery_attempts: 0 });
+  expect(await signalsReceived(orderId)).toBe(0);
+  // Left for the next API that sweeps, as after a shutdown.
+  const next = await sweepingApi();
+  try {
+    await waitForOutcome(eventId, 'delivered');
+  } finally {
+    await next.stop();
+  }
+});
+
 describe('which rows a sweep reads', () => {
   test('when rows are fresh, claimed, closed or backing off, then only the due ones are read, oldest first', async () => {
     const minute = 60;
