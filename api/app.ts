@@ -19,6 +19,7 @@ import { publicRateLimits, type PublicRateLimits } from './http/rate-limits';
 import { requestContext } from './http/request-context';
 import { securityHeaders } from './http/security-headers';
 import { webhooksRoutes } from './webhooks/webhooks.routes';
+import { createWebhookDeliveryQueue, type WebhookDeliveryQueue } from './webhooks/webhook-delivery-queue';
 
 export interface ApiDeps {
   config: ApiConfig;
@@ -29,6 +30,19 @@ export interface ApiDeps {
   callbackHandlers?: Partial<Record<GatewayName, CallbackHandler>>;
   logger: Logger;
   metrics: ApiMetrics;
+  /**
+   * Where stored webhooks go for delivery after their answer: startApiServer passes the queue its sweeper also feeds,
+   * and drains it on stop. An app made without one (route listings in tests) has a queue of its own.
+   */
+  webhookDeliveries?: WebhookDeliveryQueue;
+}
+
+/** The webhook delivery queue of an API process, sized by its configuration. */
+export function webhookDeliveryQueueFor(deps: ApiDeps): WebhookDeliveryQueue {
+  return createWebhookDeliveryQueue(deps, {
+    concurrency: deps.config.WEBHOOK_DELIVERY_CONCURRENCY,
+    limit: deps.config.WEBHOOK_DELIVERY_QUEUE_LIMIT,
+  });
 }
 
 export function createApp(deps: ApiDeps): Express {
@@ -43,7 +57,7 @@ export function createApp(deps: ApiDeps): Express {
   limitPublicRoutes(app, publicRateLimits(deps));
   app.use(healthRoutes(deps));
   app.use(ordersRoutes(deps));
-  app.use(webhooksRoutes(deps));
+  app.use(webhooksRoutes({ ...deps, webhookDeliveries: deps.webhookDeliveries ?? webhookDeliveryQueueFor(deps) }));
   app.use(callbacksRoutes({ ...deps, callbackHandlers: deps.callbackHandlers ?? {} }));
   app.use(payPageRoutes(deps));
   app.use(adminRoutes(deps));

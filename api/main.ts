@@ -10,6 +10,7 @@ import { orderpayDataConverter } from '../config/payload-codec';
 import { hasActiveKeyWithScope } from '../db/auth/api-keys.repo';
 import { createPool } from '../db/pool';
 import { countRefundsInStates } from '../db/refunds/refunds.repo';
+import { measureWebhookBacklog } from '../db/webhooks/webhook-events.repo';
 import { createStripeWebhookVerifier } from '../gateways/stripe/stripe.webhooks';
 import { walletCallbackHandlers } from './webhooks/callback-handlers';
 import { startApiServer } from './server';
@@ -48,6 +49,7 @@ async function main(): Promise<void> {
   registerProcessMetrics(registry);
   const metrics = createApiMetrics(registry, {
     countManualRefunds: () => countRefundsInStates(pool, MANUAL_REFUND_STATES),
+    readWebhookBacklog: () => measureWebhookBacklog(pool),
   });
 
   if (config.ORDERPAY_ENV === 'production' && config.ADMIN_API_TOKEN === undefined) {
@@ -80,6 +82,7 @@ async function main(): Promise<void> {
     // In-flight requests get the server's grace time; past that, a hung dependency must not keep the process.
     setTimeout(() => process.exit(1), SHUTDOWN_DEADLINE_MS).unref();
     try {
+      // Stops the webhook sweeper and lets deliveries in flight finish before the connections close.
       await server.stop();
       await connection.close();
       await pool.end();

@@ -3,9 +3,10 @@ import { createServer, STATUS_CODES, type IncomingMessage, type Server, type Ser
 import type { Duplex } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import { startMetricsServer } from '../config/metrics-server';
-import { createApp, type ApiDeps } from './app';
+import { createApp, webhookDeliveryQueueFor, type ApiDeps } from './app';
 import { errorBody } from './http/error-handler';
 import { ApiError, badRequest, payloadTooLarge } from './http/errors';
+import { startWebhookSweeper } from './webhooks/webhook-sweeper';
 
 /** Past this, open connections are cut: a stuck client must not hold a shutdown forever. */
 const DEFAULT_STOP_GRACE_MS = 10_000;
@@ -26,7 +27,9 @@ export async function startApiServer(
   /** The API's Prometheus endpoint (API_METRICS_PORT): never on the API's own port, which is public. */
   metrics?: { port: number; host?: string },
 ): Promise<RunningApiServer> {
-  const app = createApp(deps);
+  // Every API process delivers stored webhooks: its own after answering them, and any replica's left waiting.
+  const webhookDeliveries = webhookDeliveryQueueFor(deps);
+  const app = createApp({ ...deps, webhookDeliveries });
   const server = createServer({ maxHeaderSize: deps.config.HTTP_MAX_HEADER_BYTES }, app);
   server.on('clientError', answerClientError);
   server.on('checkExpectation', answerUnmetExpectation);
@@ -48,6 +51,14 @@ export async function startApiServer(
   const metricsServer = metrics
     ? await startMetricsServer(deps.metrics.registry, metrics.port, deps.logger, metrics.host)
     : undefined;
+  const webhookSweeper = startWebhookSweeper(
+    { pool: deps.pool, queue: webhookDeliveries, logger: deps.logger },
+    {
+      intervalMs: deps.config.WEBHOOK_SWEEP_INTERVAL,
+      batch: deps.config.WEBHOOK_SWEEP_BATCH,
+      retryMaxMs: deps.config.WEBHOOK_RETRY_MAX_INTERVAL,
+    },
+  );
 
   return {
     server,
@@ -62,6 +73,9 @@ export async function startApiServer(
         await closed;
       } finally {
         clearTimeout(cutoff);
+        // After the last request: deliveries in flight finish, waiting ones stay `received` for a sweeper.
+        await webhookSweeper.stop();
+        await webhookDeliveries.close();
         await metricsServer?.stop();
       }
       deps.logger.info('api stopped');

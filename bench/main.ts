@@ -21,7 +21,9 @@ import { measureOpenOrders, type OpenOrdersFigures } from './scenarios/open-orde
 import {
   bareSignallingWebhooks,
   bareWebhooks,
+  orderpayWebhookDeliveries,
   orderpayWebhooks,
+  type WebhookDeliveryFigures,
   type WebhookFigures,
 } from './scenarios/webhooks.bench';
 import type { ReconciliationFigures } from './reconciliation.bench';
@@ -135,7 +137,14 @@ function parseOptions(argv: string[]): { only: Figure[]; sizes: Sizes; quick: bo
 
 interface Results {
   checkout?: CheckoutFigures & { repeated503: number };
-  webhooks?: { orderpay: WebhookFigures; bare: WebhookFigures; bareSignal: WebhookFigures; rate: number };
+  webhooks?: {
+    orderpay: WebhookFigures;
+    /** After the answers: each event from storing to its signal. */
+    delivery: WebhookDeliveryFigures;
+    bare: WebhookFigures;
+    bareSignal: WebhookFigures;
+    rate: number;
+  };
   openOrders?: OpenOrdersFigures;
   reconciliation?: ReconciliationFigures;
   history?: HistoryFigures;
@@ -222,7 +231,9 @@ async function main(): Promise<void> {
             const bare = await bareWebhooks(bareServer.url, load);
             const bareSignal = await bareSignallingWebhooks(bareServer.url, client, bareTaskQueue, load);
             const orderpay = await orderpayWebhooks(stack, load);
-            results.webhooks = { orderpay, bare, bareSignal, rate: load.ratePerSecond };
+            log('P3: waiting for every webhook to be delivered…');
+            const delivery = await orderpayWebhookDeliveries(pool, orderpay.eventIdPrefix);
+            results.webhooks = { orderpay, delivery, bare, bareSignal, rate: load.ratePerSecond };
           });
         if (wants('P6'))
           await attempt('P6', async () => {
@@ -389,6 +400,17 @@ export function rowsOf(results: Results): TableRow[] {
       baseline: `${ms(webhooks.bareSignal.p99Ms)} Express + INSERT + signal (${webhooks.bareSignal.statuses})`,
       ratio: ratio(webhooks.orderpay.p99Ms / webhooks.bareSignal.p99Ms),
       goal: '',
+    });
+    const { delivery } = webhooks;
+    rows.push({
+      id: 'P3',
+      figure:
+        `webhook delivery after the answer, p99 stored → signalled (p50 ${ms(delivery.lagP50Ms)}; ` +
+        `${delivery.delivered} delivered, ${delivery.undelivered} not; last ${ms(delivery.drainedAfterMs)} after the load)`,
+      orderpay: ms(delivery.lagP99Ms),
+      baseline: `${ms(webhooks.bareSignal.p99Ms)} Express + INSERT + signal, answered after the signal`,
+      ratio: ratio(delivery.lagP99Ms / webhooks.bareSignal.p99Ms),
+      goal: 'reported',
     });
   }
   if (openOrders) {

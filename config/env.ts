@@ -300,6 +300,17 @@ export const apiConfigSchema = z
     CHECKOUT_TIMEOUT: duration('10s'),
     STRIPE_WEBHOOK_SECRETS: secretList(SANDBOX_STRIPE_WEBHOOK_SECRET),
     STRIPE_WEBHOOK_TOLERANCE: duration('300s'),
+    /**
+     * Webhooks are answered once stored and delivered to their orders afterwards: this many deliveries in flight per
+     * API process, and at most WEBHOOK_DELIVERY_QUEUE_LIMIT waiting; past that, rows wait for the sweeper.
+     */
+    WEBHOOK_DELIVERY_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
+    WEBHOOK_DELIVERY_QUEUE_LIMIT: z.coerce.number().int().min(1).max(100_000).default(5_000),
+    /** How often each API process looks for stored webhooks still waiting for delivery, and how many it reads. */
+    WEBHOOK_SWEEP_INTERVAL: duration('5s'),
+    WEBHOOK_SWEEP_BATCH: z.coerce.number().int().min(1).max(10_000).default(200),
+    /** The longest wait before retrying a webhook whose deliveries keep failing (Temporal down); each wait doubles. */
+    WEBHOOK_RETRY_MAX_INTERVAL: duration('5m'),
     /** A bootstrap admin credential, accepted as a key with the `admin` scope; admin API keys work without it. */
     ADMIN_API_TOKEN: optionalSecret(),
     /** Largest request head (request line and headers) in bytes; larger ones get 431 headers_too_large. */

@@ -36,6 +36,8 @@ export interface ApiMetrics {
   webhookAnswered(gateway: string, statusCode: number, seconds: number): void;
   webhookSignatureFailed(gateway: string): void;
   webhookDuplicate(gateway: string): void;
+  /** A stored webhook reached its order's workflow this long after it was stored (queue or sweeper). */
+  webhookDelivered(gateway: string, secondsSinceReceived: number): void;
 }
 
 /**
@@ -53,7 +55,16 @@ const HTTP_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', '
 /** Webhook handling is milliseconds when healthy; the top buckets catch a slow database or Temporal. */
 const WEBHOOK_SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
-export function createApiMetrics(registry: Registry, deps: { countManualRefunds: ManualRefundCounter }): ApiMetrics {
+/** Delivery after the answer: milliseconds when healthy, sweeps after a full queue, backoff during outages. */
+const WEBHOOK_DELIVERY_LAG_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
+
+/** Stored webhooks still waiting for delivery, read from the database at scrape time. */
+export type WebhookBacklogReader = () => Promise<{ count: number; oldestAgeSeconds: number }>;
+
+export function createApiMetrics(
+  registry: Registry,
+  deps: { countManualRefunds: ManualRefundCounter; readWebhookBacklog?: WebhookBacklogReader },
+): ApiMetrics {
   const responses = new Counter({
     name: 'orderpay_http_responses_total',
     help: 'API responses by route pattern, method and HTTP status code.',
@@ -91,6 +102,43 @@ export function createApiMetrics(registry: Registry, deps: { countManualRefunds:
     labelNames: ['gateway'],
     registers: [registry],
   });
+  const deliveryLag = new Histogram({
+    name: 'orderpay_webhook_delivery_lag_seconds',
+    help: "Time from storing a webhook (and answering it) to its delivery to the order's workflow, by gateway.",
+    labelNames: ['gateway'],
+    buckets: WEBHOOK_DELIVERY_LAG_BUCKETS,
+    registers: [registry],
+  });
+  const readBacklog = deps.readWebhookBacklog;
+  if (readBacklog) {
+    new Gauge({
+      name: 'orderpay_webhook_events_undelivered',
+      help: 'Stored webhooks waiting for delivery to their order workflows (read from the database at scrape time).',
+      registers: [registry],
+      async collect() {
+        // During a database outage the scrape answers without these series rather than claim nothing waits.
+        this.reset();
+        try {
+          this.set((await readBacklog()).count);
+        } catch {
+          // Left out; the API's own logs and /readyz say why.
+        }
+      },
+    });
+    new Gauge({
+      name: 'orderpay_webhook_oldest_undelivered_age_seconds',
+      help: 'Age of the oldest stored webhook still waiting for delivery, 0 when none (read at scrape time).',
+      registers: [registry],
+      async collect() {
+        this.reset();
+        try {
+          this.set((await readBacklog()).oldestAgeSeconds);
+        } catch {
+          // Left out, as above.
+        }
+      },
+    });
+  }
   new Gauge({
     name: 'orderpay_manual_refunds_open',
     help: 'Refunds waiting for an operator to complete them by hand, by state (read from the database at scrape time).',
@@ -118,6 +166,7 @@ export function createApiMetrics(registry: Registry, deps: { countManualRefunds:
     },
     webhookSignatureFailed: (gateway) => signatureFailures.inc({ gateway }),
     webhookDuplicate: (gateway) => duplicates.inc({ gateway }),
+    webhookDelivered: (gateway, seconds) => deliveryLag.observe({ gateway }, Math.max(0, seconds)),
   };
 }
 

@@ -135,12 +135,6 @@ export const cancelPending = (orderId: string, retryAfterSeconds: number) =>
 export const notReady = (checks: Record<string, string>) =>
   new ApiError(503, 'not_ready', 'a dependency is unavailable', { checks });
 
-/** Another delivery of the same webhook event is in flight; the gateway's retry finds it settled. */
-export const webhookDeliveryInProgress = () =>
-  new ApiError(503, 'webhook_delivery_in_progress', 'this event is being delivered right now; retry later', undefined, {
-    'Retry-After': '5',
-  });
-
 export const refundExceedsRefundable = (orderId: string, refundableAmount: number) =>
   new ApiError(422, 'refund_exceeds_refundable', 'the refund is larger than what is left to refund on this order', {
     orderId,

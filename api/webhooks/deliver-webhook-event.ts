@@ -1,10 +1,12 @@
-// Hands one stored webhook event to its order's workflow. Shared by the webhook intake (a gateway delivery) and the
-// dead-letter queue (an operator's retry), so both record outcomes the same way and both go through the same
-// claim: of any number of concurrent deliveries of one event, exactly one signals the workflow.
+// Hands one stored webhook event to its order's workflow. Shared by the webhook delivery queue and sweeper (after the
+// gateway was answered), the wallets' browser callbacks and the dead-letter queue (an operator's retry), so all
+// record outcomes the same way and all go through the same claim: of any number of concurrent deliveries of one
+// event, on any number of API replicas, exactly one signals the workflow.
 import { type Client, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
 import { describeError, type Logger } from '../../config/logger';
 import {
   ORDER_ERROR_TYPES,
+  ORDER_ID_PATTERN,
   orderWorkflowId,
   paymentEventSignal,
   paymentHintUpdate,
@@ -41,7 +43,8 @@ export interface StoredPaymentEvent {
 }
 
 export type WebhookDeliveryResult =
-  | { result: 'delivered' }
+  /** secondsSinceReceived: from storing the event to recording its delivery (the database's clock). */
+  | { result: 'delivered'; secondsSinceReceived: number }
   /** No open workflow: the order never existed here or has closed; left to reconciliation. */
   | { result: 'order_not_found' }
   /** Someone else delivered it first; nothing was signalled. */
@@ -51,8 +54,8 @@ export type WebhookDeliveryResult =
 
 /**
  * Claims the event, signals the workflow and records the outcome. A Temporal outage releases the claim and throws
- * a 503 (the row stays `received` for the next delivery); any other signal failure marks the row `failed`, which
- * puts it in the dead-letter queue.
+ * temporalUnavailable (the row stays `received`, and the sweeper delivers it once Temporal is back); any other signal
+ * failure marks the row `failed`, which puts it in the dead-letter queue.
  */
 export async function deliverStoredPaymentEvent(
   { pool, temporal }: WebhookDeliveryDeps,
@@ -83,9 +86,39 @@ export async function deliverStoredPaymentEvent(
     );
     throw error;
   }
-  await recordWebhookOutcome(pool, event.id, 'delivered', { attemptedDelivery: true });
+  const recorded = await recordWebhookOutcome(pool, event.id, 'delivered', { attemptedDelivery: true });
   logger.info({ kind: event.paymentEvent.kind }, 'webhook delivered');
-  return { result: 'delivered' };
+  return { result: 'delivered', secondsSinceReceived: recorded?.secondsSinceReceived ?? 0 };
+}
+
+/** A stored event as read back: what it needs is decided from these fields alone. */
+export interface StoredEventFields {
+  id: number;
+  eventType: string;
+  orderId?: string | null;
+  paymentEvent?: PaymentEvent | null;
+}
+
+/** Closed at once (it moves no order, or names none of ours), or to be delivered to its order's workflow. */
+export type StoredEventPlan =
+  { outcome: 'ignored' | 'order_not_found' } | { outcome: 'deliver'; event: StoredPaymentEvent };
+
+/**
+ * Closes an event that nothing needs to be signalled for, without Temporal; anything else is to be delivered. The
+ * intake decides this before answering, the sweeper again for a row whose intake died before deciding.
+ */
+export async function planStoredEvent(pool: Pool, stored: StoredEventFields, logger: Logger): Promise<StoredEventPlan> {
+  if (!stored.paymentEvent) {
+    await recordWebhookOutcome(pool, stored.id, 'ignored', { attemptedDelivery: false });
+    logger.info({ eventType: stored.eventType }, 'payment event ignored: it does not move orders');
+    return { outcome: 'ignored' };
+  }
+  if (!stored.orderId || !ORDER_ID_PATTERN.test(stored.orderId)) {
+    await recordWebhookOutcome(pool, stored.id, 'order_not_found', { attemptedDelivery: false });
+    logger.warn('payment event names no order of ours; left to reconciliation');
+    return { outcome: 'order_not_found' };
+  }
+  return { outcome: 'deliver', event: { id: stored.id, orderId: stored.orderId, paymentEvent: stored.paymentEvent } };
 }
 
 /**

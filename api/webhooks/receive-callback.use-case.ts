@@ -1,7 +1,9 @@
 // GET /callbacks/:gateway/… as a story: the payer's browser comes back from a wallet. The gateway's handler reads
-// (and, where the wallet signs, verifies) the callback; the report is stored and signalled exactly like a webhook
-// (recordAndDeliverPaymentEvent); then the payer goes back to the merchant's returnUrl with the outcome. A callback
-// that fails verification changes nothing and gets an honest error page.
+// (and, where the wallet signs, verifies) the callback; the report is stored and signalled through the same store and
+// claimed delivery as a webhook (recordAndDeliverPaymentEvent); then the payer goes back to the merchant's returnUrl
+// with the outcome. Unlike a webhook the signal is sent before the answer: the merchant's return page reads the
+// order's status at once, and one payer's redirect is no burst to absorb. A callback that fails verification changes
+// nothing and gets an honest error page.
 import type { Client } from '@temporalio/client';
 import { describeError, type Logger } from '../../config/logger';
 import type { ApiMetrics } from '../../config/metrics';
@@ -87,7 +89,7 @@ export async function receiveCallback(deps: CallbackDeps, callback: ReceivedCall
         'Your payment result could not be recorded just now. Reload this page in a moment.',
       );
     }
-    // Stored but not delivered: the status poll settles the order; do not promise more than that.
+    // Stored but not delivered: the webhook sweeper (or the status poll) settles the order; promise no more.
     deps.logger.warn({ orderId: parsed.orderId, err: describeError(error) }, 'callback stored but not delivered');
     payerOutcome = 'processing';
   }

@@ -1,31 +1,37 @@
-// POST /webhooks/:gateway as a story: check the signature, store the event durably, then hand it to the order's
-// workflow (recordAndDeliverPaymentEvent, which the wallets' browser callbacks share). The gateway gets a 2xx only once the event is stored, and a 503 whenever a retry could
-// still change the outcome, so a redelivery finishes what this delivery could not. Concurrent deliveries of one
-// event are serialised by a claim on its row (deliver-webhook-event.ts), and the workflow ignores an event ID it has
-// seen, so delivering twice is harmless; skipping a delivery is what must never happen.
-import type { Client } from '@temporalio/client';
+// POST /webhooks/:gateway as a story: check the signature, store the event durably, answer, then hand it to the
+// order's workflow. The gateway gets a 2xx as soon as the event is stored (a transactional outbox: the row is the
+// promise to deliver) and a 503 only when it could not be stored, since then nothing but the gateway's retry can
+// bring it back. Delivery runs after the answer on the API's bounded delivery queue (webhook-delivery-queue.ts), and
+// whatever that does not finish (a full queue, Temporal down, the process killed) the sweeper of any API replica
+// delivers later (webhook-sweeper.ts). Every delivery claims the row first (deliver-webhook-event.ts), and the
+// workflow ignores an event ID it has seen, so delivering twice is harmless; skipping a delivery is what must never
+// happen.
 import { createHash } from 'node:crypto';
 import type { Logger } from '../../config/logger';
 import type { ApiMetrics } from '../../config/metrics';
-import { ORDER_ID_PATTERN, type GatewayName, type PaymentEvent } from '../../contracts/order.contract';
+import type { GatewayName, PaymentEvent } from '../../contracts/order.contract';
 import type { VerifiedWebhook, WebhookVerifier } from '../../gateways/gateway';
 import { WebhookPayloadError, WebhookSignatureError } from '../../gateways/gateway-errors';
 import { findUnstorableText, STORABLE_TEXT_MESSAGE } from '../../gateways/storable-text.schema';
 import type { Pool } from '../../db/pool';
 import {
   FINAL_WEBHOOK_OUTCOMES,
-  recordWebhookOutcome,
   storeWebhookEvent,
   type StoredWebhookEvent,
 } from '../../db/webhooks/webhook-events.repo';
-import { deliverStoredPaymentEvent } from './deliver-webhook-event';
+import {
+  deliverStoredPaymentEvent,
+  planStoredEvent,
+  type StoredPaymentEvent,
+  type WebhookDeliveryDeps,
+} from './deliver-webhook-event';
+import type { WebhookDeliveryQueue } from './webhook-delivery-queue';
 import {
   databaseUnavailable,
   invalidPayload,
   invalidSignature,
   unknownGateway,
   validationFailed,
-  webhookDeliveryInProgress,
 } from '../http/errors';
 
 /** Headers never stored in full whatever the gateway: they authenticate someone. */
@@ -34,10 +40,10 @@ const FINGERPRINT_HEX_CHARS = 12;
 
 export interface WebhookDeps {
   pool: Pool;
-  temporal: Client;
   webhookVerifiers: Partial<Record<GatewayName, WebhookVerifier>>;
   logger: Logger;
   metrics: Pick<ApiMetrics, 'webhookSignatureFailed' | 'webhookDuplicate'>;
+  webhookDeliveries: Pick<WebhookDeliveryQueue, 'offer'>;
 }
 
 export interface IncomingWebhook {
@@ -57,7 +63,7 @@ export async function receiveWebhook(deps: WebhookDeps, incoming: IncomingWebhoo
   // which the gateway retries for days. A 400 naming the field ends it.
   const unstorable = findUnstorableText(webhook);
   if (unstorable) throw validationFailed([{ field: unstorable.join('.'), message: STORABLE_TEXT_MESSAGE }]);
-  const outcome = await recordAndDeliverPaymentEvent(deps, {
+  const recorded = await recordPaymentEvent(deps, {
     gateway: incoming.gateway,
     eventId: webhook.eventId,
     eventType: webhook.eventType,
@@ -66,9 +72,13 @@ export async function receiveWebhook(deps: WebhookDeps, incoming: IncomingWebhoo
     headers: storableHeaders(incoming.headers, verifier.sensitiveHeaders),
     paymentEvent: webhook.paymentEvent,
   });
-  // A concurrent delivery holds the event; its outcome is unknown yet, so the gateway must come back.
-  if (outcome === 'in_progress') throw webhookDeliveryInProgress();
-  return outcome === 'duplicate' ? { received: true, duplicate: true } : { received: true };
+  if (recorded.outcome === 'duplicate') return { received: true, duplicate: true };
+  // Stored, so the 2xx is honest whatever happens next: a full queue leaves the row to the sweeper.
+  if (recorded.outcome === 'to_deliver') {
+    const logger = deps.logger.child({ gateway: incoming.gateway, eventId: webhook.eventId, orderId: webhook.orderId });
+    deps.webhookDeliveries.offer({ ...recorded.event, gateway: incoming.gateway, logger });
+  }
+  return { received: true };
 }
 
 /** A gateway's report after its authenticity was checked as far as the gateway allows (signed, or a hint). */
@@ -89,40 +99,44 @@ export interface PaymentEventReport {
 /** duplicate: stored and handled before; in_progress: another delivery of the same event holds its claim. */
 export type PaymentEventOutcome = 'duplicate' | 'ignored' | 'order_not_found' | 'delivered' | 'in_progress';
 
+/** What storing a report left to do: nothing (a duplicate, or closed at once), or a delivery. */
+export type RecordedPaymentEvent =
+  { outcome: 'duplicate' | 'ignored' | 'order_not_found' } | { outcome: 'to_deliver'; event: StoredPaymentEvent };
+
 /**
- * The one way a gateway's report reaches an order, for signed webhooks and wallets' browser callbacks alike: stored
- * in webhook_events first (unique on gateway + event ID, so a repeat is only acknowledged), then claimed and
- * signalled to the order's workflow (deliverStoredPaymentEvent). Throws databaseUnavailable when it could not be
- * stored and temporalUnavailable when it was stored but not delivered (the row stays `received`).
+ * Stores a gateway's report in webhook_events (unique on gateway + event ID, so a repeat of a finished event is only
+ * acknowledged) and closes it at once when it moves no order or names none of ours. A stored event that is still
+ * waiting (new, a redelivery of one not yet delivered, or one in the dead-letter queue) is to be delivered. Throws
+ * databaseUnavailable when it could not be stored.
  */
-export async function recordAndDeliverPaymentEvent(
-  deps: Pick<WebhookDeps, 'pool' | 'temporal' | 'logger'> & { metrics: Pick<ApiMetrics, 'webhookDuplicate'> },
+export async function recordPaymentEvent(
+  deps: Pick<WebhookDeps, 'pool' | 'logger'> & { metrics: Pick<ApiMetrics, 'webhookDuplicate'> },
   report: PaymentEventReport,
-): Promise<PaymentEventOutcome> {
+): Promise<RecordedPaymentEvent> {
   const logger = deps.logger.child({ gateway: report.gateway, eventId: report.eventId, orderId: report.orderId });
   const stored = await storeDurably(deps.pool, report);
   if (FINAL_WEBHOOK_OUTCOMES.includes(stored.outcome)) {
     deps.metrics.webhookDuplicate(report.gateway);
     logger.info({ outcome: stored.outcome }, 'duplicate payment event acknowledged');
-    return 'duplicate';
+    return { outcome: 'duplicate' };
   }
+  const plan = await planStoredEvent(deps.pool, { ...report, id: stored.id }, logger);
+  return plan.outcome === 'deliver' ? { outcome: 'to_deliver', event: plan.event } : plan;
+}
 
-  if (!report.paymentEvent) {
-    await recordWebhookOutcome(deps.pool, stored.id, 'ignored', { attemptedDelivery: false });
-    logger.info({ eventType: report.eventType }, 'payment event ignored: it does not move orders');
-    return 'ignored';
-  }
-  if (!report.orderId || !ORDER_ID_PATTERN.test(report.orderId)) {
-    await recordWebhookOutcome(deps.pool, stored.id, 'order_not_found', { attemptedDelivery: false });
-    logger.warn('payment event names no order of ours; left to reconciliation');
-    return 'order_not_found';
-  }
-
-  const delivery = await deliverStoredPaymentEvent(
-    deps,
-    { id: stored.id, orderId: report.orderId, paymentEvent: report.paymentEvent },
-    logger,
-  );
+/**
+ * Stores and delivers while the caller waits: the wallets' browser callbacks, whose payer is shown the outcome. Throws
+ * databaseUnavailable when the report could not be stored and temporalUnavailable when it was stored but not
+ * delivered (the row stays `received`, and the sweeper delivers it).
+ */
+export async function recordAndDeliverPaymentEvent(
+  deps: WebhookDeliveryDeps & Pick<WebhookDeps, 'logger'> & { metrics: Pick<ApiMetrics, 'webhookDuplicate'> },
+  report: PaymentEventReport,
+): Promise<PaymentEventOutcome> {
+  const recorded = await recordPaymentEvent(deps, report);
+  if (recorded.outcome !== 'to_deliver') return recorded.outcome;
+  const logger = deps.logger.child({ gateway: report.gateway, eventId: report.eventId, orderId: report.orderId });
+  const delivery = await deliverStoredPaymentEvent(deps, recorded.event, logger);
   return delivery.result === 'already_processed' ? 'duplicate' : delivery.result;
 }
 

@@ -1,12 +1,16 @@
 // P3: how fast the API acknowledges signed Stripe webhooks at a steady rate, against a bare Express handler that does
 // one INSERT. The events are payment_intent.succeeded for open orders of the run, each with its own event ID, so
-// every delivery is verified, stored, claimed and signalled the way a real one is.
+// every delivery is verified, stored, claimed and signalled the way a real one is. The answer comes once the event is
+// stored and the signal after it, so the figure also waits for every event to be delivered and reports how long that
+// took from storing (the 2xx follows the INSERT within the request).
 import type { Client } from '@temporalio/client';
 import { randomBytes } from 'node:crypto';
 import { SANDBOX_STRIPE_WEBHOOK_SECRET } from '../../config/env';
 import { signStripePayload } from '../../sandbox/webhook.signer';
 import { BARE_INBOX_WORKFLOW_TYPE, bareInboxWorkflowId } from '../bare/bare.contract';
+import type { Pool } from '../../db/pool';
 import { describeStatuses, openLoop, post, quantile, runConcurrently } from '../support/measure';
+import { sleep } from '../support/processes';
 import type { OrderpayStack } from '../support/stack';
 
 export interface WebhookLoad {
@@ -21,13 +25,29 @@ export interface WebhookFigures {
   p50Ms: number;
   p99Ms: number;
   statuses: string;
+  /** Every event ID of the measured load starts with this. */
+  eventIdPrefix: string;
 }
 
-function paymentEvents(orderIds: readonly string[], count: number): Array<{ eventId: string; payload: string }> {
-  const run = randomBytes(3).toString('hex');
+/** From storing each event of the load to recording its delivery to the order's workflow. */
+export interface WebhookDeliveryFigures {
+  delivered: number;
+  /** Events that ended otherwise (order_not_found, failed) or were still waiting when the wait ran out. */
+  undelivered: number;
+  lagP50Ms: number;
+  lagP99Ms: number;
+  /** From the end of the load until the last event was delivered. */
+  drainedAfterMs: number;
+}
+
+function paymentEvents(
+  orderIds: readonly string[],
+  count: number,
+  eventIdPrefix: string,
+): Array<{ eventId: string; payload: string }> {
   return Array.from({ length: count }, (_, i) => {
     const orderId = orderIds[i % orderIds.length] ?? '';
-    const eventId = `evt_bench_${run}_${i}`;
+    const eventId = `${eventIdPrefix}${i}`;
     const payload = JSON.stringify({
       id: eventId,
       object: 'event',
@@ -51,7 +71,8 @@ function paymentEvents(orderIds: readonly string[], count: number): Array<{ even
 }
 
 async function sendSigned(url: string, load: WebhookLoad, orderIds: readonly string[]): Promise<WebhookFigures> {
-  const events = paymentEvents(orderIds, Math.round(load.ratePerSecond * load.seconds));
+  const eventIdPrefix = `evt_bench_${randomBytes(3).toString('hex')}_`;
+  const events = paymentEvents(orderIds, Math.round(load.ratePerSecond * load.seconds), eventIdPrefix);
   const result = await openLoop(events.length, load.ratePerSecond, (i) => {
     const event = events[i];
     if (!event) throw new Error('no event');
@@ -67,6 +88,40 @@ async function sendSigned(url: string, load: WebhookLoad, orderIds: readonly str
     p50Ms: quantile(result.latenciesMs, 0.5),
     p99Ms: quantile(result.latenciesMs, 0.99),
     statuses: describeStatuses(result.statuses),
+    eventIdPrefix,
+  };
+}
+
+/** Longest wait for a load's events to be delivered after its last answer. */
+const DELIVERY_WAIT_MS = 10 * 60_000;
+
+/** Waits until no event of the load waits any more, then reads how long each took from storing to delivery. */
+export async function orderpayWebhookDeliveries(pool: Pool, eventIdPrefix: string): Promise<WebhookDeliveryFigures> {
+  const loadEndedAt = Date.now();
+  const pattern = `${eventIdPrefix.replace(/_/g, '\\_')}%`;
+  while (Date.now() - loadEndedAt < DELIVERY_WAIT_MS) {
+    const { rows } = await pool.query<{ waiting: number }>(
+      "SELECT count(*)::int AS waiting FROM webhook_events WHERE event_id LIKE $1 AND outcome = 'received'",
+      [pattern],
+    );
+    if ((rows[0]?.waiting ?? 0) === 0) break;
+    await sleep(250);
+  }
+  const { rows } = await pool.query<{ lag_ms: number; delivered_at: Date | null; outcome: string }>(
+    `SELECT extract(epoch FROM processed_at - received_at)::float8 * 1000 AS lag_ms, processed_at AS delivered_at,
+            outcome
+       FROM webhook_events WHERE event_id LIKE $1`,
+    [pattern],
+  );
+  const delivered = rows.filter((row) => row.outcome === 'delivered');
+  const lags = delivered.map((row) => Number(row.lag_ms));
+  const lastDelivered = Math.max(...delivered.map((row) => row.delivered_at?.getTime() ?? 0));
+  return {
+    delivered: delivered.length,
+    undelivered: rows.length - delivered.length,
+    lagP50Ms: quantile(lags, 0.5),
+    lagP99Ms: quantile(lags, 0.99),
+    drainedAfterMs: Math.max(0, lastDelivered - loadEndedAt),
   };
 }
 

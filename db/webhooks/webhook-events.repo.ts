@@ -69,26 +69,30 @@ export async function storeWebhookEvent(pool: Pool, event: NewWebhookEvent): Pro
 
 /**
  * Closes the event with a final outcome. Only a row still waiting for delivery moves, so a concurrent
- * redelivery can never turn `delivered` back into something else.
+ * redelivery can never turn `delivered` back into something else. Answers how long after its receipt the row was
+ * closed, or undefined when it had already been closed.
  */
 export async function recordWebhookOutcome(
   pool: Pool,
   id: number,
   outcome: 'delivered' | 'order_not_found' | 'ignored',
   { attemptedDelivery }: { attemptedDelivery: boolean },
-): Promise<void> {
-  await pool.query(
+): Promise<{ secondsSinceReceived: number } | undefined> {
+  const { rows } = await pool.query<{ seconds: number }>(
     `UPDATE webhook_events
         SET outcome = $2, processed_at = now(), error = NULL, claimed_until = NULL,
             delivery_attempts = delivery_attempts + $3
-      WHERE id = $1 AND outcome IN ('received', 'failed')`,
+      WHERE id = $1 AND outcome IN ('received', 'failed')
+      RETURNING extract(epoch FROM processed_at - received_at)::float8 AS seconds`,
     [id, outcome, attemptedDelivery ? 1 : 0],
   );
+  const row = rows[0];
+  return row && { secondsSinceReceived: Number(row.seconds) };
 }
 
 /**
- * Counts a delivery that did not get through and releases its claim; the row stays open so the gateway's retry
- * (or an operator's, from the dead-letter queue) delivers it.
+ * Counts a delivery that did not get through and releases its claim. A `received` row stays for the sweeper, which
+ * backs off from last_attempt_at; a `failed` one goes to the dead-letter queue for an operator.
  */
 export async function recordWebhookDeliveryFailure(
   pool: Pool,
@@ -97,7 +101,8 @@ export async function recordWebhookDeliveryFailure(
 ): Promise<void> {
   await pool.query(
     `UPDATE webhook_events
-        SET outcome = $2, error = $3, delivery_attempts = delivery_attempts + 1, claimed_until = NULL
+        SET outcome = $2, error = $3, delivery_attempts = delivery_attempts + 1, claimed_until = NULL,
+            last_attempt_at = now()
       WHERE id = $1 AND outcome IN ('received', 'failed')`,
     [id, failure.outcome, failure.error],
   );
@@ -135,6 +140,76 @@ export async function claimWebhookDelivery(pool: Pool, id: number): Promise<Deli
     return { claimed: false, reason: 'already_processed', outcome };
   }
   return { claimed: false, reason: 'in_progress' };
+}
+
+/** A stored event still waiting for delivery, as the sweeper reads it. */
+export interface UndeliveredWebhookEvent {
+  id: number;
+  gateway: GatewayName;
+  eventId: string;
+  eventType: string;
+  orderId: string | null;
+  paymentEvent: PaymentEvent | null;
+}
+
+export interface DueDeliveryFilter {
+  /** Younger rows belong to the delivery queue of the API that stored them, which is surely still on them. */
+  olderThanMs: number;
+  /** After a failed delivery a row waits this long, doubled per failed attempt up to retryMaxMs. */
+  retryInitialMs: number;
+  retryMaxMs: number;
+  limit: number;
+}
+
+/**
+ * The rows waiting for delivery that are due: `received`, unclaimed (or their holder's claim lapsed), and past the
+ * backoff of their failed attempts; oldest first, so events reach their orders in the order they came. Nothing is
+ * claimed here: each delivery claims its row (claimWebhookDelivery), so when several API replicas read the same rows
+ * exactly one of them delivers each.
+ */
+export async function listDueWebhookDeliveries(
+  pool: Pool,
+  filter: DueDeliveryFilter,
+): Promise<UndeliveredWebhookEvent[]> {
+  const { rows } = await pool.query<{
+    id: string;
+    gateway: GatewayName;
+    event_id: string;
+    event_type: string;
+    order_id: string | null;
+    payment_event: PaymentEvent | null;
+  }>(
+    `SELECT id, gateway, event_id, event_type, order_id, payment_event
+       FROM webhook_events
+      WHERE outcome = 'received'
+        AND received_at < now() - make_interval(secs => $1::double precision / 1000)
+        AND (claimed_until IS NULL OR claimed_until <= now())
+        AND (last_attempt_at IS NULL
+             OR last_attempt_at + make_interval(secs => least(
+                  $3::double precision,
+                  $2::double precision * power(2, least(greatest(delivery_attempts - 1, 0), 30))
+                ) / 1000) <= now())
+      ORDER BY received_at, id
+      LIMIT $4`,
+    [filter.olderThanMs, filter.retryInitialMs, filter.retryMaxMs, filter.limit],
+  );
+  return rows.map((row) => ({
+    id: Number(row.id),
+    gateway: row.gateway,
+    eventId: row.event_id,
+    eventType: row.event_type,
+    orderId: row.order_id,
+    paymentEvent: row.payment_event,
+  }));
+}
+
+/** How many stored events wait for delivery, and how long the oldest has waited (0 when none). */
+export async function measureWebhookBacklog(pool: Pool): Promise<{ count: number; oldestAgeSeconds: number }> {
+  const { rows } = await pool.query<{ count: string; oldest: number | null }>(
+    `SELECT count(*) AS count, extract(epoch FROM now() - min(received_at))::float8 AS oldest
+       FROM webhook_events WHERE outcome = 'received'`,
+  );
+  return { count: Number(rows[0]?.count ?? 0), oldestAgeSeconds: Math.max(0, Number(rows[0]?.oldest ?? 0)) };
 }
 
 /** One stored event as operators see it: no payload or headers, which can carry customer data. */
@@ -202,8 +277,9 @@ export async function findWebhookEventSummary(pool: Pool, id: number): Promise<W
 }
 
 /**
- * The dead-letter queue: events whose delivery failed, and events still `received` after `stuckAfterMs` (the
- * delivery was cut short and the gateway did not come back). Oldest first, in pages after `afterId`.
+ * The dead-letter queue: events whose delivery failed, and events still `received` after `stuckAfterMs` (neither
+ * the delivery queue nor the sweeper has got them through yet, typically while Temporal is down). Oldest first, in
+ * pages after `afterId`.
  */
 export async function listUndeliveredWebhookEvents(
   pool: Pool,

@@ -63,13 +63,17 @@ describe('every metric through promtool', () => {
   it('when every orderpay metric has samples, then promtool check metrics accepts the exposition', async () => {
     const registry = new Registry();
     registerProcessMetrics(registry);
-    const api = createApiMetrics(registry, { countManualRefunds: async () => ({ awaiting_manual: 3 }) });
+    const api = createApiMetrics(registry, {
+      countManualRefunds: async () => ({ awaiting_manual: 3 }),
+      readWebhookBacklog: async () => ({ count: 7, oldestAgeSeconds: 42.5 }),
+    });
     const worker = createWorkerMetrics(registry);
     api.responseSent('/orders', 'POST', 201);
     api.checkoutFinished('created');
     api.webhookAnswered('stripe', 200, 0.012);
     api.webhookSignatureFailed('stripe');
     api.webhookDuplicate('stripe');
+    api.webhookDelivered('stripe', 0.3);
     worker.orders.orderTransitioned({ gateway: 'stripe', to: 'PAID', secondsSinceCheckout: 33 });
     worker.orders.statusChecked('stripe', 'captured');
     worker.orders.refundSettled({ gateway: 'stripe', reason: 'x', state: 'succeeded' });
@@ -86,6 +90,9 @@ describe('every metric through promtool', () => {
 
     const text = await registry.metrics();
     expect(sampleSum(text, 'orderpay_manual_refunds_open', { state: 'awaiting_manual' })).toBe(3);
+    expect(sampleSum(text, 'orderpay_webhook_events_undelivered')).toBe(7);
+    expect(sampleSum(text, 'orderpay_webhook_oldest_undelivered_age_seconds')).toBe(42.5);
+    expect(sampleSum(text, 'orderpay_webhook_delivery_lag_seconds_bucket', { gateway: 'stripe', le: '0.5' })).toBe(1);
     const result = promtool(['check', 'metrics'], text);
     expect(result.output).toBe('');
     expect(result.status).toBe(0);

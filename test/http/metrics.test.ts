@@ -71,7 +71,7 @@ describe('GET /metrics', () => {
     expect(text).not.toContain(orderId);
   });
 
-  it('when webhooks are delivered, duplicated, badly signed or for an unknown gateway, then latency, codes, duplicates and signature failures move', async () => {
+  it('when webhooks are delivered, duplicated, badly signed or for an unknown gateway, then latency, codes, duplicates, signature failures and delivery lag move', async () => {
     const server = await harness.startApi();
     const orderId = uniqueId('metw');
     expect(
@@ -81,6 +81,14 @@ describe('GET /metrics', () => {
     expect(
       (await http(server.url, 'POST', '/webhooks/stripe', { body: payload, headers: signed(payload) })).status,
     ).toBe(200);
+    // Delivered after the answer; once it is, the same event again is a duplicate.
+    await eventually(
+      async () =>
+        sampleSum(await scrape(server), 'orderpay_webhook_delivery_lag_seconds_count', { gateway: 'stripe' }) >= 1
+          ? true
+          : undefined,
+      { what: 'the webhook delivered' },
+    );
     const again = await http(server.url, 'POST', '/webhooks/stripe', { body: payload, headers: signed(payload) });
     expect(again.body).toEqual({ received: true, duplicate: true });
     const forged = await http(server.url, 'POST', '/webhooks/stripe', {

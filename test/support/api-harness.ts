@@ -107,6 +107,11 @@ export interface ApiHarnessOptions {
   stripeWebhookSecret?: string;
   /** Where the API servers and the worker's activities log; silent by default. */
   logger?: Logger;
+  /**
+   * A database of the suite's own (createSuiteDatabase) instead of the run's shared one: every API sweeps stored
+   * webhooks still waiting for delivery, so a suite that leaves rows waiting on purpose keeps other suites' APIs off them.
+   */
+  databaseUrl?: string;
 }
 
 export interface ApiHarness {
@@ -140,8 +145,10 @@ export interface ApiHarness {
 export async function startApiHarness(options: ApiHarnessOptions = {}): Promise<ApiHarness> {
   const { stripeWebhookSecret } = options;
   const logger = options.logger ?? apiTestLogger;
+  const databaseUrl = options.databaseUrl ?? process.env.DATABASE_URL ?? '';
   const settings = {
     ...ORDER_TEST_SETTINGS,
+    DATABASE_URL: databaseUrl,
     ...options.config,
     ...(stripeWebhookSecret === undefined ? {} : { STRIPE_WEBHOOK_SECRETS: stripeWebhookSecret }),
   };
@@ -150,7 +157,7 @@ export async function startApiHarness(options: ApiHarnessOptions = {}): Promise<
       ? {}
       : { stripe: createStripeWebhookVerifier({ secrets: [stripeWebhookSecret], toleranceSeconds: 300 }) };
 
-  const pool = createPool(process.env.DATABASE_URL ?? '', { max: 5 });
+  const pool = createPool(databaseUrl, { max: 5 });
   const gateway = new FakeGateway();
   const servers: RunningApiServer[] = [];
   const closeAfter: (() => Promise<void>)[] = [];

@@ -10,8 +10,10 @@ export const webhooksPaths: ZodOpenApiPathsObject = {
       tags: ['webhooks'],
       summary: 'Receive a signed gateway webhook',
       description:
-        'Verifies the signature over the raw body, stores the event, de-duplicates it by event ID and signals the ' +
-        'order. A 2xx means the event is stored; a 503 asks the gateway to deliver again.',
+        'Verifies the signature over the raw body, stores the event, de-duplicates it by event ID and answers; the ' +
+        'event is signalled to its order after the answer (a sweeper retries deliveries that did not get through, ' +
+        'for instance while Temporal is down). A 2xx means the event is stored; a 503 that it is not, so the ' +
+        'gateway must deliver again.',
       requestParams: {
         path: z.object({ gateway: gatewayParamSchema }),
         header: z.object({
@@ -27,7 +29,10 @@ export const webhooksPaths: ZodOpenApiPathsObject = {
         },
       },
       responses: {
-        '200': json('Stored (and delivered, or left to reconciliation)', webhookReceiptSchema),
+        '200': json(
+          'Stored; delivered to its order after the answer (or left to reconciliation)',
+          webhookReceiptSchema,
+        ),
         '400': error('`invalid_payload`: signed, but not an event this gateway sends'),
         '401': error('`invalid_signature`'),
         '404': error('`unknown_gateway`'),
@@ -39,7 +44,7 @@ export const webhooksPaths: ZodOpenApiPathsObject = {
           headers: retryAfterHeader,
         },
         '500': error('`internal_error`'),
-        '503': error('`database_unavailable`, `temporal_unavailable` or `webhook_delivery_in_progress`: deliver again'),
+        '503': error('`database_unavailable`: the event was not stored; deliver again'),
       },
     },
   },
