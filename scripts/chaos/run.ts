@@ -162,8 +162,8 @@ class ChaosDriver {
   /** The first and the latest refused answer per request path, for a fate that runs out of time. */
   readonly refusals = new Map<string, string>();
   /**
-   * Orders whose payer reached orderpay's payment page only after the order's expiry (the checkout itself took that
-   * long under the faults): the page rightly refuses, so these are judged as abandoned.
+   * Orders whose payer reached orderpay's payment page, or whose cancel got through, only after the order's expiry
+   * (faults held the request up that long): the refusal is right, so these are judged as abandoned.
    */
   readonly payerAfterExpiry = new Set<string>();
 
@@ -293,11 +293,17 @@ class ChaosDriver {
   }
 
   private async cancel(orderId: string): Promise<void> {
-    await this.callApi(
+    const answer = await this.callApi(
       `/orders/${orderId}/cancel`,
       { method: 'POST', headers: { 'content-type': 'application/json' } },
       (status) => [200, 202, 409].includes(status),
     );
+    if (answer.status !== 409) return;
+    // A cancel that got through only after the order expired (faults held it up) is rightly refused; one refused
+    // while the order could still be cancelled is judged by the order's final status.
+    const refusal = (await answer.json().catch(() => undefined)) as
+      { error?: { details?: { status?: string } } } | undefined;
+    if (refusal?.error?.details?.status === 'EXPIRED') this.payerAfterExpiry.add(orderId);
   }
 
   private async adminRefund(orderId: string, amount: number | undefined, key: string): Promise<void> {
@@ -677,7 +683,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       const histories = [];
       for (const { orderId, gateway, fate } of orders) {
         const status = (await driver.orderStatus(db, orderId)) ?? 'MISSING';
-        const late = driver.payerAfterExpiry.has(orderId) ? ' (payer came after expiry)' : '';
+        const late = driver.payerAfterExpiry.has(orderId) ? ' (came after expiry)' : '';
         const outcome = `${gateway} ${fate}${late} → ${status}`;
         outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
         const workflowId = orderWorkflowId(orderId);
