@@ -59,17 +59,24 @@ export class FingerprintSet {
   constructor(private readonly maxKeys: number) {}
 
   /** False when the key may have been added before, or when the set is full. */
-  add(kind: string, id: string): boolean {
+  add(kind: 'payment' | 'refund', id: string): boolean {
     if (this.size >= this.maxKeys) return false;
-    let h1 = 0x811c9dc5;
-    let h2 = 0x9747b28c;
-    const key = `${kind}\u0000${id}`;
-    for (let i = 0; i < key.length; i += 1) {
-      const c = key.charCodeAt(i);
+    // The kind is one of two words: it seeds the hashes instead of being hashed with the ID each time.
+    let h1 = kind === 'payment' ? 0x811c9dc5 : 0x050c5d1f;
+    let h2 = kind === 'payment' ? 0x9747b28c : 0x2f3a1c7d;
+    for (let i = 0; i < id.length; i += 1) {
+      const c = id.charCodeAt(i);
       h1 = Math.imul(h1 ^ c, 0x01000193);
       h2 = Math.imul(h2 ^ c, 0x5bd1e995);
       h2 ^= h2 >>> 15;
     }
+    // FNV-1a's low bits follow the last characters closely (pi_1, pi_2…): mixed, so the slots spread evenly
+    // instead of clustering into long probe runs.
+    h1 ^= h1 >>> 16;
+    h1 = Math.imul(h1, 0x85ebca6b);
+    h1 ^= h1 >>> 13;
+    h1 = Math.imul(h1, 0xc2b2ae35);
+    h1 ^= h1 >>> 16;
     h1 >>>= 0;
     // Zero marks an empty slot.
     h2 = h2 >>> 0 || 1;
