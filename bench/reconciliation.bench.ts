@@ -5,8 +5,9 @@
 // that has to read the file and look at every order.
 //
 // With BENCH_REPAIRS=1 it also times the same file reconciled end to end with its repairs: uploaded again, run by
-// the reconciliation workflow on a worker of its own (a Temporal dev server, the sandbox as Stripe holding the late
-// payments), until every late payment's refund workflow has refunded it and every other difference is flagged.
+// the reconciliation workflow on a worker of its own (a Temporal dev server, the sandbox process as Stripe holding
+// the late payments), until every late payment's refund workflow has refunded it and every other difference is
+// flagged.
 //
 //   npm run build && npm run bench:reconciliation       (BENCH_ROWS, BENCH_REPAIRS, TEST_DATABASE_ADMIN_URL)
 import { randomBytes } from 'node:crypto';
@@ -19,7 +20,6 @@ import { pipeline } from 'node:stream/promises';
 import { Client, Connection } from '@temporalio/client';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { createLogger } from '../config/logger';
 import { orderpayDataConverter, parseCodecKeys } from '../config/payload-codec';
 import { SANDBOX_STRIPE_SECRET_KEY } from '../config/env';
 import {
@@ -34,8 +34,16 @@ import { classifySettlement, insertRunIfAbsent } from '../db/reconciliation/reco
 import { ingestSettlementReport } from '../db/reconciliation/settlement-reports.repo';
 import { parseSettlementCsv, SETTLEMENT_CSV_COLUMNS } from '../gateways/settlement-csv';
 import { createStripeGateway } from '../gateways/stripe/stripe.gateway';
-import { startSandbox, type RunningSandbox } from '../sandbox/server';
-import { freePort, memoryOf, sleep, startBenchTemporal, startNodeProcess, waitForOutput } from './support/processes';
+import {
+  type BenchProcess,
+  freePort,
+  memoryOf,
+  sleep,
+  startBenchTemporal,
+  startNodeProcess,
+  waitForHttp,
+  waitForOutput,
+} from './support/processes';
 
 const WINDOW_START = new Date('2025-01-01T00:00:00Z');
 const WINDOW_END = new Date('2025-01-02T00:00:00Z');
@@ -242,7 +250,7 @@ export async function benchReconciliation(
     ]);
     return figures;
   } finally {
-    await sandbox?.stop();
+    await sandbox?.process.stop('SIGKILL');
     await pool.end();
     await admin.query(`DROP DATABASE IF EXISTS ${databaseName} WITH (FORCE)`);
     await admin.end();
@@ -317,21 +325,41 @@ async function generateOrders(pool: Pool, rows: number, late: ReadonlyMap<number
   }
 }
 
-/** The sandbox as Stripe, in this process: the bench pays the late orders there before the file is written. */
-function startBenchSandbox(): Promise<RunningSandbox> {
-  return startSandbox({
-    port: 0,
-    apiKey: SANDBOX_STRIPE_SECRET_KEY,
-    // Nothing listens on port 9 (discard): the payments' webhooks fail at once and are not retried.
-    webhookUrl: 'http://127.0.0.1:9/webhooks/stripe',
-    webhookSecret: `whsec_bench_${randomBytes(8).toString('hex')}`,
-    webhookRetry: { maxAttempts: 1 },
-    logger: createLogger('bench-sandbox', 'silent'),
+interface BenchSandbox {
+  url: string;
+  process: BenchProcess;
+}
+
+/** The sandbox as Stripe, a process of its own (so this process's peak RSS stays the reconciliation's). */
+async function startBenchSandbox(): Promise<BenchSandbox> {
+  const url = `http://127.0.0.1:${await freePort()}`;
+  const sandbox = startNodeProcess('sandbox', 'sandbox/main.js', {
+    SANDBOX_PORT: new URL(url).port,
+    SANDBOX_PUBLIC_URL: url,
+    // Nobody listens for the payments' and refunds' webhooks: the sandbox drops them (below).
+    SANDBOX_WEBHOOK_URL: 'http://127.0.0.1:9/webhooks/stripe',
   });
+  try {
+    await waitForHttp(`${url}/_sandbox/faults`);
+    await sandboxControl(url, 'faults', { webhookDropRate: 1 });
+  } catch (error) {
+    await sandbox.stop('SIGKILL');
+    throw error;
+  }
+  return { url, process: sandbox };
+}
+
+async function sandboxControl<T>(url: string, path: string, body?: unknown): Promise<T> {
+  const response = await fetch(`${url}/_sandbox/${path}`, {
+    method: body === undefined ? 'GET' : 'POST',
+    ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+  });
+  if (!response.ok) throw new Error(`/_sandbox/${path} answered ${response.status}`);
+  return (await response.json()) as T;
 }
 
 /** Every late order (shape 'late') gets a checkout session at the sandbox, paid by the payer. */
-async function payLateOrdersAtSandbox(sandbox: RunningSandbox, rows: number): Promise<Map<number, SandboxPayment>> {
+async function payLateOrdersAtSandbox(sandbox: BenchSandbox, rows: number): Promise<Map<number, SandboxPayment>> {
   const gateway = createStripeGateway({
     apiBase: sandbox.url,
     secretKey: SANDBOX_STRIPE_SECRET_KEY,
@@ -356,13 +384,20 @@ async function payLateOrdersAtSandbox(sandbox: RunningSandbox, rows: number): Pr
       redirect: 'manual',
     });
     if (paid.status >= 400) throw new Error(`the sandbox refused to pay ${orderId}: ${paid.status}`);
-    const paymentReference = sandbox.sandbox.sessions(orderId)[0]?.payment_intent;
+    const sessions = await sandboxControl<{ data: Array<{ payment_intent?: unknown }> }>(
+      sandbox.url,
+      `sessions?orderId=${orderId}`,
+    );
+    const paymentReference = sessions.data[0]?.payment_intent;
     if (typeof paymentReference !== 'string') throw new Error(`the sandbox has no payment for ${orderId}`);
     payments.set(i, { intentId: intent.intentId, paymentReference });
   };
   for (let at = 0; at < lateOrders.length; at += 16) await Promise.all(lateOrders.slice(at, at + 16).map(payOne));
   return payments;
 }
+
+const refundsAtSandbox = async (sandbox: BenchSandbox) =>
+  (await sandboxControl<{ refundsCreated: number }>(sandbox.url, 'stats')).refundsCreated;
 
 /**
  * The same file end to end with its repairs, on a fresh reconciliation state: uploaded (as POST
@@ -373,7 +408,7 @@ async function payLateOrdersAtSandbox(sandbox: RunningSandbox, rows: number): Pr
 async function benchRepairs(
   pool: Pool,
   databaseUrl: string,
-  sandbox: RunningSandbox,
+  sandbox: BenchSandbox,
   file: string,
   latePayments: number,
   print: boolean,
@@ -410,7 +445,7 @@ async function benchRepairs(
       namespace: 'default',
       dataConverter: orderpayDataConverter(parseCodecKeys(codecKeys)),
     });
-    const refundsBefore = sandbox.sandbox.stats().refundsCreated;
+    const refundsBefore = await refundsAtSandbox(sandbox);
     const started = process.hrtime.bigint();
     const since = (from: bigint) => Number(process.hrtime.bigint() - from) / 1e9;
     const report = { reportId: 'bench-repairs', gateway: 'stripe' as const, source: 'upload' as const };
@@ -452,7 +487,7 @@ async function benchRepairs(
       outcomes.rows.filter((row) => row.kind === kind && row.state === state).reduce((n, row) => n + row.n, 0);
     const refunded = count('late_success', 'done');
     const flagged = count('amount_mismatch', 'flagged') + count('foreign_payment', 'flagged');
-    const sandboxRefunds = sandbox.sandbox.stats().refundsCreated - refundsBefore;
+    const sandboxRefunds = (await refundsAtSandbox(sandbox)) - refundsBefore;
     const expectedFlags = (summary.newByKind.amount_mismatch ?? 0) + (summary.newByKind.foreign_payment ?? 0);
     if (refunded !== latePayments || sandboxRefunds !== latePayments || flagged !== expectedFlags) {
       throw new Error(
