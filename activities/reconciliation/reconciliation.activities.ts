@@ -61,6 +61,8 @@ export interface ReconciliationActivityDeps {
   logger: Logger;
   /** Status lookups in flight at once per batch. */
   lookupConcurrency?: number;
+  /** Items of a repair batch repaired at once (each is a workflow start, a signal or a database write or two). */
+  repairConcurrency?: number;
   /** Closed unpaid orders created this long before a window's end are still looked up (they could be paid). */
   unpaidLookbackMs?: number;
   /** A refund of ours this close to a window's end is checked by the next window, not flagged. */
@@ -77,6 +79,7 @@ export const DEFAULT_EDGE_TOLERANCE_MS = 15 * 60_000;
 export function createReconciliationActivities(deps: ReconciliationActivityDeps): ReconciliationActivities {
   const { pool, gateways, temporal, logger, metrics } = deps;
   const concurrency = deps.lookupConcurrency ?? 8;
+  const repairConcurrency = deps.repairConcurrency ?? 8;
   const lookupAttempts = deps.lookupAttempts ?? 5;
   const heartbeatIntervalMs = deps.heartbeatIntervalMs ?? 5_000;
 
@@ -473,8 +476,15 @@ export function createReconciliationActivities(deps: ReconciliationActivityDeps)
     async repairDiscrepancies(input) {
       return run('repairDiscrepancies', input.runId, async () => {
         const batch = await nextRepairBatch(pool, input.runId, Number(input.after), input.batchSize);
-        for (const item of batch) {
-          await repair(item, input.gateway);
+        // Items are independent (one subject each) and every repair is idempotent, so a few go at once: each one
+        // waits mostly on Temporal or PostgreSQL round trips. All of a slice settle before a failure is thrown, so
+        // a retried batch never races repairs still running from the attempt before.
+        for (let i = 0; i < batch.length; i += repairConcurrency) {
+          const results = await Promise.allSettled(
+            batch.slice(i, i + repairConcurrency).map((item) => repair(item, input.gateway)),
+          );
+          const failed = results.find((result) => result.status === 'rejected');
+          if (failed) throw failed.reason;
           activityContext()?.heartbeat();
         }
         const last = batch.at(-1);

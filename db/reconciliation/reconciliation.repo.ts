@@ -12,6 +12,7 @@ import type {
 import type { GatewayName, OrderStatus } from '../../contracts/order.contract';
 import { insertStatusHistory } from '../orders/orders.repo';
 import { inTransaction, type Pool, type PoolClient } from '../pool';
+import { useBulkSettings } from './settlement-reports.repo';
 
 export interface NewRun {
   runId: string;
@@ -64,6 +65,7 @@ export interface ClassifyParams {
  */
 export async function classifySettlement(pool: Pool, p: ClassifyParams): Promise<{ matched: number; lookups: number }> {
   return inTransaction(pool, async (client) => {
+    await useBulkSettings(client);
     await client.query('DELETE FROM reconciliation_findings WHERE run_id = $1', [p.runId]);
     // Captured gateway payments, each resolved to an order by our order ID or, when the row carries none, the payment
     // reference, and classified. Two halves, not one join with both: that hashes every order twice and probes the second hash with
@@ -227,6 +229,11 @@ export async function classifySettlement(pool: Pool, p: ClassifyParams): Promise
             -- One whose late payment was already found is not asked again.
             AND NOT EXISTS (SELECT 1 FROM reconciliation_items i
                              WHERE i.order_id = o.order_id AND i.kind = 'late_success')
+       ), candidates_paid AS (
+         -- The few candidates that have a payment in the report: a semi-join hashes the candidates and scans the
+         -- payments once, instead of de-duplicating a million payments' order IDs to probe a few thousand orders.
+         SELECT DISTINCT p.order_id FROM recon_payments p
+          WHERE EXISTS (SELECT 1 FROM candidates c WHERE c.order_id = p.order_id)
        )
        INSERT INTO reconciliation_findings (run_id, step, subject, kind, order_id, our_status, our_amount_minor,
                                             our_currency)
@@ -234,8 +241,7 @@ export async function classifySettlement(pool: Pool, p: ClassifyParams): Promise
               o.currency::text
          FROM candidates c JOIN orders o ON o.order_id = c.order_id
          -- A join, not NOT EXISTS inside the OR below (a subplan per order over an unindexed temp table).
-         LEFT JOIN (SELECT DISTINCT order_id FROM recon_payments WHERE order_id IS NOT NULL) rp
-                ON rp.order_id = o.order_id
+         LEFT JOIN candidates_paid rp ON rp.order_id = o.order_id
         WHERE o.intent_id IS NOT NULL
           AND (o.status IN ('PENDING', 'AWAITING_PAYMENT')
                OR (o.status IN ('FAILED', 'EXPIRED', 'CANCELLED') AND o.needs_attention)

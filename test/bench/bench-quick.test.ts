@@ -22,6 +22,7 @@ const EXPECTED_ROWS: Array<[string, string]> = [
   ['P4', 'time to open'],
   ['P4', 'Temporal server CPU'],
   ['P5', 'reconciliation of'],
+  ['P5', 'the same file with its repairs'],
   ['P5', 'peak RSS of the reconciliation process'],
   ['P6', 'history: paid by webhook'],
   ['P6', 'history: paid by poll'],

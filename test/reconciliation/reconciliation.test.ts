@@ -198,6 +198,39 @@ describe('reconciling a window against the sandbox', () => {
     );
   });
 
+  test('when a repair batch holds more items than are repaired at once, then every one is repaired, once', async () => {
+    harness = await startReconHarness();
+    // 12 late payments and 9 amount mismatches: 21 items in one batch of 100, three slices of 8 at a time.
+    const late: string[] = [];
+    for (let i = 0; i < 12; i += 1) {
+      const orderId = uniqueId(`late-${i}`);
+      const pay = await harness.gatewayPayment(orderId, 1_000 + i);
+      await harness.seedOrder({ orderId, status: 'EXPIRED', amountMinor: 1_000 + i, intentId: pay.intentId });
+      late.push(orderId);
+    }
+    const mismatched: string[] = [];
+    for (let i = 0; i < 9; i += 1) {
+      const orderId = uniqueId(`mismatch-${i}`);
+      const pay = await harness.gatewayPayment(orderId, 500);
+      await harness.seedOrder({ orderId, status: 'PAID', amountMinor: 501, capturedAmountMinor: 501, ...pay });
+      mismatched.push(orderId);
+    }
+
+    const { summary } = await harness.reconcile();
+    await harness.settleRefundWorkflows();
+    expect(summary.newByKind).toEqual({ late_success: 12, amount_mismatch: 9 });
+    const items = await itemsOf(summary);
+    expect(items.filter((i) => i.kind === 'late_success').map((i) => [i.state, i.outcome])).toEqual(
+      late.map(() => ['done', 'refunded']),
+    );
+    expect(items.filter((i) => i.kind === 'amount_mismatch').map((i) => i.state)).toEqual(
+      mismatched.map(() => 'flagged'),
+    );
+    for (const orderId of late) expect(await orderRow(orderId)).toMatchObject({ status: 'REFUNDED' });
+    for (const orderId of mismatched) expect(await orderRow(orderId)).toMatchObject({ needs_attention: true });
+    expect(harness.sandbox.sandbox.stats().refundsCreated).toBe(12);
+  });
+
   test('when the late-success policy is accept, then the closed order becomes PAID and nothing is refunded', async () => {
     harness = await startReconHarness({
       policy: { lateSuccess: 'accept', unknownPayment: 'record', foreignPayment: 'flag' },

@@ -4,7 +4,11 @@
 import { Readable } from 'node:stream';
 import { createPool, type Pool } from '../../db/pool';
 import { classifySettlement, insertRunIfAbsent } from '../../db/reconciliation/reconciliation.repo';
-import { ingestSettlementReport, listReportErrors } from '../../db/reconciliation/settlement-reports.repo';
+import {
+  ingestSettlementReport,
+  listReportErrors,
+  type ReportLine,
+} from '../../db/reconciliation/settlement-reports.repo';
 import { parseSettlementCsv, SETTLEMENT_CSV_COLUMNS } from '../../gateways/settlement-csv';
 import { uniqueId } from '../support/temporal';
 
@@ -106,6 +110,68 @@ describe('storing a settlement report', () => {
       transaction_id: 'pay,2',
       occurred_at: new Date('2031-03-01T00:15:00Z'),
     });
+  });
+});
+
+describe('checking a report while it streams', () => {
+  async function ingestRows(reportId: string, rows: Array<{ id: string; at: string; kind?: 'payment' | 'refund' }>) {
+    async function* lines(): AsyncIterable<ReportLine[]> {
+      yield rows.map(({ id, at, kind = 'payment' }, index) => ({
+        lineNo: index + 2,
+        row: {
+          kind,
+          transactionId: id,
+          paymentId: id,
+          status: 'succeeded',
+          amountMinor: 100,
+          currency: 'NPR',
+          occurredAt: at,
+        },
+      }));
+    }
+    return ingestSettlementReport(pool, { reportId, gateway: 'stripe', source: 'api', ...window }, lines());
+  }
+
+  async function errorsOf(reportId: string) {
+    const result = await pool.query<{ line_no: number; error_code: string; error_message: string }>(
+      `SELECT line_no, error_code, error_message FROM reconciliation_report_rows
+        WHERE report_id = $1 AND error_code IS NOT NULL ORDER BY line_no`,
+      [reportId],
+    );
+    return result.rows.map((r) => [r.line_no, r.error_code, r.error_message]);
+  }
+
+  test('when rows outside the window come in UTC and with an offset, then both are rejected with the same message', async () => {
+    const reportId = uniqueId('report');
+    const summary = await ingestRows(reportId, [
+      { id: 'pay_1', at: '2031-03-01T01:00:00.000Z' }, // 2: inside
+      { id: 'pay_2', at: '2031-03-02T00:00:00.000Z' }, // 3: the window's end, outside (decided while streaming)
+      { id: 'pay_3', at: '2031-03-02T05:45:00+05:45' }, // 4: the same instant with an offset (decided by SQL)
+      { id: 'pay_4', at: '2031-03-01T05:45:00+05:45' }, // 5: the window's start with an offset, inside
+    ]);
+    expect(summary).toMatchObject({ rowsTotal: 4, rowsAccepted: 2, rowsRejected: 2 });
+    const errors = await errorsOf(reportId);
+    expect(errors.map(([line, code]) => [line, code])).toEqual([
+      [3, 'out_of_window'],
+      [4, 'out_of_window'],
+    ]);
+    expect(errors[0]?.[2]).toMatch(/^occurred_at is outside the report window \[2031-03-01 .+, 2031-03-02 .+\)$/);
+    expect(errors[1]?.[2]).toBe(errors[0]?.[2]);
+  });
+
+  test('when a transaction ID repeats only outside the window, or as another kind, then no line is a duplicate', async () => {
+    const reportId = uniqueId('report');
+    const summary = await ingestRows(reportId, [
+      { id: 'pay_1', at: '2031-04-01T00:00:00.000Z' }, // 2: outside
+      { id: 'pay_1', at: '2031-03-01T01:00:00.000Z' }, // 3: first in the window
+      { id: 'pay_1', at: '2031-03-01T02:00:00.000Z', kind: 'refund' }, // 4: a refund with the same ID
+      { id: 'pay_1', at: '2031-03-01T03:00:00.000Z' }, // 5: duplicate of 3
+    ]);
+    expect(summary).toMatchObject({ rowsTotal: 4, rowsAccepted: 2, rowsRejected: 2 });
+    await expect(errorsOf(reportId)).resolves.toEqual([
+      [2, 'out_of_window', expect.stringMatching(/^occurred_at is outside/)],
+      [5, 'duplicate', 'same kind and transaction_id as line 3'],
+    ]);
   });
 });
 
