@@ -248,7 +248,7 @@ async function main(): Promise<void> {
           results.openOrders = await measureOpenOrders(
             environment,
             pool,
-            temporalServer.process.pid,
+            temporalServer.pid,
             {
               orders: sizes.openOrders,
               ttl: sizes.openTtl,

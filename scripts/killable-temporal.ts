@@ -44,6 +44,8 @@ export interface KillableTemporal {
   start(): Promise<void>;
   kill(): Promise<void>;
   output(): string;
+  /** The running server's process ID (for reading its CPU from /proc). */
+  pid(): number | undefined;
   cleanUp(): Promise<void>;
 }
 
@@ -93,6 +95,7 @@ export async function clusterTemporal(
     },
     kill: async () => server?.stop('SIGKILL'),
     output: () => server?.output() ?? '',
+    pid: () => server?.child.pid,
     async cleanUp() {
       await server?.stop('SIGKILL');
       rmSync(rootDir, { recursive: true, force: true });
@@ -137,6 +140,7 @@ export async function embeddedTemporal(namespace: string): Promise<KillableTempo
     },
     kill: async () => server?.stop('SIGKILL'),
     output: () => server?.output() ?? '',
+    pid: () => server?.child.pid,
     async cleanUp() {
       await server?.stop('SIGKILL');
       rmSync(directory, { recursive: true, force: true });

@@ -3,15 +3,12 @@
 // baselines. Every process is a child of the bench, so its memory and CPU can be read from /proc.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
 import pg from 'pg';
 import { projectPath } from '../../config/paths';
 import { migrateToLatest } from '../../db/migrate';
-import { connectWhenReady, devServerArgs } from '../../scripts/dev-temporal';
-import { findTemporalCli } from '../../scripts/temporal-cli';
 import { freePort, watchChild } from '../../scripts/child-process';
+import { embeddedTemporal } from '../../scripts/killable-temporal';
 
 export { freePort };
 
@@ -71,38 +68,23 @@ export async function createBenchDatabase(adminUrl: string): Promise<BenchDataba
 
 export interface BenchTemporal {
   address: string;
-  process: BenchProcess;
+  /** The server's process ID, for its CPU in /proc (it is never restarted during a bench). */
+  pid: number;
   stop(): Promise<void>;
 }
 
 /** A dev server on a SQLite file (as `npm start` runs it), with orderpay's search attributes. */
 export async function startBenchTemporal(): Promise<BenchTemporal> {
-  const directory = mkdtempSync(path.join(tmpdir(), 'orderpay-bench-temporal-'));
-  const [port, uiPort] = [await freePort(), await freePort()];
-  const address = `127.0.0.1:${port}`;
-  const args = devServerArgs({
-    dbFile: path.join(directory, 'temporal.db'),
-    port,
-    uiPort,
-    namespace: 'default',
-    logLevel: 'error',
-  });
-  const child = spawn(findTemporalCli(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  const server = watch('temporal', child);
-  const stop = async () => {
-    await server.stop('SIGTERM');
-    rmSync(directory, { recursive: true, force: true });
-  };
+  const server = await embeddedTemporal('default');
   try {
-    const connection = await connectWhenReady(address, 'default', 60_000, () =>
-      child.exitCode !== null || child.signalCode !== null ? 'the dev server exited' : undefined,
-    );
-    await connection.close();
+    await server.start();
   } catch (error) {
-    await stop();
+    await server.cleanUp();
     throw error;
   }
-  return { address, process: server, stop };
+  const pid = server.pid();
+  if (pid === undefined) throw new Error('the Temporal dev server did not start');
+  return { address: server.address, pid, stop: () => server.cleanUp() };
 }
 
 export async function waitForHttp(url: string, timeoutMs = 60_000): Promise<void> {
