@@ -5,7 +5,11 @@
 // the sandbox's ledger of captures and refunds, PostgreSQL and the workflow — and every history is replayed.
 import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { ORDER_REFUND_WORKFLOW_TYPE } from '../../contracts/order-refund.contract';
 import {
   orderSearchAttributes,
@@ -54,6 +58,8 @@ export interface ChaosReport {
   wallMs: number;
   /** From the faults' end until every workflow had closed (or the settle deadline). */
   settledMs: number;
+  /** Where the histories and database rows of the orders named in violations were kept, if any. */
+  evidenceDir?: string;
   logs: string;
 }
 
@@ -712,6 +718,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           }
         }
       }
+      const evidence = await keepEvidence({ runId, violations, orders, histories, db, client, topology });
       const sandbox = (await (await timedFetch(`${topology.sandboxUrl}/_sandbox/stats`)).json()) as Record<
         string,
         unknown
@@ -733,6 +740,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         violations,
         wallMs: Date.now() - started,
         settledMs,
+        ...(evidence ? { evidenceDir: evidence } : {}),
         logs: violations.length > 0 ? topology.logs().slice(-40_000) : '',
       };
     };
@@ -829,6 +837,52 @@ async function checkInvariants(context: {
   }
 }
 
+/**
+ * The run's databases are dropped when it ends, so for every order a violation names, its history (payloads
+ * encrypted with the run's codec key, kept beside it), its decoded workflow state and its database rows are written
+ * to a directory of the run's own; the report names it.
+ */
+async function keepEvidence(context: {
+  runId: string;
+  violations: readonly string[];
+  orders: ReturnType<typeof drawOrders>;
+  histories: readonly { workflowId: string; history: temporal.api.history.v1.IHistory }[];
+  db: Pool;
+  client: Client;
+  topology: ChaosTopology;
+}): Promise<string | undefined> {
+  const named = context.orders.filter(({ orderId }) =>
+    context.violations.some((violation) => violation.includes(`${orderId} `) || violation.includes(`${orderId}:`)),
+  );
+  if (named.length === 0) return undefined;
+  const directory = path.join(tmpdir(), `orderpay-${context.runId}`);
+  mkdirSync(directory, { recursive: true });
+  writeFileSync(path.join(directory, 'codec-keys'), `${context.topology.codecKeys}\n`, { mode: 0o600 });
+  writeFileSync(path.join(directory, 'violations.txt'), `${context.violations.join('\n')}\n`);
+  const rowsOf = async (table: string, orderId: string) =>
+    (await context.db.query(`SELECT * FROM ${table} WHERE order_id = $1 ORDER BY 1`, [orderId])).rows;
+  for (const { orderId } of named) {
+    const workflowId = orderWorkflowId(orderId);
+    const history = context.histories.find((entry) => entry.workflowId === workflowId)?.history;
+    if (history) {
+      writeFileSync(
+        path.join(directory, `${orderId}.history.json`),
+        historyToJSON(temporal.api.history.v1.History.create(history)),
+      );
+    }
+    const state = await context.client.workflow
+      .getHandle(workflowId)
+      .query(orderStateQuery)
+      .catch((error: unknown) => String(error));
+    const rows: Record<string, unknown> = { state };
+    for (const table of ['orders', 'order_status_history', 'payment_attempts', 'webhook_events', 'refunds']) {
+      rows[table] = await rowsOf(table, orderId).catch((error: unknown) => String(error));
+    }
+    writeFileSync(path.join(directory, `${orderId}.json`), JSON.stringify(rows, null, 2));
+  }
+  return directory;
+}
+
 /** Whether the newest refund workflow of a closed order (a refund after close) agrees with the order row. */
 async function laterRefundWorkflowSays(client: Client, orderId: string, status: string): Promise<boolean> {
   let newest: { startTime: Date; status: unknown } | undefined;
@@ -873,7 +927,8 @@ export function formatChaosReport(report: ChaosReport): string {
       report.taskFailures.size === 0 ? 'none' : JSON.stringify(Object.fromEntries(report.taskFailures))
     }`,
     '',
-    `  violations: ${report.violations.length}`,
+    `  violations: ${report.violations.length}` +
+      (report.evidenceDir ? ` (histories and rows of the orders named: ${report.evidenceDir})` : ''),
     ...report.violations.map((violation) => `    ${violation}`),
   ].join('\n');
 }
