@@ -438,6 +438,13 @@ export function createOrderActivities(deps: OrderActivityDeps): OrderActivities 
           const order = await lockOrder(client, input.orderId);
           if (order === undefined) throw orderNotFound(input.orderId);
           const current = order.status;
+          // A change that keeps the status (an attempt, a fulfilment answer) finding the row moved on was overtaken:
+          // a try of the same workflow task that was then discarded (its worker killed, or a signal arrived) had
+          // already moved the row. Nothing is written; the answer names the row's status for the workflow to catch up.
+          if (input.from.length === 1 && input.from[0] === input.to && current !== input.to) {
+            log.warn({ current, kept: input.to, reason: input.reason }, 'order row moved on; change not recorded');
+            return { applied: false, status: current, order, attempt: undefined };
+          }
           // A retry finds the order already in `to`; anything else outside `from` is a transition the order refuses.
           if (!input.from.includes(current) && current !== input.to) {
             throw ApplicationFailure.create({

@@ -790,6 +790,10 @@ async function checkInvariants(context: {
 
     if (!row) say('no order row');
     if (description?.status.name === 'RUNNING') say('workflow still running after TTL + grace (stuck)');
+    // An order's workflow only completes: a failed or terminated run has left the order unattended.
+    if (description && !['RUNNING', 'COMPLETED'].includes(description.status.name)) {
+      say(`workflow ended ${description.status.name}`);
+    }
     const expected = context.payerAfterExpiry.has(orderId) ? EXPECTED.abandon : EXPECTED[fate];
     if (!expected.includes(status)) say(`expected ${expected.join('/')}`);
     if (captures.length > 1) say(`charged ${captures.length} times at the gateway`);

@@ -181,6 +181,24 @@ describe('order workflow', () => {
     expect(state.timeline.at(-1)?.reason).toMatch(/^payment_captured:hint/);
   });
 
+  it('when a decline arrives for an order whose row a discarded try of a workflow task already moved to PAID, then the workflow looks the payment up and ends PAID instead of failing', async () => {
+    const order = await startOrder('row-moved-on');
+    gateway.payerDeclines(order.orderId, { declineCode: 'insufficient_funds' });
+    const declined = gateway.eventFor(order.orderId);
+    gateway.payerPays(order.orderId);
+    // What such a try leaves: it saw the payment, its local transitionOrder committed PAID, and its commands were
+    // discarded (its worker was killed, or a signal arrived while it ran), so this run never recorded the payment.
+    await pool.query(`UPDATE orders SET status = 'PAID', captured_amount_minor = amount_minor WHERE order_id = $1`, [
+      order.orderId,
+    ]);
+    await order.handle.signal(paymentEventSignal, declined);
+    const state = await finish(order, 'row-moved-on-before-a-decline');
+
+    expect(state.status).toBe('PAID');
+    expect((await order.handle.describe()).status.name).toBe('COMPLETED');
+    expect(state.timeline.at(-1)?.reason).toMatch(/^payment_captured:/);
+  });
+
   it('when the payer is declined, then the attempt is recorded, the session stays open and a second card pays it', async () => {
     const order = await startOrder('declined-then-paid');
     gateway.payerDeclines(order.orderId, { declineCode: 'insufficient_funds' });

@@ -276,6 +276,14 @@ export class OrderDecisions {
     this.requestStatusCheck(event);
   }
 
+  /**
+   * The order row holds a status this run never reached: a try of one of its workflow tasks acted on what it saw
+   * (a payment, say) and was then discarded. Looking the payment up brings the run to the same place.
+   */
+  lookUpBecauseRowMovedOn(): void {
+    this.statusCheckRequested = true;
+  }
+
   private requestStatusCheck(event: PaymentEvent): void {
     this.statusCheckRequested = true;
     if (this.newEarlierIntent(event.intentId)) this.hintedEarlierIntents.push(event.intentId);

@@ -330,7 +330,7 @@ export class OrderSteps {
     attempt?: PaymentAttemptState,
   ): Promise<void> {
     const { status } = this.state;
-    await this.db.transitionOrder({
+    const recorded = await this.db.transitionOrder({
       orderId: this.input.orderId,
       from: [status],
       to: status,
@@ -340,6 +340,8 @@ export class OrderSteps {
       ...(attempt ? { attempt } : {}),
     });
     this.order.moveTo(status, reason, at);
+    // The row is ahead of this run (moved by a discarded try of one of its workflow tasks): ask the gateway now.
+    if (recorded.status !== status) this.order.lookUpBecauseRowMovedOn();
   }
 
   /** Before payment a cancel closes the intent; a payment that won the race is refunded. */
