@@ -260,9 +260,18 @@ class ChaosDriver {
     const { paymentUrl, expiresAt } = (await created.json()) as { paymentUrl: string; expiresAt: string };
     if (gateway === 'khalti') return this.runKhaltiFate(db, orderId, paymentUrl, fate);
     if (gateway === 'esewa') return this.runEsewaFate(db, orderId, fate, Date.parse(expiresAt));
-    const press = (action: 'pay' | 'decline') =>
+    let paid = false;
+    const press = async (action: 'pay' | 'decline') => {
       // The hosted page is the payer's browser talking to the gateway; a refused press is an outcome.
-      timedFetch(`${paymentUrl}/${action}`, { method: 'POST', redirect: 'manual' }).catch(() => undefined);
+      const answer = await timedFetch(`${paymentUrl}/${action}`, { method: 'POST', redirect: 'manual' }).catch(
+        () => undefined,
+      );
+      // The checkout itself took the order's whole TTL under the faults: the session was closed with the order, and
+      // the gateway rightly refuses the payer, who is judged as having abandoned it.
+      if (action === 'pay' && answer?.status === 303) paid = true;
+      if (!paid && answer?.status === 409 && Date.now() >= Date.parse(expiresAt)) this.payerAfterExpiry.add(orderId);
+      return answer;
+    };
     switch (fate) {
       case 'pay':
         await press('pay');
