@@ -559,29 +559,50 @@ describe('payment attempts in transitions', () => {
     ]);
   });
 
-  it('when the order is no longer in an expected status, then the attempt is not written either', async () => {
+  it('when a change that keeps the status finds the row moved on, then nothing is written and the answer names the row’s status', async () => {
     const h = harness();
     const { orderId, attempt } = await paidOrderWithAttempt(h);
+
+    // A discarded try of a workflow task moved the row to PAID; the run, still awaiting payment, must catch up.
+    const answer = await h.run(
+      'transitionOrder',
+      transition(orderId, {
+        from: ['AWAITING_PAYMENT'],
+        to: 'AWAITING_PAYMENT',
+        reason: 'attempt_expired:1',
+        at: '2030-01-02T03:06:00.000Z',
+        attempt: {
+          ...attempt,
+          status: 'expired',
+          failureReason: 'expired_at_gateway',
+          endedAt: '2030-01-02T03:06:00.000Z',
+        },
+      }),
+    );
+
+    expect(answer).toEqual({ applied: false, status: 'PAID' });
+    expect(await attemptRows(orderId)).toEqual([expect.objectContaining({ attempt_number: 1, status: 'paid' })]);
+    expect((await timeline(orderId)).map((row) => row.reason)).not.toContain('attempt_expired:1');
+  });
+
+  it('when a transition to another status finds the order in a status it does not lead from, then it fails non-retryable and writes nothing', async () => {
+    const h = harness();
+    const { orderId } = await paidOrderWithAttempt(h);
 
     const failure = await failureOf(
       h.run(
         'transitionOrder',
         transition(orderId, {
           from: ['AWAITING_PAYMENT'],
-          to: 'AWAITING_PAYMENT',
-          reason: 'attempt_expired:1',
+          to: 'EXPIRED',
+          reason: 'ttl_elapsed',
           at: '2030-01-02T03:06:00.000Z',
-          attempt: {
-            ...attempt,
-            status: 'expired',
-            failureReason: 'expired_at_gateway',
-            endedAt: '2030-01-02T03:06:00.000Z',
-          },
         }),
       ),
     );
 
     expect(failure.type).toBe('InvalidTransition');
+    expect(failure.nonRetryable).toBe(true);
     expect(await attemptRows(orderId)).toEqual([expect.objectContaining({ attempt_number: 1, status: 'paid' })]);
   });
 });
