@@ -111,33 +111,42 @@ export function createApiMetrics(
   });
   const readBacklog = deps.readWebhookBacklog;
   if (readBacklog) {
-    new Gauge({
-      name: 'orderpay_webhook_events_undelivered',
-      help: 'Stored webhooks waiting for delivery to their order workflows (read from the database at scrape time).',
-      registers: [registry],
-      async collect() {
-        // During a database outage the scrape answers without these series rather than claim nothing waits.
-        this.reset();
-        try {
-          this.set((await readBacklog()).count);
-        } catch {
-          // Left out; the API's own logs and /readyz say why.
-        }
-      },
-    });
-    new Gauge({
-      name: 'orderpay_webhook_oldest_undelivered_age_seconds',
-      help: 'Age of the oldest stored webhook still waiting for delivery, 0 when none (read at scrape time).',
-      registers: [registry],
-      async collect() {
-        this.reset();
-        try {
-          this.set((await readBacklog()).oldestAgeSeconds);
-        } catch {
-          // Left out, as above.
-        }
-      },
-    });
+    // Both gauges are collected in the same scrape: they share one read of the database.
+    let reading: ReturnType<WebhookBacklogReader> | undefined;
+    const readOnce = () =>
+      (reading ??= readBacklog().finally(() => {
+        reading = undefined;
+      }));
+    const backlogGauge = (
+      name: string,
+      help: string,
+      value: (backlog: { count: number; oldestAgeSeconds: number }) => number,
+    ) =>
+      new Gauge({
+        name,
+        help,
+        registers: [registry],
+        async collect() {
+          // During a database outage the scrape answers without the series rather than claim nothing waits; the
+          // API's own logs and /readyz say why.
+          this.reset();
+          try {
+            this.set(value(await readOnce()));
+          } catch {
+            // Left out.
+          }
+        },
+      });
+    backlogGauge(
+      'orderpay_webhook_events_undelivered',
+      'Stored webhooks waiting for delivery to their order workflows (read from the database at scrape time).',
+      (backlog) => backlog.count,
+    );
+    backlogGauge(
+      'orderpay_webhook_oldest_undelivered_age_seconds',
+      'Age of the oldest stored webhook still waiting for delivery, 0 when none (read at scrape time).',
+      (backlog) => backlog.oldestAgeSeconds,
+    );
   }
   new Gauge({
     name: 'orderpay_manual_refunds_open',

@@ -72,32 +72,22 @@ export async function clusterTemporal(
     maxConnections: { default: 4, visibility: 2 },
     log,
   });
-  let server: WatchedProcess | undefined;
+  const server = serverProcess(plan.command, plan.args);
   let initialised = false;
   return {
+    ...server.handle,
     address: plan.address,
     async start() {
-      const started = watchChild(
-        'temporal',
-        spawn(plan.command, [...plan.args], { env: process.env, stdio: ['ignore', 'pipe', 'pipe'] }),
-        'SIGKILL',
-      );
-      server = started;
-      const exited = () =>
-        started.child.exitCode !== null || started.child.signalCode !== null
-          ? `the server exited: ${started.output().slice(-2_000)}`
-          : undefined;
+      const started = server.spawn();
+      const exited = () => (hasExited(started) ? `the server exited: ${started.output().slice(-2_000)}` : undefined);
       if (!initialised) {
         await initialiseClusterNamespace({ address: plan.address, namespace, log, hasExited: exited });
         initialised = true;
       }
       await (await connectWhenReady(plan.address, namespace, 120_000, exited)).close();
     },
-    kill: async () => server?.stop('SIGKILL'),
-    output: () => server?.output() ?? '',
-    pid: () => server?.child.pid,
     async cleanUp() {
-      await server?.stop('SIGKILL');
+      await server.handle.kill();
       rmSync(rootDir, { recursive: true, force: true });
       const admin = new pg.Client({ connectionString: adminUrl });
       await admin.connect();
@@ -124,26 +114,37 @@ export async function embeddedTemporal(namespace: string): Promise<KillableTempo
     namespace,
     logLevel: 'error',
   });
-  let server: WatchedProcess | undefined;
+  const server = serverProcess(findTemporalCli(), args);
   return {
+    ...server.handle,
     address,
     async start() {
-      const started = watchChild(
-        'temporal',
-        spawn(findTemporalCli(), args, { env: process.env, stdio: ['ignore', 'pipe', 'pipe'] }),
-        'SIGKILL',
-      );
-      server = started;
-      const exited = () =>
-        started.child.exitCode !== null || started.child.signalCode !== null ? 'the dev server exited' : undefined;
+      const started = server.spawn();
+      const exited = () => (hasExited(started) ? 'the dev server exited' : undefined);
       await (await connectWhenReady(address, namespace, 60_000, exited)).close();
     },
-    kill: async () => server?.stop('SIGKILL'),
-    output: () => server?.output() ?? '',
-    pid: () => server?.child.pid,
     async cleanUp() {
-      await server?.stop('SIGKILL');
+      await server.handle.kill();
       rmSync(directory, { recursive: true, force: true });
     },
   };
 }
+
+/** The server's current process: started again by spawn() after a kill, on the same command line. */
+function serverProcess(command: string, args: readonly string[]) {
+  let current: WatchedProcess | undefined;
+  return {
+    spawn(): WatchedProcess {
+      const child = spawn(command, [...args], { env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+      current = watchChild('temporal', child, 'SIGKILL');
+      return current;
+    },
+    handle: {
+      kill: async () => current?.stop('SIGKILL'),
+      output: () => current?.output() ?? '',
+      pid: () => current?.child.pid,
+    } satisfies Pick<KillableTemporal, 'kill' | 'output' | 'pid'>,
+  };
+}
+
+const hasExited = ({ child }: WatchedProcess) => child.exitCode !== null || child.signalCode !== null;

@@ -226,7 +226,8 @@ export function clusterFrontendPortRange(): { min: number; max: number } {
   };
 }
 
-const yamlString = (text: string) => JSON.stringify(text);
+/** A YAML scalar for any text: JSON's string form is valid YAML. */
+export const yamlString = (text: string) => JSON.stringify(text);
 
 /** The server's static config: development-postgres12.yaml's shape, on loopback, without archival or metrics. */
 export function renderServerConfig(options: {

@@ -4,7 +4,7 @@
 // the same UI with payloads decoded by orderpay's codec endpoint. docker-compose.yml runs the temporalio/ui image.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { findExecutable } from './temporal-cluster';
+import { findExecutable, yamlString } from './temporal-cluster';
 
 /** The version the Temporal CLI v1.5.1 embeds; bootstrap builds the same one. */
 export const TEMPORAL_UI_SERVER_VERSION = '2.42.1';
@@ -22,8 +22,6 @@ export function findTemporalUiServer(env: NodeJS.ProcessEnv = process.env): stri
   }
   return found;
 }
-
-const yamlString = (text: string) => JSON.stringify(text);
 
 /** The UI server's config (its server/config.Config keys), as the CLI builds it for the dev server's UI. */
 export function renderUiServerConfig(options: {

@@ -76,7 +76,7 @@ export async function ingestSettlementReport(
     await pipeline(Readable.from(copyText(report.reportId, lines, checks, outOfWindow, counts)), copy);
     // Fresh statistics, so the checks below and the classification plan hash joins for large reports.
     await client.query('ANALYZE reconciliation_report_rows');
-    counts.rejected += await markRejectedRows(client, report, checks);
+    counts.rejected += await markRejectedRows(client, report, checks, outOfWindow);
     const summary = await client.query<ReportRow>(
       `UPDATE reconciliation_reports
           SET rows_total = $2, rows_accepted = $2::bigint - $3::bigint, rows_rejected = $3
@@ -106,7 +106,7 @@ export async function useBulkSettings(client: PoolClient): Promise<void> {
 
 const BULK_WORK_MEM = '128MB';
 
-/** PostgreSQL's own text for the window in this session's time zone, as the SQL check writes it. */
+/** PostgreSQL's own text for the window in this session's time zone: the message of every out-of-window row. */
 async function outOfWindowMessage(client: PoolClient, report: NewReport): Promise<string> {
   const result = await client.query<{ message: string }>(
     `SELECT 'occurred_at is outside the report window [' || $1::timestamptz || ', ' || $2::timestamptz || ')'
@@ -121,15 +121,18 @@ async function outOfWindowMessage(client: PoolClient, report: NewReport): Promis
  * exactly, then repeats of a (kind, transaction ID) already seen on an earlier line. Returns how many rows it
  * rejected.
  */
-async function markRejectedRows(client: PoolClient, report: NewReport, checks: ReportLineChecks): Promise<number> {
+async function markRejectedRows(
+  client: PoolClient,
+  report: NewReport,
+  checks: ReportLineChecks,
+  outOfWindow: string,
+): Promise<number> {
   let rejected = 0;
   if (checks.windowUnchecked > 0) {
     const outside = await client.query(
-      `UPDATE reconciliation_report_rows
-          SET error_code = 'out_of_window',
-              error_message = 'occurred_at is outside the report window [' || $2::timestamptz || ', ' || $3::timestamptz || ')'
+      `UPDATE reconciliation_report_rows SET error_code = 'out_of_window', error_message = $4
         WHERE report_id = $1 AND error_code IS NULL AND (occurred_at < $2 OR occurred_at >= $3)`,
-      [report.reportId, report.windowStart, report.windowEnd],
+      [report.reportId, report.windowStart, report.windowEnd, outOfWindow],
     );
     rejected += outside.rowCount ?? 0;
   }

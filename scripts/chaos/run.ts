@@ -230,26 +230,21 @@ class ChaosDriver {
     );
   }
 
-  async orderStatus(db: Pool, orderId: string): Promise<string | undefined> {
-    const result = await db.query<{ status: string }>('SELECT status FROM orders WHERE order_id = $1', [orderId]);
+  async orderStatus(orderId: string): Promise<string | undefined> {
+    const result = await this.db.query<{ status: string }>('SELECT status FROM orders WHERE order_id = $1', [orderId]);
     return result.rows[0]?.status;
   }
 
-  async waitForStatus(
-    db: Pool,
-    orderId: string,
-    statuses: readonly string[],
-    timeoutMs = STATUS_WAIT_MS,
-  ): Promise<boolean> {
+  async waitForStatus(orderId: string, statuses: readonly string[], timeoutMs = STATUS_WAIT_MS): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      if (statuses.includes((await this.orderStatus(db, orderId).catch(() => undefined)) ?? '')) return true;
+      if (statuses.includes((await this.orderStatus(orderId).catch(() => undefined)) ?? '')) return true;
       await sleep(250);
     }
     return false;
   }
 
-  async runFate(db: Pool, orderId: string, gateway: Gateway, fate: Fate): Promise<void> {
+  async runFate(orderId: string, gateway: Gateway, fate: Fate): Promise<void> {
     const currency = gateway === 'stripe' ? 'EUR' : 'NPR';
     const body = JSON.stringify({ orderId, amount: AMOUNT, currency, gateway, returnUrl: 'https://shop.example/done' });
     const created = await this.callApi(
@@ -258,8 +253,8 @@ class ChaosDriver {
       (status) => status === 200 || status === 201,
     );
     const { paymentUrl, expiresAt } = (await created.json()) as { paymentUrl: string; expiresAt: string };
-    if (gateway === 'khalti') return this.runKhaltiFate(db, orderId, paymentUrl, fate);
-    if (gateway === 'esewa') return this.runEsewaFate(db, orderId, fate, Date.parse(expiresAt));
+    if (gateway === 'khalti') return this.runKhaltiFate(orderId, paymentUrl, fate);
+    if (gateway === 'esewa') return this.runEsewaFate(orderId, fate, Date.parse(expiresAt));
     let paid = false;
     const press = async (action: 'pay' | 'decline') => {
       // The hosted page is the payer's browser talking to the gateway; a refused press is an outcome.
@@ -300,7 +295,7 @@ class ChaosDriver {
       default: {
         await press('pay');
         // Pressed Pay and captured: the order must become PAID, or the fate's expected status fails the check.
-        if (!(await this.waitForStatus(db, orderId, ['PAID']))) return;
+        if (!(await this.waitForStatus(orderId, ['PAID']))) return;
         if (fate === 'cancel_after_payment') return this.cancel(orderId);
         return this.adminRefund(orderId, fate === 'partial_refund' ? AMOUNT / 4 : undefined, `${orderId}-r1`);
       }
@@ -339,7 +334,7 @@ class ChaosDriver {
   }
 
   /** The payer on Khalti's page; the browser follows the return redirect unless the fate says it never came back. */
-  private async runKhaltiFate(db: Pool, orderId: string, paymentUrl: string, fate: Fate): Promise<void> {
+  private async runKhaltiFate(orderId: string, paymentUrl: string, fate: Fate): Promise<void> {
     const pidx = new URL(paymentUrl).searchParams.get('pidx') ?? '';
     const act = async (action: 'pay' | 'cancel', followReturn: boolean) => {
       const page = await timedFetch(`${this.topology.sandboxUrl}/khalti-pay/${pidx}/${action}`, {
@@ -356,7 +351,7 @@ class ChaosDriver {
         return act('cancel', true);
       case 'cancel_then_retry': {
         await act('cancel', true);
-        const retry = await this.newAttempt(db, orderId);
+        const retry = await this.newAttempt(orderId);
         if (!retry) return;
         const page = await timedFetch(
           `${this.topology.sandboxUrl}/khalti-pay/${retry.searchParams.get('pidx') ?? ''}/pay`,
@@ -371,7 +366,7 @@ class ChaosDriver {
       }
       case 'pay_after_ttl_without_return':
         // Strictly after orderpay expired the order: the link is still payable at Khalti.
-        if (!(await this.waitForStatus(db, orderId, ['EXPIRED']))) {
+        if (!(await this.waitForStatus(orderId, ['EXPIRED']))) {
           throw new Error('the order never expired');
         }
         return act('pay', false);
@@ -384,10 +379,10 @@ class ChaosDriver {
    * The payer back on the pay link after a failed attempt presses Try again: the new attempt's page, or undefined
    * when the order could no longer be paid (it expired while faults held the payer up).
    */
-  private async newAttempt(db: Pool, orderId: string): Promise<URL | undefined> {
+  private async newAttempt(orderId: string): Promise<URL | undefined> {
     // The failed attempt must be recorded first, as a payer only sees Try again once the pay link offers it.
     for (let tries = 0; tries < 60; tries += 1) {
-      const open = await db.query('SELECT 1 FROM payment_attempts WHERE order_id = $1 AND status = $2', [
+      const open = await this.db.query('SELECT 1 FROM payment_attempts WHERE order_id = $1 AND status = $2', [
         orderId,
         'open',
       ]);
@@ -404,12 +399,12 @@ class ChaosDriver {
   }
 
   /** The payer on orderpay's eSewa page, then eSewa's; the signed redirect back is the success callback. */
-  private async runEsewaFate(db: Pool, orderId: string, fate: Fate, expiresAtMs: number): Promise<void> {
+  private async runEsewaFate(orderId: string, fate: Fate, expiresAtMs: number): Promise<void> {
     if (fate === 'abandon') return;
     if (fate === 'fail_then_retry') {
-      await this.runEsewaFate(db, orderId, 'fail_on_page', expiresAtMs);
-      if (!(await this.newAttempt(db, orderId))) return;
-      return this.runEsewaFate(db, orderId, 'pay', expiresAtMs);
+      await this.runEsewaFate(orderId, 'fail_on_page', expiresAtMs);
+      if (!(await this.newAttempt(orderId))) return;
+      return this.runEsewaFate(orderId, 'pay', expiresAtMs);
     }
     // The payer's browser retries a page that failed to load; only a press that went through counts.
     let lastError: unknown;
@@ -628,7 +623,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           );
         });
         fateRuns.push(
-          Promise.race([driver.runFate(db, order.orderId, order.gateway, order.fate), deadline])
+          Promise.race([driver.runFate(order.orderId, order.gateway, order.fate), deadline])
             .catch((error: unknown) => {
               const refused = [...driver.refusals.entries()]
                 .filter(([path]) => path.includes(order.orderId))
@@ -697,7 +692,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       const outcomes = new Map<string, number>();
       const histories = [];
       for (const { orderId, gateway, fate } of orders) {
-        const status = (await driver.orderStatus(db, orderId)) ?? 'MISSING';
+        const status = (await driver.orderStatus(orderId)) ?? 'MISSING';
         const late = driver.payerAfterExpiry.has(orderId) ? ' (came after expiry)' : '';
         const outcome = `${gateway} ${fate}${late} → ${status}`;
         outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
