@@ -514,17 +514,20 @@ export function rowsOf(results: Results): TableRow[] {
     path('history: paid by webhook', h.paidByWebhook, '≤ 25 events', 25);
     path(`history: paid by poll (paid before the first poll)`, h.paidByPoll);
     path('history: refunded in full after a webhook payment', h.refunded);
+    const extrapolated = `${h.expired30m.eventsPerPoll.toFixed(1)} events per poll, from ${h.expiredShortBase.events} and ${h.expiredShortMany.events} events measured at 5 s and 6 s TTLs`;
     path(
-      `history: expired, 30-minute TTL (${h.expired30m.periodicPolls} periodic polls × ${h.expired30m.eventsPerPoll.toFixed(1)} events, from ${h.expiredShortBase.events} and ${h.expiredShortMany.events} events measured at 5 s and 6 s TTLs)`,
+      `history: expired, 30-minute TTL, Stripe's default cadence 15m (${h.expired30m.periodicPolls} periodic polls × ${extrapolated})`,
       h.expired30m,
       '≤ 60 events',
       60,
     );
     path(
-      `history: expired, 30-minute TTL, GATEWAY_POLL_CADENCE=stripe=15m/15m/15m (${h.expired30mWebhookCadence.periodicPolls} periodic polls)`,
-      h.expired30mWebhookCadence,
-      '≤ 60 events',
-      60,
+      `history: expired, 30-minute TTL, GATEWAY_POLL_CADENCE='' (POLL_* defaults: ${h.expired30mPollDefaults.periodicPolls} periodic polls)`,
+      h.expired30mPollDefaults,
+    );
+    path(
+      `history: expired, 30-minute TTL, POLL_* defaults, a gateway that cannot close its intents (eSewa, Khalti: ${h.expired30mWithGracePolls.periodicPolls} periodic polls, grace polls included)`,
+      h.expired30mWithGracePolls,
     );
   }
   return rows;

@@ -129,13 +129,19 @@ export interface GatewayPollCadence {
 }
 
 /**
+ * Stripe signs and retries its webhooks for days, and a payer's return asks for a lookup at once: a poll every 15
+ * minutes (the seeds' design) is the backstop for both being lost. eSewa and Khalti have no reliable webhooks.
+ */
+export const DEFAULT_GATEWAY_POLL_CADENCE = 'stripe=15m/15m/15m';
+
+/**
  * `gateway=<first poll>/<longest wait>[/<grace poll>]`, comma-separated, e.g. `stripe=15m/15m/15m`: gateways left
- * out keep POLL_INITIAL_INTERVAL, POLL_MAX_INTERVAL and GRACE_POLL_INTERVAL.
+ * out keep POLL_INITIAL_INTERVAL, POLL_MAX_INTERVAL and GRACE_POLL_INTERVAL. Empty: every gateway keeps them.
  */
 const gatewayPollCadence = () =>
   z
     .string()
-    .default('')
+    .default(DEFAULT_GATEWAY_POLL_CADENCE)
     .transform((text, ctx) => {
       const cadences: Partial<Record<GatewayName, GatewayPollCadence>> = {};
       for (const part of splitCommaList(text)) {

@@ -159,6 +159,8 @@ export interface OrderResumeState {
   declinedFailureRefs?: string[];
   /** Payment attempts: earlier attempts' intents a payer's return named, not yet looked up. */
   hintedEarlierIntents?: string[];
+  /** The intent the gateway itself closed when the order closed: nothing can be paid on it, so it is not polled. */
+  intentClosedAtGateway?: string;
 }
 
 /**

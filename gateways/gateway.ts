@@ -60,8 +60,12 @@ export interface PaymentStatus {
 }
 
 export type CancelOutcome =
-  /** The intent is closed and can no longer be paid. */
-  | { outcome: 'cancelled' }
+  /**
+   * The intent can no longer be paid through orderpay. `closedAtGateway`: the gateway itself closed it, so no payment
+   * can ever arrive on it (Stripe's expired session); absent where the gateway has no such close (eSewa, Khalti), and
+   * a payment the payer completed meanwhile may still come.
+   */
+  | { outcome: 'cancelled'; closedAtGateway?: true }
   /** Too late: the payment was captured first. */
   | { outcome: 'already_captured'; amountMinor: number; currency: string; paymentReference?: string };
 

@@ -4,8 +4,9 @@
 //   base: no periodic polls at all (poll and grace-poll intervals longer than its 5 s TTL and 5 s grace window);
 //   many: a poll every second through a 6 s TTL and a 3 s grace window;
 // events per poll = (many − base) / (polls(many) − polls(base)), and the 30-minute order is base + that times the
-// periodic polls the production cadence makes (domain/poll-schedule.ts: 30 s, ×2, at most 5 m; a grace poll every
-// 5 m through the 1 h grace window).
+// periodic polls the production cadence makes (domain/poll-schedule.ts: 30 s, ×2, at most 5 m). The sandbox's
+// Stripe expires the Checkout Session when the order closes, so its grace window makes no polls (a gateway that
+// cannot close its intents, eSewa or Khalti, adds a grace poll every 5 m through the 1 h window).
 import { type Client, WithStartWorkflowOperation } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { randomBytes } from 'node:crypto';
@@ -43,15 +44,18 @@ export interface HistoryFigures {
   refunded: HistoryCount;
   expiredShortBase: HistoryCount;
   expiredShortMany: HistoryCount;
-  /** Extrapolated to a 30-minute TTL and the production poll cadence and grace window. */
+  /** Extrapolated to a 30-minute TTL and Stripe's default cadence (GATEWAY_POLL_CADENCE's default, 15 m). */
   expired30m: Extrapolated;
-  /** The same with GATEWAY_POLL_CADENCE=stripe=15m/15m/15m. */
-  expired30mWebhookCadence: Extrapolated;
+  /** The same with the POLL_* defaults (30 s doubling to 5 m), i.e. GATEWAY_POLL_CADENCE set empty. */
+  expired30mPollDefaults: Extrapolated;
+  /** The POLL_* defaults for a gateway that cannot close its intents (eSewa, Khalti): its grace window polls too. */
+  expired30mWithGracePolls: Extrapolated;
   bare: HistoryCount;
 }
 
 /** The policy of the `base` API: no periodic poll ever falls due; the webhook, refund and base-expiry paths use it. */
 export const HISTORY_BASE_API_ENV = {
+  GATEWAY_POLL_CADENCE: '',
   ORDER_TTL: '5s',
   ORDER_GRACE_PERIOD: '5s',
   POLL_INITIAL_INTERVAL: '1h',
@@ -60,6 +64,7 @@ export const HISTORY_BASE_API_ENV = {
 };
 /** The `many` API: a poll every second. */
 export const HISTORY_MANY_API_ENV = {
+  GATEWAY_POLL_CADENCE: '',
   ORDER_TTL: '6s',
   ORDER_GRACE_PERIOD: '3s',
   POLL_INITIAL_INTERVAL: '1s',
@@ -118,23 +123,32 @@ async function closedHistory(client: Client, workflowId: string, timeoutMs = 120
   return countHistory(history.events ?? []);
 }
 
-/** The production defaults: POLL_INITIAL_INTERVAL 30s, POLL_BACKOFF_COEFFICIENT 2, POLL_MAX_INTERVAL 5m, grace 1h. */
-export const PRODUCTION_CADENCE = {
+/** The POLL_* defaults: POLL_INITIAL_INTERVAL 30s, POLL_BACKOFF_COEFFICIENT 2, POLL_MAX_INTERVAL 5m, grace 1h. */
+export const POLL_DEFAULTS_CADENCE = {
   poll: { initialIntervalMs: 30_000, backoffCoefficient: 2, maxIntervalMs: 5 * 60_000 },
   gracePollIntervalMs: 5 * 60_000,
 };
-/** GATEWAY_POLL_CADENCE=stripe=15m/15m/15m: the seeds' design, for a gateway with reliable signed webhooks. */
-export const WEBHOOK_GATEWAY_CADENCE = {
+/** Stripe's default (GATEWAY_POLL_CADENCE=stripe=15m/15m/15m): the seeds' design, for reliable signed webhooks. */
+export const STRIPE_DEFAULT_CADENCE = {
   poll: { initialIntervalMs: 15 * 60_000, backoffCoefficient: 2, maxIntervalMs: 15 * 60_000 },
   gracePollIntervalMs: 15 * 60_000,
 };
 
-/** Periodic polls (not the checks on closing) an order left unpaid makes through its TTL and a 1-hour grace window. */
-export function periodicPolls(ttlMs: number, cadence: typeof PRODUCTION_CADENCE): number {
+/**
+ * Polls an order left unpaid makes through its TTL and a 1-hour grace window (not the final check at expiry, which
+ * the measured orders make too); the window polls, and looks a last time, only when the gateway could not close the
+ * intent for good (`closesIntents` false).
+ */
+export function periodicPolls(
+  ttlMs: number,
+  cadence: typeof POLL_DEFAULTS_CADENCE,
+  { closesIntents }: { closesIntents: boolean },
+): number {
   let polls = 0;
   for (let at = pollDelayMs(cadence.poll, 0); at < ttlMs; at += pollDelayMs(cadence.poll, polls)) polls += 1;
   const graceMs = 60 * 60_000;
-  const gracePolls = Math.ceil(graceMs / cadence.gracePollIntervalMs) - 1;
+  // A grace poll every interval until the window ends, where the last look replaces the one due then.
+  const gracePolls = closesIntents ? 0 : Math.ceil(graceMs / cadence.gracePollIntervalMs);
   return polls + gracePolls;
 }
 
@@ -219,8 +233,10 @@ export async function measureHistories(
     const eventsPerPoll = (manyCount.events - baseCount.events) / (manyCount.statusPolls - baseCount.statusPolls);
     const actionsPerPoll =
       (manyCount.billableActions - baseCount.billableActions) / (manyCount.statusPolls - baseCount.statusPolls);
-    const extrapolate = (cadence: typeof PRODUCTION_CADENCE): Extrapolated => {
-      const polls = periodicPolls(30 * 60_000, cadence);
+    // The orders measured are Stripe's, whose sessions the sandbox expires when the order closes; the last figure
+    // applies the same per-poll cost to a gateway whose grace window polls.
+    const extrapolate = (cadence: typeof POLL_DEFAULTS_CADENCE, closesIntents = true): Extrapolated => {
+      const polls = periodicPolls(30 * 60_000, cadence, { closesIntents });
       return {
         events: Math.round(baseCount.events + eventsPerPoll * polls),
         billableActions: Math.round(baseCount.billableActions + actionsPerPoll * polls),
@@ -234,8 +250,9 @@ export async function measureHistories(
       refunded: refundCount,
       expiredShortBase: baseCount,
       expiredShortMany: manyCount,
-      expired30m: extrapolate(PRODUCTION_CADENCE),
-      expired30mWebhookCadence: extrapolate(WEBHOOK_GATEWAY_CADENCE),
+      expired30m: extrapolate(STRIPE_DEFAULT_CADENCE),
+      expired30mPollDefaults: extrapolate(POLL_DEFAULTS_CADENCE),
+      expired30mWithGracePolls: extrapolate(POLL_DEFAULTS_CADENCE, false),
       bare: await bareHistory(client, bareTaskQueue, run),
     };
   } finally {

@@ -131,7 +131,7 @@ export function createStripeGateway(options: StripeGatewayOptions): PaymentGatew
   async function cancelIntent(request: PaymentLookupRequest): Promise<CancelOutcome> {
     try {
       const expired = stripeCheckoutSessionSchema.parse(await stripe.checkout.sessions.expire(request.intentId));
-      if (expired.status === 'expired') return { outcome: 'cancelled' };
+      if (expired.status === 'expired') return { outcome: 'cancelled', closedAtGateway: true };
     } catch (error) {
       const mapped = toGatewayError(error, 'cancelIntent');
       // Stripe answers 400 when the session is no longer open. Only its current state says whether that is
@@ -143,9 +143,9 @@ export function createStripeGateway(options: StripeGatewayOptions): PaymentGatew
     });
     const captured = capturedPaymentOf(session);
     if (captured) return { outcome: 'already_captured', ...captured };
-    if (session.status === 'expired') return { outcome: 'cancelled' };
+    if (session.status === 'expired') return { outcome: 'cancelled', closedAtGateway: true };
     // Completed, then its bank debit failed: nothing can be taken on this session any more.
-    if (paymentStatusOf(session).failure?.intentClosed) return { outcome: 'cancelled' };
+    if (paymentStatusOf(session).failure?.intentClosed) return { outcome: 'cancelled', closedAtGateway: true };
     throw new GatewayRejectedError(
       `stripe cancelIntent: session ${session.id} cannot be expired (${describeSession(session)})`,
       'session_not_cancellable',

@@ -529,6 +529,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     apiEnv: {
       ORDER_TTL: `${TTL_MS / 1000}s`,
       ORDER_GRACE_PERIOD: `${GRACE_MS / 1000}s`,
+      // Every gateway polls on the chaos cadence: Stripe's own (15 m) would leave its lost webhooks to the final check.
+      GATEWAY_POLL_CADENCE: '',
       POLL_INITIAL_INTERVAL: '2s',
       POLL_MAX_INTERVAL: '5s',
       GRACE_POLL_INTERVAL: '4s',

@@ -465,6 +465,26 @@ describe('order phases: the grace window', () => {
     expect(order.closingStep('grace', 70_500)).toBe('close');
   });
 
+  it('when the gateway closed the intent for good, then the window neither polls nor looks a last time', () => {
+    const order = expiredInGrace();
+    order.intentClosedByGateway('pidx_1');
+    expect(order.wakeAtMs('grace')).toBe(70_000);
+    expect(order.nextStep('grace', 63_000, true)).toEqual({ kind: 'nothing' });
+    expect(order.closingStep('grace', 70_000)).toBe('close');
+    // Still open for what the gateway says on its own: a hint is looked up, and the state survives continue-as-new.
+    expect(order.hintRedundancy({ eventId: 'h1', kind: 'captured', verified: false, occurredAt: 'now' })).toBe(
+      undefined,
+    );
+    expect(order.resumeState('grace', 65_000)).toMatchObject({ intentClosedAtGateway: 'pidx_1' });
+  });
+
+  it('when the gateway closed only an earlier intent, then the latest one is still polled', () => {
+    const order = expiredInGrace();
+    order.intentClosedByGateway('pidx_0');
+    expect(order.wakeAtMs('grace')).toBe(63_000);
+    expect(order.closingStep('grace', 70_000)).toBe('final_check');
+  });
+
   it('when a paid order waits out its grace window, then it never polls and closes at its end', () => {
     const order = awaiting();
     order.holdCapture({ amountMinor: 5_000, currency: 'USD', paymentReference: 'ch_1' });

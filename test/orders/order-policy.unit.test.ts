@@ -4,8 +4,20 @@ import { orderPolicy } from '../../api/orders/checkout-order.use-case';
 import { apiConfigSchema, loadConfig } from '../../config/env';
 
 describe('orderPolicy', () => {
-  it('when no cadence is configured, then every gateway polls with POLL_* and GRACE_POLL_INTERVAL', () => {
+  it('when no cadence is configured, then Stripe polls every 15 minutes and the wallets with POLL_* and GRACE_POLL_INTERVAL', () => {
     const config = loadConfig(apiConfigSchema, {});
+    expect(orderPolicy(config, 'stripe')).toMatchObject({
+      poll: { initialIntervalMs: 900_000, backoffCoefficient: 2, maxIntervalMs: 900_000 },
+      gracePollIntervalMs: 900_000,
+    });
+    expect(orderPolicy(config, 'khalti')).toMatchObject({
+      poll: { initialIntervalMs: 30_000, backoffCoefficient: 2, maxIntervalMs: 300_000 },
+      gracePollIntervalMs: 300_000,
+    });
+  });
+
+  it('when GATEWAY_POLL_CADENCE is set empty, then every gateway polls with POLL_* and GRACE_POLL_INTERVAL', () => {
+    const config = loadConfig(apiConfigSchema, { GATEWAY_POLL_CADENCE: '' });
     expect(orderPolicy(config, 'stripe')).toMatchObject({
       poll: { initialIntervalMs: 30_000, backoffCoefficient: 2, maxIntervalMs: 300_000 },
       gracePollIntervalMs: 300_000,

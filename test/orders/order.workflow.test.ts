@@ -60,6 +60,7 @@ afterAll(async () => {
 interface StartOptions {
   ttlMs?: number;
   graceMs?: number;
+  gracePollIntervalMs?: number;
   poll?: PollPolicy;
   amountMinor?: number;
   requestHash?: string;
@@ -83,6 +84,7 @@ async function startOrder(prefix: string, options: StartOptions = {}) {
       ttlMs: options.ttlMs ?? 30_000,
       graceMs: options.graceMs ?? 1_000,
       poll: options.poll ?? RARE_POLLS,
+      ...(options.gracePollIntervalMs ? { gracePollIntervalMs: options.gracePollIntervalMs } : {}),
       ...(options.maxAttempts ? { maxAttempts: options.maxAttempts } : {}),
     },
   };
@@ -337,6 +339,27 @@ describe('order workflow', () => {
       status: 'EXPIRED',
       history: ['PENDING', 'AWAITING_PAYMENT', 'EXPIRED'],
     });
+  });
+
+  it('when the gateway closes the intent for good at expiry, then the grace window asks it nothing more', async () => {
+    const order = await startOrder('expired-closed', {
+      ttlMs: 1_500,
+      graceMs: 2_000,
+      gracePollIntervalMs: 300,
+      poll: FAST_POLLS,
+    });
+    gateway.closesIntentsForGood(order.orderId);
+    const state = await finish(order, 'expired-intent-closed-at-gateway');
+
+    expect(state.status).toBe('EXPIRED');
+    const operations = gateway.calls
+      .filter((call) => 'orderId' in call.request && call.request.orderId === order.orderId)
+      .map((call) => call.operation);
+    // Polled while awaiting payment; then nothing in two seconds of grace with grace polls due every 0.3 s, nor a last
+    // look at its end: a Stripe session that expired cannot be paid any more (its events still reach the window).
+    expect(operations.filter((operation) => operation === 'fetchPaymentStatus').length).toBeGreaterThan(1);
+    expect(operations.at(-1)).toBe('cancelIntent');
+    expect(await dbOrder(order.orderId)).toMatchObject({ status: 'EXPIRED' });
   });
 
   it('when the payer pays just before the TTL, then the final check makes the order PAID instead of EXPIRED', async () => {

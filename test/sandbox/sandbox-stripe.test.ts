@@ -198,11 +198,14 @@ describe('the payer on the hosted page', () => {
 });
 
 describe('cancelling', () => {
-  test('when the order is cancelled before payment, then the session is expired and paying afterwards is refused', async () => {
+  test('when the order is cancelled before payment, then the session is expired (closed for good) and paying afterwards is refused', async () => {
     const request = intentRequest();
     const { intentId, paymentUrl } = await gateway.createIntent(request);
 
-    expect(await gateway.cancelIntent({ orderId: request.orderId, intentId })).toEqual({ outcome: 'cancelled' });
+    expect(await gateway.cancelIntent({ orderId: request.orderId, intentId })).toEqual({
+      outcome: 'cancelled',
+      closedAtGateway: true,
+    });
     expect(await gateway.fetchPaymentStatus({ orderId: request.orderId, intentId })).toMatchObject({
       state: 'cancelled',
     });
@@ -220,7 +223,10 @@ describe('cancelling', () => {
     const { intentId } = await gateway.createIntent(request);
     await gateway.cancelIntent({ orderId: request.orderId, intentId });
 
-    expect(await gateway.cancelIntent({ orderId: request.orderId, intentId })).toEqual({ outcome: 'cancelled' });
+    expect(await gateway.cancelIntent({ orderId: request.orderId, intentId })).toEqual({
+      outcome: 'cancelled',
+      closedAtGateway: true,
+    });
   });
 
   test('when the payer paid before the cancel, then the cancel reports the capture instead', async () => {

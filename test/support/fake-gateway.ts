@@ -174,6 +174,7 @@ export class FakeGateway implements PaymentGateway {
   private readonly cancelRaces = new Map<string, { amountMinor?: number; currency?: string }>();
   private readonly refundPlans = new Map<string, RefundPlan>();
   private readonly manualRefundOrders = new Set<string>();
+  private readonly closingForGood = new Set<string>();
   private failureRules: FailureRule[] = [];
   private sequence = 0;
   // Gateway IDs are unique across fakes: tests share one database, where (gateway, intent_id) is unique.
@@ -240,6 +241,11 @@ export class FakeGateway implements PaymentGateway {
   /** The next cancelIntent for the order loses the race: the payer's capture lands first. */
   cancelRacesWithCapture(orderId: string, capture: { amountMinor?: number; currency?: string } = {}): void {
     this.cancelRaces.set(orderId, capture);
+  }
+
+  /** Like Stripe's session expiry: the order's cancelled intents say they are closed for good at the gateway. */
+  closesIntentsForGood(orderId: string): void {
+    this.closingForGood.add(orderId);
   }
 
   /** The next status lookups for the order answer these, in order, whatever the intent's state; then it resumes. */
@@ -454,7 +460,9 @@ export class FakeGateway implements PaymentGateway {
       }
       intent.state = 'cancelled';
       this.payerActions.delete(request.orderId);
-      return { outcome: 'cancelled' };
+      return this.closingForGood.has(request.orderId)
+        ? { outcome: 'cancelled', closedAtGateway: true }
+        : { outcome: 'cancelled' };
     });
   }
 

@@ -191,6 +191,8 @@ export class OrderDecisions {
   graceEndsAtMs: number | undefined;
   nextGracePollAtMs: number | undefined;
   private finalLookupDone = false;
+  /** The latest intent, closed for good by the gateway when the order closed: no late payment can come on it. */
+  private intentClosedAtGateway: string | undefined;
 
   constructor(
     private readonly input: OrderWorkflowInput,
@@ -241,6 +243,7 @@ export class OrderDecisions {
     this.graceEndsAtMs = resume?.graceEndsAtMs;
     this.nextGracePollAtMs = resume?.nextGracePollAtMs;
     this.hintedEarlierIntents = resume?.hintedEarlierIntents ?? [];
+    this.intentClosedAtGateway = resume?.intentClosedAtGateway;
     if (changes.paymentAttempts && !resume) this.state.attempts = [];
     const attempts = this.state.attempts;
     this.attempts =
@@ -886,6 +889,14 @@ export class OrderDecisions {
     return [...(current ? [intentOf(current)] : []), ...earlier];
   }
 
+  /**
+   * The gateway closed the intent for good as the order closed (a Stripe session expired): the grace window stays
+   * open for late events and requests, but no poll or final check asks about a payment that cannot happen.
+   */
+  intentClosedByGateway(intentId: string): void {
+    this.intentClosedAtGateway = intentId;
+  }
+
   /** After a scheduled lookup: the next one backs off (awaiting payment) or keeps the grace interval. */
   lookupDone(trigger: LookupTrigger, nowMs: number): void {
     if (trigger === 'poll') this.nextPollAtMs = nowMs + pollDelayMs(this.input.policy.poll, this.state.pollCount);
@@ -920,11 +931,17 @@ export class OrderDecisions {
       ...(this.attempts
         ? { declinedFailureRefs: this.attempts.declinedFailureRefs, hintedEarlierIntents: this.hintedEarlierIntents }
         : {}),
+      ...(this.intentClosedAtGateway === undefined ? {} : { intentClosedAtGateway: this.intentClosedAtGateway }),
     };
   }
 
   private gracePollingNow(): boolean {
-    return this.changes.gracePolling && this.awaitsLatePayment();
+    return this.changes.gracePolling && this.awaitsLatePayment() && !this.latestIntentClosedAtGateway();
+  }
+
+  private latestIntentClosedAtGateway(): boolean {
+    const latest = this.attempts ? this.attempts.latest()?.intentId : this.state.intentId;
+    return latest !== undefined && latest !== null && latest === this.intentClosedAtGateway;
   }
 
   private gracePollIntervalMs(): number {

@@ -409,6 +409,10 @@ export class OrderSteps {
           await this.applyOutcome({ kind: 'captured', ...result, intentId: intent.intentId }, 'cancel_found_capture');
           return;
         }
+        // Asked only when the gateway says it closed the intent for good, which no earlier history recorded.
+        if (result.closedAtGateway && patched('grace-skips-closed-intent')) {
+          this.order.intentClosedByGateway(intent.intentId);
+        }
       } catch (error) {
         if (isCancellation(error)) throw error;
         // The intent may still be payable; a late capture is refunded, and an operator is told.
