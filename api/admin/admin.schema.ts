@@ -184,8 +184,9 @@ export type FailedWebhookListBody = z.infer<typeof failedWebhookListSchema>;
 
 export const webhookRetryResponseSchema = z
   .object({
-    result: z.enum(['delivered', 'order_not_found']).meta({
-      description: 'delivered: the workflow has the event; order_not_found: no open workflow, left to reconciliation',
+    result: z.enum(['delivered', 'order_not_found', 'ignored']).meta({
+      description:
+        'delivered: the workflow has the event; order_not_found: no open workflow, left to reconciliation; ignored: a decline, cancel or pending report for an order that no longer awaits payment, which changes nothing',
     }),
     event: webhookEventSummarySchema,
   })

@@ -12,6 +12,7 @@ import {
   paymentHintUpdate,
   type PaymentEvent,
 } from '../../contracts/order.contract';
+import { findOrderStatus } from '../../db/orders/order-view.repo';
 import type { Pool } from '../../db/pool';
 import {
   claimWebhookDelivery,
@@ -47,6 +48,8 @@ export type WebhookDeliveryResult =
   | { result: 'delivered'; secondsSinceReceived: number }
   /** No open workflow: the order never existed here or has closed; left to reconciliation. */
   | { result: 'order_not_found' }
+  /** A decline, cancel or pending report for an order that no longer awaits payment: nothing to signal. */
+  | { result: 'ignored' }
   /** Someone else delivered it first; nothing was signalled. */
   | { result: 'already_processed'; outcome: WebhookOutcome }
   /** Another delivery holds the claim right now; nothing was signalled. */
@@ -69,6 +72,11 @@ export async function deliverStoredPaymentEvent(
       ? { result: 'already_processed', outcome: claim.outcome }
       : { result: 'in_progress' };
   }
+  if (await movesNothing(pool, event)) {
+    await recordWebhookOutcome(pool, event.id, 'ignored', { attemptedDelivery: false });
+    logger.info({ kind: event.paymentEvent.kind }, 'webhook not signalled: its order no longer awaits payment');
+    return { result: 'ignored' };
+  }
   try {
     await handOver(temporal, event.paymentEvent, event.orderId, logger);
   } catch (error) {
@@ -89,6 +97,21 @@ export async function deliverStoredPaymentEvent(
   const recorded = await recordWebhookOutcome(pool, event.id, 'delivered', { attemptedDelivery: true });
   logger.info({ kind: event.paymentEvent.kind }, 'webhook delivered');
   return { result: 'delivered', secondsSinceReceived: recorded?.secondsSinceReceived ?? 0 };
+}
+
+/** Reports that change an order only while it awaits payment; money moved (a capture, a refund) is always signalled. */
+const AWAITING_ONLY_KINDS: readonly PaymentEvent['kind'][] = ['failed', 'cancelled', 'pending'];
+
+/**
+ * A signed decline, cancel or pending report for an order whose row has moved past awaiting payment changes nothing
+ * in its workflow (it would be a signal and a workflow task for nothing): Stripe sends `checkout.session.expired` for
+ * every session the order's own expiry or cancel closed. The row is read only for those kinds.
+ */
+async function movesNothing(pool: Pool, { orderId, paymentEvent }: StoredPaymentEvent): Promise<boolean> {
+  if (!paymentEvent.verified || !AWAITING_ONLY_KINDS.includes(paymentEvent.kind)) return false;
+  // Unreadable: signalled as always; the workflow ignores what does not apply.
+  const status = await findOrderStatus(pool, orderId).catch(() => undefined);
+  return status !== undefined && status !== 'PENDING' && status !== 'AWAITING_PAYMENT';
 }
 
 /** A stored event as read back: what it needs is decided from these fields alone. */

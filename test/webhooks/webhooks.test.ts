@@ -218,6 +218,52 @@ describe('delivery', () => {
     expect(await postSigned(api.url, payload)).toEqual({ status: 200, body: { received: true, duplicate: true } });
   });
 
+  test('when a decline or cancel arrives for an order past awaiting payment, then it is stored as ignored and not signalled', async () => {
+    const orderId = await createOrder(4200);
+    const cancelled = await postJson(api.url, `/orders/${orderId}/cancel`, { reason: 'customer' });
+    expect(cancelled.status).toBe(200);
+    await waitForStatus(orderId, 'CANCELLED');
+    const signalsBefore = await signalsReceived(orderId);
+    const intent = { id: `pi_${uniqueId('p')}`, object: 'payment_intent', amount: 4200, amount_received: 0 };
+    const events = [
+      stripeEvent('payment_intent.canceled', { ...intent, currency: 'usd', status: 'canceled', metadata: { orderId } }),
+      stripeEvent('payment_intent.payment_failed', {
+        ...intent,
+        currency: 'usd',
+        status: 'requires_payment_method',
+        metadata: { orderId },
+      }),
+    ];
+
+    for (const { payload } of events)
+      expect(await postSigned(api.url, payload)).toEqual({ status: 200, body: { received: true } });
+
+    for (const { eventId } of events) {
+      expect(await storedOutcome(eventId, 'ignored')).toEqual([
+        expect.objectContaining({ outcome: 'ignored', delivery_attempts: 0, order_id: orderId }),
+      ]);
+    }
+    expect(await signalsReceived(orderId)).toBe(signalsBefore);
+  });
+
+  test('when a decline arrives for an order awaiting payment, then it is signalled as before', async () => {
+    const orderId = await createOrder(4200);
+    const { eventId, payload } = stripeEvent('payment_intent.payment_failed', {
+      id: `pi_${uniqueId('p')}`,
+      object: 'payment_intent',
+      amount: 4200,
+      amount_received: 0,
+      currency: 'usd',
+      status: 'requires_payment_method',
+      metadata: { orderId },
+    });
+
+    expect(await postSigned(api.url, payload)).toEqual({ status: 200, body: { received: true } });
+
+    expect(await storedOutcome(eventId, 'delivered')).toEqual([expect.objectContaining({ delivery_attempts: 1 })]);
+    expect(await signalsReceived(orderId)).toBe(1);
+  });
+
   test('when the event type does not move orders, then it is stored as ignored and acknowledged', async () => {
     const { eventId, payload } = stripeEvent('customer.created', { id: 'cus_1', object: 'customer' });
     expect(await postSigned(api.url, payload)).toEqual({ status: 200, body: { received: true } });
