@@ -8,6 +8,7 @@ import type { GatewayName } from '../contracts/order.contract';
 import type { Pool } from '../db/pool';
 import type { CallbackHandler, WebhookVerifier } from '../gateways/gateway';
 import { adminRoutes } from './admin/admin.routes';
+import { ApiKeyCache } from './auth/api-key-cache';
 import { callbacksRoutes } from './webhooks/callbacks.routes';
 import { codecRoutes } from './admin/codec.routes';
 import { docsRoutes } from './openapi/docs.routes';
@@ -35,6 +36,8 @@ export interface ApiDeps {
    * and drains it on stop. An app made without one (route listings in tests) has a queue of its own.
    */
   webhookDeliveries?: WebhookDeliveryQueue;
+  /** Merchant keys checked lately (API_KEY_CACHE_TTL); one per app, so the admin API's revocations reach it. */
+  apiKeyCache?: ApiKeyCache;
 }
 
 /** The webhook delivery queue of an API process, sized by its configuration. */
@@ -56,11 +59,12 @@ export function createApp(deps: ApiDeps): Express {
   app.use(countResponses(deps.metrics));
   limitPublicRoutes(app, publicRateLimits(deps));
   app.use(healthRoutes(deps));
-  app.use(ordersRoutes(deps));
+  const apiKeyCache = deps.apiKeyCache ?? new ApiKeyCache(deps.config.API_KEY_CACHE_TTL);
+  app.use(ordersRoutes({ ...deps, apiKeyCache }));
   app.use(webhooksRoutes({ ...deps, webhookDeliveries: deps.webhookDeliveries ?? webhookDeliveryQueueFor(deps) }));
   app.use(callbacksRoutes({ ...deps, callbackHandlers: deps.callbackHandlers ?? {} }));
   app.use(payPageRoutes(deps));
-  app.use(adminRoutes(deps));
+  app.use(adminRoutes({ ...deps, apiKeyCache }));
   app.use(docsRoutes(deps));
   app.use(codecRoutes(deps));
   app.use(notFoundHandler);

@@ -43,6 +43,20 @@ export const duration = (fallback: string) =>
       return ms;
     });
 
+/** A duration that may also be 0 (written `0`, `0s`…), for settings where 0 turns something off. */
+export const durationOrZero = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const ms = text.trim() === '0' ? 0 : parseDurationMs(text);
+      if (ms === undefined) {
+        ctx.addIssue({ code: 'custom', message: `expected a duration like 5s or 500ms, or 0, got "${text}"` });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
 export const port = (fallback: number) => z.coerce.number().int().min(0).max(65_535).default(fallback);
 const url = (fallback: string) => z.url().default(fallback);
 /** The non-blank, trimmed items of a comma-separated value. */
@@ -317,6 +331,13 @@ export const apiConfigSchema = z
     WEBHOOK_SWEEP_BATCH: z.coerce.number().int().min(1).max(10_000).default(200),
     /** The longest wait before retrying a webhook whose deliveries keep failing (Temporal down); each wait doubles. */
     WEBHOOK_RETRY_MAX_INTERVAL: duration('5m'),
+    /**
+     * How long an API process trusts a merchant key it checked without looking it up again (0: every request looks
+     * it up). A key revoked elsewhere (another API process, the keys CLI) works here for at most this long.
+     */
+    API_KEY_CACHE_TTL: durationOrZero('5s').refine((ms) => ms <= 60_000, {
+      message: 'API_KEY_CACHE_TTL is at most 60s: it is how long a revoked key may still work',
+    }),
     /** A bootstrap admin credential, accepted as a key with the `admin` scope; admin API keys work without it. */
     ADMIN_API_TOKEN: optionalSecret(),
     /** Largest request head (request line and headers) in bytes; larger ones get 431 headers_too_large. */

@@ -12,6 +12,7 @@ import type { Pool } from '../../db/pool';
 import { listUndeliveredWebhookEvents } from '../../db/webhooks/webhook-events.repo';
 import { requireAdminAccess } from '../auth/admin-auth';
 import { createApiKeyAuthenticator } from '../auth/api-key-auth';
+import type { ApiKeyCache } from '../auth/api-key-cache';
 import { apiKeysRoutes } from '../auth/api-keys.routes';
 import {
   adminActionsQuerySchema,
@@ -45,11 +46,14 @@ export interface AdminRouteDeps {
   pool: Pool;
   temporal: Client;
   logger: Logger;
+  /** The merchant routes' key cache: a key revoked here is forgotten there at once. */
+  apiKeyCache?: ApiKeyCache;
 }
 
 export function adminRoutes(deps: AdminRouteDeps): Router {
   const router = Router();
-  router.use('/admin', requireAdminAccess(createApiKeyAuthenticator(deps)));
+  // No cache at this door: an admin key revoked anywhere (another process, the CLI) is refused on its next request.
+  router.use('/admin', requireAdminAccess(createApiKeyAuthenticator({ ...deps, apiKeyCache: undefined })));
 
   router
     .route('/admin/actions')

@@ -2,6 +2,7 @@
 // SHA-256 digest and compared again in constant time; revoked and unknown keys are the same 401. ADMIN_API_TOKEN,
 // when set, is accepted as a key with the `admin` scope only (the bootstrap admin credential). Each route names
 // the scope it needs: no key → 401 unauthenticated (with a Bearer challenge), a key without the scope → 403.
+// With a cache (api-key-cache.ts), a key that checked out lately is not looked up again until its entry expires.
 import { timingSafeEqual } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import type { ApiConfig } from '../../config/env';
@@ -9,6 +10,7 @@ import { describeError, type Logger } from '../../config/logger';
 import { findApiKeyByDigest, touchApiKey } from '../../db/auth/api-keys.repo';
 import type { Pool } from '../../db/pool';
 import { apiKeyDigest, type ApiKeyScope } from './api-key';
+import type { ApiKeyCache } from './api-key-cache';
 import { ApiError } from '../http/errors';
 
 /** The caller behind a request, once its key checked out. */
@@ -50,6 +52,8 @@ export function createApiKeyAuthenticator(deps: {
   config: Pick<ApiConfig, 'ADMIN_API_TOKEN'>;
   pool: Pool;
   logger: Logger;
+  /** Shared by every route of an API process, so a revocation through its admin API forgets the key everywhere. */
+  apiKeyCache?: ApiKeyCache;
 }): Authenticate {
   const adminTokenDigest = deps.config.ADMIN_API_TOKEN ? apiKeyDigest(deps.config.ADMIN_API_TOKEN) : undefined;
   const lastTouched = new Map<string, number>();
@@ -68,10 +72,17 @@ export function createApiKeyAuthenticator(deps: {
     const digest = apiKeyDigest(offered);
     // Digests have equal lengths, so the comparison takes the same time whatever the caller sent.
     if (adminTokenDigest && timingSafeEqual(digest, adminTokenDigest)) return ADMIN_TOKEN_PRINCIPAL;
+    const cached = deps.apiKeyCache?.get(digest);
+    if (cached) {
+      touch(cached.keyId);
+      return cached;
+    }
     const stored = await findApiKeyByDigest(deps.pool, digest);
     if (!stored || stored.revoked || !timingSafeEqual(stored.keyHash, digest)) return undefined;
     touch(stored.id);
-    return { keyId: stored.id, name: stored.name, scopes: stored.scopes };
+    const principal: Principal = { keyId: stored.id, name: stored.name, scopes: stored.scopes };
+    deps.apiKeyCache?.remember(digest, principal);
+    return principal;
   };
 }
 

@@ -6,6 +6,7 @@ import type { ApiConfig } from '../../config/env';
 import { recordAdminAction } from '../../db/admin/admin-actions.repo';
 import type { Pool } from '../../db/pool';
 import { keyEnvironment } from './api-key';
+import type { ApiKeyCache } from './api-key-cache';
 import { apiKeyPathSchema, createApiKeyRequestSchema } from './api-keys.schema';
 import { parseOrThrow } from '../http/parse';
 import { rejectOtherMethods, toApiError } from '../http/error-handler';
@@ -15,6 +16,7 @@ import { createApiKey, listKeys, revokeKey } from './manage-api-keys.use-case';
 export interface ApiKeysRouteDeps {
   config: Pick<ApiConfig, 'ORDERPAY_ENV'>;
   pool: Pool;
+  apiKeyCache?: ApiKeyCache;
 }
 
 export function apiKeysRoutes(deps: ApiKeysRouteDeps): Router {
@@ -50,6 +52,8 @@ export function apiKeysRoutes(deps: ApiKeysRouteDeps): Router {
         () => revokeKey(deps.pool, id),
         (result) => ({ target: id, outcome: result.changed ? 'succeeded' : 'already_revoked' }),
       );
+      // This process refuses the key from its next request on; other API processes once their cache entry expires.
+      deps.apiKeyCache?.forget(id);
       res.status(200).json({ apiKey: revoked.key });
     })
     .all(rejectOtherMethods(['POST']));

@@ -5,7 +5,7 @@
 import type { Request } from 'express';
 import { z } from 'zod';
 import { describeError, type Logger } from '../../config/logger';
-import { findIdempotencyRecord, saveIdempotencyRecord } from '../../db/orders/idempotency.repo';
+import { findIdempotencyRecord, saveIdempotencyRecord, type IdempotencyRecord } from '../../db/orders/idempotency.repo';
 import type { Pool } from '../../db/pool';
 import { idempotencyConflict, validationFailed } from './errors';
 import { parseOrThrow } from './parse';
@@ -57,14 +57,16 @@ export interface IdempotentRequest {
 /**
  * Answers a request at most once per key: replays the stored answer, refuses a different request, or runs `answer`
  * and stores what it says. Losing the record is harmless (the same request reaches the same workflow, which answers
- * the same), so a failed write is logged and the caller still gets its answer.
+ * the same), so a failed write is logged and the caller still gets its answer. A route that read the key's record
+ * together with its own rows passes it as `readRecord` (undefined inside: no record).
  */
 export async function answerIdempotently(
   { pool, logger }: { pool: Pool; logger: Logger },
   request: IdempotentRequest,
   answer: () => Promise<FreshAnswer>,
+  readRecord?: { record: IdempotencyRecord | undefined },
 ): Promise<IdempotentAnswer> {
-  const stored = await findIdempotencyRecord(pool, request.scope, request.key);
+  const stored = readRecord ? readRecord.record : await findIdempotencyRecord(pool, request.scope, request.key);
   if (stored) {
     sameRequestOrConflict(stored.requestHash, request.requestHash);
     // What the first request created was not created by this one.

@@ -64,9 +64,14 @@ export type CheckoutOutcome = {
   | { kind: 'gateway_rejected'; orderId: string; status: OrderStatus; failureReason: string | null }
 );
 
-export async function checkoutOrder(deps: CheckoutDeps, order: CheckoutBody): Promise<CheckoutOutcome> {
+/** `readOrder`: the order's row as the caller read it just before (undefined inside: no row); read here if absent. */
+export async function checkoutOrder(
+  deps: CheckoutDeps,
+  order: CheckoutBody,
+  readOrder?: { order: OrderSummary | undefined },
+): Promise<CheckoutOutcome> {
   const hash = checkoutRequestHash(order);
-  const existing = await findOrderSummary(deps.pool, order.orderId);
+  const existing = readOrder ? readOrder.order : await findOrderSummary(deps.pool, order.orderId);
   if (existing) {
     sameRequestOrConflict(existing.requestHash, hash);
     // Recorded before: the database answers, whether or not Temporal still keeps the workflow's run. Starting one

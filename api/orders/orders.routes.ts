@@ -12,6 +12,7 @@ import {
 } from './checkout.schema';
 import { answerFulfilment } from './answer-fulfilment.use-case';
 import { answerIdempotently, idempotencyKeyOf, type IdempotentAnswer } from '../http/idempotency';
+import { findCheckoutRecords } from '../../db/orders/idempotency.repo';
 import { gatewayRejected } from '../http/errors';
 import { parseOrThrow } from '../http/parse';
 import type { CheckoutResponseBody } from '../http/responses.schema';
@@ -21,11 +22,12 @@ import { errorBody, rejectOtherMethods } from '../http/error-handler';
 import { getOrder } from './get-order.use-case';
 import { jsonBody } from '../http/json-body';
 import { createApiKeyAuthenticator, requireScope } from '../auth/api-key-auth';
+import type { ApiKeyCache } from '../auth/api-key-cache';
 import { clientSecrets } from '../auth/client-secret';
 import { getOrderStatus } from './get-order-status.use-case';
 import { orderStatusQuerySchema } from './order-status.schema';
 
-export type OrdersRouteDeps = CheckoutDeps & CancelDeps & { metrics: ApiMetrics };
+export type OrdersRouteDeps = CheckoutDeps & CancelDeps & { metrics: ApiMetrics; apiKeyCache?: ApiKeyCache };
 
 export function ordersRoutes(deps: OrdersRouteDeps): Router {
   const router = Router();
@@ -120,7 +122,7 @@ function checkoutOutcome(res: Response): string {
 export const CHECKOUT_SCOPE = 'POST /orders';
 
 /** A checkout in HTTP terms, once per Idempotency-Key (by default the order ID). */
-export function answerCheckout(
+export async function answerCheckout(
   deps: CheckoutDeps,
   { order, idempotencyKey }: { order: CheckoutBody; idempotencyKey: string },
 ): Promise<IdempotentAnswer> {
@@ -130,21 +132,32 @@ export function answerCheckout(
     requestHash: checkoutRequestHash(order),
     orderId: order.orderId,
   };
-  return answerIdempotently(deps, request, async () => {
-    const outcome = await checkoutOrder(deps, order);
-    // An order recorded before this request is answered from its records: nothing new to store under the key.
-    const fresh = { replayed: !outcome.createdByThisRequest, remember: outcome.createdByThisRequest };
-    if (outcome.kind === 'gateway_rejected') {
-      const { orderId, status, failureReason } = outcome;
-      const rejected = gatewayRejected({ orderId, status, failureReason });
-      return { ...fresh, status: rejected.status, body: errorBody(rejected) };
-    }
-    return {
-      ...fresh,
-      status: outcome.createdByThisRequest ? 201 : 200,
-      body: outcome.order satisfies CheckoutResponseBody,
-    };
+  // The stored answer and the order's row in one round trip: the checkout needs the row whenever there is no answer.
+  const records = await findCheckoutRecords(deps.pool, {
+    scope: request.scope,
+    idempotencyKey: request.key,
+    orderId: order.orderId,
   });
+  return answerIdempotently(
+    deps,
+    request,
+    async () => {
+      const outcome = await checkoutOrder(deps, order, records);
+      // An order recorded before this request is answered from its records: nothing new to store under the key.
+      const fresh = { replayed: !outcome.createdByThisRequest, remember: outcome.createdByThisRequest };
+      if (outcome.kind === 'gateway_rejected') {
+        const { orderId, status, failureReason } = outcome;
+        const rejected = gatewayRejected({ orderId, status, failureReason });
+        return { ...fresh, status: rejected.status, body: errorBody(rejected) };
+      }
+      return {
+        ...fresh,
+        status: outcome.createdByThisRequest ? 201 : 200,
+        body: outcome.order satisfies CheckoutResponseBody,
+      };
+    },
+    records,
+  );
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

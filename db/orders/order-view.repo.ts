@@ -80,7 +80,7 @@ export interface OrderView {
   fulfilment?: OrderFulfilmentView;
 }
 
-interface SummaryRow {
+export interface SummaryRow {
   order_id: string;
   status: OrderStatus;
   request_hash: string;
@@ -98,18 +98,20 @@ export async function findOrderSummary(pool: Pool, orderId: string): Promise<Ord
     [orderId],
   );
   const row = rows[0];
-  return (
-    row && {
-      orderId: row.order_id,
-      status: row.status,
-      requestHash: row.request_hash,
-      amountMinor: row.amount_minor,
-      currency: row.currency,
-      gateway: row.gateway,
-      paymentUrl: row.payment_url,
-      expiresAt: row.expires_at.toISOString(),
-    }
-  );
+  return row && orderSummaryOf(row);
+}
+
+export function orderSummaryOf(row: SummaryRow): OrderSummary {
+  return {
+    orderId: row.order_id,
+    status: row.status,
+    requestHash: row.request_hash,
+    amountMinor: row.amount_minor,
+    currency: row.currency,
+    gateway: row.gateway,
+    paymentUrl: row.payment_url,
+    expiresAt: row.expires_at.toISOString(),
+  };
 }
 
 /** Where the payer goes back to after a wallet's callback, and the status to mention if nowhere. */

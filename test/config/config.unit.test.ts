@@ -92,6 +92,15 @@ describe('process configuration', () => {
     expect(loadConfig(apiConfigSchema, {})).toMatchObject({ GRACE_POLL_INTERVAL: 300_000, ORDER_HISTORY_LIMIT: 5_000 });
   });
 
+  it('when API_KEY_CACHE_TTL is unset, then 5s; 0 turns the cache off; past 60s or not a duration is refused', () => {
+    expect(loadConfig(apiConfigSchema, {}).API_KEY_CACHE_TTL).toBe(5_000);
+    expect(loadConfig(apiConfigSchema, { API_KEY_CACHE_TTL: '0' }).API_KEY_CACHE_TTL).toBe(0);
+    expect(loadConfig(apiConfigSchema, { API_KEY_CACHE_TTL: '500ms' }).API_KEY_CACHE_TTL).toBe(500);
+    expect(loadConfig(apiConfigSchema, { API_KEY_CACHE_TTL: '60s' }).API_KEY_CACHE_TTL).toBe(60_000);
+    expect(() => loadConfig(apiConfigSchema, { API_KEY_CACHE_TTL: '61s' })).toThrow(/API_KEY_CACHE_TTL/);
+    expect(() => loadConfig(apiConfigSchema, { API_KEY_CACHE_TTL: 'soon' })).toThrow(/API_KEY_CACHE_TTL/);
+  });
+
   it('when ORDER_MAX_ATTEMPTS is unset, then it is the shared default; 1 and 20 are its bounds', () => {
     expect(loadConfig(apiConfigSchema, {}).ORDER_MAX_ATTEMPTS).toBe(DEFAULT_MAX_PAYMENT_ATTEMPTS);
     expect(loadConfig(apiConfigSchema, { ORDER_MAX_ATTEMPTS: '1' }).ORDER_MAX_ATTEMPTS).toBe(1);

@@ -31,6 +31,13 @@ async function keysCli(...args: string[]): Promise<{ code: number; stdout: strin
   }
 }
 
+async function cliKey(name: string): Promise<{ key: string; id: string }> {
+  const created = await keysCli('create', '--name', name, '--scopes', 'orders:read');
+  const key = /^(op_test_[A-Za-z0-9_-]{43})$/m.exec(created.stdout)?.[1] ?? '';
+  const id = /created (key_[a-z0-9]{16})/.exec(created.stdout)?.[1] ?? '';
+  return { key, id };
+}
+
 async function startApi(env: Record<string, string>): Promise<{ url: string; process: RunningProcess }> {
   const port = await freePort();
   const api = startService('api', {
@@ -100,15 +107,28 @@ describe('npm run keys', () => {
     expect((await named()).rows[0]).toEqual(before.rows[0]);
   });
 
-  it('when a key made by the CLI is used on the API and then revoked, then the API answers 404, then 401', async () => {
-    const created = await keysCli('create', '--name', 'cli-api', '--scopes', 'orders:read');
-    const key = /^(op_test_[A-Za-z0-9_-]{43})$/m.exec(created.stdout)?.[1] ?? '';
-    const id = /created (key_[a-z0-9]{16})/.exec(created.stdout)?.[1] ?? '';
-    const api = await startApi({});
+  it('when a key made by the CLI is used on an API without a key cache and then revoked, then the API answers 404, then 401 at once', async () => {
+    const { key, id } = await cliKey('cli-api');
+    const api = await startApi({ API_KEY_CACHE_TTL: '0' });
     try {
       expect((await readOrder(api.url, key)).status).toBe(404);
       await keysCli('revoke', id);
       expect((await readOrder(api.url, key)).status).toBe(401);
+    } finally {
+      await api.process.stop();
+    }
+  });
+
+  // That it works meanwhile is shown with an injected clock (test/auth/api-key-cache.unit.test.ts), not with sleeps.
+  it('when a key cached by an API is revoked with the CLI, then the API refuses it once its entry expires', async () => {
+    const { key, id } = await cliKey('cli-api-cached');
+    const api = await startApi({ API_KEY_CACHE_TTL: '1s' });
+    try {
+      expect((await readOrder(api.url, key)).status).toBe(404);
+      await keysCli('revoke', id);
+      await eventually(async () => ((await readOrder(api.url, key)).status === 401 ? true : undefined), {
+        what: 'the revoked key refused once its cache entry expired',
+      });
     } finally {
       await api.process.stop();
     }

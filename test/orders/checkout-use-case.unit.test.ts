@@ -30,12 +30,12 @@ interface FakeWorld {
 function deps(world: FakeWorld): CheckoutDeps {
   const pool = {
     async query(sql: string, params: unknown[]) {
-      if (sql.includes('FROM idempotency_records')) return { rows: [], rowCount: 0 };
+      if (sql.includes('FROM idempotency_records') && !sql.includes('JOIN orders')) return { rows: [], rowCount: 0 };
       if (sql.includes('INSERT INTO idempotency_records')) {
         world.saved.push(params);
         return { rows: [], rowCount: 1 };
       }
-      if (sql.includes('FROM orders')) {
+      if (sql.includes('FROM orders') || sql.includes('JOIN orders')) {
         const row = world.orderRow && {
           order_id: order.orderId,
           amount_minor: order.amount,
@@ -45,6 +45,8 @@ function deps(world: FakeWorld): CheckoutDeps {
           expires_at: new Date('2030-01-01T00:00:00Z'),
           ...world.orderRow,
         };
+        // The checkout's first read: no stored answer, and the order's row (all NULL without one), in one row.
+        if (sql.includes('JOIN orders')) return { rows: [{ idempotency: null, order_id: null, ...row }] };
         return { rows: row ? [row] : [], rowCount: row ? 1 : 0 };
       }
       throw new Error(`unexpected SQL: ${sql}`);

@@ -34,7 +34,8 @@ export const apiKeysPaths: ZodOpenApiPathsObject = {
   '/admin/api-keys/{id}/revoke': {
     post: {
       ...admin,
-      summary: 'Revoke an API key: from now on it gets 401 (idempotent)',
+      summary:
+        'Revoke an API key: 401 from its next request on this API process, on the others within API_KEY_CACHE_TTL (idempotent)',
       requestParams: { path: apiKeyPathSchema },
       responses: {
         ...adminErrors,
