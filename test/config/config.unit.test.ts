@@ -56,7 +56,7 @@ describe('process configuration', () => {
       WORKER_STICKY_TIMEOUT: 5_000,
     });
     const defaults = loadConfig(workerConfigSchema, {});
-    expect(defaults.WORKER_MAX_CACHED_WORKFLOWS).toBe(2_000);
+    expect(defaults.WORKER_MAX_CACHED_WORKFLOWS).toBe(250);
     expect(defaults.WORKER_STICKY_TIMEOUT).toBe(3_000);
     expect(() => loadConfig(workerConfigSchema, { WORKER_MAX_CACHED_WORKFLOWS: 'many' })).toThrow(
       /WORKER_MAX_CACHED_WORKFLOWS/,
