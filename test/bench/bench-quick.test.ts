@@ -27,8 +27,9 @@ const EXPECTED_ROWS: Array<[string, string]> = [
   ['P6', 'history: paid by webhook'],
   ['P6', 'history: paid by poll'],
   ['P6', 'history: refunded'],
-  ['P6', 'history: expired, 30-minute TTL ('],
-  ['P6', 'history: expired, 30-minute TTL, GATEWAY_POLL_CADENCE'],
+  ['P6', "history: expired, 30-minute TTL, Stripe's default cadence"],
+  ['P6', "history: expired, 30-minute TTL, GATEWAY_POLL_CADENCE=''"],
+  ['P6', 'history: expired, 30-minute TTL, POLL_* defaults, a gateway that cannot close its intents'],
 ];
 
 /** Figures that have nothing to set beside them (their goal is an absolute limit). */
