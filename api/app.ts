@@ -41,6 +41,8 @@ export interface ApiDeps {
 export function webhookDeliveryQueueFor(deps: ApiDeps): WebhookDeliveryQueue {
   return createWebhookDeliveryQueue(deps, {
     concurrency: deps.config.WEBHOOK_DELIVERY_CONCURRENCY,
+    busyConcurrency: deps.config.WEBHOOK_DELIVERY_BUSY_CONCURRENCY,
+    busyAbovePerSecond: deps.config.WEBHOOK_INTAKE_BUSY_PER_SECOND,
     limit: deps.config.WEBHOOK_DELIVERY_QUEUE_LIMIT,
   });
 }
