@@ -44,6 +44,8 @@ export interface ApiDeps {
 export function webhookDeliveryQueueFor(deps: ApiDeps): WebhookDeliveryQueue {
   return createWebhookDeliveryQueue(deps, {
     concurrency: deps.config.WEBHOOK_DELIVERY_CONCURRENCY,
+    busyConcurrency: deps.config.WEBHOOK_DELIVERY_BUSY_CONCURRENCY,
+    busyAbovePerSecond: deps.config.WEBHOOK_INTAKE_BUSY_PER_SECOND,
     limit: deps.config.WEBHOOK_DELIVERY_QUEUE_LIMIT,
   });
 }
@@ -57,11 +59,18 @@ export function createApp(deps: ApiDeps): Express {
   app.use(requestContext(deps.logger));
   app.use(securityHeaders(deps.config));
   app.use(countResponses(deps.metrics));
-  limitPublicRoutes(app, publicRateLimits(deps));
+  const limits = publicRateLimits(deps);
+  limitPublicRoutes(app, limits);
   app.use(healthRoutes(deps));
   const apiKeyCache = deps.apiKeyCache ?? new ApiKeyCache(deps.config.API_KEY_CACHE_TTL);
   app.use(ordersRoutes({ ...deps, apiKeyCache }));
-  app.use(webhooksRoutes({ ...deps, webhookDeliveries: deps.webhookDeliveries ?? webhookDeliveryQueueFor(deps) }));
+  app.use(
+    webhooksRoutes({
+      ...deps,
+      webhookDeliveries: deps.webhookDeliveries ?? webhookDeliveryQueueFor(deps),
+      webhookFailure: limits.webhookFailure,
+    }),
+  );
   app.use(callbacksRoutes({ ...deps, callbackHandlers: deps.callbackHandlers ?? {} }));
   app.use(payPageRoutes(deps));
   app.use(adminRoutes({ ...deps, apiKeyCache }));
@@ -73,16 +82,11 @@ export function createApp(deps: ApiDeps): Express {
 }
 
 /**
- * The public routes anyone can reach. Webhooks are limited only by their failures, so a gateway's burst of signed
- * events is never throttled; the payer-facing routes per client IP and per order.
+ * The payer-facing public routes, per client IP and per order. Webhooks are limited only by their failures, from
+ * their route once the signature has failed (webhooks.routes.ts), so a gateway's burst of signed events is never
+ * throttled and never waits for a counter.
  */
 function limitPublicRoutes(app: Express, limits: PublicRateLimits): void {
-  app.use('/webhooks', limits.webhookFailuresPerIp, (req: Request, res: Response, next: NextFunction) => {
-    res.on('finish', () => {
-      if (res.locals.errorCode === 'invalid_signature') void limits.recordWebhookFailure(req);
-    });
-    next();
-  });
   app.use('/callbacks', limits.perIp);
   app.use('/pay/:orderId', limits.perIp, limits.perOrder());
   // Each new attempt can create an intent at a gateway: far fewer per order than page views (card testing).

@@ -36,6 +36,7 @@ import {
   waitForOutput,
 } from './support/processes';
 import {
+  apiTuningFromEnvironment,
   type BenchEnvironment,
   benchEnvironment,
   startOrderpayStack,
@@ -333,6 +334,7 @@ function header(startedAt: Date, quick: boolean, loadBefore: number[], loadAfter
     `node ${process.version}; ${temporalVersion}`,
     `load average (1/5/15 min): ${load(loadBefore)} at start, ${load(loadAfter)} at the end`,
     `worker tuning: ${JSON.stringify(workerTuningFromEnvironment())} (empty: the SDK's defaults)`,
+    `API webhook delivery tuning: ${JSON.stringify(apiTuningFromEnvironment())} (empty: the defaults)`,
     '',
   ].join('\n');
 }

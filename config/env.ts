@@ -326,6 +326,13 @@ export const apiConfigSchema = z
      */
     WEBHOOK_DELIVERY_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
     WEBHOOK_DELIVERY_QUEUE_LIMIT: z.coerce.number().int().min(1).max(100_000).default(5_000),
+    /**
+     * While more than WEBHOOK_INTAKE_BUSY_PER_SECOND signed webhooks arrived in the last second (0: never), only
+     * WEBHOOK_DELIVERY_BUSY_CONCURRENCY deliveries are in flight: during a burst the answers to the gateway come
+     * before the signals to the orders.
+     */
+    WEBHOOK_INTAKE_BUSY_PER_SECOND: z.coerce.number().int().min(0).max(100_000).default(50),
+    WEBHOOK_DELIVERY_BUSY_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(1),
     /** How often each API process looks for stored webhooks still waiting for delivery, and how many it reads. */
     WEBHOOK_SWEEP_INTERVAL: duration('5s'),
     WEBHOOK_SWEEP_BATCH: z.coerce.number().int().min(1).max(10_000).default(200),
@@ -373,7 +380,16 @@ export const apiConfigSchema = z
     /** Origins of the Temporal Web UI allowed to call /codec/* from the browser. */
     CODEC_CORS_ORIGINS: originList('http://localhost:8233,http://127.0.0.1:8233'),
   })
-  .superRefine((config, ctx) => reportProductionProblems(ctx, productionProblems('api', config)));
+  .superRefine((config, ctx) => {
+    if (config.WEBHOOK_DELIVERY_BUSY_CONCURRENCY > config.WEBHOOK_DELIVERY_CONCURRENCY) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['WEBHOOK_DELIVERY_BUSY_CONCURRENCY'],
+        message: 'is at most WEBHOOK_DELIVERY_CONCURRENCY (it is the number in flight during a burst)',
+      });
+    }
+    reportProductionProblems(ctx, productionProblems('api', config));
+  });
 export type ApiConfig = z.infer<typeof apiConfigSchema>;
 
 export const workerConfigSchema = z

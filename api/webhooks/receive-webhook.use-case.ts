@@ -43,7 +43,7 @@ export interface WebhookDeps {
   webhookVerifiers: Partial<Record<GatewayName, WebhookVerifier>>;
   logger: Logger;
   metrics: Pick<ApiMetrics, 'webhookSignatureFailed' | 'webhookDuplicate'>;
-  webhookDeliveries: Pick<WebhookDeliveryQueue, 'offer'>;
+  webhookDeliveries: Pick<WebhookDeliveryQueue, 'offer' | 'noteIntake'>;
 }
 
 export interface IncomingWebhook {
@@ -59,6 +59,8 @@ export async function receiveWebhook(deps: WebhookDeps, incoming: IncomingWebhoo
   if (!verifier) throw unknownGateway();
 
   const webhook = verifyWebhook(verifier, incoming, deps.metrics);
+  // Counted once signed, so forged requests cannot hold the deliveries back.
+  deps.webhookDeliveries.noteIntake();
   // Signed is not storable: a NUL in an event ID or a lone surrogate in metadata would fail the insert with a 503,
   // which the gateway retries for days. A 400 naming the field ends it.
   const unstorable = findUnstorableText(webhook);

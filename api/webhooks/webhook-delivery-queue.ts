@@ -1,10 +1,12 @@
 // Delivers stored webhook events after their gateway has been answered: a bounded first-in-first-out queue with a
-// fixed number of deliveries in flight. When it is full an event is simply not taken; it is already stored as
+// bounded number of deliveries in flight, fewer while webhooks are pouring in (delivery-pacer.ts). When it is full an event is simply not taken; it is already stored as
 // `received`, and the sweeper delivers it later, so a burst of webhooks never becomes an unbounded pile of promises.
 import { describeError, type Logger } from '../../config/logger';
 import type { ApiMetrics } from '../../config/metrics';
 import type { GatewayName } from '../../contracts/order.contract';
+import { performance } from 'node:perf_hooks';
 import { ApiError } from '../http/errors';
+import { createDeliveryPacer, type DeliveryPacingSettings } from './delivery-pacer';
 import { deliverStoredPaymentEvent, type StoredPaymentEvent, type WebhookDeliveryDeps } from './deliver-webhook-event';
 
 export interface QueuedPaymentEvent extends StoredPaymentEvent {
@@ -22,21 +24,28 @@ export interface WebhookDeliveryQueue {
    * already waiting or in flight here is not taken twice.
    */
   offer(event: QueuedPaymentEvent): boolean;
+  /**
+   * One signed webhook taken in (stored or not): a burst of them lowers the deliveries in flight until it ends, so
+   * the deliveries do not slow the answers the gateway waits for.
+   */
+  noteIntake(): void;
   /** How many more events offer() would take now. */
   freeSlots(): number;
   /** Takes nothing more, forgets what waits (some replica's sweeper delivers it), waits for what is in flight. */
   close(): Promise<void>;
 }
 
-export interface WebhookDeliveryQueueSettings {
-  concurrency: number;
+export interface WebhookDeliveryQueueSettings extends DeliveryPacingSettings {
   limit: number;
+  /** Monotonic milliseconds; tests pass their own. */
+  now?: () => number;
 }
 
 export function createWebhookDeliveryQueue(
   deps: WebhookDeliveryDeps & { metrics: Pick<ApiMetrics, 'webhookDelivered'> },
-  { concurrency, limit }: WebhookDeliveryQueueSettings,
+  { limit, now = () => performance.now(), ...pacing }: WebhookDeliveryQueueSettings,
 ): WebhookDeliveryQueue {
+  const pacer = createDeliveryPacer(pacing, now);
   const waiting: QueuedPaymentEvent[] = [];
   /** Row IDs waiting or in flight. */
   const taken = new Set<number>();
@@ -55,7 +64,8 @@ export function createWebhookDeliveryQueue(
   };
 
   const pump = () => {
-    while (!closed && inFlight.size < concurrency) {
+    // Read on every start: a delivery that ends after a burst is over starts the next ones at full concurrency.
+    while (!closed && inFlight.size < pacer.concurrency()) {
       const event = waiting.shift();
       if (!event) return;
       const running: Promise<void> = deliver(event).finally(() => {
@@ -78,6 +88,7 @@ export function createWebhookDeliveryQueue(
       setImmediate(pump);
       return true;
     },
+    noteIntake: () => pacer.noteArrival(),
     freeSlots: () => (closed ? 0 : Math.max(0, limit - waiting.length)),
     async close() {
       closed = true;

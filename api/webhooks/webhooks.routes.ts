@@ -4,13 +4,16 @@ import type { ApiMetrics } from '../../config/metrics';
 import type { GatewayName } from '../../contracts/order.contract';
 import { gatewayParamSchema } from '../orders/checkout.schema';
 import { rejectOtherMethods } from '../http/error-handler';
-import { unknownGateway } from '../http/errors';
+import { ApiError, unknownGateway } from '../http/errors';
+import type { PublicRateLimits } from '../http/rate-limits';
 import { receiveWebhook, type WebhookDeps } from './receive-webhook.use-case';
 
 /** Payment events are a few kilobytes; the limit only stops abuse. */
 const WEBHOOK_BODY_LIMIT = '256kb';
 
-export function webhooksRoutes(deps: WebhookDeps & { metrics: ApiMetrics }): Router {
+export type WebhooksRouteDeps = WebhookDeps & { metrics: ApiMetrics } & Pick<PublicRateLimits, 'webhookFailure'>;
+
+export function webhooksRoutes(deps: WebhooksRouteDeps): Router {
   const router = Router();
   // Any content type: the verifier, not the header, decides what the bytes are.
   const raw = express.raw({ limit: WEBHOOK_BODY_LIMIT, type: () => true });
@@ -24,7 +27,12 @@ export function webhooksRoutes(deps: WebhookDeps & { metrics: ApiMetrics }): Rou
       const receipt = await receiveWebhook(
         { ...deps, logger: res.locals.logger },
         { gateway, rawBody, headers: req.headers },
-      );
+      ).catch(async (error: unknown) => {
+        // Only now, with the signature known to be bad, is the sender's failure count touched.
+        if (error instanceof ApiError && error.code === 'invalid_signature')
+          throw (await deps.webhookFailure(req)) ?? error;
+        throw error;
+      });
       res.status(200).json(receipt);
     })
     .all(rejectOtherMethods(['POST']));

@@ -113,6 +113,8 @@ export async function startOrderpayStack(
       ADMIN_API_TOKEN: adminToken,
       ESEWA_FORM_URL: `${sandboxUrl}/api/epay/main/v2/form`,
       LOG_LEVEL: 'info',
+      // The webhook delivery settings as set for the bench, so they can be compared.
+      ...apiTuningFromEnvironment(),
       ...apiEnv,
     });
     processes.push(apiProcess);
@@ -201,9 +203,23 @@ const WORKER_TUNING = [
   'WORKER_STICKY_TIMEOUT',
 ];
 
+const API_TUNING = [
+  'WEBHOOK_DELIVERY_CONCURRENCY',
+  'WEBHOOK_DELIVERY_BUSY_CONCURRENCY',
+  'WEBHOOK_INTAKE_BUSY_PER_SECOND',
+  'WEBHOOK_DELIVERY_QUEUE_LIMIT',
+];
+
 /** The worker tuning variables set in the bench's own environment. */
 export function workerTuningFromEnvironment(): Record<string, string> {
-  return Object.fromEntries(
-    WORKER_TUNING.flatMap((name) => (process.env[name] ? [[name, process.env[name] ?? '']] : [])),
-  );
+  return tuningFromEnvironment(WORKER_TUNING);
+}
+
+/** The API's webhook delivery variables set in the bench's own environment. */
+export function apiTuningFromEnvironment(): Record<string, string> {
+  return tuningFromEnvironment(API_TUNING);
+}
+
+function tuningFromEnvironment(names: readonly string[]): Record<string, string> {
+  return Object.fromEntries(names.flatMap((name) => (process.env[name] ? [[name, process.env[name] ?? '']] : [])));
 }

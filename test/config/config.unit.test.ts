@@ -41,6 +41,23 @@ describe('process configuration', () => {
     expect(loadConfig(workerConfigSchema, { WORKER_METRICS_PORT: '0' }).WORKER_METRICS_PORT).toBe(0);
   });
 
+  it('when the webhook delivery pacing is set, then it is parsed; a busy concurrency above the full one is refused', () => {
+    expect(loadConfig(apiConfigSchema, {})).toMatchObject({
+      WEBHOOK_DELIVERY_CONCURRENCY: 8,
+      WEBHOOK_DELIVERY_BUSY_CONCURRENCY: 1,
+      WEBHOOK_INTAKE_BUSY_PER_SECOND: 50,
+    });
+    expect(
+      loadConfig(apiConfigSchema, { WEBHOOK_DELIVERY_BUSY_CONCURRENCY: '4', WEBHOOK_INTAKE_BUSY_PER_SECOND: '0' }),
+    ).toMatchObject({ WEBHOOK_DELIVERY_BUSY_CONCURRENCY: 4, WEBHOOK_INTAKE_BUSY_PER_SECOND: 0 });
+    expect(() =>
+      loadConfig(apiConfigSchema, { WEBHOOK_DELIVERY_CONCURRENCY: '2', WEBHOOK_DELIVERY_BUSY_CONCURRENCY: '3' }),
+    ).toThrow(/WEBHOOK_DELIVERY_BUSY_CONCURRENCY/);
+    expect(() => loadConfig(apiConfigSchema, { WEBHOOK_DELIVERY_BUSY_CONCURRENCY: '0' })).toThrow(
+      /WEBHOOK_DELIVERY_BUSY_CONCURRENCY/,
+    );
+  });
+
   it('when the worker tuning variables are set, then they are parsed; unset leaves the measured defaults', () => {
     expect(
       loadConfig(workerConfigSchema, {

@@ -1,6 +1,7 @@
 // Rate limits on the public routes, counted in PostgreSQL: 429 rate_limited with Retry-After in the one error shape,
-// one count across API replicas, signed webhook bursts never throttled, and webhooks still taken when the counters
-// cannot be read. Real HTTP against two in-process API replicas on the test database.
+// one count across API replicas, signed webhook bursts never throttled (not even from an IP over its limit of forged
+// ones), a blocked forger refused without a database round trip, and webhooks still taken when the counters cannot
+// be read. Real HTTP against two in-process API replicas on the test database.
 import Stripe from 'stripe';
 import type { RunningApiServer } from '../../api/server';
 import { http, startApiHarness, type ApiHarness } from '../support/api-harness';
@@ -89,6 +90,50 @@ test('when an IP sends more forged webhooks than allowed, then its webhooks get 
   expect(statuses[3]).toBe(429);
   // Counted per IP for the window; cleared here so the other tests' webhooks from 127.0.0.1 go through.
   await harness.pool.query(`DELETE FROM rate_limits WHERE key LIKE 'webhook-fail:%'`);
+});
+
+test('when an IP is over its limit of failed verifications, then its signed webhooks are still stored and acknowledged and its forged ones still get 429', async () => {
+  const strict = await harness.startApi({
+    config: harness.config({ TEMPORAL_TASK_QUEUE: harness.worker.taskQueue, RATE_LIMIT_WEBHOOK_FAILURES_PER_IP: '2' }),
+  });
+  await harness.pool.query(`DELETE FROM rate_limits WHERE key LIKE 'webhook-fail:%'`);
+  try {
+    const forged = stripeEvent('customer.created', { id: 'cus_forged_first', object: 'customer' });
+    for (let i = 0; i < 3; i++) await signedWebhook(strict.url, forged.payload, 'whsec_forger');
+    expect((await signedWebhook(strict.url, forged.payload, 'whsec_forger')).status).toBe(429);
+
+    const genuine = stripeEvent('customer.created', { id: 'cus_genuine_same_ip', object: 'customer' });
+    const answer = await signedWebhook(strict.url, genuine.payload);
+    expect(answer.status).toBe(200);
+    const stored = await harness.pool.query('SELECT 1 FROM webhook_events WHERE event_id = $1', [genuine.eventId]);
+    expect(stored.rowCount).toBe(1);
+
+    const refused = await signedWebhook(strict.url, forged.payload, 'whsec_forger');
+    expect(refused.status).toBe(429);
+    expect(refused.body).toMatchObject({ error: { code: 'rate_limited' } });
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+  } finally {
+    await harness.pool.query(`DELETE FROM rate_limits WHERE key LIKE 'webhook-fail:%'`);
+  }
+});
+
+test('when an IP is over its limit of failed verifications, then its next forged webhooks are refused without reading the counters', async () => {
+  const strict = await harness.startApi({
+    config: harness.config({ TEMPORAL_TASK_QUEUE: harness.worker.taskQueue, RATE_LIMIT_WEBHOOK_FAILURES_PER_IP: '1' }),
+  });
+  await harness.pool.query(`DELETE FROM rate_limits WHERE key LIKE 'webhook-fail:%'`);
+  const forged = stripeEvent('customer.created', { id: 'cus_forged_flood', object: 'customer' });
+  const statuses = [];
+  for (let i = 0; i < 2; i++) statuses.push((await signedWebhook(strict.url, forged.payload, 'whsec_forger')).status);
+  expect(statuses).toEqual([401, 429]);
+  // With the counters unreadable a lookup would let the request through (401): a 429 proves none was made.
+  await harness.pool.query('ALTER TABLE rate_limits RENAME TO rate_limits_away');
+  try {
+    expect((await signedWebhook(strict.url, forged.payload, 'whsec_forger')).status).toBe(429);
+  } finally {
+    await harness.pool.query('ALTER TABLE rate_limits_away RENAME TO rate_limits');
+    await harness.pool.query(`DELETE FROM rate_limits WHERE key LIKE 'webhook-fail:%'`);
+  }
 });
 
 test('when the rate-limit store cannot be read, then a signed webhook is still stored and acknowledged (fail open)', async () => {

@@ -39,7 +39,7 @@ export const webhooksPaths: ZodOpenApiPathsObject = {
         '413': error('`payload_too_large`'),
         '429': {
           ...error(
-            '`rate_limited`: too many failed verifications from this address; signed webhooks are never limited',
+            '`rate_limited`: this webhook failed verification, from an address with too many failures; a webhook that verifies is never limited',
           ),
           headers: retryAfterHeader,
         },
