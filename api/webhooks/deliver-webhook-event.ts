@@ -104,8 +104,8 @@ const AWAITING_ONLY_KINDS: readonly PaymentEvent['kind'][] = ['failed', 'cancell
 
 /**
  * A signed decline, cancel or pending report for an order whose row has moved past awaiting payment changes nothing
- * in its workflow (it would be a signal and a workflow task for nothing): Stripe sends `checkout.session.expired` for
- * every session the order's own expiry or cancel closed. The row is read only for those kinds.
+ * in its workflow (it would be a signal and a workflow task for nothing): a gateway's retry, a late decline, a
+ * `checkout.session.expired` that arrives after the order recorded its expiry. The row is read only for those kinds.
  */
 async function movesNothing(pool: Pool, { orderId, paymentEvent }: StoredPaymentEvent): Promise<boolean> {
   if (!paymentEvent.verified || !AWAITING_ONLY_KINDS.includes(paymentEvent.kind)) return false;
