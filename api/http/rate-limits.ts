@@ -106,7 +106,7 @@ export function publicRateLimits(deps: { pool: Pool; config: RateLimitConfig; lo
             if (options.returnedOnServerError) returnPointOnServerError(which, key, res);
             next();
           },
-          (error: unknown) => next(refusalOrPass(error, res)),
+          (error: unknown) => next(refusalOrPass(error, res.locals.logger ?? deps.logger)),
         );
     };
   }
@@ -125,12 +125,9 @@ export function publicRateLimits(deps: { pool: Pool; config: RateLimitConfig; lo
   }
 
   /** A limiter answer is a 429; a store failure lets the request through (fail open) and is logged. */
-  function refusalOrPass(error: unknown, res: Response): ApiError | undefined {
+  function refusalOrPass(error: unknown, logger: Logger): ApiError | undefined {
     if (error instanceof RateLimiterRes) return rateLimited(Math.max(1, Math.ceil(error.msBeforeNext / 1000)));
-    (res.locals.logger ?? deps.logger).warn(
-      { err: describeError(error) },
-      'rate limit store unavailable; not limiting',
-    );
+    logger.warn({ err: describeError(error) }, 'rate limit store unavailable; not limiting');
     return undefined;
   }
 
@@ -146,14 +143,7 @@ export function publicRateLimits(deps: { pool: Pool; config: RateLimitConfig; lo
         .then(() => limiters().webhookFailures.consume(clientIp(req)))
         .then(
           () => undefined,
-          (error: unknown) => {
-            if (error instanceof RateLimiterRes) return rateLimited(Math.max(1, Math.ceil(error.msBeforeNext / 1000)));
-            deps.logger.warn(
-              { err: describeError(error) },
-              'rate limit store unavailable; webhook failure not counted',
-            );
-            return undefined;
-          },
+          (error: unknown) => refusalOrPass(error, deps.logger),
         );
     },
   };

@@ -64,14 +64,13 @@ export type CheckoutOutcome = {
   | { kind: 'gateway_rejected'; orderId: string; status: OrderStatus; failureReason: string | null }
 );
 
-/** `readOrder`: the order's row as the caller read it just before (undefined inside: no row); read here if absent. */
+/** `existing`: the order's row as the caller read it just before (with the idempotency record), if there is one. */
 export async function checkoutOrder(
   deps: CheckoutDeps,
   order: CheckoutBody,
-  readOrder?: { order: OrderSummary | undefined },
+  existing: OrderSummary | undefined,
 ): Promise<CheckoutOutcome> {
   const hash = checkoutRequestHash(order);
-  const existing = readOrder ? readOrder.order : await findOrderSummary(deps.pool, order.orderId);
   if (existing) {
     sameRequestOrConflict(existing.requestHash, hash);
     // Recorded before: the database answers, whether or not Temporal still keeps the workflow's run. Starting one

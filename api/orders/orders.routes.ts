@@ -142,7 +142,7 @@ export async function answerCheckout(
     deps,
     request,
     async () => {
-      const outcome = await checkoutOrder(deps, order, records);
+      const outcome = await checkoutOrder(deps, order, records.order);
       // An order recorded before this request is answered from its records: nothing new to store under the key.
       const fresh = { replayed: !outcome.createdByThisRequest, remember: outcome.createdByThisRequest };
       if (outcome.kind === 'gateway_rejected') {

@@ -77,26 +77,34 @@ test('when a gateway sends a burst of signed webhooks above every per-IP limit, 
   expect(statuses).toEqual(Array(20).fill(200));
 });
 
-test('when an IP sends more forged webhooks than allowed, then its webhooks get 429', async () => {
-  const strict = await harness.startApi({
-    config: harness.config({ TEMPORAL_TASK_QUEUE: harness.worker.taskQueue, RATE_LIMIT_WEBHOOK_FAILURES_PER_IP: '2' }),
+/** Counted per IP for the window; other suites on this database send forged webhooks from 127.0.0.1 too. */
+const clearWebhookFailures = () => harness.pool.query(`DELETE FROM rate_limits WHERE key LIKE 'webhook-fail:%'`);
+
+/** An API refusing an IP's webhooks after `limit` failed verifications, starting from a clean count. */
+async function apiWithWebhookFailureLimit(limit: number) {
+  const api = await harness.startApi({
+    config: harness.config({
+      TEMPORAL_TASK_QUEUE: harness.worker.taskQueue,
+      RATE_LIMIT_WEBHOOK_FAILURES_PER_IP: String(limit),
+    }),
   });
-  // Other suites on this database send forged webhooks from 127.0.0.1 too: start from a clean count.
-  await harness.pool.query(`DELETE FROM rate_limits WHERE key LIKE 'webhook-fail:%'`);
+  await clearWebhookFailures();
+  return api;
+}
+
+test('when an IP sends more forged webhooks than allowed, then its webhooks get 429', async () => {
+  const strict = await apiWithWebhookFailureLimit(2);
   const event = stripeEvent('customer.created', { id: 'cus_forged', object: 'customer' });
   const statuses = [];
   for (let i = 0; i < 4; i++) statuses.push((await signedWebhook(strict.url, event.payload, 'whsec_forger')).status);
   expect(statuses.slice(0, 2)).toEqual([401, 401]);
   expect(statuses[3]).toBe(429);
   // Counted per IP for the window; cleared here so the other tests' webhooks from 127.0.0.1 go through.
-  await harness.pool.query(`DELETE FROM rate_limits WHERE key LIKE 'webhook-fail:%'`);
+  await clearWebhookFailures();
 });
 
 test('when an IP is over its limit of failed verifications, then its signed webhooks are still stored and acknowledged and its forged ones still get 429', async () => {
-  const strict = await harness.startApi({
-    config: harness.config({ TEMPORAL_TASK_QUEUE: harness.worker.taskQueue, RATE_LIMIT_WEBHOOK_FAILURES_PER_IP: '2' }),
-  });
-  await harness.pool.query(`DELETE FROM rate_limits WHERE key LIKE 'webhook-fail:%'`);
+  const strict = await apiWithWebhookFailureLimit(2);
   try {
     const forged = stripeEvent('customer.created', { id: 'cus_forged_first', object: 'customer' });
     for (let i = 0; i < 3; i++) await signedWebhook(strict.url, forged.payload, 'whsec_forger');
@@ -113,15 +121,12 @@ test('when an IP is over its limit of failed verifications, then its signed webh
     expect(refused.body).toMatchObject({ error: { code: 'rate_limited' } });
     expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
   } finally {
-    await harness.pool.query(`DELETE FROM rate_limits WHERE key LIKE 'webhook-fail:%'`);
+    await clearWebhookFailures();
   }
 });
 
 test('when an IP is over its limit of failed verifications, then its next forged webhooks are refused without reading the counters', async () => {
-  const strict = await harness.startApi({
-    config: harness.config({ TEMPORAL_TASK_QUEUE: harness.worker.taskQueue, RATE_LIMIT_WEBHOOK_FAILURES_PER_IP: '1' }),
-  });
-  await harness.pool.query(`DELETE FROM rate_limits WHERE key LIKE 'webhook-fail:%'`);
+  const strict = await apiWithWebhookFailureLimit(1);
   const forged = stripeEvent('customer.created', { id: 'cus_forged_flood', object: 'customer' });
   const statuses = [];
   for (let i = 0; i < 2; i++) statuses.push((await signedWebhook(strict.url, forged.payload, 'whsec_forger')).status);
@@ -132,7 +137,7 @@ test('when an IP is over its limit of failed verifications, then its next forged
     expect((await signedWebhook(strict.url, forged.payload, 'whsec_forger')).status).toBe(429);
   } finally {
     await harness.pool.query('ALTER TABLE rate_limits_away RENAME TO rate_limits');
-    await harness.pool.query(`DELETE FROM rate_limits WHERE key LIKE 'webhook-fail:%'`);
+    await clearWebhookFailures();
   }
 });
 
