@@ -124,6 +124,16 @@ export interface RecordOrderResult {
   expiresAt?: string;
 }
 
+/**
+ * What the gateway said at expiry. `cancel` is absent exactly when the final status showed a capture (there was
+ * nothing to cancel); `finalStatus` is absent when the status could not be fetched, in which case the cancel went
+ * ahead regardless, since every gateway's cancel reports a capture that won the race.
+ */
+export interface ClosePaymentAtExpiryResult {
+  finalStatus?: PaymentStatus;
+  cancel?: CancelOutcome;
+}
+
 export interface OrderActivities {
   /** INSERT … ON CONFLICT DO NOTHING with the PENDING timeline entry; a different request hash is non-retryable. */
   /** When the row already existed, `status` is its current status (results recorded before it had none). */
@@ -132,6 +142,8 @@ export interface OrderActivities {
   createPaymentIntent(input: CreatePaymentIntentInput): Promise<CreatePaymentIntentResult>;
   fetchPaymentStatus(input: PaymentLookupInput): Promise<PaymentStatus>;
   cancelPaymentIntent(input: PaymentLookupInput): Promise<CancelOutcome>;
+  /** The expiry's close at the gateway in one call: the final status check, then the cancel unless it was paid. */
+  closePaymentAtExpiry(input: PaymentLookupInput): Promise<ClosePaymentAtExpiryResult>;
   refundPayment(input: RefundPaymentInput): Promise<RefundPaymentResult>;
   /** Marks an awaiting_manual refund as made, with the operator's reference; a repeat changes nothing. */
   recordManualRefund(input: RecordManualRefundInput): Promise<{ applied: boolean }>;

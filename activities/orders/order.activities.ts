@@ -36,13 +36,14 @@ import {
   type OrderLedger,
   type RefundRow,
 } from '../../db/refunds/refunds.repo';
-import type { PaymentGateway } from '../../gateways/gateway';
+import type { CancelOutcome, PaymentGateway, PaymentStatus } from '../../gateways/gateway';
 import { runOrderActivity } from '../activity-context';
 import { orderNotFound } from '../activity-errors';
 import type {
   CreatePaymentIntentInput,
   CreatePaymentIntentResult,
   OrderActivities,
+  PaymentLookupInput,
   RefundPaymentInput,
   RefundPaymentResult,
 } from './order-activity.types';
@@ -126,6 +127,30 @@ export function createOrderActivities(deps: OrderActivityDeps): OrderActivities 
 
   const run = <T>(activity: string, orderId: string, body: (log: Logger) => Promise<T>): Promise<T> =>
     runOrderActivity(logger, { activity, orderId, failedMessage: 'order activity failed' }, body);
+
+  async function fetchStatus(input: PaymentLookupInput, log: Logger): Promise<PaymentStatus> {
+    const { gateway, ...lookup } = input;
+    let status;
+    try {
+      status = await gateways(gateway).fetchPaymentStatus(lookup);
+    } catch (error) {
+      metrics.statusChecked(gateway, 'error');
+      throw error;
+    }
+    metrics.statusChecked(gateway, status.state);
+    log.debug(
+      { intentId: input.intentId, state: status.state, gatewayStatus: status.gatewayStatus },
+      'payment status fetched',
+    );
+    return status;
+  }
+
+  async function cancelIntent(input: PaymentLookupInput, log: Logger): Promise<CancelOutcome> {
+    const { gateway, ...lookup } = input;
+    const outcome = await gateways(gateway).cancelIntent(lookup);
+    log.info({ intentId: input.intentId, outcome: outcome.outcome }, 'intent cancel');
+    return outcome;
+  }
 
   /**
    * Step 1, under the order's row lock: record the refund, or find its row. A refund already recorded as final
@@ -383,34 +408,25 @@ export function createOrderActivities(deps: OrderActivityDeps): OrderActivities 
     },
 
     async fetchPaymentStatus(input) {
-      return run('fetchPaymentStatus', input.orderId, async (log) => {
-        const { gateway, ...lookup } = input;
-        let status;
-        try {
-          status = await gateways(gateway).fetchPaymentStatus(lookup);
-        } catch (error) {
-          metrics.statusChecked(input.gateway, 'error');
-          throw error;
-        }
-        metrics.statusChecked(input.gateway, status.state);
-        log.debug(
-          {
-            intentId: input.intentId,
-            state: status.state,
-            gatewayStatus: status.gatewayStatus,
-          },
-          'payment status fetched',
-        );
-        return status;
-      });
+      return run('fetchPaymentStatus', input.orderId, (log) => fetchStatus(input, log));
     },
 
     async cancelPaymentIntent(input) {
-      return run('cancelPaymentIntent', input.orderId, async (log) => {
-        const { gateway, ...lookup } = input;
-        const outcome = await gateways(gateway).cancelIntent(lookup);
-        log.info({ intentId: input.intentId, outcome: outcome.outcome }, 'intent cancel');
-        return outcome;
+      return run('cancelPaymentIntent', input.orderId, (log) => cancelIntent(input, log));
+    },
+
+    async closePaymentAtExpiry(input) {
+      return run('closePaymentAtExpiry', input.orderId, async (log) => {
+        let finalStatus: PaymentStatus | undefined;
+        try {
+          finalStatus = await fetchStatus(input, log);
+        } catch (error) {
+          // The cancel still finds a payment that won the race: every gateway's cancel reports a capture.
+          log.warn({ intentId: input.intentId, err: error }, 'final status check failed; cancelling the intent anyway');
+        }
+        if (finalStatus?.state === 'captured') return { finalStatus };
+        const cancel = await cancelIntent(input, log);
+        return finalStatus ? { finalStatus, cancel } : { cancel };
       });
     },
 

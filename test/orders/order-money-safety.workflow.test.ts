@@ -62,6 +62,8 @@ beforeAll(async () => {
     createPaymentIntent: (input) => (stubs.get(input.orderId)?.createPaymentIntent ?? real.createPaymentIntent)(input),
     fetchPaymentStatus: (input) => (stubs.get(input.orderId)?.fetchPaymentStatus ?? real.fetchPaymentStatus)(input),
     cancelPaymentIntent: (input) => (stubs.get(input.orderId)?.cancelPaymentIntent ?? real.cancelPaymentIntent)(input),
+    closePaymentAtExpiry: (input) =>
+      (stubs.get(input.orderId)?.closePaymentAtExpiry ?? real.closePaymentAtExpiry)(input),
     refundPayment: (input) => {
       refundPaymentInputs.push(input);
       return (stubs.get(input.orderId)?.refundPayment ?? real.refundPayment)(input);

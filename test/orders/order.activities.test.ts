@@ -869,6 +869,74 @@ describe('fetchPaymentStatus and cancelPaymentIntent', () => {
   });
 });
 
+describe('closePaymentAtExpiry', () => {
+  async function openIntent(h: ReturnType<typeof harness>) {
+    const orderId = newOrderId();
+    await h.run('recordOrder', recordInput(orderId));
+    const { intentId } = await h.run('createPaymentIntent', recordInput(orderId));
+    return { orderId, intentId, lookup: { orderId, gateway: 'stripe' as const, intentId } };
+  }
+
+  it('when nobody paid, then it checks the status once and cancels the intent in the same call', async () => {
+    const h = harness();
+    const { orderId, intentId, lookup } = await openIntent(h);
+
+    const closed = await h.run('closePaymentAtExpiry', lookup);
+
+    expect(closed).toEqual({
+      finalStatus: expect.objectContaining({ state: 'pending' }),
+      cancel: { outcome: 'cancelled' },
+    });
+    expect(h.gateway.callsTo('fetchPaymentStatus')).toEqual([{ orderId, intentId }]);
+    expect(h.gateway.callsTo('cancelIntent')).toEqual([{ orderId, intentId }]);
+    expect(h.gateway.intentFor(orderId)?.state).toBe('cancelled');
+  });
+
+  it('when the final check finds the payment, then nothing is cancelled', async () => {
+    const h = harness();
+    const { orderId, lookup } = await openIntent(h);
+    h.gateway.payerPays(orderId);
+
+    const closed = await h.run('closePaymentAtExpiry', lookup);
+
+    expect(closed).toEqual({ finalStatus: expect.objectContaining({ state: 'captured', amountMinor: 12_345 }) });
+    expect(h.gateway.callsTo('cancelIntent')).toHaveLength(0);
+  });
+
+  it('when the payer pays between the check and the cancel, then the cancel reports the capture', async () => {
+    const h = harness();
+    const { orderId, lookup } = await openIntent(h);
+    h.gateway.cancelRacesWithCapture(orderId);
+
+    const closed = await h.run('closePaymentAtExpiry', lookup);
+
+    expect(closed.finalStatus?.state).toBe('pending');
+    expect(closed.cancel).toMatchObject({ outcome: 'already_captured', amountMinor: 12_345, currency: 'EUR' });
+  });
+
+  it('when the status cannot be fetched, then the intent is cancelled anyway and no status is reported', async () => {
+    const h = harness();
+    const { orderId, intentId, lookup } = await openIntent(h);
+    h.gateway.failNextCalls('fetchPaymentStatus', 1);
+
+    const closed = await h.run('closePaymentAtExpiry', lookup);
+
+    expect(closed).toEqual({ cancel: { outcome: 'cancelled' } });
+    expect(h.gateway.callsTo('cancelIntent')).toEqual([{ orderId, intentId }]);
+  });
+
+  it('when the cancel fails, then the call fails retryable, so the check and the cancel are tried again', async () => {
+    const h = harness();
+    const { lookup } = await openIntent(h);
+    h.gateway.failNextCalls('cancelIntent', 1);
+
+    const failure = await failureOf(h.run('closePaymentAtExpiry', lookup));
+
+    expect(failure.type).toBe('GatewayUnavailable');
+    expect(failure.nonRetryable).toBe(false);
+  });
+});
+
 describe('refundPayment', () => {
   function refundInput(
     orderId: string,
