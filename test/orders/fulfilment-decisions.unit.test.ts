@@ -12,6 +12,7 @@ const CHANGES: ProcessChanges = {
   fulfilmentConfirmation: true,
   paymentAttempts: true,
   currentProcess: true,
+  localGatewayCalls: true,
 };
 
 const TIMEOUT_MS = 30_000;

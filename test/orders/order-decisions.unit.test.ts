@@ -19,6 +19,7 @@ const ALL_CHANGES: ProcessChanges = {
   fulfilmentConfirmation: true,
   paymentAttempts: true,
   currentProcess: true,
+  localGatewayCalls: true,
 };
 const BEFORE_CHANGES: ProcessChanges = {
   gracePolling: false,
@@ -28,6 +29,7 @@ const BEFORE_CHANGES: ProcessChanges = {
   fulfilmentConfirmation: false,
   paymentAttempts: false,
   currentProcess: false,
+  localGatewayCalls: false,
 };
 
 const input: OrderWorkflowInput = {

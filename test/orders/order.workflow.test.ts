@@ -341,6 +341,51 @@ describe('order workflow', () => {
     });
   });
 
+  it('when an order expires, then its intent, final check and cancel ran inside its workflow tasks, not as activity tasks', async () => {
+    const order = await startOrder('expired-local-calls', { ttlMs: 1_500 });
+    const state = await finish(order, 'expired-gateway-calls-local');
+
+    expect(state.status).toBe('EXPIRED');
+    const { events } = await order.handle.fetchHistory();
+    const activityTasks = (events ?? []).filter((event) => event.activityTaskScheduledEventAttributes);
+    const localActivities = (events ?? []).flatMap((event) => {
+      const details = event.markerRecordedEventAttributes?.details?.data?.payloads ?? [];
+      return event.markerRecordedEventAttributes?.markerName === 'core_local_activity' ? [details.length] : [];
+    });
+    // recordOrder, createPaymentIntent, the transition to AWAITING_PAYMENT, closePaymentAtExpiry, the transition to
+    // EXPIRED, and the grace window's last look.
+    expect(activityTasks).toEqual([]);
+    expect(localActivities.length).toBeGreaterThanOrEqual(6);
+    expect(gateway.callsTo('fetchPaymentStatus', order.orderId).length).toBeGreaterThanOrEqual(1);
+    expect(gateway.intentFor(order.orderId)?.state).toBe('cancelled');
+  });
+
+  it('when the payer pays between the final check and the cancel at expiry, then the cancel finds it and the order is PAID', async () => {
+    const order = await startOrder('expiry-race', { ttlMs: 1_000 });
+    gateway.cancelRacesWithCapture(order.orderId);
+    const state = await finish(order, 'expiry-cancel-finds-capture');
+
+    expect(state.status).toBe('PAID');
+    expect(state.timeline.at(-1)?.reason).toBe('payment_captured:cancel_found_capture');
+    expect(gateway.callsTo('cancelIntent', order.orderId)).toHaveLength(1);
+    expect(await dbOrder(order.orderId)).toMatchObject({
+      status: 'PAID',
+      captured_amount_minor: 5_000,
+      history: ['PENDING', 'AWAITING_PAYMENT', 'PAID'],
+    });
+  });
+
+  it('when neither the final check nor the cancel gets through at expiry, then the order is flagged and EXPIRED', async () => {
+    const order = await startOrder('expiry-gateway-down', { ttlMs: 1_000 });
+    // Refused for good: the local activity fails at once, as it would after its retries.
+    gateway.rejectNextCalls('cancelIntent', 1, { orderId: order.orderId });
+    const state = await finish(order, 'expiry-cancel-refused');
+
+    expect(state.status).toBe('EXPIRED');
+    expect(state.needsAttention).toBe(true);
+    expect(await dbOrder(order.orderId)).toMatchObject({ status: 'EXPIRED', needs_attention: true });
+  });
+
   it('when the gateway closes the intent for good at expiry, then the grace window asks it nothing more', async () => {
     const order = await startOrder('expired-closed', {
       ttlMs: 1_500,

@@ -13,6 +13,7 @@ const CHANGES: ProcessChanges = {
   fulfilmentConfirmation: true,
   paymentAttempts: true,
   currentProcess: true,
+  localGatewayCalls: true,
 };
 
 function inputFor(gateway: GatewayName, extra: Partial<OrderWorkflowInput> = {}): OrderWorkflowInput {

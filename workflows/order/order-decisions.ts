@@ -52,9 +52,15 @@ export interface ProcessChanges {
    * since then record one marker instead of one per change), with the order's database writes as local activities.
    */
   currentProcess: boolean;
+  /**
+   * order-process-2027-01: everything of order-process-2026-12 and grace-skips-closed-intent, and the gateway calls
+   * that open and close a payment as local activities: the intent, and the expiry's final check and cancel in one
+   * call; the order's announcement rides with the checkout's first attribute change.
+   */
+  localGatewayCalls: boolean;
 }
 
-/** The process of runs started since order-process-2026-12: every change on. */
+/** The process of runs started since order-process-2027-01: every change on. */
 export function currentProcessChanges(input: Pick<OrderWorkflowInput, 'fulfilment'>): ProcessChanges {
   return {
     gracePolling: true,
@@ -64,6 +70,7 @@ export function currentProcessChanges(input: Pick<OrderWorkflowInput, 'fulfilmen
     fulfilmentConfirmation: input.fulfilment !== undefined,
     paymentAttempts: true,
     currentProcess: true,
+    localGatewayCalls: true,
   };
 }
 

@@ -1,10 +1,11 @@
 // The order's side effects, one step at a time: activities, search attributes and logs. Each step asks
 // OrderDecisions what the order's rules say and records the answer; the phase loop (phase-loop.ts) calls one step at a
 // time, so no two activities of an order ever race each other.
+import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import { condition, isCancellation, log, patched, upsertSearchAttributes } from '@temporalio/workflow';
 import type { OrderChanges, RecordOrderResult } from '../../activities/orders/order-activity.types';
 import type { FulfilmentState, GatewayName, PaymentAttemptState } from '../../contracts/order.contract';
-import type { PaymentStatus } from '../../gateways/gateway';
+import type { CancelOutcome, PaymentStatus } from '../../gateways/gateway';
 import type { PaymentFailure } from '../../contracts/order.contract';
 import {
   ORDER_ERROR_TYPES,
@@ -19,8 +20,10 @@ import { failureType } from '../failure-type';
 import {
   closing,
   db as remoteDb,
-  intents,
+  intents as remoteIntents,
+  localClosing,
   localDb,
+  localIntents,
   localPolls,
   polls as remotePolls,
   refunds,
@@ -45,6 +48,12 @@ export class OrderSteps {
   /** Where the order's database writes and routine polls run: as local activities in runs of the current process. */
   private readonly db: typeof remoteDb;
   private readonly polls: typeof remotePolls;
+  /** Where intents are created: as local activities in runs of order-process-2027-01. */
+  private readonly intents: typeof remoteIntents;
+  /** The cancel the expiry's close made for an intent, for the close of the order that follows it. */
+  private cancelAtExpiry?: { intentId: string; answer: () => Promise<CancelOutcome> };
+  /** The order's announcement while it waits for the checkout's first attribute change (announceOrder). */
+  private unsentAnnouncement: SearchAttributeUpdatePair[] = [];
 
   constructor(
     private readonly input: OrderWorkflowInput,
@@ -52,16 +61,22 @@ export class OrderSteps {
   ) {
     this.db = order.changes.currentProcess ? localDb : remoteDb;
     this.polls = order.changes.currentProcess ? localPolls : remotePolls;
+    this.intents = order.changes.localGatewayCalls ? localIntents : remoteIntents;
   }
 
   private get state() {
     return this.order.state;
   }
 
-  /** Makes the new order findable by its attributes (Temporal visibility), before anything else happens. */
+  /**
+   * Makes the new order findable by its attributes (Temporal visibility), before anything else happens. In runs of
+   * order-process-2027-01 the checkout's steps are local activities of this same workflow task, whose commands reach
+   * the server together, so the announcement rides with the checkout's first attribute change: one upsert event
+   * instead of two, with the same visibility.
+   */
   announceOrder(): void {
     const { input } = this;
-    upsertSearchAttributes([
+    const announcement: SearchAttributeUpdatePair[] = [
       { key: orderSearchAttributes.orderId, value: input.orderId },
       { key: orderSearchAttributes.gateway, value: input.gateway },
       { key: orderSearchAttributes.amountMinor, value: input.amountMinor },
@@ -69,7 +84,16 @@ export class OrderSteps {
       { key: orderSearchAttributes.expiresAt, value: new Date(this.order.expiresAtMs) },
       { key: orderSearchAttributes.orderStatus, value: this.state.status },
       { key: orderSearchAttributes.needsAttention, value: false },
-    ]);
+    ];
+    if (this.order.changes.localGatewayCalls) this.unsentAnnouncement = announcement;
+    else upsertSearchAttributes(announcement);
+  }
+
+  /** Sets search attributes, with the announcement if it has not been sent (a later value of a key wins). */
+  private upsertAttributes(pairs: SearchAttributeUpdatePair[]): void {
+    const announced = this.unsentAnnouncement.filter(({ key }) => !pairs.some((pair) => pair.key.name === key.name));
+    this.unsentAnnouncement = [];
+    upsertSearchAttributes([...announced, ...pairs]);
   }
 
   /**
@@ -119,12 +143,12 @@ export class OrderSteps {
   private keepRecordedExpiry(recordedMs: number): void {
     if (!Number.isFinite(recordedMs) || recordedMs === this.order.expiresAtMs) return;
     this.order.capTtl(recordedMs);
-    upsertSearchAttributes([{ key: orderSearchAttributes.expiresAt, value: new Date(recordedMs) }]);
+    this.upsertAttributes([{ key: orderSearchAttributes.expiresAt, value: new Date(recordedMs) }]);
   }
 
   private recordStatusWithoutRow(status: OrderStatus, reason: string): void {
     this.order.moveTo(status, reason, new Date().toISOString());
-    upsertSearchAttributes([{ key: orderSearchAttributes.orderStatus, value: status }]);
+    this.upsertAttributes([{ key: orderSearchAttributes.orderStatus, value: status }]);
   }
 
   async startPayment(): Promise<void> {
@@ -141,7 +165,7 @@ export class OrderSteps {
         gatewayExpiryMs !== undefined && (order.changes.currentProcess || patched('ttl-capped-by-gateway-expiry'));
       if (shortenTtl) {
         order.capTtl(gatewayExpiryMs);
-        upsertSearchAttributes([{ key: orderSearchAttributes.expiresAt, value: new Date(gatewayExpiryMs) }]);
+        this.upsertAttributes([{ key: orderSearchAttributes.expiresAt, value: new Date(gatewayExpiryMs) }]);
       }
       await this.transition(
         'AWAITING_PAYMENT',
@@ -191,9 +215,11 @@ export class OrderSteps {
     const intent = this.order.payableIntent();
     if (intent) {
       try {
-        const finalStatus = await closing.fetchPaymentStatus(this.lookupOf(intent));
-        await this.applyStatus(finalStatus, `final_check:${finalStatus.gatewayStatus}`, intent);
-        if (this.state.status !== 'AWAITING_PAYMENT') return;
+        const finalStatus = await this.finalCheck(intent);
+        if (finalStatus) {
+          await this.applyStatus(finalStatus, `final_check:${finalStatus.gatewayStatus}`, intent);
+          if (this.state.status !== 'AWAITING_PAYMENT') return;
+        }
       } catch (error) {
         if (isCancellation(error)) throw error;
         log.warn('final status check failed; cancelling the intent anyway', { orderId: this.input.orderId });
@@ -202,7 +228,31 @@ export class OrderSteps {
       // An order without an intent has nothing to expire at the gateway (its checkout failed).
       return;
     }
-    await this.closeIntentThen('EXPIRED', 'ttl_elapsed');
+    try {
+      await this.closeIntentThen('EXPIRED', 'ttl_elapsed');
+    } finally {
+      this.cancelAtExpiry = undefined;
+    }
+  }
+
+  /**
+   * The final status (undefined when the gateway could not say). In runs of order-process-2027-01 the same local
+   * activity also cancels the intent unless it was paid, and the close that follows uses that answer.
+   */
+  private async finalCheck(intent: IntentAtGateway): Promise<PaymentStatus | undefined> {
+    if (!this.order.changes.localGatewayCalls) return closing.fetchPaymentStatus(this.lookupOf(intent));
+    const { intentId } = intent;
+    try {
+      const closed = await localClosing.closePaymentAtExpiry(this.lookupOf(intent));
+      const { cancel } = closed;
+      if (cancel) this.cancelAtExpiry = { intentId, answer: () => Promise.resolve(cancel) };
+      return closed.finalStatus;
+    } catch (error) {
+      if (isCancellation(error)) throw error;
+      // Neither the check nor the cancel got through in 30 minutes: the close below reports the cancel as failed.
+      this.cancelAtExpiry = { intentId, answer: () => Promise.reject(error) };
+      return undefined;
+    }
   }
 
   /**
@@ -249,7 +299,7 @@ export class OrderSteps {
   /** An intent for the order at a gateway: the first attempt's when no number is given (as before attempts). */
   private createIntent(gateway: GatewayName, attemptNumber?: number) {
     const { input } = this;
-    return intents.createPaymentIntent({
+    return this.intents.createPaymentIntent({
       orderId: input.orderId,
       gateway,
       amountMinor: input.amountMinor,
@@ -404,13 +454,15 @@ export class OrderSteps {
     const intent = this.order.payableIntent();
     if (intent) {
       try {
-        const result = await closing.cancelPaymentIntent(this.lookupOf(intent));
+        const result = await this.cancelIntent(intent);
         if (result.outcome === 'already_captured') {
           await this.applyOutcome({ kind: 'captured', ...result, intentId: intent.intentId }, 'cancel_found_capture');
           return;
         }
-        // Asked only when the gateway says it closed the intent for good, which no earlier history recorded.
-        if (result.closedAtGateway && patched('grace-skips-closed-intent')) {
+        // Asked only when the gateway says it closed the intent for good, which no earlier history recorded; part of
+        // order-process-2027-01.
+        const closedForGood = result.closedAtGateway === true;
+        if (closedForGood && (this.order.changes.localGatewayCalls || patched('grace-skips-closed-intent'))) {
           this.order.intentClosedByGateway(intent.intentId);
         }
       } catch (error) {
@@ -426,6 +478,16 @@ export class OrderSteps {
     const open = this.order.attempts?.open();
     const ended = open && this.order.attempts?.end(open, 'expired', new Date().toISOString());
     await this.transition(status, reason, changes, ended);
+  }
+
+  /** The intent's cancel: the answer the expiry's close already got for it, or the gateway's now. */
+  private cancelIntent(intent: IntentAtGateway): Promise<CancelOutcome> {
+    const made = this.cancelAtExpiry;
+    if (made?.intentId === intent.intentId) {
+      this.cancelAtExpiry = undefined;
+      return made.answer();
+    }
+    return closing.cancelPaymentIntent(this.lookupOf(intent));
   }
 
   /** A status lookup's answer: an operator is told first when the gateway asks for it. */
@@ -610,7 +672,7 @@ export class OrderSteps {
       at: new Date().toISOString(),
       changes: { needsAttention: true },
     });
-    upsertSearchAttributes([{ key: orderSearchAttributes.needsAttention, value: true }]);
+    this.upsertAttributes([{ key: orderSearchAttributes.needsAttention, value: true }]);
   }
 
   private async transition(
@@ -630,7 +692,7 @@ export class OrderSteps {
       ...(attempt ? { attempt } : {}),
     });
     this.order.moveTo(to, reason, at);
-    upsertSearchAttributes([{ key: orderSearchAttributes.orderStatus, value: to }]);
+    this.upsertAttributes([{ key: orderSearchAttributes.orderStatus, value: to }]);
   }
 }
 
