@@ -186,7 +186,7 @@ export const webhookRetryResponseSchema = z
   .object({
     result: z.enum(['delivered', 'order_not_found', 'ignored']).meta({
       description:
-        'delivered: the workflow has the event; order_not_found: no open workflow, left to reconciliation; ignored: a decline, cancel or pending report for an order that no longer awaits payment, which changes nothing',
+        'delivered: the workflow has the event; order_not_found: no open workflow, left to reconciliation; ignored: it changes nothing (a decline, cancel or pending report for an order that no longer awaits payment, or a capture the workflow already had from another event of the same payment)',
     }),
     event: webhookEventSummarySchema,
   })

@@ -18,6 +18,7 @@ import {
   claimWebhookDelivery,
   recordWebhookDeliveryFailure,
   recordWebhookOutcome,
+  sameCaptureDelivered,
   type WebhookOutcome,
 } from '../../db/webhooks/webhook-events.repo';
 import { temporalUnavailable } from '../http/errors';
@@ -48,7 +49,10 @@ export type WebhookDeliveryResult =
   | { result: 'delivered'; secondsSinceReceived: number }
   /** No open workflow: the order never existed here or has closed; left to reconciliation. */
   | { result: 'order_not_found' }
-  /** A decline, cancel or pending report for an order that no longer awaits payment: nothing to signal. */
+  /**
+   * Nothing to signal: a decline, cancel or pending report for an order that no longer awaits payment, or a capture
+   * its workflow was already signalled by another event.
+   */
   | { result: 'ignored' }
   /** Someone else delivered it first; nothing was signalled. */
   | { result: 'already_processed'; outcome: WebhookOutcome }
@@ -72,9 +76,10 @@ export async function deliverStoredPaymentEvent(
       ? { result: 'already_processed', outcome: claim.outcome }
       : { result: 'in_progress' };
   }
-  if (await movesNothing(pool, event)) {
+  const needless = await needlessReason(pool, event);
+  if (needless) {
     await recordWebhookOutcome(pool, event.id, 'ignored', { attemptedDelivery: false });
-    logger.info({ kind: event.paymentEvent.kind }, 'webhook not signalled: its order no longer awaits payment');
+    logger.info({ kind: event.paymentEvent.kind, reason: needless }, 'webhook not signalled: it moves nothing');
     return { result: 'ignored' };
   }
   try {
@@ -99,19 +104,32 @@ export async function deliverStoredPaymentEvent(
   return { result: 'delivered', secondsSinceReceived: recorded?.secondsSinceReceived ?? 0 };
 }
 
-/** Reports that change an order only while it awaits payment; money moved (a capture, a refund) is always signalled. */
+/** Reports that change an order only while it awaits payment. */
 const AWAITING_ONLY_KINDS: readonly PaymentEvent['kind'][] = ['failed', 'cancelled', 'pending'];
 
 /**
- * A signed decline, cancel or pending report for an order whose row has moved past awaiting payment changes nothing
- * in its workflow (it would be a signal and a workflow task for nothing): a gateway's retry, a late decline, a
- * `checkout.session.expired` that arrives after the order recorded its expiry. The row is read only for those kinds.
+ * Why a signed event would change nothing in its workflow (a signal and a workflow task for nothing), if it would
+ * not; the database is read only for the kinds concerned, and when it cannot be read the event is signalled as always
+ * (the workflow ignores what does not apply).
+ * - A decline, cancel or pending report for an order whose row has moved past awaiting payment: a gateway's retry, a
+ *   late decline, a `checkout.session.expired` that arrives after the order recorded its expiry.
+ * - A capture the workflow was already signalled by another event (sameCaptureDelivered). Any other capture is
+ *   always signalled: money moved.
  */
-async function movesNothing(pool: Pool, { orderId, paymentEvent }: StoredPaymentEvent): Promise<boolean> {
-  if (!paymentEvent.verified || !AWAITING_ONLY_KINDS.includes(paymentEvent.kind)) return false;
-  // Unreadable: signalled as always; the workflow ignores what does not apply.
+async function needlessReason(
+  pool: Pool,
+  event: StoredPaymentEvent,
+): Promise<'order_past_awaiting_payment' | 'capture_already_delivered' | undefined> {
+  const { orderId, paymentEvent } = event;
+  if (!paymentEvent.verified) return undefined;
+  if (paymentEvent.kind === 'captured') {
+    const delivered = await sameCaptureDelivered(pool, event).catch(() => false);
+    return delivered ? 'capture_already_delivered' : undefined;
+  }
+  if (!AWAITING_ONLY_KINDS.includes(paymentEvent.kind)) return undefined;
   const status = await findOrderStatus(pool, orderId).catch(() => undefined);
-  return status !== undefined && status !== 'PENDING' && status !== 'AWAITING_PAYMENT';
+  const moved = status !== undefined && status !== 'PENDING' && status !== 'AWAITING_PAYMENT';
+  return moved ? 'order_past_awaiting_payment' : undefined;
 }
 
 /** A stored event as read back: what it needs is decided from these fields alone. */

@@ -63,13 +63,21 @@ export function createWebhookDeliveryQueue(
     }
   };
 
+  /** Orders with a delivery in flight here. */
+  const ordersInFlight = new Set<string>();
+
   const pump = () => {
     // Read on every start: a delivery that ends after a burst is over starts the next ones at full concurrency.
     while (!closed && inFlight.size < pacer.concurrency()) {
-      const event = waiting.shift();
-      if (!event) return;
+      // One delivery per order at a time, oldest first: the next event of an order sees what the last one recorded
+      // (a capture already signalled is not signalled again), and its signals arrive in the order they came.
+      const next = waiting.findIndex((candidate) => !ordersInFlight.has(candidate.orderId));
+      if (next === -1) return;
+      const [event] = waiting.splice(next, 1) as [QueuedPaymentEvent];
+      ordersInFlight.add(event.orderId);
       const running: Promise<void> = deliver(event).finally(() => {
         inFlight.delete(running);
+        ordersInFlight.delete(event.orderId);
         taken.delete(event.id);
         pump();
       });

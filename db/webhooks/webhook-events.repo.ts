@@ -91,6 +91,30 @@ export async function recordWebhookOutcome(
 }
 
 /**
+ * Whether the order's workflow was already signalled the same capture by another event: signed, the same payment
+ * reference, amount and currency, and this one names no other intent (Stripe reports one payment as both
+ * `checkout.session.completed` and `payment_intent.succeeded`; the second adds nothing the first did not say).
+ */
+export async function sameCaptureDelivered(
+  pool: Pool,
+  { id, orderId, paymentEvent }: { id: number; orderId: string; paymentEvent: PaymentEvent },
+): Promise<boolean> {
+  const { paymentReference, amountMinor, currency, intentId } = paymentEvent;
+  if (paymentReference === undefined || amountMinor === undefined || currency === undefined) return false;
+  const { rowCount } = await pool.query(
+    `SELECT 1 FROM webhook_events
+      WHERE order_id = $1 AND id <> $2 AND outcome = 'delivered'
+        AND payment_event->>'kind' = 'captured' AND payment_event->>'verified' = 'true'
+        AND payment_event->>'paymentReference' = $3
+        AND payment_event->>'amountMinor' = $4 AND payment_event->>'currency' = $5
+        AND ($6::text IS NULL OR payment_event->>'intentId' = $6)
+      LIMIT 1`,
+    [orderId, id, paymentReference, String(amountMinor), currency, intentId ?? null],
+  );
+  return (rowCount ?? 0) > 0;
+}
+
+/**
  * Counts a delivery that did not get through and releases its claim. A `received` row stays for the sweeper, which
  * backs off from last_attempt_at; a `failed` one goes to the dead-letter queue for an operator.
  */

@@ -63,8 +63,10 @@ describe('checkout to PAID across real processes', () => {
     const webhooks = await db.query<{ outcome: string }>('SELECT outcome FROM webhook_events WHERE order_id = $1', [
       orderId,
     ]);
-    expect(webhooks.rows.length).toBeGreaterThan(0);
-    expect(webhooks.rows.every((row) => row.outcome === 'delivered')).toBe(true);
+    // Stripe reports the payment twice (the session's event and the payment intent's): one signal, the other closed
+    // as the same payment unless it named the session the first did not.
+    expect(webhooks.rows.map((row) => row.outcome)).toContain('delivered');
+    expect(webhooks.rows.every((row) => row.outcome === 'delivered' || row.outcome === 'ignored')).toBe(true);
   });
 
   it('when the same checkout request is sent again, then the stored response is replayed and no second intent exists', async () => {

@@ -246,6 +246,93 @@ describe('delivery', () => {
     expect(await signalsReceived(orderId)).toBe(signalsBefore);
   });
 
+  /** Stripe's two events for one payment of the order's Checkout Session. */
+  async function onePaymentTwoEvents(orderId: string, amount: number) {
+    const { rows } = await pool.query<{ intent_id: string }>('SELECT intent_id FROM orders WHERE order_id = $1', [
+      orderId,
+    ]);
+    const paymentIntent = `pi_${uniqueId('p')}`;
+    const sessionCompleted = stripeEvent('checkout.session.completed', {
+      id: rows[0]?.intent_id,
+      object: 'checkout.session',
+      status: 'complete',
+      payment_status: 'paid',
+      amount_total: amount,
+      currency: 'usd',
+      client_reference_id: orderId,
+      metadata: { orderId },
+      payment_intent: paymentIntent,
+    });
+    const intentSucceeded = stripeEvent('payment_intent.succeeded', {
+      id: paymentIntent,
+      object: 'payment_intent',
+      amount,
+      amount_received: amount,
+      currency: 'usd',
+      status: 'succeeded',
+      metadata: { orderId },
+    });
+    return { sessionCompleted, intentSucceeded };
+  }
+
+  test('when Stripe reports one payment twice, then the order is signalled once and the second event is ignored', async () => {
+    const orderId = await createOrder(4200);
+    const { sessionCompleted, intentSucceeded } = await onePaymentTwoEvents(orderId, 4200);
+
+    expect(await postSigned(api.url, sessionCompleted.payload)).toEqual({ status: 200, body: { received: true } });
+    await storedOutcome(sessionCompleted.eventId, 'delivered');
+    expect(await postSigned(api.url, intentSucceeded.payload)).toEqual({ status: 200, body: { received: true } });
+
+    expect(await storedOutcome(intentSucceeded.eventId, 'ignored')).toEqual([
+      expect.objectContaining({ delivery_attempts: 0, order_id: orderId }),
+    ]);
+    await waitForStatus(orderId, 'PAID');
+    expect(await signalsReceived(orderId)).toBe(1);
+  });
+
+  test('when Stripe sends both events of one payment at once, then they are delivered one after the other and signalled once', async () => {
+    const orderId = await createOrder(4200);
+    const { sessionCompleted, intentSucceeded } = await onePaymentTwoEvents(orderId, 4200);
+
+    // Back to back: the payment intent's event is stored while the session's delivery is still in flight.
+    expect(await postSigned(api.url, sessionCompleted.payload)).toEqual({ status: 200, body: { received: true } });
+    expect(await postSigned(api.url, intentSucceeded.payload)).toEqual({ status: 200, body: { received: true } });
+
+    await storedOutcome(sessionCompleted.eventId, 'delivered');
+    await storedOutcome(intentSucceeded.eventId, 'ignored');
+    await waitForStatus(orderId, 'PAID');
+    expect(await signalsReceived(orderId)).toBe(1);
+  });
+
+  test('when the second event of a payment names its session and the first did not, then both are signalled', async () => {
+    const orderId = await createOrder(4200);
+    const { sessionCompleted, intentSucceeded } = await onePaymentTwoEvents(orderId, 4200);
+
+    expect(await postSigned(api.url, intentSucceeded.payload)).toEqual({ status: 200, body: { received: true } });
+    await storedOutcome(intentSucceeded.eventId, 'delivered');
+    expect(await postSigned(api.url, sessionCompleted.payload)).toEqual({ status: 200, body: { received: true } });
+
+    await storedOutcome(sessionCompleted.eventId, 'delivered');
+    await waitForStatus(orderId, 'PAID');
+    expect(await signalsReceived(orderId)).toBe(2);
+  });
+
+  test('when a second payment of the order arrives, then it is signalled: only the same payment is ignored', async () => {
+    const orderId = await createOrder(4200);
+    const first = await onePaymentTwoEvents(orderId, 4200);
+    const second = await onePaymentTwoEvents(orderId, 4200);
+
+    expect(await postSigned(api.url, first.intentSucceeded.payload)).toEqual({ status: 200, body: { received: true } });
+    await storedOutcome(first.intentSucceeded.eventId, 'delivered');
+    expect(await postSigned(api.url, second.intentSucceeded.payload)).toEqual({
+      status: 200,
+      body: { received: true },
+    });
+
+    await storedOutcome(second.intentSucceeded.eventId, 'delivered');
+    expect(await signalsReceived(orderId)).toBe(2);
+  });
+
   test('when a decline arrives for an order awaiting payment, then it is signalled as before', async () => {
     const orderId = await createOrder(4200);
     const { eventId, payload } = stripeEvent('payment_intent.payment_failed', {
