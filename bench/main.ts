@@ -410,8 +410,9 @@ export function rowsOf(results: Results): TableRow[] {
     rows.push({
       id: 'P3',
       figure:
-        `webhook delivery after the answer, p99 stored → signalled (p50 ${ms(delivery.lagP50Ms)}; ` +
-        `${delivery.delivered} delivered, ${delivery.undelivered} not; last ${ms(delivery.drainedAfterMs)} after the load)`,
+        `webhook delivery after the answer, p99 stored → signalled or closed as the same payment (p50 ` +
+        `${ms(delivery.lagP50Ms)}; ${delivery.delivered} signalled, ${delivery.ignored} closed, ` +
+        `${delivery.undelivered} not; last ${ms(delivery.drainedAfterMs)} after the load)`,
       orderpay: ms(delivery.lagP99Ms),
       baseline: `${ms(webhooks.bareSignal.p99Ms)} Express + INSERT + signal, answered after the signal`,
       ratio: ratio(delivery.lagP99Ms / webhooks.bareSignal.p99Ms),

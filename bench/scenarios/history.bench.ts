@@ -112,6 +112,19 @@ function countHistory(events: temporal.api.history.v1.IHistoryEvent[]): HistoryC
   return { events: events.length, billableActions, statusPolls };
 }
 
+/** One line per event: its type, and the marker's or activity's name (what to count when a figure moves). */
+function describeEvents(events: temporal.api.history.v1.IHistoryEvent[]): string {
+  return events
+    .map((event) => {
+      const type = EventType[event.eventType ?? 0]?.replace('EVENT_TYPE_', '') ?? String(event.eventType);
+      const name =
+        event.markerRecordedEventAttributes?.markerName ??
+        event.activityTaskScheduledEventAttributes?.activityType?.name;
+      return `  ${type}${name ? ` ${name}` : ''}\n`;
+    })
+    .join('');
+}
+
 async function closedHistory(client: Client, workflowId: string, timeoutMs = 120_000): Promise<HistoryCount> {
   const handle = client.workflow.getHandle(workflowId);
   const deadline = Date.now() + timeoutMs;
@@ -120,6 +133,8 @@ async function closedHistory(client: Client, workflowId: string, timeoutMs = 120
     await sleep(250);
   }
   const history = await handle.fetchHistory();
+  if (process.env.BENCH_PRINT_HISTORY === '1')
+    process.stderr.write(`${workflowId}\n${describeEvents(history.events ?? [])}`);
   return countHistory(history.events ?? []);
 }
 

@@ -29,14 +29,19 @@ export interface WebhookFigures {
   eventIdPrefix: string;
 }
 
-/** From storing each event of the load to recording its delivery to the order's workflow. */
+/**
+ * From storing each event of the load to handing it on: signalled to the order's workflow, or closed as `ignored`
+ * because the workflow already had the same payment from an earlier event (the load sends each order's one payment
+ * again and again under new event IDs, so after an order's first event the rest are of that kind).
+ */
 export interface WebhookDeliveryFigures {
   delivered: number;
+  ignored: number;
   /** Events that ended otherwise (order_not_found, failed) or were still waiting when the wait ran out. */
   undelivered: number;
   lagP50Ms: number;
   lagP99Ms: number;
-  /** From the end of the load until the last event was delivered. */
+  /** From the end of the load until the last event was handed on. */
   drainedAfterMs: number;
 }
 
@@ -113,12 +118,14 @@ export async function orderpayWebhookDeliveries(pool: Pool, eventIdPrefix: strin
        FROM webhook_events WHERE event_id LIKE $1`,
     [pattern],
   );
-  const delivered = rows.filter((row) => row.outcome === 'delivered');
-  const lags = delivered.map((row) => Number(row.lag_ms));
-  const lastDelivered = Math.max(...delivered.map((row) => row.delivered_at?.getTime() ?? 0));
+  const handedOn = rows.filter((row) => row.outcome === 'delivered' || row.outcome === 'ignored');
+  const lags = handedOn.map((row) => Number(row.lag_ms));
+  const lastDelivered = Math.max(...handedOn.map((row) => row.delivered_at?.getTime() ?? 0));
+  const delivered = handedOn.filter((row) => row.outcome === 'delivered').length;
   return {
-    delivered: delivered.length,
-    undelivered: rows.length - delivered.length,
+    delivered,
+    ignored: handedOn.length - delivered,
+    undelivered: rows.length - handedOn.length,
     lagP50Ms: quantile(lags, 0.5),
     lagP99Ms: quantile(lags, 0.99),
     drainedAfterMs: Math.max(0, lastDelivered - loadEndedAt),

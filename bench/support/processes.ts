@@ -3,7 +3,9 @@
 // baselines. Every process is a child of the bench, so its memory and CPU can be read from /proc.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdtempSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import pg from 'pg';
 import { projectPath } from '../../config/paths';
 import { migrateToLatest } from '../../db/migrate';
@@ -26,15 +28,38 @@ function watch(name: string, child: ChildProcess): BenchProcess {
   return { name, pid: child.pid, output, stop };
 }
 
-/** Runs a compiled entry point (a path under dist/) with only the given environment and PATH. */
+/** Where the bench's processes write their logs: a folder of the run's own, removed when the bench exits. */
+const logDirectory = mkdtempSync(path.join(tmpdir(), 'orderpay-bench-logs-'));
+process.once('exit', () => rmSync(logDirectory, { recursive: true, force: true }));
+
+/**
+ * Runs a compiled entry point (a path under dist/) with only the given environment and PATH. Its output goes to a
+ * file, as a deployment's would, not through a pipe the bench drains: the bench's own event loop times the requests,
+ * and reading every log line of every process in it would slow the measurement, not orderpay.
+ */
 export function startNodeProcess(name: string, distEntry: string, env: Record<string, string>): BenchProcess {
   const entry = projectPath('dist', distEntry);
   if (!existsSync(entry)) throw new Error(`${entry} is missing: run \`npm run build\` first (npm run bench does)`);
+  const logFile = path.join(logDirectory, `${name}-${randomBytes(3).toString('hex')}.log`);
+  const log = openSync(logFile, 'a');
   const child = spawn(process.execPath, [entry], {
     env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', log, log],
   });
-  return watch(name, child);
+  closeSync(log);
+  return { ...watch(name, child), output: () => tailOf(logFile, 20_000) };
+}
+
+/** The last `bytes` of a file (a failure report shows the end of a process's log). */
+function tailOf(file: string, bytes: number): string {
+  const fd = openSync(file, 'r');
+  try {
+    const start = Math.max(0, fstatSync(fd).size - bytes);
+    const buffer = Buffer.alloc(bytes);
+    return buffer.subarray(0, readSync(fd, buffer, 0, bytes, start)).toString();
+  } finally {
+    closeSync(fd);
+  }
 }
 
 export interface BenchDatabase {
