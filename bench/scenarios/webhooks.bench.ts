@@ -1,6 +1,6 @@
 // P3: how fast the API acknowledges signed Stripe webhooks at a steady rate, against a bare Express handler that does
-// one INSERT. The events are payment_intent.succeeded for open orders of the run, each with its own event ID, so
-// every delivery is verified, stored, claimed and signalled the way a real one is. The answer comes once the event is
+// one INSERT. The events are payment_intent.succeeded, each the payment of an open order of its own, so every
+// delivery is verified, stored, claimed and signalled the way a real one is. The answer comes once the event is
 // stored and the signal after it, so the figure also waits for every event to be delivered and reports how long that
 // took from storing (the 2xx follows the INSERT within the request).
 import type { Client } from '@temporalio/client';
@@ -16,7 +16,7 @@ import type { OrderpayStack } from '../support/stack';
 export interface WebhookLoad {
   ratePerSecond: number;
   seconds: number;
-  /** Open orders the events are spread over. */
+  /** Open workflows the bare signalling handler's events are spread over (orderpay's each pay an order of their own). */
   orders: number;
 }
 
@@ -31,8 +31,8 @@ export interface WebhookFigures {
 
 /**
  * From storing each event of the load to handing it on: signalled to the order's workflow, or closed as `ignored`
- * because the workflow already had the same payment from an earlier event (the load sends each order's one payment
- * again and again under new event IDs, so after an order's first event the rest are of that kind).
+ * because the workflow already had the same payment from an earlier event (none should be: each is a payment of its
+ * own).
  */
 export interface WebhookDeliveryFigures {
   delivered: number;
@@ -132,16 +132,27 @@ export async function orderpayWebhookDeliveries(pool: Pool, eventIdPrefix: strin
   };
 }
 
+/**
+ * Every event is the payment of an order of its own, opened before the load: each is signalled and pays its order,
+ * as a burst of real payments would (the same payment sent again is closed without a signal, so spreading the events
+ * over a few orders would measure nothing behind the answer).
+ */
 export async function orderpayWebhooks(stack: OrderpayStack, load: WebhookLoad): Promise<WebhookFigures> {
   const run = randomBytes(3).toString('hex');
-  const orderIds = Array.from({ length: load.orders }, (_, i) => `bench-p3-${run}-${i}`);
-  await runConcurrently(orderIds.length, 10, async (i) => {
-    const answer = await stack.api.checkout(orderIds[i] ?? '');
-    if (answer.status !== 201) throw new Error(`POST /orders answered ${answer.status}`);
-  });
+  const openOrders = async (name: string, count: number) => {
+    const orderIds = Array.from({ length: count }, (_, i) => `bench-p3-${run}-${name}-${i}`);
+    await runConcurrently(orderIds.length, 10, async (i) => {
+      const answer = await stack.api.checkout(orderIds[i] ?? '');
+      if (answer.status !== 201) throw new Error(`POST /orders answered ${answer.status}`);
+    });
+    return orderIds;
+  };
+  const warmup = { ...load, seconds: 1 };
+  const warmupOrders = await openOrders('warmup', Math.round(warmup.ratePerSecond * warmup.seconds));
+  const measuredOrders = await openOrders('measured', Math.round(load.ratePerSecond * load.seconds));
   // One second of warm-up at the same rate, so connection pools and JIT are not what is measured.
-  await sendSigned(`${stack.api.url}/webhooks/stripe`, { ...load, seconds: 1 }, orderIds);
-  return sendSigned(`${stack.api.url}/webhooks/stripe`, load, orderIds);
+  await sendSigned(`${stack.api.url}/webhooks/stripe`, warmup, warmupOrders);
+  return sendSigned(`${stack.api.url}/webhooks/stripe`, load, measuredOrders);
 }
 
 /** `baseUrl`: the bare webhook server (bench/bare/bare-webhook-server.ts). */

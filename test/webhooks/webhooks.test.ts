@@ -275,17 +275,21 @@ describe('delivery', () => {
     return { sessionCompleted, intentSucceeded };
   }
 
+  /** Posts a signed event, which is acknowledged, then waits until its delivery recorded `outcome`. */
+  async function sendThenAwait(event: { eventId: string; payload: string }, outcome: 'delivered' | 'ignored') {
+    expect(await postSigned(api.url, event.payload)).toEqual({ status: 200, body: { received: true } });
+    return storedOutcome(event.eventId, outcome);
+  }
+
   test('when Stripe reports one payment twice, then the order is signalled once and the second event is ignored', async () => {
     const orderId = await createOrder(4200);
     const { sessionCompleted, intentSucceeded } = await onePaymentTwoEvents(orderId, 4200);
 
-    expect(await postSigned(api.url, sessionCompleted.payload)).toEqual({ status: 200, body: { received: true } });
-    await storedOutcome(sessionCompleted.eventId, 'delivered');
-    expect(await postSigned(api.url, intentSucceeded.payload)).toEqual({ status: 200, body: { received: true } });
-
-    expect(await storedOutcome(intentSucceeded.eventId, 'ignored')).toEqual([
+    await sendThenAwait(sessionCompleted, 'delivered');
+    expect(await sendThenAwait(intentSucceeded, 'ignored')).toEqual([
       expect.objectContaining({ delivery_attempts: 0, order_id: orderId }),
     ]);
+
     await waitForStatus(orderId, 'PAID');
     expect(await signalsReceived(orderId)).toBe(1);
   });
@@ -308,11 +312,9 @@ describe('delivery', () => {
     const orderId = await createOrder(4200);
     const { sessionCompleted, intentSucceeded } = await onePaymentTwoEvents(orderId, 4200);
 
-    expect(await postSigned(api.url, intentSucceeded.payload)).toEqual({ status: 200, body: { received: true } });
-    await storedOutcome(intentSucceeded.eventId, 'delivered');
-    expect(await postSigned(api.url, sessionCompleted.payload)).toEqual({ status: 200, body: { received: true } });
+    await sendThenAwait(intentSucceeded, 'delivered');
+    await sendThenAwait(sessionCompleted, 'delivered');
 
-    await storedOutcome(sessionCompleted.eventId, 'delivered');
     await waitForStatus(orderId, 'PAID');
     expect(await signalsReceived(orderId)).toBe(2);
   });
@@ -322,14 +324,9 @@ describe('delivery', () => {
     const first = await onePaymentTwoEvents(orderId, 4200);
     const second = await onePaymentTwoEvents(orderId, 4200);
 
-    expect(await postSigned(api.url, first.intentSucceeded.payload)).toEqual({ status: 200, body: { received: true } });
-    await storedOutcome(first.intentSucceeded.eventId, 'delivered');
-    expect(await postSigned(api.url, second.intentSucceeded.payload)).toEqual({
-      status: 200,
-      body: { received: true },
-    });
+    await sendThenAwait(first.intentSucceeded, 'delivered');
+    await sendThenAwait(second.intentSucceeded, 'delivered');
 
-    await storedOutcome(second.intentSucceeded.eventId, 'delivered');
     expect(await signalsReceived(orderId)).toBe(2);
   });
 
