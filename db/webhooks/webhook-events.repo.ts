@@ -91,15 +91,16 @@ export async function recordWebhookOutcome(
 }
 
 /**
- * Whether the order's workflow was already signalled the same capture by another event: signed, the same payment
- * reference, amount and currency, and this one names no other intent (Stripe reports one payment as both
- * `checkout.session.completed` and `payment_intent.succeeded`; the second adds nothing the first did not say).
+ * Whether the order's workflow was already signalled the same capture by another event: signed, with the same
+ * payment reference, amount and currency. Stripe reports one payment as both `checkout.session.completed` and
+ * `payment_intent.succeeded`, in either order; once the workflow has a capture, another with the same reference
+ * changes nothing in it (it is neither a second payment nor a new amount), whichever intent it names.
  */
 export async function sameCaptureDelivered(
   pool: Pool,
   { id, orderId, paymentEvent }: { id: number; orderId: string; paymentEvent: PaymentEvent },
 ): Promise<boolean> {
-  const { paymentReference, amountMinor, currency, intentId } = paymentEvent;
+  const { paymentReference, amountMinor, currency } = paymentEvent;
   if (paymentReference === undefined || amountMinor === undefined || currency === undefined) return false;
   const { rowCount } = await pool.query(
     `SELECT 1 FROM webhook_events
@@ -107,9 +108,8 @@ export async function sameCaptureDelivered(
         AND payment_event->>'kind' = 'captured' AND payment_event->>'verified' = 'true'
         AND payment_event->>'paymentReference' = $3
         AND payment_event->>'amountMinor' = $4 AND payment_event->>'currency' = $5
-        AND ($6::text IS NULL OR payment_event->>'intentId' = $6)
       LIMIT 1`,
-    [orderId, id, paymentReference, String(amountMinor), currency, intentId ?? null],
+    [orderId, id, paymentReference, String(amountMinor), currency],
   );
   return (rowCount ?? 0) > 0;
 }

@@ -308,15 +308,15 @@ describe('delivery', () => {
     expect(await signalsReceived(orderId)).toBe(1);
   });
 
-  test('when the second event of a payment names its session and the first did not, then both are signalled', async () => {
+  test('when the payment intent event comes first, then the session event of the same payment is ignored', async () => {
     const orderId = await createOrder(4200);
     const { sessionCompleted, intentSucceeded } = await onePaymentTwoEvents(orderId, 4200);
 
     await sendThenAwait(intentSucceeded, 'delivered');
-    await sendThenAwait(sessionCompleted, 'delivered');
+    await sendThenAwait(sessionCompleted, 'ignored');
 
     await waitForStatus(orderId, 'PAID');
-    expect(await signalsReceived(orderId)).toBe(2);
+    expect(await signalsReceived(orderId)).toBe(1);
   });
 
   test('when a second payment of the order arrives, then it is signalled: only the same payment is ignored', async () => {
