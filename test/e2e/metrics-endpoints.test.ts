@@ -93,7 +93,9 @@ describe('metrics endpoints of the real processes', () => {
     const text = await eventually(
       async () => {
         const body = await scrape(sdkMetricsUrl);
-        return body.includes('temporal_activity_execution_latency') ? body : undefined;
+        // A paid order's activities are all local ones: its database writes and gateway calls.
+        const reported = ['temporal_workflow_task_execution_latency', 'temporal_local_activity_execution_latency'];
+        return reported.every((name) => body.includes(name)) ? body : undefined;
       },
       { what: 'Temporal SDK metrics' },
     );
