@@ -29,17 +29,20 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<OrderSta
 /**
  * Changes to the process, decided once before the first command so that a run takes one path throughout: an order
  * started before a change replays without its marker and keeps the old behaviour. Runs started since
- * order-process-2027-01 record that one marker for all of them, runs of order-process-2026-12 replay with theirs;
- * older runs ask each change's own marker, in the order they always did.
+ * order-process-2027-02 record that one marker for all of them, runs of order-process-2027-01 and 2026-12 replay
+ * with theirs; older runs ask each change's own marker, in the order they always did.
  */
 function processChanges(input: OrderWorkflowInput): ProcessChanges {
   // A run resumed from one without attempts goes on as it was: its state has none to build on.
   const resumedFromOlder = input.resume !== undefined && input.resume.state.attempts === undefined;
-  if (!resumedFromOlder && patched('order-process-2027-01')) {
+  if (!resumedFromOlder && patched('order-process-2027-02')) {
     return currentProcessChanges(input);
   }
+  if (!resumedFromOlder && patched('order-process-2027-01')) {
+    return { ...currentProcessChanges(input), paymentStartedInOneCall: false };
+  }
   if (!resumedFromOlder && patched('order-process-2026-12')) {
-    return { ...currentProcessChanges(input), localGatewayCalls: false };
+    return { ...currentProcessChanges(input), localGatewayCalls: false, paymentStartedInOneCall: false };
   }
   return {
     gracePolling: patched('grace-poll-closed-unpaid'),
@@ -51,6 +54,7 @@ function processChanges(input: OrderWorkflowInput): ProcessChanges {
     paymentAttempts: !resumedFromOlder && patched('payment-attempts'),
     currentProcess: false,
     localGatewayCalls: false,
+    paymentStartedInOneCall: false,
   };
 }
 

@@ -31,6 +31,16 @@ export type CreatePaymentIntentInput = Omit<RecordOrderInput, 'requestHash'> & {
 /** The intent as the workflow gets it: a gateway expiry travels as ISO text, like every time in activity payloads. */
 export type CreatePaymentIntentResult = Omit<CreatedIntent, 'expiresAt'> & { expiresAt?: string };
 
+/**
+ * The checkout's payment in one call: its first attempt's intent is created (as createPaymentIntent) and the order
+ * moves to AWAITING_PAYMENT with it, its expiry brought forward to the intent's when that comes first.
+ */
+export interface StartPaymentInput {
+  intent: CreatePaymentIntentInput;
+  /** Workflow time of the transition and the attempt's start. */
+  at: string;
+}
+
 /** Activities that call a gateway name it, so the worker can route to the adapter. */
 export type PaymentLookupInput = PaymentLookupRequest & { gateway: GatewayName };
 
@@ -140,6 +150,8 @@ export interface OrderActivities {
   recordOrder(input: RecordOrderInput): Promise<RecordOrderResult>;
   /** Creates the intent with the order ID as idempotency key and records the attempt. */
   createPaymentIntent(input: CreatePaymentIntentInput): Promise<CreatePaymentIntentResult>;
+  /** createPaymentIntent, then the transition to AWAITING_PAYMENT with the attempt it opened, in one activity. */
+  startPayment(input: StartPaymentInput): Promise<CreatePaymentIntentResult>;
   fetchPaymentStatus(input: PaymentLookupInput): Promise<PaymentStatus>;
   cancelPaymentIntent(input: PaymentLookupInput): Promise<CancelOutcome>;
   /** The expiry's close at the gateway in one call: the final status check, then the cancel unless it was paid. */

@@ -20,7 +20,8 @@ import {
   type AttemptUpsert,
   type RecordedPaymentAttempt,
 } from '../../db/orders/payment-attempts.repo';
-import { paymentAttemptKey } from '../../domain/payment-attempts';
+import { statusesLeadingTo } from '../../domain/order-status';
+import { intentExpiryBefore, openedAttempt, paymentAttemptKey } from '../../domain/payment-attempts';
 import { inTransaction, type Pool } from '../../db/pool';
 import {
   confirmManualRefund,
@@ -46,7 +47,32 @@ import type {
   PaymentLookupInput,
   RefundPaymentInput,
   RefundPaymentResult,
+  StartPaymentInput,
+  TransitionOrderInput,
+  TransitionOrderResult,
 } from './order-activity.types';
+
+/**
+ * The checkout's move to AWAITING_PAYMENT once its intent exists: the same transition, attempt and expiry as the
+ * workflow records (OrderSteps.startPayment), so the row and the workflow's state agree.
+ */
+function awaitingPaymentTransition(input: StartPaymentInput, intent: CreatePaymentIntentResult): TransitionOrderInput {
+  const { intent: request, at } = input;
+  const expiryMs = intentExpiryBefore(Date.parse(request.expiresAt), intent.expiresAt);
+  return {
+    orderId: request.orderId,
+    from: statusesLeadingTo('AWAITING_PAYMENT'),
+    to: 'AWAITING_PAYMENT',
+    reason: 'intent_created',
+    at,
+    changes: {
+      intentId: intent.intentId,
+      paymentUrl: intent.paymentUrl,
+      ...(expiryMs === undefined ? {} : { expiresAt: new Date(expiryMs).toISOString() }),
+    },
+    attempt: openedAttempt(request.attemptNumber ?? 1, request.gateway, intent, at),
+  };
+}
 
 /** Resolves the adapter for an order's gateway. */
 export type GatewayRegistry = (name: GatewayName) => PaymentGateway;
@@ -150,6 +176,129 @@ export function createOrderActivities(deps: OrderActivityDeps): OrderActivities 
     const outcome = await gateways(gateway).cancelIntent(lookup);
     log.info({ intentId: input.intentId, outcome: outcome.outcome }, 'intent cancel');
     return outcome;
+  }
+
+  async function createIntent(input: CreatePaymentIntentInput, log: Logger): Promise<CreatePaymentIntentResult> {
+    const attemptNumber = input.attemptNumber ?? 1;
+    // A retry of an activity that already recorded its intent answers from the row: a gateway without
+    // idempotency keys (Khalti's initiate) would open a second intent if asked again.
+    const recorded = await findPaymentAttempt(pool, input.orderId, attemptNumber);
+    if (recorded) {
+      checkRecordedAttempt(input, recorded);
+      log.info({ attemptNumber, intentId: recorded.intentId }, 'payment intent already recorded; gateway not asked');
+      return intentOfAttempt(recorded);
+    }
+    const intent = await gateways(input.gateway).createIntent({
+      orderId: input.orderId,
+      amountMinor: input.amountMinor,
+      currency: input.currency,
+      description: input.description,
+      customer: input.customer,
+      returnUrl: input.returnUrl,
+      expiresAt: new Date(input.expiresAt),
+      idempotencyKey: paymentAttemptKey(input.orderId, attemptNumber),
+      attemptNumber,
+    });
+    const attempt = {
+      orderId: input.orderId,
+      number: attemptNumber,
+      gateway: input.gateway,
+      intentId: intent.intentId,
+      paymentUrl: intent.paymentUrl,
+      ...(intent.expiresAt ? { intentExpiresAt: intent.expiresAt } : {}),
+    };
+    if (await insertPaymentAttemptIfAbsent(pool, attempt)) {
+      metrics.paymentAttemptChanged({
+        gateway: input.gateway,
+        before: undefined,
+        after: 'open',
+        failureReason: null,
+        declineCode: null,
+      });
+      log.info({ attemptNumber, intentId: intent.intentId }, 'payment intent created');
+      return intentOfAttempt(attempt);
+    }
+    // Another run of this activity recorded the attempt while this one asked the gateway. The row is what every
+    // later step (callbacks, lookups, reconciliation) trusts, so it wins.
+    const winner = await findPaymentAttempt(pool, input.orderId, attemptNumber);
+    if (!winner) throw new Error(`payment attempt ${attemptNumber} of ${input.orderId} vanished after a conflict`);
+    checkRecordedAttempt(input, winner);
+    if (winner.intentId !== intent.intentId) {
+      // Nobody is given this intent's payment URL, but it is open at the gateway: someone should close it.
+      log.error(
+        { attemptNumber, gateway: input.gateway, recordedIntentId: winner.intentId, intentId: intent.intentId },
+        'a concurrent run recorded another intent for this payment attempt; the intent created now is orphaned',
+      );
+    }
+    return intentOfAttempt(winner);
+  }
+
+  async function transition(input: TransitionOrderInput, log: Logger): Promise<TransitionOrderResult> {
+    const result = await inTransaction(pool, async (client) => {
+      const order = await lockOrder(client, input.orderId);
+      if (order === undefined) throw orderNotFound(input.orderId);
+      const current = order.status;
+      // A change that keeps the status (an attempt, a fulfilment answer) finding the row moved on was overtaken:
+      // a try of the same workflow task that was then discarded (its worker killed, or a signal arrived) had
+      // already moved the row. Nothing is written; the answer names the row's status for the workflow to catch up.
+      if (input.from.length === 1 && input.from[0] === input.to && current !== input.to) {
+        log.warn({ current, kept: input.to, reason: input.reason }, 'order row moved on; change not recorded');
+        return { applied: false, status: current, order, attempt: undefined };
+      }
+      // A retry finds the order already in `to`; anything else outside `from` is a transition the order refuses.
+      if (!input.from.includes(current) && current !== input.to) {
+        throw ApplicationFailure.create({
+          type: ORDER_ERROR_TYPES.invalidTransition,
+          message: `order ${input.orderId} is ${current}, expected one of ${input.from.join(', ')} to move to ${input.to}`,
+          nonRetryable: true,
+          details: [{ orderId: input.orderId, current, expected: input.from, to: input.to }],
+        });
+      }
+      const orderChanged = await updateOrderStatus(client, input);
+      const attempt: AttemptUpsert | undefined = input.attempt
+        ? await upsertPaymentAttempt(client, input.orderId, input.attempt)
+        : undefined;
+      // Applied when anything changed: a declined try changes only its attempt while the order keeps waiting,
+      // and the same transition again (a retry) changes nothing and writes no second timeline row.
+      if (!orderChanged && !attempt?.changed) return { applied: false, status: current, order, attempt };
+      await insertStatusHistory(client, {
+        orderId: input.orderId,
+        from: current,
+        to: input.to,
+        reason: input.reason,
+        at: input.at,
+      });
+      const attemptsUsed =
+        current !== input.to && ATTEMPTS_SETTLED_STATUSES.includes(input.to)
+          ? await countPaymentAttempts(client, input.orderId)
+          : undefined;
+      log.info({ from: current, to: input.to, reason: input.reason }, 'order transitioned');
+      return { applied: true, status: input.to, order, attempt, attemptsUsed };
+    });
+    // Counted after the commit and only for what this call changed, so retries never count twice.
+    if (result.applied && result.order.status !== input.to) {
+      metrics.orderTransitioned({
+        gateway: result.order.gateway,
+        to: input.to,
+        secondsSinceCheckout: (Date.parse(input.at) - result.order.createdAt.getTime()) / 1000,
+      });
+    }
+    if (result.attempt?.changed && input.attempt) {
+      metrics.paymentAttemptChanged({
+        gateway: input.attempt.gateway,
+        before: result.attempt.statusBefore,
+        after: input.attempt.status,
+        failureReason: input.attempt.failureReason,
+        declineCode: input.attempt.declineCode,
+      });
+    }
+    if (result.applied && result.attemptsUsed !== undefined) {
+      metrics.orderAttemptsUsed({
+        gateway: input.changes?.gateway ?? result.order.gateway,
+        attempts: result.attemptsUsed,
+      });
+    }
+    return { applied: result.applied, status: result.status };
   }
 
   /**
@@ -348,62 +497,14 @@ export function createOrderActivities(deps: OrderActivityDeps): OrderActivities 
     },
 
     async createPaymentIntent(input) {
-      return run('createPaymentIntent', input.orderId, async (log) => {
-        const attemptNumber = input.attemptNumber ?? 1;
-        // A retry of an activity that already recorded its intent answers from the row: a gateway without
-        // idempotency keys (Khalti's initiate) would open a second intent if asked again.
-        const recorded = await findPaymentAttempt(pool, input.orderId, attemptNumber);
-        if (recorded) {
-          checkRecordedAttempt(input, recorded);
-          log.info(
-            { attemptNumber, intentId: recorded.intentId },
-            'payment intent already recorded; gateway not asked',
-          );
-          return intentOfAttempt(recorded);
-        }
-        const intent = await gateways(input.gateway).createIntent({
-          orderId: input.orderId,
-          amountMinor: input.amountMinor,
-          currency: input.currency,
-          description: input.description,
-          customer: input.customer,
-          returnUrl: input.returnUrl,
-          expiresAt: new Date(input.expiresAt),
-          idempotencyKey: paymentAttemptKey(input.orderId, attemptNumber),
-          attemptNumber,
-        });
-        const attempt = {
-          orderId: input.orderId,
-          number: attemptNumber,
-          gateway: input.gateway,
-          intentId: intent.intentId,
-          paymentUrl: intent.paymentUrl,
-          ...(intent.expiresAt ? { intentExpiresAt: intent.expiresAt } : {}),
-        };
-        if (await insertPaymentAttemptIfAbsent(pool, attempt)) {
-          metrics.paymentAttemptChanged({
-            gateway: input.gateway,
-            before: undefined,
-            after: 'open',
-            failureReason: null,
-            declineCode: null,
-          });
-          log.info({ attemptNumber, intentId: intent.intentId }, 'payment intent created');
-          return intentOfAttempt(attempt);
-        }
-        // Another run of this activity recorded the attempt while this one asked the gateway. The row is what every
-        // later step (callbacks, lookups, reconciliation) trusts, so it wins.
-        const winner = await findPaymentAttempt(pool, input.orderId, attemptNumber);
-        if (!winner) throw new Error(`payment attempt ${attemptNumber} of ${input.orderId} vanished after a conflict`);
-        checkRecordedAttempt(input, winner);
-        if (winner.intentId !== intent.intentId) {
-          // Nobody is given this intent's payment URL, but it is open at the gateway: someone should close it.
-          log.error(
-            { attemptNumber, gateway: input.gateway, recordedIntentId: winner.intentId, intentId: intent.intentId },
-            'a concurrent run recorded another intent for this payment attempt; the intent created now is orphaned',
-          );
-        }
-        return intentOfAttempt(winner);
+      return run('createPaymentIntent', input.orderId, (log) => createIntent(input, log));
+    },
+
+    async startPayment(input) {
+      return run('startPayment', input.intent.orderId, async (log) => {
+        const intent = await createIntent(input.intent, log);
+        await transition(awaitingPaymentTransition(input, intent), log);
+        return intent;
       });
     },
 
@@ -449,73 +550,7 @@ export function createOrderActivities(deps: OrderActivityDeps): OrderActivities 
     },
 
     async transitionOrder(input) {
-      return run('transitionOrder', input.orderId, async (log) => {
-        const result = await inTransaction(pool, async (client) => {
-          const order = await lockOrder(client, input.orderId);
-          if (order === undefined) throw orderNotFound(input.orderId);
-          const current = order.status;
-          // A change that keeps the status (an attempt, a fulfilment answer) finding the row moved on was overtaken:
-          // a try of the same workflow task that was then discarded (its worker killed, or a signal arrived) had
-          // already moved the row. Nothing is written; the answer names the row's status for the workflow to catch up.
-          if (input.from.length === 1 && input.from[0] === input.to && current !== input.to) {
-            log.warn({ current, kept: input.to, reason: input.reason }, 'order row moved on; change not recorded');
-            return { applied: false, status: current, order, attempt: undefined };
-          }
-          // A retry finds the order already in `to`; anything else outside `from` is a transition the order refuses.
-          if (!input.from.includes(current) && current !== input.to) {
-            throw ApplicationFailure.create({
-              type: ORDER_ERROR_TYPES.invalidTransition,
-              message: `order ${input.orderId} is ${current}, expected one of ${input.from.join(', ')} to move to ${input.to}`,
-              nonRetryable: true,
-              details: [{ orderId: input.orderId, current, expected: input.from, to: input.to }],
-            });
-          }
-          const orderChanged = await updateOrderStatus(client, input);
-          const attempt: AttemptUpsert | undefined = input.attempt
-            ? await upsertPaymentAttempt(client, input.orderId, input.attempt)
-            : undefined;
-          // Applied when anything changed: a declined try changes only its attempt while the order keeps waiting,
-          // and the same transition again (a retry) changes nothing and writes no second timeline row.
-          if (!orderChanged && !attempt?.changed) return { applied: false, status: current, order, attempt };
-          await insertStatusHistory(client, {
-            orderId: input.orderId,
-            from: current,
-            to: input.to,
-            reason: input.reason,
-            at: input.at,
-          });
-          const attemptsUsed =
-            current !== input.to && ATTEMPTS_SETTLED_STATUSES.includes(input.to)
-              ? await countPaymentAttempts(client, input.orderId)
-              : undefined;
-          log.info({ from: current, to: input.to, reason: input.reason }, 'order transitioned');
-          return { applied: true, status: input.to, order, attempt, attemptsUsed };
-        });
-        // Counted after the commit and only for what this call changed, so retries never count twice.
-        if (result.applied && result.order.status !== input.to) {
-          metrics.orderTransitioned({
-            gateway: result.order.gateway,
-            to: input.to,
-            secondsSinceCheckout: (Date.parse(input.at) - result.order.createdAt.getTime()) / 1000,
-          });
-        }
-        if (result.attempt?.changed && input.attempt) {
-          metrics.paymentAttemptChanged({
-            gateway: input.attempt.gateway,
-            before: result.attempt.statusBefore,
-            after: input.attempt.status,
-            failureReason: input.attempt.failureReason,
-            declineCode: input.attempt.declineCode,
-          });
-        }
-        if (result.applied && result.attemptsUsed !== undefined) {
-          metrics.orderAttemptsUsed({
-            gateway: input.changes?.gateway ?? result.order.gateway,
-            attempts: result.attemptsUsed,
-          });
-        }
-        return { applied: result.applied, status: result.status };
-      });
+      return run('transitionOrder', input.orderId, (log) => transition(input, log));
     },
   };
 }

@@ -13,6 +13,7 @@ const CHANGES: ProcessChanges = {
   paymentAttempts: true,
   currentProcess: true,
   localGatewayCalls: true,
+  paymentStartedInOneCall: true,
 };
 
 const TIMEOUT_MS = 30_000;

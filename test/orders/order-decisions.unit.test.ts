@@ -20,6 +20,7 @@ const ALL_CHANGES: ProcessChanges = {
   paymentAttempts: true,
   currentProcess: true,
   localGatewayCalls: true,
+  paymentStartedInOneCall: true,
 };
 const BEFORE_CHANGES: ProcessChanges = {
   gracePolling: false,
@@ -30,6 +31,7 @@ const BEFORE_CHANGES: ProcessChanges = {
   paymentAttempts: false,
   currentProcess: false,
   localGatewayCalls: false,
+  paymentStartedInOneCall: false,
 };
 
 const input: OrderWorkflowInput = {

@@ -60,6 +60,7 @@ beforeAll(async () => {
   const stubbed: OrderActivities = {
     recordOrder: (input) => (stubs.get(input.orderId)?.recordOrder ?? real.recordOrder)(input),
     createPaymentIntent: (input) => (stubs.get(input.orderId)?.createPaymentIntent ?? real.createPaymentIntent)(input),
+    startPayment: (input) => (stubs.get(input.intent.orderId)?.startPayment ?? real.startPayment)(input),
     fetchPaymentStatus: (input) => (stubs.get(input.orderId)?.fetchPaymentStatus ?? real.fetchPaymentStatus)(input),
     cancelPaymentIntent: (input) => (stubs.get(input.orderId)?.cancelPaymentIntent ?? real.cancelPaymentIntent)(input),
     closePaymentAtExpiry: (input) =>
@@ -335,16 +336,11 @@ describe('order workflow: orders that cannot start', () => {
 
   it('when intent creation refuses the order data, then the order is FAILED with invalid_order_data', async () => {
     const input = orderInput('invalid-intent-data');
-    stubs.set(input.orderId, {
-      createPaymentIntent: () =>
-        Promise.reject(
-          ApplicationFailure.create({
-            type: ORDER_ERROR_TYPES.invalidOrderData,
-            message: 'refused',
-            nonRetryable: true,
-          }),
-        ),
-    });
+    const refused = () =>
+      Promise.reject(
+        ApplicationFailure.create({ type: ORDER_ERROR_TYPES.invalidOrderData, message: 'refused', nonRetryable: true }),
+      );
+    stubs.set(input.orderId, { createPaymentIntent: refused, startPayment: refused });
     const order = await startOrder(input);
     expect(order.checkout).toMatchObject({ status: 'FAILED', failureReason: 'invalid_order_data' });
     await finish(order, 'intent-invalid-order-data');

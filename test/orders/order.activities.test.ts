@@ -817,6 +817,86 @@ describe('createPaymentIntent', () => {
   });
 });
 
+describe('startPayment', () => {
+  const at = '2030-01-02T03:04:06.000Z';
+
+  async function recordedOrder(h: ReturnType<typeof harness>) {
+    const orderId = newOrderId();
+    const input = recordInput(orderId);
+    await h.run('recordOrder', input);
+    return { orderId, input };
+  }
+
+  it('when the order is recorded, then its intent is created and it awaits payment on attempt 1 in one call', async () => {
+    const h = harness();
+    const { orderId, input } = await recordedOrder(h);
+
+    const intent = await h.run('startPayment', { intent: input, at });
+
+    expect(h.gateway.callsTo('createIntent')).toHaveLength(1);
+    expect(await orderRow(orderId)).toMatchObject({
+      status: 'AWAITING_PAYMENT',
+      intent_id: intent.intentId,
+      payment_url: intent.paymentUrl,
+      expires_at: new Date(input.expiresAt),
+    });
+    expect(await timeline(orderId)).toEqual([
+      expect.objectContaining({ to_status: 'PENDING' }),
+      { from_status: 'PENDING', to_status: 'AWAITING_PAYMENT', reason: 'intent_created', at },
+    ]);
+    expect(await attemptRows(orderId)).toEqual([
+      expect.objectContaining({ attempt_number: 1, intent_id: intent.intentId, status: 'open', ended_at: null }),
+    ]);
+  });
+
+  it('when it runs again, then the gateway is not asked again and nothing is recorded twice', async () => {
+    const h = harness();
+    const { orderId, input } = await recordedOrder(h);
+
+    const first = await h.run('startPayment', { intent: input, at });
+    const again = await h.run('startPayment', { intent: input, at });
+
+    expect(again).toEqual(first);
+    expect(h.gateway.callsTo('createIntent')).toHaveLength(1);
+    expect(await timeline(orderId)).toHaveLength(2);
+    expect(await attemptRows(orderId)).toHaveLength(1);
+  });
+
+  it('when an earlier try created the intent but did not move the order, then the retry moves it with that intent', async () => {
+    const h = harness();
+    const { orderId, input } = await recordedOrder(h);
+    const created = await h.run('createPaymentIntent', input);
+
+    const intent = await h.run('startPayment', { intent: input, at });
+
+    expect(intent).toEqual(created);
+    expect(h.gateway.callsTo('createIntent')).toHaveLength(1);
+    expect(await orderRow(orderId)).toMatchObject({ status: 'AWAITING_PAYMENT', intent_id: created.intentId });
+  });
+
+  it("when the gateway's intent expires before the order, then the order's expiry is the intent's", async () => {
+    const h = harness({ gateway: { intentLifetimeMs: 5 * 60_000 } });
+    const { orderId, input } = await recordedOrder(h);
+
+    const intent = await h.run('startPayment', { intent: input, at });
+
+    expect(intent.expiresAt).toBe(new Date(NOW.getTime() + 5 * 60_000).toISOString());
+    expect(await orderRow(orderId)).toMatchObject({ expires_at: new Date(NOW.getTime() + 5 * 60_000) });
+  });
+
+  it('when the gateway refuses the order data, then it fails non-retryable and the order stays PENDING', async () => {
+    const h = harness();
+    const { orderId, input } = await recordedOrder(h);
+    h.gateway.rejectNextCalls('createIntent', 1);
+
+    const failure = await failureOf(h.run('startPayment', { intent: input, at }));
+
+    expect(failure.nonRetryable).toBe(true);
+    expect(await orderRow(orderId)).toMatchObject({ status: 'PENDING', intent_id: null });
+    expect(await attemptRows(orderId)).toEqual([]);
+  });
+});
+
 describe('fetchPaymentStatus and cancelPaymentIntent', () => {
   it('when the payer has paid, then the lookup returns the captured amount and reference from the gateway', async () => {
     const h = harness();

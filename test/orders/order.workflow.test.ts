@@ -351,10 +351,16 @@ describe('order workflow', () => {
     const localActivities = events.filter(
       (event) => event.markerRecordedEventAttributes?.markerName === 'core_local_activity',
     );
-    // recordOrder, createPaymentIntent, the transition to AWAITING_PAYMENT, closePaymentAtExpiry, the transition to
-    // EXPIRED, and the grace window's last look.
+    // recordOrder, startPayment (the intent and the move to AWAITING_PAYMENT), closePaymentAtExpiry, the transition
+    // to EXPIRED, and the grace window's last look.
     expect(activityTasks).toEqual([]);
-    expect(localActivities.length).toBeGreaterThanOrEqual(6);
+    expect(localActivities.length).toBeGreaterThanOrEqual(5);
+    // The checkout's workflow task: recordOrder and startPayment, two markers before the first timer.
+    const firstTimer = events.findIndex((event) => event.timerStartedEventAttributes);
+    const checkoutMarkers = events
+      .slice(0, firstTimer)
+      .filter((event) => event.markerRecordedEventAttributes?.markerName === 'core_local_activity');
+    expect(checkoutMarkers).toHaveLength(2);
     expect(gateway.callsTo('fetchPaymentStatus', order.orderId).length).toBeGreaterThanOrEqual(1);
     expect(gateway.intentFor(order.orderId)?.state).toBe('cancelled');
   });

@@ -14,6 +14,7 @@ const CHANGES: ProcessChanges = {
   paymentAttempts: true,
   currentProcess: true,
   localGatewayCalls: true,
+  paymentStartedInOneCall: true,
 };
 
 function inputFor(gateway: GatewayName, extra: Partial<OrderWorkflowInput> = {}): OrderWorkflowInput {

@@ -42,7 +42,7 @@ const INTENT_CREATION = {
   },
 } as const;
 
-export const intents = proxyActivities<Pick<OrderActivities, 'createPaymentIntent'>>(INTENT_CREATION);
+export const intents = proxyActivities<Pick<OrderActivities, 'createPaymentIntent' | 'startPayment'>>(INTENT_CREATION);
 
 /**
  * The same as a local activity (runs of the current process): the checkout's intent is created in the workflow task
@@ -50,7 +50,8 @@ export const intents = proxyActivities<Pick<OrderActivities, 'createPaymentInten
  * history holds one marker instead of three events and a workflow task. Safe to repeat: the gateway call carries the
  * attempt's idempotency key and a retry returns the recorded intent.
  */
-export const localIntents = proxyLocalActivities<Pick<OrderActivities, 'createPaymentIntent'>>(INTENT_CREATION);
+export const localIntents =
+  proxyLocalActivities<Pick<OrderActivities, 'createPaymentIntent' | 'startPayment'>>(INTENT_CREATION);
 
 /** A routine poll: a few quick tries; the next poll comes anyway. */
 const ROUTINE_POLL = {

@@ -24,7 +24,7 @@ import type { PaymentStatus } from '../../gateways/gateway';
 import { CLOSED_UNPAID_STATUSES, REFUNDABLE_STATUSES } from '../../domain/order-status';
 import { DEFAULT_GRACE_POLL_INTERVAL_MS, HINT_LOOKUP_MIN_INTERVAL_MS, pollDelayMs } from '../../domain/poll-schedule';
 import { isOwnCapture, unrefundedMinor } from '../../domain/refund-ledger';
-import { DEFAULT_MAX_PAYMENT_ATTEMPTS } from '../../domain/payment-attempts';
+import { DEFAULT_MAX_PAYMENT_ATTEMPTS, intentExpiryBefore } from '../../domain/payment-attempts';
 import { PaymentAttempts, intentOf, type AttemptEnd, type IntentAtGateway } from './payment-attempts';
 
 /** Changes to the process, each decided once per run by its patch marker, so a run takes one path throughout. */
@@ -58,9 +58,14 @@ export interface ProcessChanges {
    * call; the order's announcement rides with the checkout's first attribute change.
    */
   localGatewayCalls: boolean;
+  /**
+   * order-process-2027-02: everything of order-process-2027-01, and the checkout's intent and its move to
+   * AWAITING_PAYMENT in one local activity (startPayment).
+   */
+  paymentStartedInOneCall: boolean;
 }
 
-/** The process of runs started since order-process-2027-01: every change on. */
+/** The process of runs started since order-process-2027-02: every change on. */
 export function currentProcessChanges(input: Pick<OrderWorkflowInput, 'fulfilment'>): ProcessChanges {
   return {
     gracePolling: true,
@@ -71,6 +76,7 @@ export function currentProcessChanges(input: Pick<OrderWorkflowInput, 'fulfilmen
     paymentAttempts: true,
     currentProcess: true,
     localGatewayCalls: true,
+    paymentStartedInOneCall: true,
   };
 }
 
@@ -708,8 +714,7 @@ export class OrderDecisions {
 
   /** The TTL shortened to the gateway's own expiry of the intent, when that comes first; undefined otherwise. */
   gatewayExpiryBeforeTtl(gatewayExpiresAt: string | undefined): number | undefined {
-    const gatewayExpiryMs = gatewayExpiresAt === undefined ? NaN : Date.parse(gatewayExpiresAt);
-    return Number.isFinite(gatewayExpiryMs) && gatewayExpiryMs < this.expiresAtMs ? gatewayExpiryMs : undefined;
+    return intentExpiryBefore(this.expiresAtMs, gatewayExpiresAt);
   }
 
   capTtl(expiresAtMs: number): void {

@@ -3,7 +3,11 @@
 // time, so no two activities of an order ever race each other.
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import { condition, isCancellation, log, patched, upsertSearchAttributes } from '@temporalio/workflow';
-import type { OrderChanges, RecordOrderResult } from '../../activities/orders/order-activity.types';
+import type {
+  CreatePaymentIntentInput,
+  OrderChanges,
+  RecordOrderResult,
+} from '../../activities/orders/order-activity.types';
 import type { FulfilmentState, GatewayName, PaymentAttemptState } from '../../contracts/order.contract';
 import type { CancelOutcome, PaymentStatus } from '../../gateways/gateway';
 import type { PaymentFailure } from '../../contracts/order.contract';
@@ -48,7 +52,7 @@ export class OrderSteps {
   /** Where the order's database writes and routine polls run: as local activities in runs of the current process. */
   private readonly db: typeof remoteDb;
   private readonly polls: typeof remotePolls;
-  /** Where intents are created: as local activities in runs of order-process-2027-01. */
+  /** Where intents are created: as local activities in runs since order-process-2027-01. */
   private readonly intents: typeof remoteIntents;
   /** The cancel the expiry's close made for an intent, for the close of the order that follows it. */
   private cancelAtExpiry?: { intentId: string; answer: () => Promise<CancelOutcome> };
@@ -154,6 +158,10 @@ export class OrderSteps {
   async startPayment(): Promise<void> {
     const { input, order } = this;
     try {
+      if (order.changes.paymentStartedInOneCall) {
+        await this.startPaymentInOneCall();
+        return;
+      }
       const intent = await this.createIntent(input.gateway);
       this.state.intentId = intent.intentId;
       this.state.paymentUrl = intent.paymentUrl;
@@ -187,6 +195,26 @@ export class OrderSteps {
     } finally {
       order.checkoutSettled = true;
     }
+  }
+
+  /**
+   * startPayment in runs of order-process-2027-02: the intent and the move to AWAITING_PAYMENT are one local activity
+   * (one marker), which records the same transition, attempt and expiry as the steps below take in the workflow.
+   */
+  private async startPaymentInOneCall(): Promise<void> {
+    const { input, order } = this;
+    const at = new Date().toISOString();
+    const intent = await this.intents.startPayment({ intent: this.intentRequest(input.gateway), at });
+    this.state.intentId = intent.intentId;
+    this.state.paymentUrl = intent.paymentUrl;
+    order.attempts?.begin(input.gateway, intent, at);
+    const gatewayExpiryMs = order.gatewayExpiryBeforeTtl(intent.expiresAt);
+    if (gatewayExpiryMs !== undefined) {
+      order.capTtl(gatewayExpiryMs);
+      this.upsertAttributes([{ key: orderSearchAttributes.expiresAt, value: new Date(gatewayExpiryMs) }]);
+    }
+    order.moveTo('AWAITING_PAYMENT', 'intent_created', at);
+    this.upsertAttributes([{ key: orderSearchAttributes.orderStatus, value: 'AWAITING_PAYMENT' }]);
   }
 
   applyEvent(event: PaymentEvent): Promise<void> {
@@ -298,8 +326,12 @@ export class OrderSteps {
 
   /** An intent for the order at a gateway: the first attempt's when no number is given (as before attempts). */
   private createIntent(gateway: GatewayName, attemptNumber?: number) {
+    return this.intents.createPaymentIntent(this.intentRequest(gateway, attemptNumber));
+  }
+
+  private intentRequest(gateway: GatewayName, attemptNumber?: number): CreatePaymentIntentInput {
     const { input } = this;
-    return this.intents.createPaymentIntent({
+    return {
       orderId: input.orderId,
       gateway,
       amountMinor: input.amountMinor,
@@ -309,7 +341,7 @@ export class OrderSteps {
       returnUrl: input.returnUrl,
       expiresAt: this.state.expiresAt,
       ...(attemptNumber === undefined ? {} : { attemptNumber }),
-    });
+    };
   }
 
   /** The open attempt gives way to another: its intent is cancelled first, unless the payer paid it meanwhile. */

@@ -7,7 +7,7 @@ import type {
   PaymentAttemptStatus,
   PaymentFailure,
 } from '../../contracts/order.contract';
-import { intentStaysOpenAfterDecline } from '../../domain/payment-attempts';
+import { intentStaysOpenAfterDecline, openedAttempt } from '../../domain/payment-attempts';
 
 /** How an attempt ends unpaid, and the failure reason recorded with each. */
 export const ATTEMPT_END_REASONS = {
@@ -109,17 +109,7 @@ export class PaymentAttempts {
   }
 
   begin(gateway: GatewayName, intent: { intentId: string; paymentUrl: string }, at: string): PaymentAttemptState {
-    const attempt: PaymentAttemptState = {
-      number: this.list.length + 1,
-      gateway,
-      intentId: intent.intentId,
-      paymentUrl: intent.paymentUrl,
-      status: 'open',
-      failureReason: null,
-      declineCode: null,
-      startedAt: at,
-      endedAt: null,
-    };
+    const attempt = openedAttempt(this.list.length + 1, gateway, intent, at);
     this.list.push(attempt);
     return attempt;
   }
