@@ -12,7 +12,7 @@ import {
   paymentHintUpdate,
   type PaymentEvent,
 } from '../../contracts/order.contract';
-import { findOrderStatus } from '../../db/orders/order-view.repo';
+import { findOrderStanding } from '../../db/orders/order-view.repo';
 import type { Pool } from '../../db/pool';
 import {
   claimWebhookDelivery,
@@ -113,13 +113,16 @@ const AWAITING_ONLY_KINDS: readonly PaymentEvent['kind'][] = ['failed', 'cancell
  * (the workflow ignores what does not apply).
  * - A decline, cancel or pending report for an order whose row has moved past awaiting payment: a gateway's retry, a
  *   late decline, a `checkout.session.expired` that arrives after the order recorded its expiry.
+ * - A cancel report for an order whose expiry is due: the workflow's own expiry is closing the payment (a final status
+ *   check, then the cancel) and will record it, so the report is the echo of that close (Stripe's
+ *   `checkout.session.expired` for the session orderpay just expired) or comes too late to change how the order ends.
  * - A capture the workflow was already signalled by another event (sameCaptureDelivered). Any other capture is
  *   always signalled: money moved.
  */
 async function needlessReason(
   pool: Pool,
   event: StoredPaymentEvent,
-): Promise<'order_past_awaiting_payment' | 'capture_already_delivered' | undefined> {
+): Promise<'order_past_awaiting_payment' | 'order_expiry_due' | 'capture_already_delivered' | undefined> {
   const { orderId, paymentEvent } = event;
   if (!paymentEvent.verified) return undefined;
   if (paymentEvent.kind === 'captured') {
@@ -127,9 +130,10 @@ async function needlessReason(
     return delivered ? 'capture_already_delivered' : undefined;
   }
   if (!AWAITING_ONLY_KINDS.includes(paymentEvent.kind)) return undefined;
-  const status = await findOrderStatus(pool, orderId).catch(() => undefined);
-  const moved = status !== undefined && status !== 'PENDING' && status !== 'AWAITING_PAYMENT';
-  return moved ? 'order_past_awaiting_payment' : undefined;
+  const order = await findOrderStanding(pool, orderId).catch(() => undefined);
+  if (order === undefined) return undefined;
+  if (order.status !== 'PENDING' && order.status !== 'AWAITING_PAYMENT') return 'order_past_awaiting_payment';
+  return paymentEvent.kind === 'cancelled' && order.expiryDue ? 'order_expiry_due' : undefined;
 }
 
 /** A stored event as read back: what it needs is decided from these fields alone. */

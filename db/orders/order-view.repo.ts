@@ -156,6 +156,19 @@ export async function findOrderStatus(pool: Pool, orderId: string): Promise<Orde
   return rows[0]?.status;
 }
 
+/** The order's status, and whether its expiry is due by the database's clock (its workflow closes it then). */
+export async function findOrderStanding(
+  pool: Pool,
+  orderId: string,
+): Promise<{ status: OrderStatus; expiryDue: boolean } | undefined> {
+  const { rows } = await pool.query<{ status: OrderStatus; expiry_due: boolean }>(
+    'SELECT status, expires_at <= now() AS expiry_due FROM orders WHERE order_id = $1',
+    [orderId],
+  );
+  const row = rows[0];
+  return row && { status: row.status, expiryDue: row.expiry_due };
+}
+
 interface ViewRow {
   order_id: string;
   status: OrderStatus;

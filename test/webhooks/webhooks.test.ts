@@ -246,6 +246,44 @@ describe('delivery', () => {
     expect(await signalsReceived(orderId)).toBe(signalsBefore);
   });
 
+  test("when a cancel report arrives for an order whose expiry is due, then the workflow's own expiry is left to close it and nothing is signalled", async () => {
+    const due = await createOrder(4200);
+    const notDue = await createOrder(4200);
+    // The moment between the order's TTL and its workflow's expiry step: the row is still awaiting payment.
+    await pool.query("UPDATE orders SET expires_at = now() - interval '1 second' WHERE order_id = $1", [due]);
+    const signalsBefore = await signalsReceived(due);
+    const notDueSignalsBefore = await signalsReceived(notDue);
+
+    const [dueExpired, notDueExpired] = await Promise.all([sessionExpired(due), sessionExpired(notDue)]);
+    await sendThenAwait(dueExpired, 'ignored');
+    await sendThenAwait(notDueExpired, 'delivered');
+
+    expect(await signalsReceived(due)).toBe(signalsBefore);
+    expect((await pool.query('SELECT status FROM orders WHERE order_id = $1', [due])).rows).toEqual([
+      { status: 'AWAITING_PAYMENT' },
+    ]);
+    // The same report before the expiry is due is the workflow's to weigh.
+    expect(await signalsReceived(notDue)).toBe(notDueSignalsBefore + 1);
+  });
+
+  /** Stripe's checkout.session.expired for the order's Checkout Session. */
+  async function sessionExpired(orderId: string) {
+    const { rows } = await pool.query<{ intent_id: string }>('SELECT intent_id FROM orders WHERE order_id = $1', [
+      orderId,
+    ]);
+    return stripeEvent('checkout.session.expired', {
+      id: rows[0]?.intent_id,
+      object: 'checkout.session',
+      status: 'expired',
+      payment_status: 'unpaid',
+      amount_total: 4200,
+      currency: 'usd',
+      client_reference_id: orderId,
+      metadata: { orderId },
+      payment_intent: null,
+    });
+  }
+
   /** Stripe's two events for one payment of the order's Checkout Session. */
   async function onePaymentTwoEvents(orderId: string, amount: number) {
     const { rows } = await pool.query<{ intent_id: string }>('SELECT intent_id FROM orders WHERE order_id = $1', [
