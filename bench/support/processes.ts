@@ -3,7 +3,17 @@
 // baselines. Every process is a child of the bench, so its memory and CPU can be read from /proc.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fstatSync, mkdtempSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fstatSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readSync,
+  rmSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -28,9 +38,14 @@ function watch(name: string, child: ChildProcess): BenchProcess {
   return { name, pid: child.pid, output, stop };
 }
 
-/** Where the bench's processes write their logs: a folder of the run's own, removed when the bench exits. */
-const logDirectory = mkdtempSync(path.join(tmpdir(), 'orderpay-bench-logs-'));
-process.once('exit', () => rmSync(logDirectory, { recursive: true, force: true }));
+/**
+ * Where the bench's processes write their logs: a folder of the run's own, removed when the bench exits; or, with
+ * BENCH_LOGS_DIR, that folder, kept (to follow single orders through the api's and worker's logs afterwards).
+ */
+const keptLogDirectory = process.env.BENCH_LOGS_DIR;
+const logDirectory = keptLogDirectory ?? mkdtempSync(path.join(tmpdir(), 'orderpay-bench-logs-'));
+if (keptLogDirectory) mkdirSync(keptLogDirectory, { recursive: true });
+else process.once('exit', () => rmSync(logDirectory, { recursive: true, force: true }));
 
 /**
  * Runs a compiled entry point (a path under dist/) with only the given environment and PATH. Its output goes to a
