@@ -17,9 +17,13 @@ import type {
 } from '../../gateways/gateway';
 
 /** The order as checked out, with its expiry (ISO time) computed by the workflow. */
-export type RecordOrderInput = Omit<OrderWorkflowInput, 'policy'> & { expiresAt: string };
+export type RecordOrderInput = Omit<OrderWorkflowInput, 'policy'> & {
+  expiresAt: string;
+  /** The workflow run recording the order, stored with the row (absent from inputs recorded before). */
+  workflowRunId?: string;
+};
 
-export type CreatePaymentIntentInput = Omit<RecordOrderInput, 'requestHash'> & {
+export type CreatePaymentIntentInput = Omit<RecordOrderInput, 'requestHash' | 'workflowRunId'> & {
   /**
    * Which attempt (absent: the first, as in histories from before attempts). The intent is created with
    * paymentAttemptKey(orderId, attemptNumber) and recorded as that attempt; a retry returns the recorded intent and
@@ -132,6 +136,13 @@ export interface RecordOrderResult {
    * (the worker was killed) is run again with a later clock; the row written by the first try keeps its expiry.
    */
   expiresAt?: string;
+  /**
+   * True when the row was recorded by this same workflow run and has moved to AWAITING_PAYMENT: a try of the run's
+   * first workflow task that was then discarded (its worker killed, its completion refused) had already started the
+   * payment, and this try goes on from there (its steps find their effects recorded). Absent in results recorded
+   * before, and for a row another run left.
+   */
+  recordedByThisRun?: boolean;
 }
 
 /**

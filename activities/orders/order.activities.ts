@@ -489,9 +489,19 @@ export function createOrderActivities(deps: OrderActivityDeps): OrderActivities 
               details: [{ orderId: input.orderId }],
             });
           }
-          // The workflow goes on only from PENDING: a later status means an earlier workflow already ran this order.
-          // The recorded expiry is what the row, the pay link and the merchant's reads say; the workflow keeps it.
-          return { created: false, status: recorded.status, expiresAt: recorded.expiresAt.toISOString() };
+          // The workflow goes on only from PENDING, or from the payment a discarded try of its own first workflow
+          // task started: any other later status means an earlier workflow already ran this order. The recorded
+          // expiry is what the row, the pay link and the merchant's reads say; the workflow keeps it.
+          const recordedByThisRun =
+            recorded.status === 'AWAITING_PAYMENT' &&
+            input.workflowRunId !== undefined &&
+            recorded.workflowRunId === input.workflowRunId;
+          return {
+            created: false,
+            status: recorded.status,
+            expiresAt: recorded.expiresAt.toISOString(),
+            ...(recordedByThisRun ? { recordedByThisRun } : {}),
+          };
         }),
       );
     },

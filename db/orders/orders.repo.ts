@@ -9,9 +9,9 @@ export async function insertOrderIfAbsent(db: Pool | PoolClient, order: RecordOr
   const result = await db.query(
     `INSERT INTO orders (order_id, amount_minor, currency, gateway, status, description, customer, return_url,
                          request_hash, expires_at, created_at, updated_at,
-                         fulfilment_mode, fulfilment_timeout_ms, fulfilment_status, allowed_gateways)
+                         fulfilment_mode, fulfilment_timeout_ms, fulfilment_status, allowed_gateways, workflow_run_id)
      VALUES ($1, $2, $3, $4, 'PENDING', $5, $6, $7, $8, $9, $10, $10,
-             $11, $12, CASE WHEN $11::text IS NULL THEN NULL ELSE 'awaiting_payment' END, $13)
+             $11, $12, CASE WHEN $11::text IS NULL THEN NULL ELSE 'awaiting_payment' END, $13, $14)
      ON CONFLICT (order_id) DO NOTHING`,
     [
       order.orderId,
@@ -28,22 +28,35 @@ export async function insertOrderIfAbsent(db: Pool | PoolClient, order: RecordOr
       order.fulfilment?.timeoutMs ?? null,
       // NULL: the payer may use only `gateway` (orders from before a choice of gateways existed read the same).
       order.gateways ?? null,
+      order.workflowRunId ?? null,
     ],
   );
   return result.rowCount === 1;
 }
 
-/** The recorded request hash and current status of an order, or undefined when it was never recorded. */
+/**
+ * The recorded request hash, current status, expiry and recording workflow run of an order, or undefined when it was
+ * never recorded.
+ */
 export async function findRecordedOrder(
   db: Pool | PoolClient,
   orderId: string,
-): Promise<{ requestHash: string; status: OrderStatus; expiresAt: Date } | undefined> {
-  const result = await db.query<{ request_hash: string; status: OrderStatus; expires_at: Date }>(
-    'SELECT request_hash, status, expires_at FROM orders WHERE order_id = $1',
-    [orderId],
-  );
+): Promise<{ requestHash: string; status: OrderStatus; expiresAt: Date; workflowRunId: string | null } | undefined> {
+  const result = await db.query<{
+    request_hash: string;
+    status: OrderStatus;
+    expires_at: Date;
+    workflow_run_id: string | null;
+  }>('SELECT request_hash, status, expires_at, workflow_run_id FROM orders WHERE order_id = $1', [orderId]);
   const row = result.rows[0];
-  return row && { requestHash: row.request_hash, status: row.status, expiresAt: row.expires_at };
+  return (
+    row && {
+      requestHash: row.request_hash,
+      status: row.status,
+      expiresAt: row.expires_at,
+      workflowRunId: row.workflow_run_id,
+    }
+  );
 }
 
 export interface LockedOrder {

@@ -313,6 +313,56 @@ describe('order workflow: a first workflow task tried again', () => {
   });
 });
 
+describe('order workflow: a first workflow task tried again after it started the payment', () => {
+  it('when an earlier try of the run had moved the row to AWAITING_PAYMENT, then this try goes on with the same intent and the order can be paid', async () => {
+    const input = orderInput('first-task-again-paying');
+    const real = createOrderActivities({
+      pool,
+      gateways: () => gateway,
+      logger: createLogger('test', 'silent'),
+      metrics: createOrderActivityMetrics(new Registry()),
+    });
+    // What a first try leaves when its worker is killed after its local activities: the row recorded by this run and
+    // moved to AWAITING_PAYMENT with the intent, none of it in the history.
+    stubs.set(input.orderId, {
+      recordOrder: async (record) => {
+        await real.recordOrder(record);
+        const { requestHash: _hash, workflowRunId: _run, ...intent } = record;
+        await real.startPayment({ intent, at: new Date().toISOString() });
+        return real.recordOrder(record);
+      },
+    });
+
+    const order = await startOrder(input);
+
+    expect(order.checkout).toMatchObject({ status: 'AWAITING_PAYMENT', paymentUrl: expect.any(String) });
+    expect(gateway.callsTo('createIntent', input.orderId)).toHaveLength(1);
+    await payByWebhook(order);
+    expect((await dbOrder(input.orderId))?.status).toBe('PAID');
+  });
+
+  it('when another run left the row AWAITING_PAYMENT, then no second payment starts', async () => {
+    const input = orderInput('other-run-awaiting');
+    const real = createOrderActivities({
+      pool,
+      gateways: () => gateway,
+      logger: createLogger('test', 'silent'),
+      metrics: createOrderActivityMetrics(new Registry()),
+    });
+    const { policy: _policy, ...record } = input;
+    const expiresAt = new Date(Date.now() + 30_000).toISOString();
+    await real.recordOrder({ ...record, expiresAt, workflowRunId: 'an-earlier-run' });
+    const { requestHash: _hash, ...intent } = record;
+    await real.startPayment({ intent: { ...intent, expiresAt }, at: new Date().toISOString() });
+
+    const order = await startOrder(input);
+
+    expect(order.checkout).toMatchObject({ status: 'AWAITING_PAYMENT', paymentUrl: null });
+    expect(gateway.callsTo('createIntent', input.orderId)).toHaveLength(1);
+    expect((await order.handle.result()).status).toBe('AWAITING_PAYMENT');
+  });
+});
+
 describe('order workflow: orders that cannot start', () => {
   it('when the database refuses the order, then checkout answers FAILED with order_not_recordable at once', async () => {
     const input = orderInput('not-recordable');

@@ -236,6 +236,29 @@ describe('recordOrder', () => {
     ]);
   });
 
+  it('when this run recorded the order and moved it to AWAITING_PAYMENT, then recording again says so; for another run it does not', async () => {
+    const h = harness();
+    const orderId = newOrderId();
+    const input = recordInput(orderId, { workflowRunId: 'run-1' });
+    await h.run('recordOrder', input);
+    const { requestHash: _hash, workflowRunId: _run, ...intent } = input;
+    await h.run('startPayment', { intent, at: '2030-01-02T03:04:06.000Z' });
+
+    const again = await h.run('recordOrder', input);
+    const otherRun = await h.run('recordOrder', { ...input, workflowRunId: 'run-2' });
+    const olderInput = await h.run('recordOrder', recordInput(orderId));
+
+    expect(again).toEqual({
+      created: false,
+      status: 'AWAITING_PAYMENT',
+      expiresAt: input.expiresAt,
+      recordedByThisRun: true,
+    });
+    expect(otherRun).toEqual({ created: false, status: 'AWAITING_PAYMENT', expiresAt: input.expiresAt });
+    expect(olderInput).toEqual(otherRun);
+    expect(await orderRow(orderId)).toMatchObject({ workflow_run_id: 'run-1' });
+  });
+
   it('when the same order is recorded again with the same request hash, then it reports not created with the recorded expiry and writes nothing', async () => {
     const h = harness();
     const orderId = newOrderId();

@@ -2,7 +2,7 @@
 // OrderDecisions what the order's rules say and records the answer; the phase loop (phase-loop.ts) calls one step at a
 // time, so no two activities of an order ever race each other.
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
-import { condition, isCancellation, log, patched, upsertSearchAttributes } from '@temporalio/workflow';
+import { condition, isCancellation, log, patched, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type {
   CreatePaymentIntentInput,
   OrderChanges,
@@ -120,6 +120,7 @@ export class OrderSteps {
         ...(input.gateways ? { gateways: input.gateways } : {}),
         expiresAt: this.state.expiresAt,
         ...(this.state.fulfilment ? { fulfilment: input.fulfilment } : {}),
+        workflowRunId: workflowInfo().runId,
       });
     } catch (error) {
       if (isCancellation(error) || failureType(error) !== ORDER_ERROR_TYPES.invalidOrderData) throw error;
@@ -129,7 +130,7 @@ export class OrderSteps {
       this.recordStatusWithoutRow('FAILED', 'order_not_recordable');
       return false;
     }
-    if (recorded.status === undefined || recorded.status === 'PENDING') {
+    if (recorded.status === undefined || recorded.status === 'PENDING' || recorded.recordedByThisRun) {
       if (recorded.expiresAt !== undefined) this.keepRecordedExpiry(Date.parse(recorded.expiresAt));
       return true;
     }
