@@ -39,6 +39,8 @@ let pool: pg.Pool;
 let gateway: FakeGateway;
 let worker: RunningTestWorker;
 let client: Client;
+/** The real activities, against the test database and the fake gateway. */
+let real: OrderActivities;
 /** Per order: activities that answer instead of the real ones. */
 const stubs = new Map<string, Partial<OrderActivities>>();
 /** Every refundPayment input the workflow sent, in order. */
@@ -51,7 +53,7 @@ function refundInputs(orderId: string): RefundPaymentInput[] {
 beforeAll(async () => {
   pool = new pg.Pool({ connectionString: process.env.DATABASE_URL });
   gateway = new FakeGateway();
-  const real = createOrderActivities({
+  real = createOrderActivities({
     pool,
     gateways: () => gateway,
     logger: createLogger('test', 'silent'),
@@ -292,12 +294,7 @@ describe('order workflow: a first workflow task tried again', () => {
     // What a first try leaves when its worker is killed after the local recordOrder: the row, with that try's clock.
     const recordedExpiry = new Date(Date.now() + 2_000).toISOString();
     const { policy: _policy, ...recordInput } = input;
-    await createOrderActivities({
-      pool,
-      gateways: () => gateway,
-      logger: createLogger('test', 'silent'),
-      metrics: createOrderActivityMetrics(new Registry()),
-    }).recordOrder({ ...recordInput, expiresAt: recordedExpiry });
+    await real.recordOrder({ ...recordInput, expiresAt: recordedExpiry });
 
     const order = await startOrder(input);
     expect(order.checkout).toMatchObject({ status: 'AWAITING_PAYMENT', expiresAt: recordedExpiry });
@@ -316,12 +313,6 @@ describe('order workflow: a first workflow task tried again', () => {
 describe('order workflow: a first workflow task tried again after it started the payment', () => {
   it('when an earlier try of the run had moved the row to AWAITING_PAYMENT, then this try goes on with the same intent and the order can be paid', async () => {
     const input = orderInput('first-task-again-paying');
-    const real = createOrderActivities({
-      pool,
-      gateways: () => gateway,
-      logger: createLogger('test', 'silent'),
-      metrics: createOrderActivityMetrics(new Registry()),
-    });
     // What a first try leaves when its worker is killed after its local activities: the row recorded by this run and
     // moved to AWAITING_PAYMENT with the intent, none of it in the history.
     stubs.set(input.orderId, {
@@ -343,12 +334,6 @@ describe('order workflow: a first workflow task tried again after it started the
 
   it('when another run left the row AWAITING_PAYMENT, then no second payment starts', async () => {
     const input = orderInput('other-run-awaiting');
-    const real = createOrderActivities({
-      pool,
-      gateways: () => gateway,
-      logger: createLogger('test', 'silent'),
-      metrics: createOrderActivityMetrics(new Registry()),
-    });
     const { policy: _policy, ...record } = input;
     const expiresAt = new Date(Date.now() + 30_000).toISOString();
     await real.recordOrder({ ...record, expiresAt, workflowRunId: 'an-earlier-run' });
