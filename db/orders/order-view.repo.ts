@@ -150,10 +150,7 @@ export async function findOrderPaymentIntents(
 }
 
 export async function findOrderStatus(pool: Pool, orderId: string): Promise<OrderStatus | undefined> {
-  const { rows } = await pool.query<{ status: OrderStatus }>('SELECT status FROM orders WHERE order_id = $1', [
-    orderId,
-  ]);
-  return rows[0]?.status;
+  return (await findOrderStanding(pool, orderId))?.status;
 }
 
 /** The order's status, and whether its expiry is due by the database's clock (its workflow closes it then). */
