@@ -418,6 +418,16 @@ export function rowsOf(results: Results): TableRow[] {
       ratio: ratio(delivery.lagP99Ms / webhooks.bareSignal.p99Ms),
       goal: 'reported',
     });
+    rows.push({
+      id: 'P3',
+      figure:
+        `webhook to PAID, p99 stored → the order's PAID transition (p50 ${ms(delivery.paidLagP50Ms)}; ` +
+        `${delivery.paid} of ${delivery.delivered} signalled orders PAID; last ${ms(delivery.paidAfterMs)} after the load)`,
+      orderpay: ms(delivery.paidLagP99Ms),
+      baseline: `${ms(webhooks.bareSignal.p99Ms)} Express + INSERT + signal, answered after the signal`,
+      ratio: ratio(delivery.paidLagP99Ms / webhooks.bareSignal.p99Ms),
+      goal: 'reported',
+    });
   }
   if (openOrders) {
     const o = openOrders;

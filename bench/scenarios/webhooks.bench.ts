@@ -43,6 +43,15 @@ export interface WebhookDeliveryFigures {
   lagP99Ms: number;
   /** From the end of the load until the last event was handed on. */
   drainedAfterMs: number;
+  /**
+   * The payment's effect, which a signal only queues: from storing each event to its order's PAID transition (the
+   * worker's workflow task for the signal). Waiting for it also leaves the next figure a worker with no backlog.
+   */
+  paid: number;
+  paidLagP50Ms: number;
+  paidLagP99Ms: number;
+  /** From the end of the load until the last order was PAID. */
+  paidAfterMs: number;
 }
 
 function paymentEvents(
@@ -100,18 +109,35 @@ async function sendSigned(url: string, load: WebhookLoad, orderIds: readonly str
 /** Longest wait for a load's events to be delivered after its last answer. */
 const DELIVERY_WAIT_MS = 10 * 60_000;
 
-/** Waits until no event of the load waits any more, then reads how long each took from storing to delivery. */
+/**
+ * Waits until no event of the load waits any more and every order it paid is PAID, then reads how long each took
+ * from storing to delivery and to PAID.
+ */
 export async function orderpayWebhookDeliveries(pool: Pool, eventIdPrefix: string): Promise<WebhookDeliveryFigures> {
   const loadEndedAt = Date.now();
   const pattern = `${eventIdPrefix.replace(/_/g, '\\_')}%`;
-  while (Date.now() - loadEndedAt < DELIVERY_WAIT_MS) {
-    const { rows } = await pool.query<{ waiting: number }>(
-      "SELECT count(*)::int AS waiting FROM webhook_events WHERE event_id LIKE $1 AND outcome = 'received'",
-      [pattern],
-    );
-    if ((rows[0]?.waiting ?? 0) === 0) break;
-    await sleep(250);
-  }
+  const waitUntilNone = async (countSql: string) => {
+    while (Date.now() - loadEndedAt < DELIVERY_WAIT_MS) {
+      const { rows } = await pool.query<{ waiting: number }>(countSql, [pattern]);
+      if ((rows[0]?.waiting ?? 0) === 0) return;
+      await sleep(250);
+    }
+  };
+  await waitUntilNone(
+    "SELECT count(*)::int AS waiting FROM webhook_events WHERE event_id LIKE $1 AND outcome = 'received'",
+  );
+  await waitUntilNone(
+    `SELECT count(*)::int AS waiting FROM webhook_events e JOIN orders o USING (order_id)
+      WHERE e.event_id LIKE $1 AND e.outcome = 'delivered' AND o.status <> 'PAID'`,
+  );
+  const payments = await pool.query<{ lag_ms: number; paid_at: Date }>(
+    `SELECT extract(epoch FROM h.at - e.received_at)::float8 * 1000 AS lag_ms, h.at AS paid_at
+       FROM webhook_events e JOIN order_status_history h ON h.order_id = e.order_id AND h.to_status = 'PAID'
+      WHERE e.event_id LIKE $1 AND e.outcome = 'delivered'`,
+    [pattern],
+  );
+  const paidLags = payments.rows.map((row) => Number(row.lag_ms));
+  const lastPaid = Math.max(0, ...payments.rows.map((row) => row.paid_at.getTime()));
   const { rows } = await pool.query<{ lag_ms: number; delivered_at: Date | null; outcome: string }>(
     `SELECT extract(epoch FROM processed_at - received_at)::float8 * 1000 AS lag_ms, processed_at AS delivered_at,
             outcome
@@ -129,6 +155,10 @@ export async function orderpayWebhookDeliveries(pool: Pool, eventIdPrefix: strin
     lagP50Ms: quantile(lags, 0.5),
     lagP99Ms: quantile(lags, 0.99),
     drainedAfterMs: Math.max(0, lastDelivered - loadEndedAt),
+    paid: payments.rows.length,
+    paidLagP50Ms: quantile(paidLags, 0.5),
+    paidLagP99Ms: quantile(paidLags, 0.99),
+    paidAfterMs: Math.max(0, lastPaid - loadEndedAt),
   };
 }
 

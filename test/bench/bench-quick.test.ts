@@ -16,6 +16,7 @@ const EXPECTED_ROWS: Array<[string, string]> = [
   ['P3', 'webhook ack p99'],
   ['P3', 'webhook ack p99 against a handler that also signals'],
   ['P3', 'webhook delivery after the answer'],
+  ['P3', 'webhook to PAID'],
   ['P4', 'worker RSS, peak'],
   ['P4', 'expiry lateness p99'],
   ['P4', 'checkout→PAID orders/s with'],
