@@ -3,10 +3,10 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { projectPath } from '../config/paths';
-import { WORKFLOW_BUNDLE_PATH } from '../worker/create-worker';
+import { WORKFLOW_BUNDLE_OPTIONS, WORKFLOW_BUNDLE_PATH } from '../worker/create-worker';
 
 async function main(): Promise<void> {
-  const { code } = await bundleWorkflowCode({ workflowsPath: projectPath('workflows', 'index.ts') });
+  const { code } = await bundleWorkflowCode(WORKFLOW_BUNDLE_OPTIONS);
   await mkdir(path.dirname(WORKFLOW_BUNDLE_PATH), { recursive: true });
   await writeFile(WORKFLOW_BUNDLE_PATH, code);
   console.log(`workflow bundle written to ${path.relative(projectPath(), WORKFLOW_BUNDLE_PATH)}`);

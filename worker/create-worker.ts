@@ -13,6 +13,14 @@ export const WORKFLOW_BUNDLE_PATH = projectPath('dist', 'workflow-bundle.js');
 /** The workflow sources, for tests that bundle on the fly. */
 export const WORKFLOWS_PATH = projectPath('workflows', 'index.ts');
 
+/**
+ * How the workflow code is bundled, by the build and by tests alike. The workflow modules are preloaded: the SDK's
+ * reusable context then evaluates them once and shares them (frozen) between workflows, where otherwise every
+ * workflow in the cache holds its own copy of each module. They hold no per-workflow state at module scope (state
+ * lives in each run's objects), which is what sharing them needs.
+ */
+export const WORKFLOW_BUNDLE_OPTIONS = { workflowsPath: WORKFLOWS_PATH, preloadModules: [WORKFLOWS_PATH] };
+
 export interface OrderWorkerOptions {
   connection: NativeConnection;
   namespace: string;

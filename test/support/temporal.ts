@@ -17,7 +17,7 @@ import {
   createMerchantEventWorker,
   createOrderWorker,
   type OrderWorkerOptions,
-  WORKFLOWS_PATH,
+  WORKFLOW_BUNDLE_OPTIONS,
 } from '../../worker/create-worker';
 import { testDataConverter } from './codec';
 
@@ -51,7 +51,7 @@ export async function connectTestClient(): Promise<Client> {
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 /** Bundles the workflow sources once per test file. */
 export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  bundle ??= bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietBundlerLogger });
+  bundle ??= bundleWorkflowCode({ ...WORKFLOW_BUNDLE_OPTIONS, logger: quietBundlerLogger });
   return bundle;
 }
 
