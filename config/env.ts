@@ -425,7 +425,7 @@ export const workerConfigSchema = z
     WORKER_STICKY_TIMEOUT: duration('3s'),
     /**
      * Order workflows kept in memory between tasks; 0 turns the cache (and sticky queues) off. Sized for orders that
-     * mostly wait (about 0.4 MiB each, bench P4): an evicted order replays its short history on its next task.
+     * mostly wait (about 0.24 MiB each, bench P4): an evicted order replays its short history on its next task.
      */
     WORKER_MAX_CACHED_WORKFLOWS: z.coerce
       .number()
