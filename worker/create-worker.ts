@@ -10,8 +10,7 @@ import { projectPath } from '../config/paths';
 
 /** The prebuilt bundle written by scripts/build-workflow-bundle.ts (`npm run build`). */
 export const WORKFLOW_BUNDLE_PATH = projectPath('dist', 'workflow-bundle.js');
-/** The workflow sources, for tests that bundle on the fly. */
-export const WORKFLOWS_PATH = projectPath('workflows', 'index.ts');
+const WORKFLOWS_PATH = projectPath('workflows', 'index.ts');
 
 /**
  * How the workflow code is bundled, by the build and by tests alike. The workflow modules are preloaded: the SDK's
@@ -30,8 +29,11 @@ export interface OrderWorkerOptions {
    * where the worker also runs reconciliation.
    */
   activities: OrderActivities & Partial<OrderRefundActivities> & Partial<ReconciliationActivities>;
-  /** 'prebuilt' in production (fast start, what was tested is what runs); 'source' in tests. */
-  workflowCode: { bundlePath: string } | { workflowsPath: string } | { bundle: WorkerOptions['workflowBundle'] };
+  /**
+   * The prebuilt bundle's path in production (fast start, what was tested is what runs); tests pass a bundle made
+   * with WORKFLOW_BUNDLE_OPTIONS.
+   */
+  workflowCode: { bundlePath: string } | { bundle: WorkerOptions['workflowBundle'] };
   shutdownGraceTimeMs?: number;
   /** The payload codec (config/payload-codec.ts): the worker decrypts what clients encrypt, and the reverse. */
   dataConverter?: DataConverter;
@@ -49,12 +51,8 @@ type WorkerParts = Omit<OrderWorkerOptions, 'activities'> & { activities: object
 
 function createWorker(options: WorkerParts): Promise<Worker> {
   const { workflowCode } = options;
-  const code: Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> =
-    'bundlePath' in workflowCode
-      ? { workflowBundle: { codePath: workflowCode.bundlePath } }
-      : 'workflowsPath' in workflowCode
-        ? { workflowsPath: workflowCode.workflowsPath }
-        : { workflowBundle: workflowCode.bundle };
+  const workflowBundle: WorkerOptions['workflowBundle'] =
+    'bundlePath' in workflowCode ? { codePath: workflowCode.bundlePath } : workflowCode.bundle;
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace,
@@ -62,7 +60,7 @@ function createWorker(options: WorkerParts): Promise<Worker> {
     activities: { ...options.activities },
     shutdownGraceTime: options.shutdownGraceTimeMs ?? 10_000,
     dataConverter: options.dataConverter,
-    ...code,
+    workflowBundle,
     // Unset settings are left out, so the SDK's defaults apply rather than an explicit undefined.
     ...Object.fromEntries(Object.entries(options.tuning ?? {}).filter(([, value]) => value !== undefined)),
   });
